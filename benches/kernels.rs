@@ -1,0 +1,81 @@
+//! Kernel throughput: brute force in pair tests per second, the k-d tree in objects per second,
+//! and the index build, for contaminant sets the size of the README's workloads.
+//!
+//! `cargo bench --bench kernels` (add `-- naive` etc. to pick). Figures are printed by criterion;
+//! nothing here asserts a speed.
+
+use std::hint::black_box;
+
+use angcut::synthetic::uniform_positions;
+use angcut::{Angle, ContaminantIndex, KernelChoice, UnitVector, unit_vector};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+fn vectors(n: usize, seed: u64) -> Vec<UnitVector> {
+    uniform_positions(n, seed).iter().map(|&(ra, dec)| unit_vector(ra, dec)).collect()
+}
+
+fn count_near(index: &ContaminantIndex, objects: &[UnitVector]) -> usize {
+    objects.iter().filter(|o| index.is_near(o)).count()
+}
+
+/// Brute force with a radius so small nothing is near: every pair is tested (no early exit).
+fn naive_pairs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("naive_all_pairs");
+    let objects = vectors(2_000, 1);
+    for contaminants in [500, 5_000] {
+        let set = vectors(contaminants, 2);
+        let index = ContaminantIndex::build(&set, Angle::from_arcsec(1e-3), KernelChoice::Naive).unwrap();
+        group.throughput(Throughput::Elements((objects.len() * contaminants) as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(contaminants), &index, |b, index| {
+            b.iter(|| count_near(index, black_box(&objects)))
+        });
+    }
+    group.finish();
+}
+
+/// Both kernels on the same workloads, in objects per second: where they cross sets `auto`.
+fn kernels_by_size(c: &mut Criterion) {
+    let objects = vectors(20_000, 3);
+    let cases: [(&str, usize, Angle); 6] = [
+        ("128x1deg", 128, Angle::from_degrees(1.0)),
+        ("512x1deg", 512, Angle::from_degrees(1.0)),
+        ("512x5arcsec", 512, Angle::from_arcsec(5.0)),
+        ("2048x5arcsec", 2_048, Angle::from_arcsec(5.0)),
+        ("50000x1deg", 50_000, Angle::from_degrees(1.0)),
+        ("50000x1arcmin", 50_000, Angle::from_arcsec(60.0)),
+    ];
+    let mut group = c.benchmark_group("objects_per_second");
+    group.throughput(Throughput::Elements(objects.len() as u64));
+    group.sample_size(10);
+    for (name, n, maxsep) in cases {
+        let set = vectors(n, 4);
+        for (kernel, choice) in [("naive", KernelChoice::Naive), ("kdtree", KernelChoice::KdTree)] {
+            if kernel == "naive" && n > 5_000 && maxsep.arcsec() < 3600.0 {
+                continue; // minutes per sample, and never the faster kernel there
+            }
+            let index = ContaminantIndex::build(&set, maxsep, choice).unwrap();
+            group.bench_with_input(BenchmarkId::new(kernel, name), &index, |b, index| {
+                b.iter(|| count_near(index, black_box(&objects)))
+            });
+        }
+    }
+    group.finish();
+}
+
+/// The k-d tree at W3's size: 1,000,000 contaminants, 5 arcsec.
+fn kdtree_large(c: &mut Criterion) {
+    let set = vectors(1_000_000, 5);
+    let objects = vectors(100_000, 6);
+    let mut group = c.benchmark_group("kdtree_1M_contaminants");
+    group.sample_size(10);
+    group.bench_function("build", |b| {
+        b.iter(|| ContaminantIndex::build(black_box(&set), Angle::from_arcsec(5.0), KernelChoice::KdTree).unwrap())
+    });
+    let index = ContaminantIndex::build(&set, Angle::from_arcsec(5.0), KernelChoice::KdTree).unwrap();
+    group.throughput(Throughput::Elements(objects.len() as u64));
+    group.bench_function("query_5arcsec", |b| b.iter(|| count_near(&index, black_box(&objects))));
+    group.finish();
+}
+
+criterion_group!(benches, naive_pairs, kernels_by_size, kdtree_large);
+criterion_main!(benches);

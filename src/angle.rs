@@ -1,0 +1,233 @@
+//! Angles with units, as astronomers write them: `30arcsec`, `2.5arcmin`, `1deg`, `0.1rad`, `500mas`.
+
+use std::f64::consts::PI;
+use std::fmt;
+use std::str::FromStr;
+
+/// An angle, stored in radians.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Angle {
+    radians: f64,
+}
+
+/// Why a text could not be read as an angle, or as a search radius.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AngleError {
+    #[error("empty angle: expected a number with an optional unit, e.g. 30arcsec")]
+    Empty,
+    #[error("'{text}' is not a number followed by a unit (deg, arcmin, arcsec, mas, rad), e.g. 30arcsec")]
+    Malformed { text: String },
+    #[error("unknown angle unit '{unit}' in '{text}': use deg, arcmin, arcsec, mas or rad")]
+    UnknownUnit { text: String, unit: String },
+    #[error("'{text}' is not finite")]
+    NotFinite { text: String },
+    #[error("maxsep must be greater than 0 and at most 180deg, got {text}")]
+    OutOfRange { text: String },
+}
+
+/// The units accepted after the number, and how many radians one of them is.
+const UNITS: &[(&str, f64)] = &[
+    ("deg", PI / 180.0),
+    ("degree", PI / 180.0),
+    ("degrees", PI / 180.0),
+    ("d", PI / 180.0),
+    ("arcmin", PI / 10_800.0),
+    ("amin", PI / 10_800.0),
+    ("'", PI / 10_800.0),
+    ("arcsec", PI / 648_000.0),
+    ("asec", PI / 648_000.0),
+    ("\"", PI / 648_000.0),
+    ("mas", PI / 648_000_000.0),
+    ("rad", 1.0),
+    ("radian", 1.0),
+    ("radians", 1.0),
+];
+
+impl Angle {
+    /// The angle of `radians` radians.
+    pub const fn from_radians(radians: f64) -> Angle {
+        Angle { radians }
+    }
+
+    /// The angle of `degrees` degrees.
+    pub fn from_degrees(degrees: f64) -> Angle {
+        Angle::from_radians(degrees.to_radians())
+    }
+
+    /// The angle of `arcsec` seconds of arc.
+    pub fn from_arcsec(arcsec: f64) -> Angle {
+        Angle::from_radians(arcsec * (PI / 648_000.0))
+    }
+
+    pub fn radians(self) -> f64 {
+        self.radians
+    }
+
+    pub fn degrees(self) -> f64 {
+        self.radians.to_degrees()
+    }
+
+    pub fn arcsec(self) -> f64 {
+        self.radians * (648_000.0 / PI)
+    }
+
+    /// Parses a search radius: an angle greater than 0 and at most 180 degrees.
+    ///
+    /// ```
+    /// use angcut::Angle;
+    /// let r = Angle::parse_maxsep("30arcsec").unwrap();
+    /// assert!((r.arcsec() - 30.0).abs() < 1e-12);
+    /// assert!(Angle::parse_maxsep("0").is_err());
+    /// assert!(Angle::parse_maxsep("181deg").is_err());
+    /// ```
+    pub fn parse_maxsep(text: &str) -> Result<Angle, AngleError> {
+        let angle: Angle = text.parse()?;
+        // 180deg parsed from "180deg" or "648000arcsec" may land one ulp above pi; accept it as pi.
+        let pi_tolerance = PI * (1.0 + 4.0 * f64::EPSILON);
+        if angle.radians > 0.0 && angle.radians <= pi_tolerance {
+            Ok(Angle::from_radians(angle.radians.min(PI)))
+        } else {
+            Err(AngleError::OutOfRange {
+                text: text.trim().to_string(),
+            })
+        }
+    }
+}
+
+impl FromStr for Angle {
+    type Err = AngleError;
+
+    /// Reads a number followed by an optional unit; a bare number is degrees.
+    fn from_str(text: &str) -> Result<Angle, AngleError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(AngleError::Empty);
+        }
+        let split = trimmed
+            .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+            .unwrap_or(trimmed.len());
+        // The number is the longest prefix of number characters; no unit starts with 'e' or 'E'.
+        let (number, unit) = match trimmed[..split].parse::<f64>() {
+            Ok(value) => (value, trimmed[split..].trim()),
+            Err(_) => {
+                return Err(AngleError::Malformed {
+                    text: trimmed.to_string(),
+                });
+            }
+        };
+        let per_unit = if unit.is_empty() {
+            PI / 180.0
+        } else {
+            let lower = unit.to_ascii_lowercase();
+            match UNITS.iter().find(|(name, _)| *name == lower) {
+                Some((_, radians)) => *radians,
+                None => {
+                    return Err(AngleError::UnknownUnit {
+                        text: trimmed.to_string(),
+                        unit: unit.to_string(),
+                    });
+                }
+            }
+        };
+        if !number.is_finite() {
+            return Err(AngleError::NotFinite {
+                text: trimmed.to_string(),
+            });
+        }
+        Ok(Angle::from_radians(number * per_unit))
+    }
+}
+
+impl fmt::Display for Angle {
+    /// Shows the angle in the unit that reads best: arcsec below 1 arcmin, arcmin below 1 deg.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let arcsec = self.arcsec();
+        if arcsec < 60.0 {
+            write!(f, "{arcsec}arcsec")
+        } else if arcsec < 3600.0 {
+            write!(f, "{}arcmin", arcsec / 60.0)
+        } else {
+            write!(f, "{}deg", self.degrees())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-15 * b.abs().max(1e-300)
+    }
+
+    #[test]
+    fn reads_every_unit() {
+        let cases = [
+            ("1deg", 1.0),
+            ("1", 1.0),
+            ("2.5arcmin", 2.5 / 60.0),
+            ("30arcsec", 30.0 / 3600.0),
+            ("30 arcsec", 30.0 / 3600.0),
+            ("30ARCSEC", 30.0 / 3600.0),
+            ("500mas", 0.5 / 3600.0),
+            ("1e3mas", 1.0 / 3600.0),
+            ("2d", 2.0),
+            ("1.5'", 1.5 / 60.0),
+            ("3\"", 3.0 / 3600.0),
+        ];
+        for (text, degrees) in cases {
+            let angle: Angle = text.parse().unwrap();
+            assert!(close(angle.degrees(), degrees), "{text}: {}", angle.degrees());
+        }
+        let rad: Angle = "0.1rad".parse().unwrap();
+        assert_eq!(rad.radians(), 0.1);
+    }
+
+    #[test]
+    fn rejects_garbage_with_a_reason() {
+        assert_eq!("".parse::<Angle>(), Err(AngleError::Empty));
+        assert!(matches!("abc".parse::<Angle>(), Err(AngleError::Malformed { .. })));
+        assert!(matches!("1..2deg".parse::<Angle>(), Err(AngleError::Malformed { .. })));
+        assert!(matches!(
+            "3parsec".parse::<Angle>(),
+            Err(AngleError::UnknownUnit { unit, .. }) if unit == "parsec"
+        ));
+        assert!(matches!("1e999deg".parse::<Angle>(), Err(AngleError::NotFinite { .. })));
+        assert!(matches!("nan".parse::<Angle>(), Err(AngleError::Malformed { .. })));
+    }
+
+    #[test]
+    fn maxsep_range_is_open_at_zero_and_closed_at_180() {
+        for bad in ["0", "0deg", "-1arcsec", "180.0001deg", "181", "4rad"] {
+            assert!(
+                matches!(Angle::parse_maxsep(bad), Err(AngleError::OutOfRange { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(Angle::parse_maxsep("180deg").unwrap().radians(), PI);
+        assert_eq!(Angle::parse_maxsep("648000arcsec").unwrap().radians(), PI);
+        assert!(Angle::parse_maxsep("1mas").unwrap().radians() > 0.0);
+    }
+
+    #[test]
+    fn displays_in_a_readable_unit() {
+        assert_eq!(Angle::from_arcsec(30.0).to_string(), "30arcsec");
+        assert_eq!(Angle::from_degrees(0.5).to_string(), "30arcmin");
+        assert_eq!(Angle::from_degrees(2.0).to_string(), "2deg");
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(text in "\\PC{0,20}") {
+            let _ = text.parse::<Angle>();
+            let _ = Angle::parse_maxsep(&text);
+        }
+
+        #[test]
+        fn arcsec_round_trips(value in 1e-3f64..1e5) {
+            let angle: Angle = format!("{value}arcsec").parse().unwrap();
+            prop_assert!((angle.arcsec() - value).abs() <= 1e-12 * value);
+        }
+    }
+}

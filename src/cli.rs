@@ -1,0 +1,147 @@
+//! The command line: argument definitions (clap) and their translation into library calls.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use angcut::job::DEFAULT_BATCH_SIZE;
+use angcut::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, ParquetOutputOptions};
+use angcut::pipeline::default_threads;
+use angcut::{Angle, KernelChoice, OnInvalid, PipelineOptions, StreamJob, stream_file};
+
+#[derive(Debug, Parser)]
+#[command(name = "angcut", version, about = "Remove catalogue objects near contaminants on the sky, streaming Parquet.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy IN to OUT without the objects closer than MAXSEP to any contaminant.
+    #[command(after_help = STREAM_EXAMPLES)]
+    Stream(StreamArgs),
+    /// Write a synthetic catalogue of positions uniform on the sphere (for tests and benchmarks).
+    Gen(GenArgs),
+}
+
+const STREAM_EXAMPLES: &str = "Examples:
+  angcut stream galaxies.parquet clean.parquet --contaminants stars.parquet --maxsep 30arcsec
+  angcut stream in.parquet out.parquet -c hip.parquet --maxsep 2.5arcmin --ra RAJ2000 --dec DEJ2000
+  angcut stream in.parquet out.parquet -c stars.parquet --maxsep 1deg --on-invalid keep --threads 1";
+
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// The object catalogue to cut (Parquet).
+    pub input: PathBuf,
+    /// Where to write the kept objects (Parquet); replaced only when the run succeeds.
+    pub output: PathBuf,
+    /// The contaminant positions (Parquet).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub contaminants: PathBuf,
+    /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg.
+    #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep, allow_hyphen_values = true)]
+    pub maxsep: Angle,
+    /// Object RA column, degrees [default: ra, ra_deg or raj2000, any case].
+    #[arg(long, value_name = "COL")]
+    pub ra: Option<String>,
+    /// Object Dec column, degrees [default: dec, dec_deg, dej2000 or decj2000, any case].
+    #[arg(long, value_name = "COL")]
+    pub dec: Option<String>,
+    /// Contaminant RA column [default: as for --ra].
+    #[arg(long, value_name = "COL")]
+    pub contaminant_ra: Option<String>,
+    /// Contaminant Dec column [default: as for --dec].
+    #[arg(long, value_name = "COL")]
+    pub contaminant_dec: Option<String>,
+    /// naive (brute force), kdtree, or auto (naive up to 512 contaminants, kdtree above).
+    #[arg(long, default_value = "auto", value_parser = parse_kernel)]
+    pub kernel: KernelChoice,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub threads: Option<usize>,
+    /// Rows per record batch.
+    #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_positive)]
+    pub batch_size: usize,
+    /// Objects with a null, NaN or infinite coordinate, or |dec| > 90: error, keep or drop.
+    #[arg(long, default_value = "error", value_parser = parse_on_invalid)]
+    pub on_invalid: OnInvalid,
+    /// Output compression: zstd (level 1), zstd(N), snappy, lz4, gzip(N), brotli(N), none.
+    #[arg(long, default_value = "zstd", value_parser = parse_compression)]
+    pub compression: OutputCompression,
+    /// Rows per output row group.
+    #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_ROW_GROUP_SIZE, value_parser = parse_positive)]
+    pub row_group_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Where to write the catalogue (Parquet).
+    pub output: PathBuf,
+    /// How many rows.
+    #[arg(long, value_name = "N")]
+    pub rows: u64,
+    /// The seed: the same seed gives the same catalogue.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+fn parse_maxsep(text: &str) -> Result<Angle, String> {
+    Angle::parse_maxsep(text).map_err(|e| e.to_string())
+}
+
+fn parse_kernel(text: &str) -> Result<KernelChoice, String> {
+    text.parse()
+}
+
+fn parse_on_invalid(text: &str) -> Result<OnInvalid, String> {
+    text.parse()
+}
+
+fn parse_compression(text: &str) -> Result<OutputCompression, String> {
+    text.parse()
+}
+
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a positive whole number")),
+    }
+}
+
+/// Runs the parsed command; errors carry the library's context.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Stream(args) => stream(args),
+        Command::Gen(args) => {
+            angcut::synthetic::write_narrow(&args.output, args.rows, args.seed, &ParquetOutputOptions::default())?;
+            Ok(())
+        }
+    }
+}
+
+fn stream(args: StreamArgs) -> anyhow::Result<()> {
+    let job = StreamJob {
+        ra: args.ra,
+        dec: args.dec,
+        contaminant_ra: args.contaminant_ra,
+        contaminant_dec: args.contaminant_dec,
+        kernel: args.kernel,
+        batch_size: args.batch_size,
+        pipeline: PipelineOptions {
+            threads: args.threads.unwrap_or_else(default_threads),
+            on_invalid: args.on_invalid,
+            max_in_flight: None,
+        },
+        output_options: ParquetOutputOptions {
+            compression: args.compression,
+            row_group_size: args.row_group_size,
+        },
+        ..StreamJob::new(args.input, args.output, args.contaminants, args.maxsep)
+    };
+    let summary = stream_file(&job).with_context(|| format!("cutting {}", job.input.display()))?;
+    eprintln!("{}", summary.line());
+    Ok(())
+}

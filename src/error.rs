@@ -1,0 +1,93 @@
+//! The library's error type: every variant names the file, and the column and row where known.
+
+use std::path::PathBuf;
+
+use arrow::datatypes::DataType;
+
+/// What went wrong, with enough context for a user to find it in their data.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line asks for something impossible (same file in and out, ...).
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{}: not a readable Parquet file: {source}", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    #[error("{}: {source}", path.display())]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+
+    /// The reader panicked on a damaged file; the panic is contained and reported here.
+    #[error("{}: the file is corrupt ({message})", path.display())]
+    Corrupt { path: PathBuf, message: String },
+
+    #[error("{}: {what}; available columns: {}", path.display(), available.join(", "))]
+    Column {
+        path: PathBuf,
+        what: String,
+        available: Vec<String>,
+    },
+
+    #[error("{}: column '{column}' has type {data_type}, but coordinates must be numeric degrees (float or integer)", path.display())]
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        data_type: DataType,
+    },
+
+    #[error("{}: row {row}, column '{column}': {problem} (use --on-invalid keep or drop to let such objects through)", path.display())]
+    InvalidObject {
+        path: PathBuf,
+        row: u64,
+        column: String,
+        problem: String,
+    },
+
+    #[error("{}: row {row}, column '{column}': contaminant {problem}; every contaminant needs a valid position", path.display())]
+    InvalidContaminant {
+        path: PathBuf,
+        row: u64,
+        column: String,
+        problem: String,
+    },
+
+    #[error("building the contaminant index: {0}")]
+    Index(String),
+
+    /// A worker thread panicked; this is a bug in angcut, reported instead of crashing.
+    #[error("internal error while processing {}: {message}", path.display())]
+    Internal { path: PathBuf, message: String },
+}
+
+impl Error {
+    /// Usage errors are fixed by changing the command line; they exit with code 2.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_) | Error::Column { .. })
+    }
+}
+
+/// The message a caught panic carries, whatever its payload type.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}

@@ -1,0 +1,121 @@
+//! The whole `angcut stream` job: from file names to a written output and a summary.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::angle::Angle;
+use crate::catalog::{CoordinateColumns, ParquetCatalog, read_contaminants};
+use crate::error::Error;
+use crate::kernel::{ContaminantIndex, Kernel, KernelChoice};
+use crate::output::{BatchSink, ParquetFileSink, ParquetOutputOptions, check_output_path};
+use crate::pipeline::{Counts, PipelineOptions, run};
+
+/// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
+pub const DEFAULT_BATCH_SIZE: usize = 65_536;
+
+/// Everything `angcut stream` needs to know.
+#[derive(Debug, Clone)]
+pub struct StreamJob {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub contaminants: PathBuf,
+    pub maxsep: Angle,
+    /// Object coordinate columns; `None` finds them by their usual names.
+    pub ra: Option<String>,
+    pub dec: Option<String>,
+    pub contaminant_ra: Option<String>,
+    pub contaminant_dec: Option<String>,
+    pub kernel: KernelChoice,
+    pub batch_size: usize,
+    pub pipeline: PipelineOptions,
+    pub output_options: ParquetOutputOptions,
+}
+
+impl StreamJob {
+    /// A job with every option at its default.
+    pub fn new(
+        input: impl Into<PathBuf>,
+        output: impl Into<PathBuf>,
+        contaminants: impl Into<PathBuf>,
+        maxsep: Angle,
+    ) -> StreamJob {
+        StreamJob {
+            input: input.into(),
+            output: output.into(),
+            contaminants: contaminants.into(),
+            maxsep,
+            ra: None,
+            dec: None,
+            contaminant_ra: None,
+            contaminant_dec: None,
+            kernel: KernelChoice::Auto,
+            batch_size: DEFAULT_BATCH_SIZE,
+            pipeline: PipelineOptions::default(),
+            output_options: ParquetOutputOptions::default(),
+        }
+    }
+}
+
+/// What a finished job did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    pub counts: Counts,
+    pub contaminants: usize,
+    pub kernel: Kernel,
+    pub seconds: f64,
+}
+
+impl Summary {
+    /// The one line `angcut stream` prints on success.
+    pub fn line(&self) -> String {
+        let c = &self.counts;
+        let rate = if self.seconds > 0.0 { c.read as f64 / self.seconds } else { 0.0 };
+        format!(
+            "angcut: read {} rows, removed {}, invalid {}, wrote {} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
+            c.read, c.removed, c.invalid, c.written, self.seconds, rate, self.contaminants, self.kernel
+        )
+    }
+}
+
+/// Runs the job: checks the paths, indexes the contaminants, streams the cut, and moves the output
+/// into place only if everything succeeded.
+///
+/// ```
+/// use angcut::{Angle, StreamJob, stream_file};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let out = dir.path().join("kept.parquet");
+/// let maxsep = Angle::parse_maxsep("30arcmin").unwrap();
+/// let job = StreamJob::new("fixtures/objects.parquet", &out, "fixtures/hip2_bright.parquet", maxsep);
+/// let summary = stream_file(&job).unwrap();
+/// assert_eq!(summary.counts.read, 20_000);
+/// assert!(summary.counts.removed > 0 && summary.counts.written < 20_000);
+/// ```
+pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
+    let started = Instant::now();
+    if job.batch_size == 0 {
+        return Err(Error::Usage("batch size must be at least 1".into()));
+    }
+    check_output_path(&job.output, &[&job.input, &job.contaminants])?;
+    // Open the input first: a wrong input file is reported before the contaminants are read.
+    let mut catalog = ParquetCatalog::open(&job.input, job.batch_size)?;
+    let columns = CoordinateColumns::resolve(
+        &catalog.schema,
+        &job.input,
+        job.ra.as_deref(),
+        job.dec.as_deref(),
+        ("--ra", "--dec"),
+    )?;
+    let points = read_contaminants(&job.contaminants, job.contaminant_ra.as_deref(), job.contaminant_dec.as_deref())?;
+    let index = ContaminantIndex::build(&points, job.maxsep, job.kernel)?;
+    drop(points);
+
+    let mut sink = Box::new(ParquetFileSink::create(&job.output, catalog.schema.clone(), &job.output_options)?);
+    let counts = run(&mut catalog, &columns, &index, &job.pipeline, sink.as_mut())?;
+    sink.finish()?;
+    Ok(Summary {
+        counts,
+        contaminants: index.len(),
+        kernel: index.kernel(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

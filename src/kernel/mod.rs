@@ -1,0 +1,288 @@
+//! The kernels that decide, object by object, whether any contaminant is near.
+//!
+//! Both kernels apply the one exact predicate [`SearchRadius::contains`] to the squared chord, so
+//! they cut exactly the same rows; they differ only in how many pairs they look at.
+
+mod kdtree;
+mod naive;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::sky::{SearchRadius, UnitVector};
+
+pub use kdtree::KdTreeKernel;
+pub use naive::NaiveKernel;
+
+/// Which kernel the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KernelChoice {
+    /// Brute force below [`AUTO_NAIVE_MAX_CONTAMINANTS`] contaminants, the k-d tree above.
+    #[default]
+    Auto,
+    Naive,
+    KdTree,
+}
+
+/// The kernel actually used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    Naive,
+    KdTree,
+}
+
+/// Up to this many contaminants, `auto` picks brute force: the tree's per-query overhead costs
+/// more than scanning a set that fits in L1 cache. Measured with `cargo bench --bench kernels`
+/// (README, "Choosing a kernel").
+pub const AUTO_NAIVE_MAX_CONTAMINANTS: usize = 512;
+
+impl KernelChoice {
+    /// The kernel this choice means for `contaminants` contaminants.
+    pub fn resolve(self, contaminants: usize) -> Kernel {
+        match self {
+            KernelChoice::Naive => Kernel::Naive,
+            KernelChoice::KdTree => Kernel::KdTree,
+            KernelChoice::Auto if contaminants <= AUTO_NAIVE_MAX_CONTAMINANTS => Kernel::Naive,
+            KernelChoice::Auto => Kernel::KdTree,
+        }
+    }
+}
+
+impl FromStr for KernelChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<KernelChoice, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(KernelChoice::Auto),
+            "naive" => Ok(KernelChoice::Naive),
+            "kdtree" | "kd-tree" => Ok(KernelChoice::KdTree),
+            _ => Err(format!("unknown kernel '{text}': use naive, kdtree or auto")),
+        }
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kernel::Naive => "naive",
+            Kernel::KdTree => "kdtree",
+        })
+    }
+}
+
+enum Index {
+    Empty,
+    Naive(NaiveKernel),
+    KdTree(KdTreeKernel),
+}
+
+/// The contaminants, ready to be asked "is anything within `maxsep` of this position?".
+///
+/// ```
+/// use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
+/// let stars = [unit_vector(10.0, 20.0), unit_vector(200.0, -45.0)];
+/// let maxsep = Angle::parse_maxsep("30arcsec").unwrap();
+/// let index = ContaminantIndex::build(&stars, maxsep, KernelChoice::Auto).unwrap();
+/// assert!(index.is_near(&unit_vector(10.0, 20.005))); // 18 arcsec away
+/// assert!(!index.is_near(&unit_vector(10.0, 20.01))); // 36 arcsec away
+/// ```
+pub struct ContaminantIndex {
+    index: Index,
+    kernel: Kernel,
+    radius: SearchRadius,
+    len: usize,
+}
+
+impl ContaminantIndex {
+    /// Indexes `contaminants` for the radius `maxsep` (which must lie in (0, 180deg]).
+    pub fn build(
+        contaminants: &[UnitVector],
+        maxsep: crate::Angle,
+        choice: KernelChoice,
+    ) -> Result<ContaminantIndex, crate::Error> {
+        let radius = SearchRadius::new(maxsep);
+        let kernel = choice.resolve(contaminants.len());
+        let index = if contaminants.is_empty() {
+            Index::Empty
+        } else {
+            match kernel {
+                Kernel::Naive => Index::Naive(NaiveKernel::new(contaminants, radius)),
+                Kernel::KdTree => Index::KdTree(
+                    KdTreeKernel::new(contaminants, radius).map_err(crate::Error::Index)?,
+                ),
+            }
+        };
+        Ok(ContaminantIndex {
+            index,
+            kernel,
+            radius,
+            len: contaminants.len(),
+        })
+    }
+
+    /// Is any contaminant strictly closer than `maxsep` to `v`?
+    #[inline]
+    pub fn is_near(&self, v: &UnitVector) -> bool {
+        match &self.index {
+            Index::Empty => false,
+            Index::Naive(kernel) => kernel.is_near(v),
+            Index::KdTree(kernel) => kernel.is_near(v),
+        }
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    pub fn maxsep(&self) -> crate::Angle {
+        self.radius.angle()
+    }
+
+    /// How many contaminants are indexed.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Angle;
+    use crate::sky::{chord2, unit_vector};
+    use proptest::prelude::*;
+
+    /// The plain scalar reference: every pair, the exact predicate, nothing clever.
+    fn reference(objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
+        let radius = SearchRadius::new(maxsep);
+        objects
+            .iter()
+            .map(|o| contaminants.iter().any(|c| radius.contains(chord2(o, c))))
+            .collect()
+    }
+
+    fn cut_with(choice: KernelChoice, objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
+        let index = ContaminantIndex::build(contaminants, maxsep, choice).unwrap();
+        objects.iter().map(|o| index.is_near(o)).collect()
+    }
+
+    /// Positions that stress the geometry: uniform ones plus poles, the RA seam, antipodes of
+    /// each other, and exact repeats.
+    fn position() -> impl Strategy<Value = (f64, f64)> {
+        prop_oneof![
+            6 => (0.0f64..360.0, -1.0f64..1.0).prop_map(|(ra, u)| (ra, u.asin().to_degrees())),
+            1 => (0.0f64..360.0, prop_oneof![Just(90.0), Just(-90.0), 89.99f64..90.0]),
+            1 => (prop_oneof![359.99f64..360.0, 0.0f64..0.01, Just(0.0), Just(360.0)], -1.0f64..1.0)
+                .prop_map(|(ra, u)| (ra, u.asin().to_degrees())),
+        ]
+    }
+
+    fn maxsep() -> impl Strategy<Value = Angle> {
+        prop_oneof![
+            4 => (-6.6f64..2.2553).prop_map(|l| Angle::from_degrees(10f64.powf(l))),
+            1 => Just(Angle::from_degrees(180.0)),
+            1 => Just(Angle::from_arcsec(1e-3)),
+        ]
+    }
+
+    /// A catalogue pair with deliberate duplicates, antipodes, and objects placed exactly at
+    /// contaminants (separation 0) or at the antipode of one (separation 180deg).
+    fn catalogues() -> impl Strategy<Value = (Vec<UnitVector>, Vec<UnitVector>)> {
+        (
+            prop::collection::vec(position(), 0..60),
+            prop::collection::vec(position(), 0..700),
+        )
+            .prop_map(|(objs, conts)| {
+                let mut contaminants: Vec<UnitVector> = conts.iter().map(|&(r, d)| unit_vector(r, d)).collect();
+                let mut objects: Vec<UnitVector> = objs.iter().map(|&(r, d)| unit_vector(r, d)).collect();
+                if let Some(&(ra, dec)) = conts.first() {
+                    contaminants.push(unit_vector(ra, dec)); // duplicate
+                    objects.push(unit_vector(ra, dec)); // on top of a contaminant
+                    objects.push(unit_vector(ra + 180.0, -dec)); // its antipode
+                }
+                (objects, contaminants)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn both_kernels_equal_the_scalar_reference((objects, contaminants) in catalogues(), maxsep in maxsep()) {
+            let expected = reference(&objects, &contaminants, maxsep);
+            prop_assert_eq!(&cut_with(KernelChoice::Naive, &objects, &contaminants, maxsep), &expected);
+            prop_assert_eq!(&cut_with(KernelChoice::KdTree, &objects, &contaminants, maxsep), &expected);
+        }
+
+        /// Objects whose chord to a contaminant is the radius itself, to the last bit: the radius is
+        /// built from the pair, so "strictly less" must keep them, and one ulp more must cut them.
+        #[test]
+        fn rows_exactly_at_the_boundary(
+            (o_ra, o_dec) in position(), (c_ra, c_dec) in position(), others in prop::collection::vec(position(), 0..40),
+        ) {
+            let object = unit_vector(o_ra, o_dec);
+            let star = unit_vector(c_ra, c_dec);
+            let exact = chord2(&object, &star);
+            prop_assume!(exact > 0.0 && exact < 4.0);
+            let mut contaminants: Vec<UnitVector> = others.iter().map(|&(r, d)| unit_vector(r, d)).collect();
+            contaminants.push(star);
+            // Find the angle whose SearchRadius limit is exactly `exact`, if one exists in f64.
+            let mut angle = 2.0 * (exact.sqrt() / 2.0).asin();
+            for _ in 0..64 {
+                let limit = SearchRadius::new(Angle::from_radians(angle)).chord2_limit();
+                if limit == exact { break; }
+                angle = if limit < exact { f64::from_bits(angle.to_bits() + 1) } else { f64::from_bits(angle.to_bits() - 1) };
+            }
+            let radius = Angle::from_radians(angle);
+            let expected = reference(&[object], &contaminants, radius);
+            prop_assert_eq!(&cut_with(KernelChoice::Naive, &[object], &contaminants, radius), &expected);
+            prop_assert_eq!(&cut_with(KernelChoice::KdTree, &[object], &contaminants, radius), &expected);
+        }
+    }
+
+    #[test]
+    fn the_seed_example_matches_the_reference() {
+        // 5,000 objects x 500 contaminants uniform on the sphere, 1deg: the classic toy example.
+        let objects = crate::synthetic::uniform_positions(5_000, 1);
+        let contaminants = crate::synthetic::uniform_positions(500, 2);
+        let to_vectors = |p: &[(f64, f64)]| p.iter().map(|&(r, d)| unit_vector(r, d)).collect::<Vec<_>>();
+        let (objects, contaminants) = (to_vectors(&objects), to_vectors(&contaminants));
+        let maxsep = Angle::from_degrees(1.0);
+        let expected = reference(&objects, &contaminants, maxsep);
+        let removed = expected.iter().filter(|&&near| near).count();
+        // A 1deg cap is (1 - cos 1deg) / 2 = 7.6e-5 of the sky; 500 of them cover ~3.7%: ~185 objects.
+        assert!((120..260).contains(&removed), "{removed}");
+        assert_eq!(cut_with(KernelChoice::Naive, &objects, &contaminants, maxsep), expected);
+        assert_eq!(cut_with(KernelChoice::KdTree, &objects, &contaminants, maxsep), expected);
+    }
+
+    #[test]
+    fn an_empty_set_is_near_nothing() {
+        for choice in [KernelChoice::Naive, KernelChoice::KdTree, KernelChoice::Auto] {
+            let index = ContaminantIndex::build(&[], Angle::from_degrees(180.0), choice).unwrap();
+            assert!(!index.is_near(&unit_vector(0.0, 0.0)));
+            assert!(index.is_empty());
+        }
+    }
+
+    #[test]
+    fn many_identical_contaminants_build_and_match() {
+        let star = unit_vector(45.0, 45.0);
+        let stars = vec![star; 5_000];
+        let index = ContaminantIndex::build(&stars, Angle::from_arcsec(1.0), KernelChoice::KdTree).unwrap();
+        assert!(index.is_near(&unit_vector(45.0, 45.0001)));
+        assert!(!index.is_near(&unit_vector(45.0, 45.001)));
+    }
+
+    #[test]
+    fn auto_switches_at_the_documented_size() {
+        assert_eq!(KernelChoice::Auto.resolve(AUTO_NAIVE_MAX_CONTAMINANTS), Kernel::Naive);
+        assert_eq!(KernelChoice::Auto.resolve(AUTO_NAIVE_MAX_CONTAMINANTS + 1), Kernel::KdTree);
+        assert_eq!(KernelChoice::Naive.resolve(1 << 30), Kernel::Naive);
+        assert_eq!("KDTREE".parse::<KernelChoice>(), Ok(KernelChoice::KdTree));
+        assert!("fast".parse::<KernelChoice>().is_err());
+    }
+}

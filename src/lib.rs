@@ -1,0 +1,39 @@
+//! # angcut
+//!
+//! Removes the objects of a sky catalogue that lie within an angular radius of any contaminant
+//! (bright stars, artefacts, other sources), streaming Parquet in and out with bounded memory.
+//!
+//! The pieces, one concern each:
+//! - [`angle`]: angles with units (`30arcsec`, `1deg`, ...).
+//! - [`sky`]: unit vectors and the one exact "near" predicate.
+//! - [`kernel`]: brute-force and k-d tree kernels behind [`ContaminantIndex`].
+//! - [`catalog`]: reading catalogues and their coordinate columns.
+//! - [`pipeline`]: the reader / workers / ordered writer stream.
+//! - [`output`]: atomic Parquet output.
+//! - [`job`]: the whole `angcut stream` job, [`stream_file`].
+//!
+//! ```
+//! use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
+//!
+//! let stars = vec![unit_vector(83.82, -5.39)]; // the Trapezium
+//! let index = ContaminantIndex::build(&stars, Angle::parse_maxsep("1arcmin").unwrap(), KernelChoice::Auto).unwrap();
+//! assert!(index.is_near(&unit_vector(83.82, -5.38))); // 36 arcsec north
+//! assert!(!index.is_near(&unit_vector(83.82, -5.37))); // 72 arcsec north
+//! ```
+
+pub mod angle;
+pub mod catalog;
+pub mod error;
+pub mod job;
+pub mod kernel;
+pub mod output;
+pub mod pipeline;
+pub mod sky;
+pub mod synthetic;
+
+pub use angle::{Angle, AngleError};
+pub use error::Error;
+pub use job::{StreamJob, Summary, stream_file};
+pub use kernel::{ContaminantIndex, Kernel, KernelChoice};
+pub use pipeline::{OnInvalid, PipelineOptions};
+pub use sky::{UnitVector, unit_vector};

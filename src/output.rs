@@ -1,0 +1,253 @@
+//! Catalogue output: Parquet written to a temporary file beside OUT, renamed into place only when
+//! everything succeeded, so a failed run never leaves a partial OUT.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use tempfile::NamedTempFile;
+
+use crate::error::Error;
+
+/// Rows per output row group unless told otherwise: large enough for efficient scans, small
+/// enough that the writer's buffered row group stays a few tens of MB for wide tables.
+pub const DEFAULT_ROW_GROUP_SIZE: usize = 131_072;
+
+/// How the output's pages are compressed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputCompression(pub Compression);
+
+impl Default for OutputCompression {
+    /// zstd level 1: within a few percent of level 3's size, and faster to write.
+    fn default() -> Self {
+        OutputCompression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+    }
+}
+
+impl FromStr for OutputCompression {
+    type Err = String;
+
+    /// `none`, `snappy`, `lz4`, `zstd`, `gzip`, `brotli`, optionally with a level: `zstd(3)`, `zstd:3`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let lower = text.trim().to_ascii_lowercase();
+        let (name, level) = match lower.split_once(['(', ':']) {
+            Some((name, rest)) => {
+                let digits = rest.trim_end_matches(')');
+                let level: i32 = digits
+                    .parse()
+                    .map_err(|_| format!("compression level '{digits}' in '{text}' is not an integer"))?;
+                (name.to_string(), Some(level))
+            }
+            None => (lower, None),
+        };
+        let bad_level = |e: parquet::errors::ParquetError| format!("{text}: {e}");
+        let codec = match (name.as_str(), level) {
+            ("none" | "uncompressed", None) => Compression::UNCOMPRESSED,
+            ("snappy", None) => Compression::SNAPPY,
+            ("lz4", None) => Compression::LZ4_RAW,
+            ("zstd", None) => return Ok(OutputCompression::default()),
+            ("zstd", Some(l)) => Compression::ZSTD(ZstdLevel::try_new(l).map_err(bad_level)?),
+            ("gzip", l) => Compression::GZIP(GzipLevel::try_new(l.unwrap_or(6) as u32).map_err(bad_level)?),
+            ("brotli", l) => Compression::BROTLI(BrotliLevel::try_new(l.unwrap_or(1) as u32).map_err(bad_level)?),
+            ("none" | "uncompressed" | "snappy" | "lz4", Some(_)) => {
+                return Err(format!("{name} takes no level"));
+            }
+            _ => {
+                return Err(format!(
+                    "unknown compression '{text}': use none, snappy, lz4, zstd, gzip or brotli (a level as zstd(3))"
+                ));
+            }
+        };
+        Ok(OutputCompression(codec))
+    }
+}
+
+/// How to write the output file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParquetOutputOptions {
+    pub compression: OutputCompression,
+    pub row_group_size: usize,
+}
+
+impl Default for ParquetOutputOptions {
+    fn default() -> Self {
+        ParquetOutputOptions {
+            compression: OutputCompression::default(),
+            row_group_size: DEFAULT_ROW_GROUP_SIZE,
+        }
+    }
+}
+
+/// Where the kept rows go, in order.
+pub trait BatchSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), Error>;
+    /// Completes the output; only after this does it exist under its final name.
+    fn finish(self: Box<Self>) -> Result<(), Error>;
+}
+
+/// A Parquet file being written under a temporary name beside its destination.
+///
+/// Dropping it before [`BatchSink::finish`] deletes the temporary file.
+pub struct ParquetFileSink {
+    destination: PathBuf,
+    writer: ArrowWriter<NamedTempFile>,
+}
+
+impl ParquetFileSink {
+    /// Creates the temporary file beside `destination` for rows of `schema`.
+    pub fn create(destination: &Path, schema: SchemaRef, options: &ParquetOutputOptions) -> Result<Self, Error> {
+        let io_error = |source| Error::Io {
+            path: destination.to_path_buf(),
+            source,
+        };
+        let dir = match destination.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".angcut-").suffix(".parquet.partial");
+        // An ordinary new file's permissions (0666 less the umask), not the private 0600 of a temp file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder
+            .tempfile_in(dir)
+            .map_err(io_error)?;
+        // Parquet key-value metadata carries the schema's metadata too, so readers that ignore the
+        // embedded Arrow schema (pyarrow's `metadata`, DuckDB, Spark) still see it.
+        let key_values = schema
+            .metadata()
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect::<Vec<_>>();
+        let properties = WriterProperties::builder()
+            .set_compression(options.compression.0)
+            .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
+            .set_key_value_metadata((!key_values.is_empty()).then_some(key_values))
+            .build();
+        let writer = ArrowWriter::try_new(temp, schema, Some(properties)).map_err(|source| Error::Parquet {
+            path: destination.to_path_buf(),
+            source,
+        })?;
+        Ok(ParquetFileSink {
+            destination: destination.to_path_buf(),
+            writer,
+        })
+    }
+
+    fn parquet_error(&self, source: parquet::errors::ParquetError) -> Error {
+        Error::Parquet {
+            path: self.destination.clone(),
+            source,
+        }
+    }
+}
+
+impl BatchSink for ParquetFileSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        self.writer.write(batch).map_err(|e| self.parquet_error(e))
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), Error> {
+        let destination = self.destination.clone();
+        let io_error = |source| Error::Io {
+            path: destination.clone(),
+            source,
+        };
+        let temp: NamedTempFile = self.writer.into_inner().map_err(|source| Error::Parquet {
+            path: destination.clone(),
+            source,
+        })?;
+        temp.as_file().sync_all().map_err(io_error)?;
+        temp.persist(&destination).map_err(|e| io_error(e.error))?;
+        Ok(())
+    }
+}
+
+/// Refuses an output path that would destroy an input, or that cannot be created.
+pub fn check_output_path(output: &Path, inputs: &[&Path]) -> Result<(), Error> {
+    if output.is_dir() {
+        return Err(Error::Usage(format!(
+            "output {} is a directory; give a file name",
+            output.display()
+        )));
+    }
+    if output.exists() {
+        for input in inputs {
+            if same_file(output, input) {
+                return Err(Error::Usage(format!(
+                    "output {} is the same file as input {}; angcut never overwrites its inputs",
+                    output.display(),
+                    input.display()
+                )));
+            }
+        }
+    }
+    let parent = match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::Usage(format!(
+            "cannot write {}: directory {} does not exist",
+            output.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether two paths name one file: by device and inode on unix (catching hard links), else by
+/// canonical path.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return a.dev() == b.dev() && a.ino() == b.ino();
+        }
+    }
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_names_and_levels() {
+        assert_eq!("zstd".parse::<OutputCompression>(), Ok(OutputCompression::default()));
+        assert_eq!(
+            "ZSTD(3)".parse::<OutputCompression>().map(|c| c.0),
+            Ok(Compression::ZSTD(ZstdLevel::try_new(3).unwrap()))
+        );
+        assert_eq!("snappy".parse::<OutputCompression>().map(|c| c.0), Ok(Compression::SNAPPY));
+        assert_eq!("none".parse::<OutputCompression>().map(|c| c.0), Ok(Compression::UNCOMPRESSED));
+        assert!("zstd(99)".parse::<OutputCompression>().is_err());
+        assert!("snappy(2)".parse::<OutputCompression>().is_err());
+        assert!("zip".parse::<OutputCompression>().unwrap_err().contains("unknown compression"));
+        assert!("gzip:x".parse::<OutputCompression>().unwrap_err().contains("not an integer"));
+    }
+
+    #[test]
+    fn refuses_to_overwrite_an_input_even_through_another_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.parquet");
+        std::fs::write(&input, b"x").unwrap();
+        let alias = dir.path().join("sub/../in.parquet");
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let err = check_output_path(&alias, &[&input]).unwrap_err();
+        assert!(err.to_string().contains("same file as input"), "{err}");
+        assert!(check_output_path(dir.path(), &[&input]).unwrap_err().to_string().contains("is a directory"));
+        let missing = dir.path().join("nowhere/out.parquet");
+        assert!(check_output_path(&missing, &[&input]).unwrap_err().to_string().contains("does not exist"));
+        assert!(check_output_path(&dir.path().join("out.parquet"), &[&input]).is_ok());
+    }
+}

@@ -1,0 +1,186 @@
+//! Positions on the sky as unit vectors, and the one predicate that decides "near".
+//!
+//! Every kernel answers the same question with [`SearchRadius::contains`]: is the squared chord
+//! between two unit vectors strictly less than the squared chord of `maxsep`? Chord and angle grow
+//! together on [0, 180deg], so this is "separation < maxsep" without an inverse trigonometric call.
+//!
+//! Why the chord and not the dot product: `a.b > cos(maxsep)` loses everything for small radii, since
+//! cos(theta) = 1 - theta^2/2 rounds to 1.0 for theta below ~1e-8 rad (2 mas), and the test then
+//! removes nothing. The chord is built from coordinate differences, each exact to ~1e-16 absolute,
+//! so a 1 mas chord (4.8e-9) carries a relative error near 1e-7: sound from 1 mas up. Near 180deg the
+//! chord flattens (d chord / d theta -> 0) and the resolution drops to ~sqrt(eps) = 1e-8 rad (2 mas),
+//! which matters only for radii within a few mas of 180deg.
+
+use crate::angle::Angle;
+
+/// A position on the unit sphere: x towards (ra 0, dec 0), z towards the north pole.
+pub type UnitVector = [f64; 3];
+
+/// The unit vector of (ra, dec) in degrees; any finite RA works (it wraps), dec must be in [-90, 90].
+#[inline]
+pub fn unit_vector(ra_deg: f64, dec_deg: f64) -> UnitVector {
+    let (sin_ra, cos_ra) = ra_deg.to_radians().sin_cos();
+    let (sin_dec, cos_dec) = dec_deg.to_radians().sin_cos();
+    [cos_dec * cos_ra, cos_dec * sin_ra, sin_dec]
+}
+
+/// Squared Euclidean distance between two unit vectors: 4 sin^2(separation / 2).
+#[inline(always)]
+pub fn chord2(a: &UnitVector, b: &UnitVector) -> f64 {
+    let dx = a[0] - b[0];
+    let dy = a[1] - b[1];
+    let dz = a[2] - b[2];
+    dx * dx + dy * dy + dz * dz
+}
+
+/// A search radius, kept as the squared chord the kernels compare against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchRadius {
+    angle: Angle,
+    limit: f64,
+}
+
+impl SearchRadius {
+    /// The radius `angle`, which the caller has checked lies in (0, 180deg].
+    pub fn new(angle: Angle) -> SearchRadius {
+        let half_chord = (angle.radians() / 2.0).sin();
+        let limit = 4.0 * half_chord * half_chord;
+        SearchRadius { angle, limit }
+    }
+
+    pub fn angle(&self) -> Angle {
+        self.angle
+    }
+
+    /// The squared chord that a separation must stay strictly below.
+    pub fn chord2_limit(&self) -> f64 {
+        self.limit
+    }
+
+    /// The exact predicate: is the squared chord `chord2` strictly inside this radius?
+    #[inline(always)]
+    pub fn contains(&self, chord2: f64) -> bool {
+        chord2 < self.limit
+    }
+}
+
+/// The angular separation of two positions in degrees, by Vincenty's formula (accurate at every
+/// angle). Not used by the cut itself: it is the independent check that the chord predicate is right.
+pub fn separation_deg(ra1: f64, dec1: f64, ra2: f64, dec2: f64) -> f64 {
+    let (sin_d1, cos_d1) = dec1.to_radians().sin_cos();
+    let (sin_d2, cos_d2) = dec2.to_radians().sin_cos();
+    let (sin_dra, cos_dra) = (ra2 - ra1).to_radians().sin_cos();
+    let num1 = cos_d2 * sin_dra;
+    let num2 = cos_d1 * sin_d2 - sin_d1 * cos_d2 * cos_dra;
+    let den = sin_d1 * sin_d2 + cos_d1 * cos_d2 * cos_dra;
+    num1.hypot(num2).atan2(den).to_degrees()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn near(ra1: f64, dec1: f64, ra2: f64, dec2: f64, maxsep: Angle) -> bool {
+        SearchRadius::new(maxsep).contains(chord2(&unit_vector(ra1, dec1), &unit_vector(ra2, dec2)))
+    }
+
+    #[test]
+    fn unit_vectors_have_unit_length_at_poles_and_wrap() {
+        for (ra, dec) in [(0.0, 90.0), (123.0, -90.0), (359.999, 0.0), (-10.0, 45.0), (720.0, 1.0)] {
+            let v = unit_vector(ra, dec);
+            let norm = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            assert!((norm - 1.0).abs() < 1e-15, "{ra} {dec}");
+        }
+    }
+
+    #[test]
+    fn wraps_across_ra_zero() {
+        let r = Angle::from_arcsec(10.0);
+        assert!(near(359.9990, 0.0, 0.0009, 0.0, r)); // 6.8 arcsec apart across the seam
+        assert!(!near(359.9970, 0.0, 0.0009, 0.0, r)); // 14 arcsec apart
+        assert!(near(-0.001, 10.0, 359.999, 10.0, r)); // the same place written twice
+    }
+
+    #[test]
+    fn every_ra_meets_at_the_pole() {
+        let r = Angle::from_arcsec(1.0);
+        assert!(near(0.0, 90.0, 180.0, 90.0, r));
+        assert!(near(17.0, 89.9999, 197.0, 89.9999, r)); // 0.72 arcsec across the pole
+        assert!(!near(17.0, 89.9998, 197.0, 89.9998, r)); // 1.44 arcsec
+    }
+
+    #[test]
+    fn one_milliarcsecond_is_resolved() {
+        let r = Angle::from_arcsec(1e-3);
+        let dec0 = 12.5;
+        let step = 1e-3 / 3600.0;
+        assert!(near(30.0, dec0, 30.0, dec0 + 0.999 * step, r));
+        assert!(!near(30.0, dec0, 30.0, dec0 + 1.001 * step, r));
+    }
+
+    #[test]
+    fn separation_is_strictly_less() {
+        // Two points 1deg apart on the equator, with maxsep exactly their chord: not near.
+        let a = unit_vector(10.0, 0.0);
+        let b = unit_vector(11.0, 0.0);
+        let limit_exact = SearchRadius {
+            angle: Angle::from_degrees(1.0),
+            limit: chord2(&a, &b),
+        };
+        assert!(!limit_exact.contains(chord2(&a, &b)));
+        assert!(limit_exact.contains(chord2(&a, &a)));
+    }
+
+    #[test]
+    fn antipodes_are_only_inside_nothing() {
+        let half_turn = SearchRadius::new(Angle::from_degrees(180.0));
+        assert_eq!(half_turn.chord2_limit(), 4.0);
+        // Everything but the antipode is closer than 180deg.
+        assert!(half_turn.contains(chord2(&unit_vector(0.0, 0.0), &unit_vector(179.999, 0.0))));
+        assert!(!half_turn.contains(chord2(&unit_vector(0.0, 90.0), &unit_vector(0.0, -90.0))));
+        let nearly = SearchRadius::new(Angle::from_degrees(179.0));
+        assert!(!nearly.contains(chord2(&unit_vector(0.0, 0.0), &unit_vector(180.0, 0.0))));
+    }
+
+    proptest! {
+        /// The chord predicate agrees with Vincenty's separation wherever the two are not within
+        /// rounding of the boundary.
+        #[test]
+        fn chord_agrees_with_vincenty(
+            ra1 in -360.0f64..720.0, u1 in -1.0f64..1.0,
+            ra2 in -360.0f64..720.0, u2 in -1.0f64..1.0,
+            log_radius in -6.6f64..2.2555, // 1 mas .. 180 deg, as log10 of degrees
+        ) {
+            let (dec1, dec2) = (u1.asin().to_degrees(), u2.asin().to_degrees());
+            let maxsep_deg = 10f64.powf(log_radius).min(180.0);
+            let sep = separation_deg(ra1, dec1, ra2, dec2);
+            let margin = 1e-9 * maxsep_deg + 1e-12;
+            prop_assume!((sep - maxsep_deg).abs() > margin);
+            prop_assert_eq!(near(ra1, dec1, ra2, dec2, Angle::from_degrees(maxsep_deg)), sep < maxsep_deg);
+        }
+
+        /// Close pairs at every scale, placed on purpose near the boundary.
+        #[test]
+        fn close_pairs_agree_with_vincenty(
+            ra in 0.0f64..360.0, u in -1.0f64..1.0, bearing in 0.0f64..360.0,
+            log_sep in -6.6f64..0.0, ratio in 0.9f64..1.1,
+        ) {
+            let dec = u.asin().to_degrees();
+            let sep_deg = 10f64.powf(log_sep);
+            let (ra2, dec2) = offset(ra, dec, bearing, sep_deg * ratio);
+            let sep = separation_deg(ra, dec, ra2, dec2);
+            prop_assume!((sep - sep_deg).abs() > 1e-7 * sep_deg);
+            prop_assert_eq!(near(ra, dec, ra2, dec2, Angle::from_degrees(sep_deg)), sep < sep_deg);
+        }
+    }
+
+    /// The point `dist` degrees from (ra, dec) along `bearing` (degrees east of north).
+    fn offset(ra: f64, dec: f64, bearing: f64, dist: f64) -> (f64, f64) {
+        let (d, b, phi) = (dist.to_radians(), bearing.to_radians(), dec.to_radians());
+        let sin_phi2 = phi.sin() * d.cos() + phi.cos() * d.sin() * b.cos();
+        let phi2 = sin_phi2.clamp(-1.0, 1.0).asin();
+        let dlam = (b.sin() * d.sin() * phi.cos()).atan2(d.cos() - phi.sin() * sin_phi2);
+        (ra + dlam.to_degrees(), phi2.to_degrees())
+    }
+}
