@@ -87,9 +87,7 @@ impl Angle {
         if angle.radians > 0.0 && angle.radians <= pi_tolerance {
             Ok(Angle::from_radians(angle.radians.min(PI)))
         } else {
-            Err(AngleError::OutOfRange {
-                text: text.trim().to_string(),
-            })
+            Err(AngleError::OutOfRange { text: text.trim().to_string() })
         }
     }
 }
@@ -110,9 +108,7 @@ impl FromStr for Angle {
         let (number, unit) = match trimmed[..split].parse::<f64>() {
             Ok(value) => (value, trimmed[split..].trim()),
             Err(_) => {
-                return Err(AngleError::Malformed {
-                    text: trimmed.to_string(),
-                });
+                return Err(AngleError::Malformed { text: trimmed.to_string() });
             }
         };
         let per_unit = if unit.is_empty() {
@@ -122,17 +118,12 @@ impl FromStr for Angle {
             match UNITS.iter().find(|(name, _)| *name == lower) {
                 Some((_, radians)) => *radians,
                 None => {
-                    return Err(AngleError::UnknownUnit {
-                        text: trimmed.to_string(),
-                        unit: unit.to_string(),
-                    });
+                    return Err(AngleError::UnknownUnit { text: trimmed.to_string(), unit: unit.to_string() });
                 }
             }
         };
         if !number.is_finite() {
-            return Err(AngleError::NotFinite {
-                text: trimmed.to_string(),
-            });
+            return Err(AngleError::NotFinite { text: trimmed.to_string() });
         }
         Ok(Angle::from_radians(number * per_unit))
     }
@@ -200,10 +191,7 @@ mod tests {
     #[test]
     fn maxsep_range_is_open_at_zero_and_closed_at_180() {
         for bad in ["0", "0deg", "-1arcsec", "180.0001deg", "181", "4rad"] {
-            assert!(
-                matches!(Angle::parse_maxsep(bad), Err(AngleError::OutOfRange { .. })),
-                "{bad}"
-            );
+            assert!(matches!(Angle::parse_maxsep(bad), Err(AngleError::OutOfRange { .. })), "{bad}");
         }
         assert_eq!(Angle::parse_maxsep("180deg").unwrap().radians(), PI);
         assert_eq!(Angle::parse_maxsep("648000arcsec").unwrap().radians(), PI);

@@ -130,22 +130,18 @@ impl CoordinateColumns {
 
     /// The two columns of `batch` as float64 degrees.
     pub fn read(&self, batch: &RecordBatch, path: &Path) -> Result<(Float64Array, Float64Array), Error> {
-        Ok((
-            as_f64(batch.column(self.ra), path)?,
-            as_f64(batch.column(self.dec), path)?,
-        ))
+        Ok((as_f64(batch.column(self.ra), path)?, as_f64(batch.column(self.dec), path)?))
     }
 }
 
 fn is_coordinate_type(data_type: &DataType) -> bool {
-    data_type.is_integer() || data_type.is_floating() || matches!(data_type, DataType::Decimal128(..) | DataType::Decimal256(..))
+    data_type.is_integer()
+        || data_type.is_floating()
+        || matches!(data_type, DataType::Decimal128(..) | DataType::Decimal256(..))
 }
 
 fn as_f64(column: &dyn Array, path: &Path) -> Result<Float64Array, Error> {
-    let cast = cast(column, &DataType::Float64).map_err(|source| Error::Arrow {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let cast = cast(column, &DataType::Float64).map_err(|source| Error::Arrow { path: path.to_path_buf(), source })?;
     // `cast` to Float64 always yields a Float64Array.
     Ok(cast.as_primitive::<Float64Type>().clone())
 }
@@ -171,9 +167,7 @@ fn find_column(
         if let Some(exact) = fields.iter().position(|f| f.name() == name) {
             return Ok(exact);
         }
-        let folded: Vec<usize> = (0..fields.len())
-            .filter(|&i| fields[i].name().eq_ignore_ascii_case(name))
-            .collect();
+        let folded: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].name().eq_ignore_ascii_case(name)).collect();
         return match folded.as_slice() {
             [one] => Ok(*one),
             [] => Err(column_error(schema, path, format!("no column '{name}' (given by {flag})"))),
@@ -184,9 +178,8 @@ fn find_column(
             )),
         };
     }
-    let matches: Vec<usize> = (0..fields.len())
-        .filter(|&i| defaults.iter().any(|d| fields[i].name().eq_ignore_ascii_case(d)))
-        .collect();
+    let matches: Vec<usize> =
+        (0..fields.len()).filter(|&i| defaults.iter().any(|d| fields[i].name().eq_ignore_ascii_case(d))).collect();
     match matches.as_slice() {
         [one] => Ok(*one),
         [] => Err(column_error(
@@ -243,14 +236,8 @@ impl ParquetCatalog {
                 rows,
                 reader,
             }),
-            Ok(Err(source)) => Err(Error::Parquet {
-                path: path.to_path_buf(),
-                source,
-            }),
-            Err(payload) => Err(Error::Corrupt {
-                path: path.to_path_buf(),
-                message: panic_message(payload.as_ref()),
-            }),
+            Ok(Err(source)) => Err(Error::Parquet { path: path.to_path_buf(), source }),
+            Err(payload) => Err(Error::Corrupt { path: path.to_path_buf(), message: panic_message(payload.as_ref()) }),
         }
     }
 
@@ -259,14 +246,10 @@ impl ParquetCatalog {
         match catch_unwind(AssertUnwindSafe(|| self.reader.next())) {
             Ok(None) => None,
             Ok(Some(Ok(batch))) => Some(Ok(batch)),
-            Ok(Some(Err(source))) => Some(Err(Error::Arrow {
-                path: self.path.clone(),
-                source,
-            })),
-            Err(payload) => Some(Err(Error::Corrupt {
-                path: self.path.clone(),
-                message: panic_message(payload.as_ref()),
-            })),
+            Ok(Some(Err(source))) => Some(Err(Error::Arrow { path: self.path.clone(), source })),
+            Err(payload) => {
+                Some(Err(Error::Corrupt { path: self.path.clone(), message: panic_message(payload.as_ref()) }))
+            }
         }
     }
 }
@@ -278,10 +261,7 @@ fn reader_schema(reader: &ParquetRecordBatchReader) -> SchemaRef {
 
 /// Opens a file for reading, with an error that says which file and why.
 pub fn open_file(path: &Path) -> Result<File, Error> {
-    let io_error = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_error = |source| Error::Io { path: path.to_path_buf(), source };
     let metadata = std::fs::metadata(path).map_err(io_error)?;
     if metadata.is_dir() {
         return Err(io_error(std::io::Error::new(
@@ -372,8 +352,10 @@ mod tests {
 
     #[test]
     fn non_numeric_coordinates_are_refused() {
-        let schema = Schema::new(vec![Field::new("ra", DataType::Utf8, true), Field::new("dec", DataType::Float32, true)]);
-        let err = CoordinateColumns::resolve(&schema, Path::new("x.parquet"), None, None, ("--ra", "--dec")).unwrap_err();
+        let schema =
+            Schema::new(vec![Field::new("ra", DataType::Utf8, true), Field::new("dec", DataType::Float32, true)]);
+        let err =
+            CoordinateColumns::resolve(&schema, Path::new("x.parquet"), None, None, ("--ra", "--dec")).unwrap_err();
         assert!(matches!(err, Error::ColumnType { ref column, .. } if column == "ra"), "{err}");
     }
 

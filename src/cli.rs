@@ -11,7 +11,11 @@ use angcut::pipeline::default_threads;
 use angcut::{Angle, KernelChoice, OnInvalid, PipelineOptions, StreamJob, stream_file};
 
 #[derive(Debug, Parser)]
-#[command(name = "angcut", version, about = "Remove catalogue objects near contaminants on the sky, streaming Parquet.")]
+#[command(
+    name = "angcut",
+    version,
+    about = "Remove catalogue objects near contaminants on the sky, streaming Parquet."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -55,7 +59,7 @@ pub struct StreamArgs {
     /// Contaminant Dec column [default: as for --dec].
     #[arg(long, value_name = "COL")]
     pub contaminant_dec: Option<String>,
-    /// naive (brute force), kdtree, or auto (naive up to 512 contaminants, kdtree above).
+    /// naive (brute force), kdtree, or auto (naive up to 64 contaminants, kdtree above).
     #[arg(long, default_value = "auto", value_parser = parse_kernel)]
     pub kernel: KernelChoice,
     /// Worker threads [default: all cores].
@@ -135,10 +139,7 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
             on_invalid: args.on_invalid,
             max_in_flight: None,
         },
-        output_options: ParquetOutputOptions {
-            compression: args.compression,
-            row_group_size: args.row_group_size,
-        },
+        output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
         ..StreamJob::new(args.input, args.output, args.contaminants, args.maxsep)
     };
     let summary = stream_file(&job).with_context(|| format!("cutting {}", job.input.display()))?;

@@ -37,34 +37,16 @@ pub enum Error {
     Corrupt { path: PathBuf, message: String },
 
     #[error("{}: {what}; available columns: {}", path.display(), available.join(", "))]
-    Column {
-        path: PathBuf,
-        what: String,
-        available: Vec<String>,
-    },
+    Column { path: PathBuf, what: String, available: Vec<String> },
 
     #[error("{}: column '{column}' has type {data_type}, but coordinates must be numeric degrees (float or integer)", path.display())]
-    ColumnType {
-        path: PathBuf,
-        column: String,
-        data_type: DataType,
-    },
+    ColumnType { path: PathBuf, column: String, data_type: DataType },
 
     #[error("{}: row {row}, column '{column}': {problem} (use --on-invalid keep or drop to let such objects through)", path.display())]
-    InvalidObject {
-        path: PathBuf,
-        row: u64,
-        column: String,
-        problem: String,
-    },
+    InvalidObject { path: PathBuf, row: u64, column: String, problem: String },
 
     #[error("{}: row {row}, column '{column}': contaminant {problem}; every contaminant needs a valid position", path.display())]
-    InvalidContaminant {
-        path: PathBuf,
-        row: u64,
-        column: String,
-        problem: String,
-    },
+    InvalidContaminant { path: PathBuf, row: u64, column: String, problem: String },
 
     #[error("building the contaminant index: {0}")]
     Index(String),

@@ -112,10 +112,5 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
     let mut sink = Box::new(ParquetFileSink::create(&job.output, catalog.schema.clone(), &job.output_options)?);
     let counts = run(&mut catalog, &columns, &index, &job.pipeline, sink.as_mut())?;
     sink.finish()?;
-    Ok(Summary {
-        counts,
-        contaminants: index.len(),
-        kernel: index.kernel(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(Summary { counts, contaminants: index.len(), kernel: index.kernel(), seconds: started.elapsed().as_secs_f64() })
 }

@@ -76,10 +76,7 @@ pub struct ParquetOutputOptions {
 
 impl Default for ParquetOutputOptions {
     fn default() -> Self {
-        ParquetOutputOptions {
-            compression: OutputCompression::default(),
-            row_group_size: DEFAULT_ROW_GROUP_SIZE,
-        }
+        ParquetOutputOptions { compression: OutputCompression::default(), row_group_size: DEFAULT_ROW_GROUP_SIZE }
     }
 }
 
@@ -101,10 +98,7 @@ pub struct ParquetFileSink {
 impl ParquetFileSink {
     /// Creates the temporary file beside `destination` for rows of `schema`.
     pub fn create(destination: &Path, schema: SchemaRef, options: &ParquetOutputOptions) -> Result<Self, Error> {
-        let io_error = |source| Error::Io {
-            path: destination.to_path_buf(),
-            source,
-        };
+        let io_error = |source| Error::Io { path: destination.to_path_buf(), source };
         let dir = match destination.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
@@ -117,36 +111,22 @@ impl ParquetFileSink {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let temp = builder
-            .tempfile_in(dir)
-            .map_err(io_error)?;
+        let temp = builder.tempfile_in(dir).map_err(io_error)?;
         // Parquet key-value metadata carries the schema's metadata too, so readers that ignore the
         // embedded Arrow schema (pyarrow's `metadata`, DuckDB, Spark) still see it.
-        let key_values = schema
-            .metadata()
-            .iter()
-            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-            .collect::<Vec<_>>();
+        let key_values = schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect::<Vec<_>>();
         let properties = WriterProperties::builder()
             .set_compression(options.compression.0)
             .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
             .set_key_value_metadata((!key_values.is_empty()).then_some(key_values))
             .build();
-        let writer = ArrowWriter::try_new(temp, schema, Some(properties)).map_err(|source| Error::Parquet {
-            path: destination.to_path_buf(),
-            source,
-        })?;
-        Ok(ParquetFileSink {
-            destination: destination.to_path_buf(),
-            writer,
-        })
+        let writer = ArrowWriter::try_new(temp, schema, Some(properties))
+            .map_err(|source| Error::Parquet { path: destination.to_path_buf(), source })?;
+        Ok(ParquetFileSink { destination: destination.to_path_buf(), writer })
     }
 
     fn parquet_error(&self, source: parquet::errors::ParquetError) -> Error {
-        Error::Parquet {
-            path: self.destination.clone(),
-            source,
-        }
+        Error::Parquet { path: self.destination.clone(), source }
     }
 }
 
@@ -157,14 +137,9 @@ impl BatchSink for ParquetFileSink {
 
     fn finish(self: Box<Self>) -> Result<(), Error> {
         let destination = self.destination.clone();
-        let io_error = |source| Error::Io {
-            path: destination.clone(),
-            source,
-        };
-        let temp: NamedTempFile = self.writer.into_inner().map_err(|source| Error::Parquet {
-            path: destination.clone(),
-            source,
-        })?;
+        let io_error = |source| Error::Io { path: destination.clone(), source };
+        let temp: NamedTempFile =
+            self.writer.into_inner().map_err(|source| Error::Parquet { path: destination.clone(), source })?;
         temp.as_file().sync_all().map_err(io_error)?;
         temp.persist(&destination).map_err(|e| io_error(e.error))?;
         Ok(())
@@ -174,10 +149,7 @@ impl BatchSink for ParquetFileSink {
 /// Refuses an output path that would destroy an input, or that cannot be created.
 pub fn check_output_path(output: &Path, inputs: &[&Path]) -> Result<(), Error> {
     if output.is_dir() {
-        return Err(Error::Usage(format!(
-            "output {} is a directory; give a file name",
-            output.display()
-        )));
+        return Err(Error::Usage(format!("output {} is a directory; give a file name", output.display())));
     }
     if output.exists() {
         for input in inputs {

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -88,11 +88,7 @@ pub struct PipelineOptions {
 
 impl Default for PipelineOptions {
     fn default() -> Self {
-        PipelineOptions {
-            threads: default_threads(),
-            on_invalid: OnInvalid::Error,
-            max_in_flight: None,
-        }
+        PipelineOptions { threads: default_threads(), on_invalid: OnInvalid::Error, max_in_flight: None }
     }
 }
 
@@ -128,10 +124,7 @@ pub fn cut_batch(
     let (ras, decs) = columns.read(batch, path)?;
     let rows = batch.num_rows();
     let mut keep = Vec::with_capacity(rows);
-    let mut counts = Counts {
-        read: rows as u64,
-        ..Counts::default()
-    };
+    let mut counts = Counts { read: rows as u64, ..Counts::default() };
     let value = |array: &arrow::array::Float64Array, i: usize| (!array.is_null(i)).then(|| array.value(i));
     for i in 0..rows {
         let kept = match position(value(&ras, i), value(&decs, i)) {
@@ -163,10 +156,8 @@ pub fn cut_batch(
     if kept == rows {
         return Ok((batch.clone(), counts));
     }
-    let filtered = filter_record_batch(batch, &BooleanArray::from(keep)).map_err(|source| Error::Arrow {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let filtered = filter_record_batch(batch, &BooleanArray::from(keep))
+        .map_err(|source| Error::Arrow { path: path.to_path_buf(), source })?;
     Ok((filtered, counts))
 }
 
@@ -192,10 +183,7 @@ pub fn run(
         .num_threads(threads)
         .thread_name(|i| format!("angcut-worker-{i}"))
         .build()
-        .map_err(|e| Error::Internal {
-            path: path.clone(),
-            message: format!("cannot start worker threads: {e}"),
-        })?;
+        .map_err(|e| Error::Internal { path: path.clone(), message: format!("cannot start worker threads: {e}") })?;
 
     let (work_tx, work_rx) = bounded::<Work>(threads);
     let (done_tx, done_rx) = bounded::<Done>(window);
@@ -291,7 +279,7 @@ fn write_in_order(
     done: Receiver<Done>,
     credits: Sender<()>,
     sink: &mut dyn BatchSink,
-    path: &PathBuf,
+    path: &Path,
     in_flight: &InFlight,
 ) -> Result<Counts, Error> {
     let mut pending: BTreeMap<u64, Result<(RecordBatch, Counts), Error>> = BTreeMap::new();
@@ -316,9 +304,171 @@ fn write_in_order(
     }
     if !pending.is_empty() {
         return Err(Error::Internal {
-            path: path.clone(),
+            path: path.to_path_buf(),
             message: format!("batch {next} never arrived from the workers"),
         });
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Angle;
+    use crate::kernel::KernelChoice;
+    use crate::synthetic::{SplitMix64, narrow_batch, narrow_schema, uniform_positions};
+    use arrow::array::{AsArray, Float64Array, Int64Array};
+    use arrow::datatypes::Int64Type;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Batches from memory; fails with an error after `fail_after` batches if set.
+    struct MemorySource {
+        batches: std::vec::IntoIter<RecordBatch>,
+        fail_after: Option<usize>,
+        served: usize,
+    }
+
+    impl MemorySource {
+        fn new(batches: Vec<RecordBatch>) -> MemorySource {
+            MemorySource { batches: batches.into_iter(), fail_after: None, served: 0 }
+        }
+    }
+
+    impl BatchSource for MemorySource {
+        fn path(&self) -> &Path {
+            Path::new("memory")
+        }
+        fn schema(&self) -> SchemaRef {
+            narrow_schema()
+        }
+        fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
+            if self.fail_after == Some(self.served) {
+                return Some(Err(Error::Corrupt { path: "memory".into(), message: "page 3 is garbage".into() }));
+            }
+            self.served += 1;
+            self.batches.next().map(Ok)
+        }
+    }
+
+    /// Collects what it is given, slowly if asked, so the pipeline has to wait for it.
+    #[derive(Default)]
+    struct SlowSink {
+        delay: Duration,
+        ids: Vec<i64>,
+    }
+
+    impl BatchSink for SlowSink {
+        fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+            std::thread::sleep(self.delay);
+            self.ids.extend(batch.column(0).as_primitive::<Int64Type>().values());
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    fn batches(count: usize, rows: usize) -> Vec<RecordBatch> {
+        let mut rng = SplitMix64::new(3);
+        (0..count).map(|i| narrow_batch(rows, (i * rows) as i64, &mut rng)).collect()
+    }
+
+    fn columns() -> CoordinateColumns {
+        CoordinateColumns::resolve(&narrow_schema(), Path::new("memory"), None, None, ("--ra", "--dec")).unwrap()
+    }
+
+    fn index(n: usize, maxsep_deg: f64) -> ContaminantIndex {
+        let stars: Vec<_> = uniform_positions(n, 4).iter().map(|&(r, d)| crate::unit_vector(r, d)).collect();
+        ContaminantIndex::build(&stars, Angle::from_degrees(maxsep_deg), KernelChoice::Auto).unwrap()
+    }
+
+    fn expected_ids(input: &[RecordBatch], index: &ContaminantIndex) -> Vec<i64> {
+        let mut kept = Vec::new();
+        for batch in input {
+            let ids = batch.column(0).as_primitive::<Int64Type>();
+            let ra = batch.column(1).as_primitive::<arrow::datatypes::Float64Type>();
+            let dec = batch.column(2).as_primitive::<arrow::datatypes::Float64Type>();
+            for i in 0..batch.num_rows() {
+                if !index.is_near(&crate::unit_vector(ra.value(i), dec.value(i))) {
+                    kept.push(ids.value(i));
+                }
+            }
+        }
+        kept
+    }
+
+    #[test]
+    fn a_slow_sink_keeps_batches_in_flight_bounded_and_order_intact() {
+        let input = batches(60, 50);
+        let index = index(200, 5.0);
+        let expected = expected_ids(&input, &index);
+        let mut sink = SlowSink { delay: Duration::from_millis(2), ..SlowSink::default() };
+        let options = PipelineOptions { threads: 3, on_invalid: OnInvalid::Error, max_in_flight: Some(4) };
+        let counts = run(&mut MemorySource::new(input), &columns(), &index, &options, &mut sink).unwrap();
+        assert_eq!(sink.ids, expected);
+        assert_eq!(counts.read, 3_000);
+        assert_eq!(counts.written as usize, expected.len());
+        assert_eq!(counts.removed, 3_000 - expected.len() as u64);
+        // The reader ran ahead of the slow writer as far as it was allowed, and no further.
+        assert!(counts.peak_in_flight <= 4, "{}", counts.peak_in_flight);
+        assert!(counts.peak_in_flight >= 2, "{}", counts.peak_in_flight);
+    }
+
+    #[test]
+    fn a_reader_error_after_some_batches_stops_the_run_with_that_error() {
+        let mut source = MemorySource::new(batches(50, 20));
+        source.fail_after = Some(7);
+        let mut sink = SlowSink::default();
+        let options = PipelineOptions { threads: 2, ..PipelineOptions::default() };
+        let err = run(&mut source, &columns(), &index(10, 1.0), &options, &mut sink).unwrap_err();
+        assert!(err.to_string().contains("memory: the file is corrupt (page 3 is garbage)"), "{err}");
+        // The batches before the bad one were written, in order, and nothing after it.
+        assert!(sink.ids.iter().all(|&id| id < 140), "{:?}", sink.ids.last());
+        // The reader stopped at the failing read: nothing after it was even read.
+        assert_eq!(source.served, 7);
+    }
+
+    #[test]
+    fn a_panicking_worker_becomes_an_error_not_a_crash() {
+        // A batch whose RA column is not where the columns say: reading it would index out of
+        // bounds, so cut_batch panics inside the worker.
+        let good = batches(3, 10);
+        let short = RecordBatch::try_new(
+            Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+                "id",
+                arrow::datatypes::DataType::Int64,
+                false,
+            )])),
+            vec![Arc::new(Int64Array::from(vec![1, 2]))],
+        )
+        .unwrap();
+        let input = vec![good[0].clone(), short, good[1].clone()];
+        let mut sink = SlowSink::default();
+        let index = index(10, 1.0);
+        let err =
+            run(&mut MemorySource::new(input), &columns(), &index, &PipelineOptions::default(), &mut sink).unwrap_err();
+        assert!(matches!(err, Error::Internal { .. }), "{err}");
+        assert!(err.to_string().contains("a worker panicked"), "{err}");
+        // Only the batch before the broken one reached the sink.
+        assert_eq!(sink.ids, expected_ids(&good[..1], &index));
+    }
+
+    #[test]
+    fn cut_batch_counts_and_filters() {
+        let batch = RecordBatch::try_new(
+            narrow_schema(),
+            vec![
+                Arc::new(Int64Array::from(vec![0, 1, 2])),
+                Arc::new(Float64Array::from(vec![10.0, 10.0, 200.0])),
+                Arc::new(Float64Array::from(vec![0.0, 0.5, 0.0])),
+            ],
+        )
+        .unwrap();
+        let stars = [crate::unit_vector(10.0, 0.0)];
+        let index = ContaminantIndex::build(&stars, Angle::from_degrees(1.0), KernelChoice::Naive).unwrap();
+        let (kept, counts) = cut_batch(&batch, 0, &columns(), &index, OnInvalid::Error, Path::new("x")).unwrap();
+        assert_eq!(kept.column(0).as_primitive::<Int64Type>().values().to_vec(), vec![2]);
+        assert_eq!((counts.read, counts.removed, counts.invalid, counts.written), (3, 2, 0, 1));
+    }
 }

@@ -124,10 +124,7 @@ mod tests {
         // Two points 1deg apart on the equator, with maxsep exactly their chord: not near.
         let a = unit_vector(10.0, 0.0);
         let b = unit_vector(11.0, 0.0);
-        let limit_exact = SearchRadius {
-            angle: Angle::from_degrees(1.0),
-            limit: chord2(&a, &b),
-        };
+        let limit_exact = SearchRadius { angle: Angle::from_degrees(1.0), limit: chord2(&a, &b) };
         assert!(!limit_exact.contains(chord2(&a, &b)));
         assert!(limit_exact.contains(chord2(&a, &a)));
     }

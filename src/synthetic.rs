@@ -59,11 +59,8 @@ pub fn narrow_schema() -> Arc<Schema> {
 pub fn narrow_batch(n: usize, first_id: i64, rng: &mut SplitMix64) -> RecordBatch {
     let (ra, dec): (Vec<f64>, Vec<f64>) = (0..n).map(|_| rng.next_position()).unzip();
     let ids = (first_id..).take(n).collect::<Vec<i64>>();
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(ids)),
-        Arc::new(Float64Array::from(ra)),
-        Arc::new(Float64Array::from(dec)),
-    ];
+    let columns: Vec<ArrayRef> =
+        vec![Arc::new(Int64Array::from(ids)), Arc::new(Float64Array::from(ra)), Arc::new(Float64Array::from(dec))];
     RecordBatch::try_new(narrow_schema(), columns).expect("columns match the narrow schema")
 }
 

@@ -22,27 +22,18 @@ impl KdTreeKernel {
         // exact test would accept. The relative term covers that rounding, the absolute one 0 limits.
         let limit = radius.chord2_limit();
         let search_limit = limit * (1.0 + 1e-9) + 1e-24;
-        Ok(KdTreeKernel {
-            tree,
-            points: points.to_vec(),
-            radius,
-            search_limit,
-        })
+        Ok(KdTreeKernel { tree, points: points.to_vec(), radius, search_limit })
     }
 
     #[inline]
     pub fn is_near(&self, v: &UnitVector) -> bool {
         let mut hit = false;
-        self.tree
-            .query(v)
-            .within::<SquaredEuclidean<f64>>(self.search_limit)
-            .unsorted()
-            .visit(|candidate| {
-                if !hit {
-                    let point = &self.points[candidate.item as usize];
-                    hit = self.radius.contains(chord2(v, point));
-                }
-            });
+        self.tree.query(v).within::<SquaredEuclidean<f64>>(self.search_limit).unsorted().visit(|candidate| {
+            if !hit {
+                let point = &self.points[candidate.item as usize];
+                hit = self.radius.contains(chord2(v, point));
+            }
+        });
         hit
     }
 }

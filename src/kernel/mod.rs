@@ -34,7 +34,7 @@ pub enum Kernel {
 /// Up to this many contaminants, `auto` picks brute force: the tree's per-query overhead costs
 /// more than scanning a set that fits in L1 cache. Measured with `cargo bench --bench kernels`
 /// (README, "Choosing a kernel").
-pub const AUTO_NAIVE_MAX_CONTAMINANTS: usize = 512;
+pub const AUTO_NAIVE_MAX_CONTAMINANTS: usize = 64;
 
 impl KernelChoice {
     /// The kernel this choice means for `contaminants` contaminants.
@@ -107,17 +107,10 @@ impl ContaminantIndex {
         } else {
             match kernel {
                 Kernel::Naive => Index::Naive(NaiveKernel::new(contaminants, radius)),
-                Kernel::KdTree => Index::KdTree(
-                    KdTreeKernel::new(contaminants, radius).map_err(crate::Error::Index)?,
-                ),
+                Kernel::KdTree => Index::KdTree(KdTreeKernel::new(contaminants, radius).map_err(crate::Error::Index)?),
             }
         };
-        Ok(ContaminantIndex {
-            index,
-            kernel,
-            radius,
-            len: contaminants.len(),
-        })
+        Ok(ContaminantIndex { index, kernel, radius, len: contaminants.len() })
     }
 
     /// Is any contaminant strictly closer than `maxsep` to `v`?
@@ -158,10 +151,7 @@ mod tests {
     /// The plain scalar reference: every pair, the exact predicate, nothing clever.
     fn reference(objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
         let radius = SearchRadius::new(maxsep);
-        objects
-            .iter()
-            .map(|o| contaminants.iter().any(|c| radius.contains(chord2(o, c))))
-            .collect()
+        objects.iter().map(|o| contaminants.iter().any(|c| radius.contains(chord2(o, c)))).collect()
     }
 
     fn cut_with(choice: KernelChoice, objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
@@ -191,11 +181,8 @@ mod tests {
     /// A catalogue pair with deliberate duplicates, antipodes, and objects placed exactly at
     /// contaminants (separation 0) or at the antipode of one (separation 180deg).
     fn catalogues() -> impl Strategy<Value = (Vec<UnitVector>, Vec<UnitVector>)> {
-        (
-            prop::collection::vec(position(), 0..60),
-            prop::collection::vec(position(), 0..700),
-        )
-            .prop_map(|(objs, conts)| {
+        (prop::collection::vec(position(), 0..60), prop::collection::vec(position(), 0..700)).prop_map(
+            |(objs, conts)| {
                 let mut contaminants: Vec<UnitVector> = conts.iter().map(|&(r, d)| unit_vector(r, d)).collect();
                 let mut objects: Vec<UnitVector> = objs.iter().map(|&(r, d)| unit_vector(r, d)).collect();
                 if let Some(&(ra, dec)) = conts.first() {
@@ -204,7 +191,8 @@ mod tests {
                     objects.push(unit_vector(ra + 180.0, -dec)); // its antipode
                 }
                 (objects, contaminants)
-            })
+            },
+        )
     }
 
     proptest! {
@@ -237,6 +225,17 @@ mod tests {
                 angle = if limit < exact { f64::from_bits(angle.to_bits() + 1) } else { f64::from_bits(angle.to_bits() - 1) };
             }
             let radius = Angle::from_radians(angle);
+            if SearchRadius::new(radius).chord2_limit() == exact {
+                // At the boundary to the last bit: the star alone does not cut the object...
+                prop_assert!(!cut_with(KernelChoice::KdTree, &[object], &[star], radius)[0]);
+                prop_assert!(!cut_with(KernelChoice::Naive, &[object], &[star], radius)[0]);
+                // ...and the next larger radius does.
+                let wider = Angle::from_radians(f64::from_bits(angle.to_bits() + 1));
+                if SearchRadius::new(wider).chord2_limit() > exact {
+                    prop_assert!(cut_with(KernelChoice::KdTree, &[object], &[star], wider)[0]);
+                    prop_assert!(cut_with(KernelChoice::Naive, &[object], &[star], wider)[0]);
+                }
+            }
             let expected = reference(&[object], &contaminants, radius);
             prop_assert_eq!(&cut_with(KernelChoice::Naive, &[object], &contaminants, radius), &expected);
             prop_assert_eq!(&cut_with(KernelChoice::KdTree, &[object], &contaminants, radius), &expected);

@@ -22,11 +22,7 @@ pub struct NaiveKernel {
 impl NaiveKernel {
     pub fn new(points: &[UnitVector], radius: SearchRadius) -> NaiveKernel {
         // Padding lanes hold NaN: every comparison with NaN is false, so they never hit.
-        let empty = Chunk {
-            x: [f64::NAN; LANES],
-            y: [f64::NAN; LANES],
-            z: [f64::NAN; LANES],
-        };
+        let empty = Chunk { x: [f64::NAN; LANES], y: [f64::NAN; LANES], z: [f64::NAN; LANES] };
         let chunks = points
             .chunks(LANES)
             .map(|block| {
