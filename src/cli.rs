@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use angcut::job::DEFAULT_BATCH_SIZE;
@@ -142,7 +141,8 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
         output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
         ..StreamJob::new(args.input, args.output, args.contaminants, args.maxsep)
     };
-    let summary = stream_file(&job).with_context(|| format!("cutting {}", job.input.display()))?;
+    // The library's errors already name the file, column and row.
+    let summary = stream_file(&job)?;
     eprintln!("{}", summary.line());
     Ok(())
 }

@@ -18,7 +18,7 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{}: not a readable Parquet file: {source}", path.display())]
+    #[error("{}: not a readable Parquet file: {}", path.display(), tidy_parquet_message(source))]
     Parquet {
         path: PathBuf,
         #[source]
@@ -63,6 +63,20 @@ impl Error {
     }
 }
 
+/// The parquet crate's message without its repeated "Parquet error: " prefixes and echoed parts:
+/// "Parquet error: Invalid Parquet file. Corrupt footer: Parquet error: Invalid Parquet file.
+/// Corrupt footer" becomes "Invalid Parquet file. Corrupt footer".
+fn tidy_parquet_message(error: &parquet::errors::ParquetError) -> String {
+    let text = error.to_string().replace("Parquet error: ", "");
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split(": ") {
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
+}
+
 /// The message a caught panic carries, whatever its payload type.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
@@ -71,5 +85,19 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         text.clone()
     } else {
         "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parquet_messages_lose_their_echoes() {
+        let source = parquet::errors::ParquetError::General(
+            "Invalid Parquet file. Corrupt footer: Parquet error: Invalid Parquet file. Corrupt footer".into(),
+        );
+        let error = Error::Parquet { path: "notes.txt".into(), source };
+        assert_eq!(error.to_string(), "notes.txt: not a readable Parquet file: Invalid Parquet file. Corrupt footer");
     }
 }

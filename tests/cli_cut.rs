@@ -298,3 +298,34 @@ fn invalid_rows_are_named_exactly_for_each_problem() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn the_seed_example_end_to_end_with_each_kernel() {
+    // The classic toy example: 5,000 objects x 500 contaminants uniform on the sphere, 1deg.
+    let dir = tempfile::tempdir().unwrap();
+    let (input, stars) = (dir.path().join("objects.parquet"), dir.path().join("stars.parquet"));
+    let objects = uniform_positions(5_000, 2024);
+    let contaminants = uniform_positions(500, 2025);
+    write_narrow(&input, &objects, 2_000);
+    write_narrow(&stars, &contaminants, 2_000);
+    let expected = reference_kept(&objects, &contaminants, Angle::from_degrees(1.0));
+    // 500 caps of 1deg cover ~3.7% of the sky.
+    assert!((4_700..4_900).contains(&expected.len()), "{}", expected.len());
+    for kernel in ["naive", "kdtree", "auto"] {
+        let out = dir.path().join(format!("{kernel}.parquet"));
+        angcut()
+            .arg("stream")
+            .args([&input, &out])
+            .arg("-c")
+            .arg(&stars)
+            .args(["--maxsep", "1deg", "--kernel", kernel])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(format!(
+                "read 5000 rows, removed {}, invalid 0, wrote {}",
+                5_000 - expected.len(),
+                expected.len()
+            )));
+        assert_eq!(ids(&read_parquet(&out)), expected, "{kernel}");
+    }
+}
