@@ -18,14 +18,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{}: not a readable Parquet file: {}", path.display(), tidy_parquet_message(source))]
+    #[error("{}: not a readable Parquet file: {}", path.display(), tidy_message(&source.to_string()))]
     Parquet {
         path: PathBuf,
         #[source]
         source: parquet::errors::ParquetError,
     },
 
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), tidy_message(&source.to_string()))]
     Arrow {
         path: PathBuf,
         #[source]
@@ -63,14 +63,15 @@ impl Error {
     }
 }
 
-/// The parquet crate's message without its repeated "Parquet error: " prefixes and echoed parts:
-/// "Parquet error: Invalid Parquet file. Corrupt footer: Parquet error: Invalid Parquet file.
-/// Corrupt footer" becomes "Invalid Parquet file. Corrupt footer".
-fn tidy_parquet_message(error: &parquet::errors::ParquetError) -> String {
-    let text = error.to_string().replace("Parquet error: ", "");
+/// The arrow and parquet crates' message without their nested "Parquet error: " (and similar)
+/// prefixes and echoed parts: "Parquet argument error: Parquet error: Page CRC checksum mismatch:
+/// Parquet argument error: Parquet error: Page CRC checksum mismatch" becomes "Page CRC checksum
+/// mismatch".
+fn tidy_message(text: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in text.split(": ") {
-        if parts.last() != Some(&part) {
+        let noise = matches!(part, "Parquet error" | "Parquet argument error" | "External" | "External error");
+        if !noise && !parts.contains(&part) {
             parts.push(part);
         }
     }
@@ -99,5 +100,12 @@ mod tests {
         );
         let error = Error::Parquet { path: "notes.txt".into(), source };
         assert_eq!(error.to_string(), "notes.txt: not a readable Parquet file: Invalid Parquet file. Corrupt footer");
+        assert_eq!(
+            tidy_message(
+                "Parquet argument error: Parquet error: Page CRC checksum mismatch: Parquet argument error: Parquet error: Page CRC checksum mismatch"
+            ),
+            "Page CRC checksum mismatch"
+        );
+        assert_eq!(tidy_message("External: failed to fill whole buffer"), "failed to fill whole buffer");
     }
 }

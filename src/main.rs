@@ -1,20 +1,34 @@
 //! `angcut`: parses the command line, runs it, and turns errors into messages and exit codes
-//! (2 for usage errors, 1 for failures).
+//! (2 for usage errors, 1 for failures, 128 + N when stopped by signal N).
 
 mod cli;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse(); // exits with code 2 on a usage error
-    match cli::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+    // Every panic is caught (in the workers, around the Parquet reader, and here) and reported as
+    // an error, so the default hook's "thread panicked at ..." text would only be noise.
+    std::panic::set_hook(Box::new(|_| {}));
+    cli::stop_cleanly_on_signals();
+    match catch_unwind(AssertUnwindSafe(|| cli::run(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
             eprintln!("angcut: error: {error:#}");
             let usage = error.downcast_ref::<angcut::Error>().is_some_and(angcut::Error::is_usage);
             ExitCode::from(if usage { 2 } else { 1 })
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!("angcut: internal error: {message} (this is a bug in angcut; no output was written)");
+            ExitCode::from(1)
         }
     }
 }

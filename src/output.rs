@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -80,6 +81,37 @@ impl Default for ParquetOutputOptions {
     }
 }
 
+/// Temporary outputs being written now, so that a signal handler can remove them before exiting
+/// (destructors do not run when a process is killed by a signal).
+static PARTIAL_OUTPUTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Deletes every temporary output still being written. For a handler of SIGINT/SIGTERM that is
+/// about to exit: afterwards no partial file is left, and no output was renamed into place unless
+/// it was complete (renaming holds the same lock).
+pub fn remove_partial_outputs() {
+    let partial = PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for path in partial.iter() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Keeps a temporary output on the list while it exists.
+struct PartialOutput(PathBuf);
+
+impl PartialOutput {
+    fn register(path: &Path) -> PartialOutput {
+        PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(path.to_path_buf());
+        PartialOutput(path.to_path_buf())
+    }
+}
+
+impl Drop for PartialOutput {
+    fn drop(&mut self) {
+        let mut partial = PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        partial.retain(|path| path != &self.0);
+    }
+}
+
 /// Where the kept rows go, in order.
 pub trait BatchSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), Error>;
@@ -93,6 +125,8 @@ pub trait BatchSink {
 pub struct ParquetFileSink {
     destination: PathBuf,
     writer: ArrowWriter<NamedTempFile>,
+    // Declared after `writer`, so it is dropped after the temporary file is deleted.
+    _partial: PartialOutput,
 }
 
 impl ParquetFileSink {
@@ -112,6 +146,7 @@ impl ParquetFileSink {
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
         let temp = builder.tempfile_in(dir).map_err(io_error)?;
+        let partial = PartialOutput::register(temp.path());
         // Parquet key-value metadata carries the schema's metadata too, so readers that ignore the
         // embedded Arrow schema (pyarrow's `metadata`, DuckDB, Spark) still see it.
         let key_values = schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect::<Vec<_>>();
@@ -122,7 +157,7 @@ impl ParquetFileSink {
             .build();
         let writer = ArrowWriter::try_new(temp, schema, Some(properties))
             .map_err(|source| Error::Parquet { path: destination.to_path_buf(), source })?;
-        Ok(ParquetFileSink { destination: destination.to_path_buf(), writer })
+        Ok(ParquetFileSink { destination: destination.to_path_buf(), writer, _partial: partial })
     }
 
     fn parquet_error(&self, source: parquet::errors::ParquetError) -> Error {
@@ -136,12 +171,18 @@ impl BatchSink for ParquetFileSink {
     }
 
     fn finish(self: Box<Self>) -> Result<(), Error> {
-        let destination = self.destination.clone();
+        // `partial` is declared first, so on every return it is dropped after the lock below.
+        let ParquetFileSink { destination, writer, _partial: partial } = *self;
         let io_error = |source| Error::Io { path: destination.clone(), source };
         let temp: NamedTempFile =
-            self.writer.into_inner().map_err(|source| Error::Parquet { path: destination.clone(), source })?;
+            writer.into_inner().map_err(|source| Error::Parquet { path: destination.clone(), source })?;
         temp.as_file().sync_all().map_err(io_error)?;
+        // Under the lock, so a signal handler either removes the temporary file first or finds the
+        // output complete under its final name.
+        let lock = PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         temp.persist(&destination).map_err(|e| io_error(e.error))?;
+        drop(lock);
+        drop(partial);
         Ok(())
     }
 }
