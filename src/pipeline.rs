@@ -454,6 +454,37 @@ mod tests {
         assert_eq!(sink.ids, expected_ids(&good[..1], &index));
     }
 
+    /// A sink whose device fills up after `room` batches.
+    struct FullDisk {
+        room: usize,
+    }
+
+    impl BatchSink for FullDisk {
+        fn write(&mut self, _: &RecordBatch) -> Result<(), Error> {
+            if self.room == 0 {
+                return Err(Error::Io {
+                    path: "out.parquet".into(),
+                    source: std::io::Error::other("No space left on device"),
+                });
+            }
+            self.room -= 1;
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_error_stops_every_stage_without_a_hang() {
+        let mut source = MemorySource::new(batches(200, 20));
+        let options = PipelineOptions { threads: 2, on_invalid: OnInvalid::Error, max_in_flight: Some(3) };
+        let err = run(&mut source, &columns(), &index(5, 0.1), &options, &mut FullDisk { room: 5 }).unwrap_err();
+        assert!(err.to_string().contains("out.parquet: No space left on device"), "{err}");
+        // The reader stopped within the credit window of the failure, not at the end of the input.
+        assert!(source.served <= 6 + 3, "read {} batches", source.served);
+    }
+
     #[test]
     fn cut_batch_counts_and_filters() {
         let batch = RecordBatch::try_new(
