@@ -313,19 +313,13 @@ fn the_seed_example_end_to_end_with_each_kernel() {
     assert!((4_700..4_900).contains(&expected.len()), "{}", expected.len());
     for kernel in ["naive", "kdtree", "auto"] {
         let out = dir.path().join(format!("{kernel}.parquet"));
-        angcut()
-            .arg("stream")
-            .args([&input, &out])
-            .arg("-c")
-            .arg(&stars)
-            .args(["--maxsep", "1deg", "--kernel", kernel])
-            .assert()
-            .success()
-            .stderr(predicate::str::contains(format!(
+        stream(&input, &out, &stars, &["--maxsep", "1deg", "--kernel", kernel]).success().stderr(
+            predicate::str::contains(format!(
                 "read 5000 rows, removed {}, invalid 0, wrote {}",
                 5_000 - expected.len(),
                 expected.len()
-            )));
+            )),
+        );
         assert_eq!(ids(&read_parquet(&out)), expected, "{kernel}");
     }
 }

@@ -108,9 +108,7 @@ fn bad_option_values_are_usage_errors() {
 fn output_paths_that_would_destroy_an_input_or_cannot_exist_are_refused() {
     let s = setup();
     let before = s.inputs();
-    let run = |out: &Path| {
-        angcut().arg("stream").arg(&s.input).arg(out).arg("-c").arg(&s.stars).args(["--maxsep", "1deg"]).assert()
-    };
+    let run = |out: &Path| stream(&s.input, out, &s.stars, &["--maxsep", "1deg"]);
     run(&s.input).code(2).stderr(predicate::str::contains("is the same file as input"));
     run(&s.stars)
         .code(2)
@@ -148,24 +146,10 @@ fn missing_or_ambiguous_columns_list_the_columns_there_are() {
     )
     .unwrap();
     write_parquet(&odd, renamed.schema(), &[renamed], 10);
-    angcut()
-        .arg("stream")
-        .arg(&odd)
-        .arg(&s.out)
-        .arg("-c")
-        .arg(&s.stars)
-        .args(["--maxsep", "1deg"])
-        .assert()
+    stream(&odd, &s.out, &s.stars, &["--maxsep", "1deg"])
         .code(2)
         .stderr(predicate::str::contains("several columns could be RA (RA, ra_deg); choose one with --ra"));
-    angcut()
-        .arg("stream")
-        .arg(&odd)
-        .arg(&s.out)
-        .arg("-c")
-        .arg(&s.stars)
-        .args(["--maxsep", "1deg", "--ra", "ra_deg"])
-        .assert()
+    stream(&odd, &s.out, &s.stars, &["--maxsep", "1deg", "--ra", "ra_deg"])
         .code(2)
         .stderr(predicate::str::contains("no Dec column found (looked for dec, dec_deg, dej2000, decj2000 in any case); name it with --dec; available columns: RA, ra_deg, decl"));
     assert!(!s.out.exists());
@@ -181,14 +165,7 @@ fn non_numeric_coordinates_and_invalid_contaminants_fail_naming_file_column_row(
     ])
     .unwrap();
     write_parquet(&strings, batch.schema(), &[batch], 10);
-    angcut()
-        .arg("stream")
-        .arg(&strings)
-        .arg(&s.out)
-        .arg("-c")
-        .arg(&s.stars)
-        .args(["--maxsep", "1deg"])
-        .assert()
+    stream(&strings, &s.out, &s.stars, &["--maxsep", "1deg"])
         .code(1)
         .stderr(predicate::str::contains("strings.parquet: column 'ra' has type Utf8"));
 
@@ -196,18 +173,11 @@ fn non_numeric_coordinates_and_invalid_contaminants_fail_naming_file_column_row(
     let mut positions = uniform_positions(100, 4);
     positions[77].1 = 91.0;
     write_narrow(&bad_stars, &positions, 30);
-    angcut()
-        .arg("stream")
-        .arg(&s.input)
-        .arg(&s.out)
-        .arg("-c")
-        .arg(&bad_stars)
-        .args(["--maxsep", "1deg", "--on-invalid", "keep"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
+    stream(&s.input, &s.out, &bad_stars, &["--maxsep", "1deg", "--on-invalid", "keep"]).code(1).stderr(
+        predicate::str::contains(
             "bad_stars.parquet: row 77, column 'dec': contaminant declination 91 is outside [-90, 90]",
-        ));
+        ),
+    );
     assert!(!s.out.exists());
 }
 
@@ -234,27 +204,11 @@ fn unreadable_inputs_fail_with_the_file_named() {
         (&folder, "folder.parquet: is a directory"),
     ] {
         // As the object catalogue...
-        angcut()
-            .arg("stream")
-            .arg(bad)
-            .arg(&s.out)
-            .arg("-c")
-            .arg(&s.stars)
-            .args(["--maxsep", "1deg"])
-            .assert()
+        stream(bad, &s.out, &s.stars, &["--maxsep", "1deg"])
             .code(1)
             .stderr(predicate::str::contains(message).and(predicate::str::contains("panicked").not()));
         // ...and as the contaminant file.
-        angcut()
-            .arg("stream")
-            .arg(&s.input)
-            .arg(&s.out)
-            .arg("-c")
-            .arg(bad)
-            .args(["--maxsep", "1deg"])
-            .assert()
-            .code(1)
-            .stderr(predicate::str::contains(message));
+        stream(&s.input, &s.out, bad, &["--maxsep", "1deg"]).code(1).stderr(predicate::str::contains(message));
     }
     assert!(!s.out.exists());
     assert_eq!(&std::fs::read(&s.input).unwrap(), &before[0]);
@@ -268,14 +222,7 @@ fn a_failed_run_leaves_an_existing_output_untouched_and_no_partial_file() {
     let mut positions = uniform_positions(5_000, 8);
     positions[4_321].0 = f64::INFINITY;
     write_narrow(&bad, &positions, 1_000);
-    angcut()
-        .arg("stream")
-        .arg(&bad)
-        .arg(&s.out)
-        .arg("-c")
-        .arg(&s.stars)
-        .args(["--maxsep", "1arcsec", "--batch-size", "100"])
-        .assert()
+    stream(&bad, &s.out, &s.stars, &["--maxsep", "1arcsec", "--batch-size", "100"])
         .code(1)
         .stderr(predicate::str::contains("row 4321, column 'ra': the value is infinite"));
     assert_eq!(std::fs::read(&s.out).unwrap(), b"the previous result");

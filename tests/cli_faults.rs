@@ -90,13 +90,7 @@ fn page_checksums_catch_flipped_data_bytes() {
     let mut copy = bytes.clone();
     copy[bytes.len() / 3] ^= 0x10;
     std::fs::write(&damaged, &copy).unwrap();
-    angcut()
-        .arg("stream")
-        .args([&damaged, &out])
-        .arg("-c")
-        .arg(&good)
-        .args(["--maxsep", "1deg"])
-        .assert()
+    stream(&damaged, &out, &good, &["--maxsep", "1deg"])
         .code(1)
         .stderr(predicates::str::contains("damaged.parquet: Page CRC checksum mismatch"));
 }

@@ -23,6 +23,11 @@ pub fn angcut() -> Command {
     Command::cargo_bin("angcut").expect("the angcut binary is built")
 }
 
+/// `angcut stream INPUT OUT -c CONTAMINANTS EXTRA...`, run to completion.
+pub fn stream(input: &Path, out: &Path, contaminants: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    angcut().arg("stream").arg(input).arg(out).arg("-c").arg(contaminants).args(extra).assert()
+}
+
 /// Writes `batches` to a Parquet file in row groups of `row_group` rows.
 pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch], row_group: usize) {
     let props =
