@@ -129,7 +129,7 @@ pub fn cut_batch(
     let mut vectors = Vec::with_capacity(rows);
     let mut vector_rows = Vec::with_capacity(rows);
     let value = |array: &arrow::array::Float64Array, i: usize| (!array.is_null(i)).then(|| array.value(i));
-    for i in 0..rows {
+    for (i, keep_row) in keep.iter_mut().enumerate() {
         match position(value(&ras, i), value(&decs, i)) {
             Ok(v) => {
                 vectors.push(v);
@@ -139,7 +139,7 @@ pub fn cut_batch(
                 counts.invalid += 1;
                 match on_invalid {
                     OnInvalid::Keep => {}
-                    OnInvalid::Drop => keep[i] = false,
+                    OnInvalid::Drop => *keep_row = false,
                     OnInvalid::Error => {
                         return Err(Error::InvalidObject {
                             path: path.to_path_buf(),
