@@ -84,6 +84,7 @@ fn kdtree_large(c: &mut Criterion) {
     let index = ContaminantIndex::build(&set, Angle::from_arcsec(5.0), KernelChoice::KdTree).unwrap();
     group.throughput(Throughput::Elements(objects.len() as u64));
     group.bench_function("query_5arcsec", |b| b.iter(|| count_near(&index, black_box(&objects))));
+    group.bench_function("query_5arcsec_one_by_one", |b| b.iter(|| count_near_one_by_one(&index, black_box(&objects))));
     group.finish();
 }
 

@@ -58,7 +58,7 @@ pub struct StreamArgs {
     /// Contaminant Dec column [default: as for --dec].
     #[arg(long, value_name = "COL")]
     pub contaminant_dec: Option<String>,
-    /// naive (brute force), kdtree, or auto (naive up to 64 contaminants, kdtree above).
+    /// naive (brute force), kdtree, or auto (naive up to 256 contaminants, kdtree above).
     #[arg(long, default_value = "auto", value_parser = parse_kernel)]
     pub kernel: KernelChoice,
     /// Worker threads [default: all cores].

@@ -34,7 +34,7 @@ pub enum Kernel {
 /// Up to this many contaminants, `auto` picks brute force: the tree's per-query overhead costs
 /// more than scanning a set that fits in L1 cache. Measured with `cargo bench --bench kernels`
 /// (README, "Choosing a kernel").
-pub const AUTO_NAIVE_MAX_CONTAMINANTS: usize = 64;
+pub const AUTO_NAIVE_MAX_CONTAMINANTS: usize = 256;
 
 impl KernelChoice {
     /// The kernel this choice means for `contaminants` contaminants.
