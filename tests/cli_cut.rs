@@ -86,7 +86,7 @@ fn rich_catalogue() -> RecordBatch {
         ],
         HashMap::from([("survey".to_string(), "test-survey DR1".to_string())]),
     ));
-    let every_third = |i: usize| i % 3 != 0;
+    let every_third = |i: usize| !i.is_multiple_of(3);
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(0..n as i64)),
         Arc::new(Float32Array::from_iter_values(positions.iter().map(|p| p.0 as f32))),
