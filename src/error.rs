@@ -39,7 +39,7 @@ pub enum Error {
     #[error("{}: {what}; available columns: {}", path.display(), available.join(", "))]
     Column { path: PathBuf, what: String, available: Vec<String> },
 
-    #[error("{}: column '{column}' has type {data_type}, but coordinates must be numeric degrees (float or integer)", path.display())]
+    #[error("{}: column '{column}' has type {data_type}, but coordinates must be numeric degrees (float, integer or decimal)", path.display())]
     ColumnType { path: PathBuf, column: String, data_type: DataType },
 
     #[error("{}: row {row}, column '{column}': {problem} (use --on-invalid keep or drop to let such objects through)", path.display())]
@@ -79,7 +79,7 @@ fn tidy_message(text: &str) -> String {
 }
 
 /// The message a caught panic carries, whatever its payload type.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_string()
     } else if let Some(text) = payload.downcast_ref::<String>() {

@@ -22,11 +22,7 @@ fn main() -> ExitCode {
             ExitCode::from(if usage { 2 } else { 1 })
         }
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = angcut::error::panic_message(payload.as_ref());
             eprintln!("angcut: internal error: {message} (this is a bug in angcut; no output was written)");
             ExitCode::from(1)
         }

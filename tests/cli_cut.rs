@@ -54,14 +54,13 @@ fn order_is_kept_with_any_threads_batches_and_kernel() {
         [("1", "7", "naive"), ("4", "7", "kdtree"), ("8", "1", "auto"), ("2", "65536", "kdtree")]
     {
         let out = dir.path().join(format!("out-{threads}-{batch}-{kernel}.parquet"));
-        angcut()
-            .args(["stream"])
-            .args([&input, &out])
-            .args(["-c"])
-            .arg(&stars)
-            .args(["--maxsep", "3deg", "--threads", threads, "--batch-size", batch, "--kernel", kernel])
-            .assert()
-            .success();
+        stream(
+            &input,
+            &out,
+            &stars,
+            &["--maxsep", "3deg", "--threads", threads, "--batch-size", batch, "--kernel", kernel],
+        )
+        .success();
         assert_eq!(ids(&read_parquet(&out)), expected, "threads {threads} batch {batch} kernel {kernel}");
     }
 }
@@ -120,14 +119,7 @@ fn every_column_type_and_all_metadata_round_trip() {
     write_parquet(&input, batch.schema(), std::slice::from_ref(&batch), 16);
     let contaminants = uniform_positions(30, 6);
     write_narrow(&stars, &contaminants, 100);
-    angcut()
-        .args(["stream"])
-        .args([&input, &out])
-        .arg("-c")
-        .arg(&stars)
-        .args(["--maxsep", "20deg", "--batch-size", "9"])
-        .assert()
-        .success();
+    stream(&input, &out, &stars, &["--maxsep", "20deg", "--batch-size", "9"]).success();
     let written = read_parquet(&out);
     // Expected: the input filtered by the reference (float32 RA and int32 Dec read as degrees).
     let objects: Vec<(f64, f64)> = column_f64(&batch, "RA").into_iter().zip(column_f64(&batch, "Dec")).collect();
@@ -152,15 +144,7 @@ fn metadata_of_a_file_written_by_pyarrow_survives() {
     let out = dir.path().join("isolated.parquet");
     let stars = dir.path().join("few.parquet");
     write_narrow(&stars, &[(101.287, -16.716)], 10); // Sirius
-    angcut()
-        .args(["stream"])
-        .arg(fixture("hip2_bright.parquet"))
-        .arg(&out)
-        .arg("-c")
-        .arg(&stars)
-        .args(["--maxsep", "1deg"])
-        .assert()
-        .success();
+    stream(&fixture("hip2_bright.parquet"), &out, &stars, &["--maxsep", "1deg"]).success();
     let file = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&out).unwrap()).unwrap();
     use parquet::file::reader::FileReader;
     let kv = file.metadata().file_metadata().key_value_metadata().unwrap();
@@ -187,13 +171,7 @@ fn empty_input_gives_an_empty_valid_output_and_empty_contaminants_keep_everythin
     write_narrow(&objects, &uniform_positions(500, 3), 100);
 
     let out = dir.path().join("from-empty.parquet");
-    angcut()
-        .args(["stream"])
-        .args([&empty, &out])
-        .arg("-c")
-        .arg(fixture("hip2_bright.parquet"))
-        .args(["--maxsep", "1deg"])
-        .assert()
+    stream(&empty, &out, &fixture("hip2_bright.parquet"), &["--maxsep", "1deg"])
         .success()
         .stderr(predicate::str::contains("read 0 rows, removed 0, invalid 0, wrote 0"));
     let written = read_parquet(&out);
@@ -201,13 +179,7 @@ fn empty_input_gives_an_empty_valid_output_and_empty_contaminants_keep_everythin
     assert_eq!(written.schema(), read_parquet(&empty).schema());
 
     let out = dir.path().join("all-kept.parquet");
-    angcut()
-        .args(["stream"])
-        .args([&objects, &out])
-        .arg("-c")
-        .arg(&empty)
-        .args(["--maxsep", "180deg"])
-        .assert()
+    stream(&objects, &out, &empty, &["--maxsep", "180deg"])
         .success()
         .stderr(predicate::str::contains("read 500 rows, removed 0, invalid 0, wrote 500"));
     assert_eq!(ids(&read_parquet(&out)), (0..500).collect::<Vec<i64>>());
@@ -286,13 +258,7 @@ fn invalid_rows_are_named_exactly_for_each_problem() {
         let input = dir.path().join("in.parquet");
         write_narrow(&input, &objects, 256);
         let out = dir.path().join("out.parquet");
-        angcut()
-            .args(["stream"])
-            .args([&input, &out])
-            .arg("-c")
-            .arg(&stars)
-            .args(["--maxsep", "1deg", "--batch-size", "100", "--threads", "2"])
-            .assert()
+        stream(&input, &out, &stars, &["--maxsep", "1deg", "--batch-size", "100", "--threads", "2"])
             .code(1)
             .stderr(predicate::str::contains(message));
         assert!(!out.exists());
