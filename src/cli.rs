@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use angcut::job::DEFAULT_BATCH_SIZE;
 use angcut::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, ParquetOutputOptions};
 use angcut::pipeline::default_threads;
+use angcut::synthetic::{Catalogue, Sky, TableSchema, write_catalogue};
 use angcut::{Angle, KernelChoice, OnInvalid, PipelineOptions, StreamJob, stream_file};
 
 #[derive(Debug, Parser)]
@@ -25,7 +26,7 @@ pub enum Command {
     /// Copy IN to OUT without the objects closer than MAXSEP to any contaminant.
     #[command(after_help = STREAM_EXAMPLES)]
     Stream(StreamArgs),
-    /// Write a synthetic catalogue of positions uniform on the sphere (for tests and benchmarks).
+    /// Write a deterministic synthetic catalogue (for tests and benchmarks).
     Gen(GenArgs),
 }
 
@@ -88,6 +89,16 @@ pub struct GenArgs {
     /// The seed: the same seed gives the same catalogue.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// narrow (id, ra, dec) or wide (23 survey-like columns; same positions as narrow).
+    #[arg(long, default_value = "narrow", value_parser = parse_table_schema)]
+    pub schema: TableSchema,
+    /// Put 85% of the points in 12 dense patches instead of spreading them uniformly.
+    #[arg(long)]
+    pub clustered: bool,
+}
+
+fn parse_table_schema(text: &str) -> Result<TableSchema, String> {
+    text.parse()
 }
 
 fn parse_maxsep(text: &str) -> Result<Angle, String> {
@@ -119,7 +130,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Stream(args) => stream(args),
         Command::Gen(args) => {
-            angcut::synthetic::write_narrow(&args.output, args.rows, args.seed, &ParquetOutputOptions::default())?;
+            let sky = if args.clustered { Sky::Clustered } else { Sky::Uniform };
+            let catalogue = Catalogue { rows: args.rows, seed: args.seed, schema: args.schema, sky };
+            write_catalogue(&args.output, &catalogue, &ParquetOutputOptions::default())?;
             Ok(())
         }
     }
