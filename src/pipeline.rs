@@ -170,14 +170,14 @@ pub fn cut_batch(
     Ok((filtered, counts))
 }
 
-/// A batch on its way to a worker: sequence number, first row number, and the batch.
-type Work = (u64, u64, Result<RecordBatch, Error>);
-/// A batch on its way to the writer.
+/// A batch on its way to the writer: its sequence number and the cut (or why it failed).
 type Done = (u64, Result<(RecordBatch, Counts), Error>);
 
 /// Streams every batch of `source` through the cut into `sink`, in the original order.
 ///
-/// Does not call [`BatchSink::finish`]: the caller decides whether the output is complete.
+/// Cutting and the sink's encoding share one pool of `options.threads` threads, so the sink can
+/// use the pool (rayon) for its own parallel work. Does not call [`BatchSink::finish`]: the caller
+/// decides whether the output is complete.
 pub fn run(
     source: &mut dyn BatchSource,
     columns: &CoordinateColumns,
@@ -194,7 +194,7 @@ pub fn run(
         .build()
         .map_err(|e| Error::Internal { path: path.clone(), message: format!("cannot start worker threads: {e}") })?;
 
-    let (work_tx, work_rx) = bounded::<Work>(threads);
+    // Room for every batch in flight, so a worker never blocks on sending its result.
     let (done_tx, done_rx) = bounded::<Done>(window);
     let (credit_tx, credit_rx) = bounded::<()>(window);
     for _ in 0..window {
@@ -204,20 +204,14 @@ pub fn run(
 
     let in_flight = InFlight::default();
     let in_flight = &in_flight;
+    let cut = Cut { columns, index, on_invalid: options.on_invalid, path: &path };
+    let pool = &pool;
     let mut counts = std::thread::scope(|scope| {
-        scope.spawn(move || read_batches(source, work_tx, credit_rx, in_flight));
-        let path = &path;
         scope.spawn(move || {
-            pool.scope(|workers| {
-                for _ in 0..threads {
-                    let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
-                    workers.spawn(move |_| cut_batches(work_rx, done_tx, columns, index, options.on_invalid, path));
-                }
-                // The clones above are the only handles left, so the channels close when workers end.
-                drop((work_rx, done_tx));
-            })
+            // Each batch is cut by a task of its own on the pool; the scope ends when all have.
+            pool.in_place_scope(|workers| read_batches(source, workers, cut, done_tx, credit_rx, in_flight))
         });
-        write_in_order(done_rx, credit_tx, sink, path, in_flight)
+        write_in_order(done_rx, credit_tx, sink, pool, &path, in_flight)
     })?;
     counts.peak_in_flight = in_flight.peak.load(Ordering::Relaxed);
     Ok(counts)
@@ -241,7 +235,38 @@ impl InFlight {
     }
 }
 
-fn read_batches(source: &mut dyn BatchSource, work: Sender<Work>, credits: Receiver<()>, in_flight: &InFlight) {
+/// What every worker task needs to cut a batch.
+#[derive(Clone, Copy)]
+struct Cut<'a> {
+    columns: &'a CoordinateColumns,
+    index: &'a ContaminantIndex,
+    on_invalid: OnInvalid,
+    path: &'a Path,
+}
+
+impl Cut<'_> {
+    /// [`cut_batch`], with a panic turned into an error.
+    fn run(&self, batch: &RecordBatch, first_row: u64) -> Result<(RecordBatch, Counts), Error> {
+        catch_unwind(AssertUnwindSafe(|| {
+            cut_batch(batch, first_row, self.columns, self.index, self.on_invalid, self.path)
+        }))
+        .unwrap_or_else(|payload| {
+            Err(Error::Internal {
+                path: self.path.to_path_buf(),
+                message: format!("a worker panicked: {}", panic_message(payload.as_ref())),
+            })
+        })
+    }
+}
+
+fn read_batches<'scope>(
+    source: &mut dyn BatchSource,
+    workers: &rayon::Scope<'scope>,
+    cut: Cut<'scope>,
+    done: Sender<Done>,
+    credits: Receiver<()>,
+    in_flight: &InFlight,
+) {
     let mut first_row = 0u64;
     for seq in 0u64.. {
         if credits.recv().is_err() {
@@ -250,36 +275,21 @@ fn read_batches(source: &mut dyn BatchSource, work: Sender<Work>, credits: Recei
         let Some(batch) = source.next_batch() else {
             return;
         };
-        let failed = batch.is_err();
-        let rows = batch.as_ref().map_or(0, |b| b.num_rows() as u64);
         in_flight.enter();
-        if work.send((seq, first_row, batch)).is_err() || failed {
-            return;
-        }
-        first_row += rows;
-    }
-}
-
-fn cut_batches(
-    work: Receiver<Work>,
-    done: Sender<Done>,
-    columns: &CoordinateColumns,
-    index: &ContaminantIndex,
-    on_invalid: OnInvalid,
-    path: &Path,
-) {
-    for (seq, first_row, batch) in work {
-        let result = batch.and_then(|batch| {
-            catch_unwind(AssertUnwindSafe(|| cut_batch(&batch, first_row, columns, index, on_invalid, path)))
-                .unwrap_or_else(|payload| {
-                    Err(Error::Internal {
-                        path: path.to_path_buf(),
-                        message: format!("a worker panicked: {}", panic_message(payload.as_ref())),
-                    })
-                })
-        });
-        if done.send((seq, result)).is_err() {
-            return; // the writer has stopped
+        match batch {
+            Ok(batch) => {
+                let rows = batch.num_rows() as u64;
+                let done = done.clone();
+                workers.spawn(move |_| {
+                    // The writer may have stopped; the result is not wanted then.
+                    let _ = done.send((seq, cut.run(&batch, first_row)));
+                });
+                first_row += rows;
+            }
+            Err(error) => {
+                let _ = done.send((seq, Err(error)));
+                return;
+            }
         }
     }
 }
@@ -288,6 +298,7 @@ fn write_in_order(
     done: Receiver<Done>,
     credits: Sender<()>,
     sink: &mut dyn BatchSink,
+    pool: &rayon::ThreadPool,
     path: &Path,
     in_flight: &InFlight,
 ) -> Result<Counts, Error> {
@@ -299,7 +310,8 @@ fn write_in_order(
         while let Some(result) = pending.remove(&next) {
             let (batch, counts) = result?;
             if batch.num_rows() > 0 {
-                sink.write(&batch)?;
+                // On the pool, so that a sink's parallel work uses the pipeline's threads.
+                pool.install(|| sink.write(&batch))?;
             }
             total.read += counts.read;
             total.removed += counts.removed;

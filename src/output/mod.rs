@@ -1,5 +1,7 @@
 //! Catalogue output: Parquet written to a temporary file beside OUT, renamed into place only when
-//! everything succeeded, so a failed run never leaves a partial OUT.
+//! everything succeeded, so a failed run never leaves a partial OUT. Columns are encoded in
+//! parallel ([`ParallelParquetWriter`]) with dictionary encoding chosen per column
+//! ([`dictionary`]).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -7,13 +9,18 @@ use std::sync::Mutex;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use tempfile::NamedTempFile;
 
 use crate::error::Error;
+
+pub mod dictionary;
+mod parallel_writer;
+
+pub use parallel_writer::ParallelParquetWriter;
 
 /// Rows per output row group unless told otherwise: large enough for efficient scans, small
 /// enough that the writer's buffered row group stays a few tens of MB for wide tables.
@@ -113,7 +120,7 @@ impl Drop for PartialOutput {
 }
 
 /// Where the kept rows go, in order.
-pub trait BatchSink {
+pub trait BatchSink: Send {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), Error>;
     /// Completes the output; only after this does it exist under its final name.
     fn finish(self: Box<Self>) -> Result<(), Error>;
@@ -121,12 +128,26 @@ pub trait BatchSink {
 
 /// A Parquet file being written under a temporary name beside its destination.
 ///
-/// Dropping it before [`BatchSink::finish`] deletes the temporary file.
+/// The first [`dictionary::SAMPLE_ROWS`] rows are held back until the writer knows which columns
+/// to dictionary-encode. Dropping the sink before [`BatchSink::finish`] deletes the temporary file.
 pub struct ParquetFileSink {
     destination: PathBuf,
-    writer: ArrowWriter<NamedTempFile>,
-    // Declared after `writer`, so it is dropped after the temporary file is deleted.
+    schema: SchemaRef,
+    options: ParquetOutputOptions,
+    state: SinkState,
+    // Declared after `state`, so it is dropped after the temporary file is deleted.
     _partial: PartialOutput,
+}
+
+enum SinkState {
+    Sampling {
+        file: NamedTempFile,
+        sample: Vec<RecordBatch>,
+        rows: usize,
+    },
+    Writing(Box<ParallelParquetWriter<NamedTempFile>>),
+    /// Only after an error that took the file with it.
+    Failed,
 }
 
 impl ParquetFileSink {
@@ -145,19 +166,54 @@ impl ParquetFileSink {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let temp = builder.tempfile_in(dir).map_err(io_error)?;
-        let partial = PartialOutput::register(temp.path());
+        let file = builder.tempfile_in(dir).map_err(io_error)?;
+        let partial = PartialOutput::register(file.path());
+        // Fail now, not after the run, if the writer cannot represent the schema.
+        parquet::arrow::ArrowSchemaConverter::new()
+            .convert(&schema)
+            .map_err(|source| Error::Parquet { path: destination.to_path_buf(), source })?;
+        Ok(ParquetFileSink {
+            destination: destination.to_path_buf(),
+            schema,
+            options: *options,
+            state: SinkState::Sampling { file, sample: Vec::new(), rows: 0 },
+            _partial: partial,
+        })
+    }
+
+    /// The writer's settings: the chosen compression and row group size, the schema's metadata
+    /// as Parquet key-value metadata, and dictionary encoding where the sample says it pays.
+    fn properties(&self, sample: &[RecordBatch]) -> WriterProperties {
         // Parquet key-value metadata carries the schema's metadata too, so readers that ignore the
         // embedded Arrow schema (pyarrow's `metadata`, DuckDB, Spark) still see it.
-        let key_values = schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect::<Vec<_>>();
-        let properties = WriterProperties::builder()
-            .set_compression(options.compression.0)
-            .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
-            .set_key_value_metadata((!key_values.is_empty()).then_some(key_values))
-            .build();
-        let writer = ArrowWriter::try_new(temp, schema, Some(properties))
-            .map_err(|source| Error::Parquet { path: destination.to_path_buf(), source })?;
-        Ok(ParquetFileSink { destination: destination.to_path_buf(), writer, _partial: partial })
+        let key_values =
+            self.schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect::<Vec<_>>();
+        let mut builder = WriterProperties::builder()
+            .set_compression(self.options.compression.0)
+            .set_max_row_group_row_count(Some(self.options.row_group_size.max(1)))
+            .set_key_value_metadata((!key_values.is_empty()).then_some(key_values));
+        for (column, dictionary) in dictionary::choose_dictionary_columns(sample) {
+            builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), dictionary);
+        }
+        builder.build()
+    }
+
+    /// Ends sampling: opens the writer and writes the held-back rows.
+    fn start_writing(&mut self) -> Result<(), Error> {
+        if !matches!(self.state, SinkState::Sampling { .. }) {
+            return Ok(());
+        }
+        let SinkState::Sampling { file, sample, .. } = std::mem::replace(&mut self.state, SinkState::Failed) else {
+            unreachable!("checked above");
+        };
+        let properties = self.properties(&sample);
+        let mut writer =
+            ParallelParquetWriter::try_new(file, self.schema.clone(), properties).map_err(|e| self.parquet_error(e))?;
+        for batch in &sample {
+            writer.write(batch).map_err(|e| self.parquet_error(e))?;
+        }
+        self.state = SinkState::Writing(Box::new(writer));
+        Ok(())
     }
 
     fn parquet_error(&self, source: parquet::errors::ParquetError) -> Error {
@@ -167,12 +223,31 @@ impl ParquetFileSink {
 
 impl BatchSink for ParquetFileSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
-        self.writer.write(batch).map_err(|e| self.parquet_error(e))
+        match &mut self.state {
+            SinkState::Sampling { sample, rows, .. } => {
+                *rows += batch.num_rows();
+                sample.push(batch.clone());
+                if *rows >= dictionary::SAMPLE_ROWS {
+                    self.start_writing()?;
+                }
+                Ok(())
+            }
+            SinkState::Writing(writer) => {
+                writer.write(batch).map_err(|source| Error::Parquet { path: self.destination.clone(), source })
+            }
+            SinkState::Failed => {
+                Err(Error::Internal { path: self.destination.clone(), message: "write after a failed write".into() })
+            }
+        }
     }
 
-    fn finish(self: Box<Self>) -> Result<(), Error> {
+    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+        self.start_writing()?;
         // `partial` is declared first, so on every return it is dropped after the lock below.
-        let ParquetFileSink { destination, writer, _partial: partial } = *self;
+        let ParquetFileSink { destination, state, _partial: partial, .. } = *self;
+        let SinkState::Writing(writer) = state else {
+            return Err(Error::Internal { path: destination, message: "finish after a failed write".into() });
+        };
         let io_error = |source| Error::Io { path: destination.clone(), source };
         let temp: NamedTempFile =
             writer.into_inner().map_err(|source| Error::Parquet { path: destination.clone(), source })?;
