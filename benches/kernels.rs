@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use angcut::synthetic::uniform_positions;
+use angcut::synthetic::{Positions, Sky, uniform_positions};
 use angcut::{Angle, ContaminantIndex, KernelChoice, UnitVector, unit_vector};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -59,7 +59,9 @@ fn kernels_by_size(c: &mut Criterion) {
     group.sample_size(10);
     for (name, n, maxsep) in cases {
         let set = vectors(n, 4);
-        for (kernel, choice) in [("naive", KernelChoice::Naive), ("kdtree", KernelChoice::KdTree)] {
+        for (kernel, choice) in
+            [("naive", KernelChoice::Naive), ("kdtree", KernelChoice::KdTree), ("grid", KernelChoice::Grid)]
+        {
             if kernel == "naive" && n > 5_000 && maxsep.arcsec() < 3600.0 {
                 continue; // minutes per sample, and never the faster kernel there
             }
@@ -72,21 +74,41 @@ fn kernels_by_size(c: &mut Criterion) {
     group.finish();
 }
 
-/// The k-d tree at W3's size: 1,000,000 contaminants, 5 arcsec.
-fn kdtree_large(c: &mut Criterion) {
-    let set = vectors(1_000_000, 5);
-    let objects = vectors(100_000, 6);
-    let mut group = c.benchmark_group("kdtree_1M_contaminants");
+/// The index kernels at W3's size: 1,000,000 contaminants, 5 arcsec, on a uniform sky and on a
+/// clustered one (contaminants and objects both crowded into the same patches).
+fn large_sets(c: &mut Criterion) {
+    let mut group = c.benchmark_group("1M_contaminants_5arcsec");
     group.sample_size(10);
-    group.bench_function("build", |b| {
-        b.iter(|| ContaminantIndex::build(black_box(&set), Angle::from_arcsec(5.0), KernelChoice::KdTree).unwrap())
-    });
-    let index = ContaminantIndex::build(&set, Angle::from_arcsec(5.0), KernelChoice::KdTree).unwrap();
-    group.throughput(Throughput::Elements(objects.len() as u64));
-    group.bench_function("query_5arcsec", |b| b.iter(|| count_near(&index, black_box(&objects))));
-    group.bench_function("query_5arcsec_one_by_one", |b| b.iter(|| count_near_one_by_one(&index, black_box(&objects))));
+    let maxsep = Angle::from_arcsec(5.0);
+    for sky in [Sky::Uniform, Sky::Clustered] {
+        let set = sky_vectors(sky, 1_000_000, 5);
+        let objects = sky_vectors(sky, 100_000, 6);
+        for (kernel, choice) in [("kdtree", KernelChoice::KdTree), ("grid", KernelChoice::Grid)] {
+            let name = format!("{kernel}_{sky:?}");
+            group.throughput(Throughput::Elements(set.len() as u64));
+            group.bench_function(format!("build_{name}"), |b| {
+                b.iter(|| ContaminantIndex::build(black_box(&set), maxsep, choice).unwrap())
+            });
+            let index = ContaminantIndex::build(&set, maxsep, choice).unwrap();
+            group.throughput(Throughput::Elements(objects.len() as u64));
+            group.bench_function(format!("query_{name}"), |b| b.iter(|| count_near(&index, black_box(&objects))));
+            group.bench_function(format!("query_{name}_one_by_one"), |b| {
+                b.iter(|| count_near_one_by_one(&index, black_box(&objects)))
+            });
+        }
+    }
     group.finish();
 }
 
-criterion_group!(benches, naive_pairs, kernels_by_size, kdtree_large);
+fn sky_vectors(sky: Sky, n: usize, seed: u64) -> Vec<UnitVector> {
+    let mut positions = Positions::new(sky, seed);
+    (0..n)
+        .map(|_| {
+            let (ra, dec) = positions.next_position();
+            unit_vector(ra, dec)
+        })
+        .collect()
+}
+
+criterion_group!(benches, naive_pairs, kernels_by_size, large_sets);
 criterion_main!(benches);

@@ -59,7 +59,7 @@ pub struct StreamArgs {
     /// Contaminant Dec column [default: as for --dec].
     #[arg(long, value_name = "COL")]
     pub contaminant_dec: Option<String>,
-    /// naive (brute force), kdtree, or auto (naive up to 256 contaminants, kdtree above).
+    /// naive (brute force), kdtree, grid, or auto (naive up to 256 contaminants, kdtree up to 2,048, grid above).
     #[arg(long, default_value = "auto", value_parser = parse_kernel)]
     pub kernel: KernelChoice,
     /// Worker threads [default: all cores].

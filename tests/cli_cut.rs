@@ -29,7 +29,7 @@ fn bundled_fixtures_match_the_scalar_reference_with_hipparcos_stars() {
         .assert()
         .success()
         .stdout("")
-        .stderr(predicate::str::is_match(r"^angcut: read 20000 rows, removed \d+, invalid 0, wrote \d+ in [0-9.]+ s \(\d+ rows/s; 13940 contaminants, kdtree kernel\)\n$").unwrap());
+        .stderr(predicate::str::is_match(r"^angcut: read 20000 rows, removed \d+, invalid 0, wrote \d+ in [0-9.]+ s \(\d+ rows/s; 13940 contaminants, grid kernel\)\n$").unwrap());
     let objects = positions(&fixture("objects.parquet"));
     let stars = positions(&fixture("hip2_bright.parquet"));
     let expected = reference_kept(&objects, &stars, Angle::from_degrees(0.5));
@@ -51,7 +51,7 @@ fn order_is_kept_with_any_threads_batches_and_kernel() {
     let expected = reference_kept(&objects, &contaminants, Angle::from_degrees(3.0));
     assert!(expected.len() > 1_000 && expected.len() < 2_900, "{}", expected.len());
     for (threads, batch, kernel) in
-        [("1", "7", "naive"), ("4", "7", "kdtree"), ("8", "1", "auto"), ("2", "65536", "kdtree")]
+        [("1", "7", "naive"), ("4", "7", "kdtree"), ("8", "1", "auto"), ("2", "65536", "kdtree"), ("2", "300", "grid")]
     {
         let out = dir.path().join(format!("out-{threads}-{batch}-{kernel}.parquet"));
         stream(
@@ -277,7 +277,7 @@ fn the_seed_example_end_to_end_with_each_kernel() {
     let expected = reference_kept(&objects, &contaminants, Angle::from_degrees(1.0));
     // 500 caps of 1deg cover ~3.7% of the sky.
     assert!((4_700..4_900).contains(&expected.len()), "{}", expected.len());
-    for kernel in ["naive", "kdtree", "auto"] {
+    for kernel in ["naive", "kdtree", "grid", "auto"] {
         let out = dir.path().join(format!("{kernel}.parquet"));
         stream(&input, &out, &stars, &["--maxsep", "1deg", "--kernel", kernel]).success().stderr(
             predicate::str::contains(format!(

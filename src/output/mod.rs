@@ -325,6 +325,34 @@ mod tests {
     }
 
     #[test]
+    fn dictionary_encoding_only_on_the_repetitive_columns_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wide.parquet");
+        let catalogue = crate::synthetic::Catalogue {
+            rows: 40_000,
+            seed: 1,
+            schema: crate::synthetic::TableSchema::Wide,
+            sky: crate::synthetic::Sky::Uniform,
+        };
+        crate::synthetic::write_catalogue(&path, &catalogue, &ParquetOutputOptions::default()).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        use parquet::file::reader::FileReader;
+        let row_group = reader.metadata().row_group(0);
+        let dictionary = |name: &str| {
+            let column = row_group.columns().iter().find(|c| c.column_path().string() == name).unwrap();
+            column.dictionary_page_offset().is_some()
+        };
+        for name in ["objtype", "survey_tag", "camcol", "run", "tile", "flags"] {
+            assert!(dictionary(name), "{name} should be dictionary-encoded");
+        }
+        for name in ["id", "ra", "dec", "mag_r", "objname", "redshift"] {
+            assert!(!dictionary(name), "{name} should be plain");
+        }
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 40_000);
+    }
+
+    #[test]
     fn refuses_to_overwrite_an_input_even_through_another_name() {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("in.parquet");

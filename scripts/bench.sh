@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of `angcut stream` on the workloads of README "Performance":
+#   W1  5,000 x 500 contaminants, 1deg           W2b  the W2 files at 1arcmin
+#   W2  500,000 x 50,000, 1deg                   W3   20,000,000 wide rows x 1,000,000, 5arcsec
+# Each configuration runs RUNS times (default 3); prints min/median wall seconds, peak RSS, rows/s,
+# rows kept, then ratios measured in this same run: cut / floor (floor = the same stream with no
+# contaminants), naive / kdtree / grid / auto, 1 thread / 2 threads, and the peers (numpy, scipy cKDTree,
+# a pyarrow copy) when python3 has numpy, pyarrow and scipy. Data is generated under bench-data/
+# (git-ignored) by `angcut gen` and reused.
+#
+# Usage: scripts/bench.sh [--quick] [--no-peers] [--runs N]
+#   --quick     W3 at 2,000,000 rows (a few minutes in all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0 peers=1 runs=3
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) quick=1 ;;
+        --no-peers) peers=0 ;;
+        --runs) runs=$2; shift ;;
+        *) echo "usage: scripts/bench.sh [--quick] [--no-peers] [--runs N]" >&2; exit 2 ;;
+    esac
+    shift
+done
+w3_rows=20000000
+[ "$quick" = 1 ] && w3_rows=2000000
+if [ "$peers" = 1 ] && ! python3 -c 'import numpy, pyarrow, scipy' 2>/dev/null; then
+    echo "bench: python3 with numpy, pyarrow and scipy not found; peers skipped" >&2
+    peers=0
+fi
+
+cargo build --release --quiet
+bin=target/release/angcut
+d=bench-data
+mkdir -p "$d"
+gen() { # NAME ARGS...: generates bench-data/NAME once
+    [ -f "$d/$1" ] || "$bin" gen "$d/$1" "${@:2}"
+}
+gen w1-objects.parquet --rows 5000 --seed 11
+gen w1-contaminants.parquet --rows 500 --seed 12
+gen w2-objects.parquet --rows 500000 --seed 21
+gen w2-contaminants.parquet --rows 50000 --seed 22
+gen "w3-objects-$w3_rows.parquet" --rows "$w3_rows" --seed 31 --schema wide
+gen w3-contaminants.parquet --rows 1000000 --seed 32
+gen no-contaminants.parquet --rows 0
+
+results=$d/results.tsv
+: > "$results"
+out=$d/out.parquet
+
+# measure WORKLOAD LABEL COMMAND...: runs COMMAND (which writes $out and prints "read N rows, ...
+# wrote K" on stderr) RUNS times and records wall seconds, peak RSS, rows read and kept.
+measure() {
+    local workload=$1 label=$2 start end
+    shift 2
+    for _ in $(seq "$runs"); do
+        rm -f "$out"
+        start=$(date +%s%N)
+        /usr/bin/time -f "%M" -o "$d/rss.txt" "$@" 2> "$d/log.txt" || { cat "$d/log.txt" >&2; exit 1; }
+        end=$(date +%s%N)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$label" "$(( (end - start) / 1000 ))" \
+            "$(tail -n 1 "$d/rss.txt")" \
+            "$(sed -n 's/.*read \([0-9]*\) rows.*/\1/p' "$d/log.txt")" \
+            "$(sed -n 's/.* wrote \([0-9]*\).*/\1/p' "$d/log.txt")" >> "$results"
+    done
+    printf '.' >&2
+}
+angcut() { # WORKLOAD LABEL IN CONTAMINANTS MAXSEP [OPTIONS...]
+    measure "$1" "$2" "$bin" stream "$3" "$out" -c "$4" --maxsep "$5" "${@:6}"
+}
+none=$d/no-contaminants.parquet
+
+w1=("$d/w1-objects.parquet" "$d/w1-contaminants.parquet")
+w2=("$d/w2-objects.parquet" "$d/w2-contaminants.parquet")
+w3=("$d/w3-objects-$w3_rows.parquet" "$d/w3-contaminants.parquet")
+echo "bench: $runs runs per line; W3 at $w3_rows rows" >&2
+
+for w in W1 W2 W2b W3; do
+    case $w in
+        W1) files=("${w1[@]}") maxsep=1deg deg=1 ;;
+        W2) files=("${w2[@]}") maxsep=1deg deg=1 ;;
+        W2b) files=("${w2[@]}") maxsep=1arcmin deg=0.016666666666666666 ;;
+        W3) files=("${w3[@]}") maxsep=5arcsec deg=0.001388888888888889 ;;
+    esac
+    angcut "$w" "floor" "${files[0]}" "$none" "$maxsep"
+    angcut "$w" "auto" "${files[@]}" "$maxsep"
+    angcut "$w" "kdtree" "${files[@]}" "$maxsep" --kernel kdtree
+    angcut "$w" "grid" "${files[@]}" "$maxsep" --kernel grid
+    # Brute force on W3 is 2e13 pair tests: hours. Skipped, not estimated.
+    [ "$w" != W3 ] && angcut "$w" "naive" "${files[@]}" "$maxsep" --kernel naive
+    angcut "$w" "auto 1 thread" "${files[@]}" "$maxsep" --threads 1
+    [ "$w" = W2b ] && angcut "$w" "naive 1 thread" "${files[@]}" "$maxsep" --kernel naive --threads 1
+    if [ "$peers" = 1 ]; then
+        # numpy brute force takes ~35 s on W2 and hours on W3: only W1.
+        [ "$w" = W1 ] && measure "$w" "peer numpy" python3 scripts/peers.py numpy "${files[@]}" "$deg" "$out"
+        measure "$w" "peer scipy" python3 scripts/peers.py scipy "${files[@]}" "$deg" "$out"
+        [ "$w" = W3 ] && measure "$w" "peer pyarrow copy" python3 scripts/peers.py copy "${files[0]}" "$out"
+    fi
+done
+rm -f "$out"
+echo >&2
+
+# Prints "min median max_rss_kb rows kept" for WORKLOAD LABEL.
+stats() {
+    awk -F'\t' -v w="$1" -v l="$2" '$1 == w && $2 == l { print $3, $4, $5, $6 }' "$results" | sort -n |
+        awk '{ t[NR] = $1; if ($2 > rss) rss = $2; rows = $3; kept = $4 }
+             END { if (NR) printf "%.3f %.3f %d %s %s\n", t[1] / 1e6, t[int((NR + 1) / 2)] / 1e6, rss, rows, kept }'
+}
+median() { stats "$1" "$2" | awk '{ print $2 }'; }
+ratio() { # NAME WORKLOAD LABEL_A LABEL_B: median A / median B
+    local a b
+    a=$(median "$2" "$3") b=$(median "$2" "$4")
+    [ -n "$a" ] && [ -n "$b" ] && awk -v n="$1" -v a="$a" -v b="$b" 'BEGIN { printf "  %-44s %6.2f\n", n, a / b }'
+    return 0
+}
+
+echo "angcut $("$bin" --version | cut -d' ' -f2), $(date -u +%Y-%m-%d), $(nproc) cores; wall seconds over $runs runs"
+printf '%-5s %-18s %8s %8s %8s %12s %11s\n' work config min median rss_MB rows/s kept
+cut -f1,2 "$results" | awk '!seen[$0]++' | while IFS=$'\t' read -r w label; do
+    read -r min med rss rows kept < <(stats "$w" "$label")
+    awk -v w="$w" -v l="$label" -v min="$min" -v med="$med" -v rss="$rss" -v rows="$rows" -v kept="$kept" \
+        'BEGIN { printf "%-5s %-18s %8.3f %8.3f %8.0f %12.0f %11s\n", w, l, min, med, rss / 1024, rows / med, kept }'
+done
+echo "ratios of medians:"
+for w in W1 W2 W2b W3; do
+    ratio "$w cut / floor" "$w" auto floor
+    ratio "$w naive / auto" "$w" naive auto
+    ratio "$w kdtree / auto" "$w" kdtree auto
+    ratio "$w grid / auto" "$w" grid auto
+    ratio "$w 1 thread / 2 threads (auto)" "$w" "auto 1 thread" auto
+    ratio "$w 1 thread / 2 threads (naive)" "$w" "naive 1 thread" naive
+    ratio "$w numpy / angcut" "$w" "peer numpy" auto
+    ratio "$w scipy / angcut" "$w" "peer scipy" auto
+    ratio "$w floor / pyarrow copy" "$w" floor "peer pyarrow copy"
+done

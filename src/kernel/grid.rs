@@ -1,0 +1,270 @@
+//! A zone grid: the sky cut into declination zones, each zone into RA cells, and every cell listing
+//! (with their coordinates, for locality) the contaminants whose search cap touches it. A query
+//! finds its own cell with two trigonometric calls and tests that one list with the exact
+//! predicate: no tree to walk, one or two cache misses per object.
+//!
+//! A contaminant goes into every cell its cap could reach, computed conservatively (the cap's
+//! declination range and its widest RA half-width `asin(sin r / cos dec)`, both widened by far
+//! more than their rounding error), so no pair the exact test accepts is ever missed.
+
+use rayon::prelude::*;
+
+use crate::sky::{SearchRadius, UnitVector, chord2};
+
+/// Contaminants per cell aimed at when sizing the grid.
+const TARGET_PER_CELL: f64 = 2.0;
+/// Average list length a query may scan before the grid is refined (clustered contaminants).
+const MAX_MEAN_SCAN: f64 = 16.0;
+/// Cells are never smaller than this, which bounds the grid to ~4 million cells.
+const MIN_CELL_DEG: f64 = 0.1;
+/// How many times a grid may be halved to cope with clustering.
+const MAX_REFINEMENTS: usize = 4;
+const SKY_DEG2: f64 = 41_252.96;
+
+/// One declination zone: `[-90 + z h, -90 + (z + 1) h)`.
+#[derive(Debug, Clone, Copy)]
+struct Zone {
+    first_cell: usize,
+    cells: usize,
+    cell_width: f64,
+}
+
+pub struct GridKernel {
+    zone_height: f64,
+    zones: Vec<Zone>,
+    /// `cell_start[c]..cell_start[c + 1]` indexes `entries` for cell `c`.
+    cell_start: Vec<u32>,
+    entries: Vec<UnitVector>,
+    radius: SearchRadius,
+}
+
+impl GridKernel {
+    /// Builds the grid; `points` must not be empty and must hold fewer than 2^32 cell entries.
+    pub fn new(points: &[UnitVector], radius: SearchRadius) -> Result<GridKernel, String> {
+        let r = radius.angle().degrees();
+        // Each point's RA and Dec once: the trigonometry is most of the build.
+        let positions: Vec<(f64, f64)> = points.par_iter().map(ra_dec).collect();
+        let mut cell = (SKY_DEG2 * TARGET_PER_CELL / points.len() as f64).sqrt().max(r).max(MIN_CELL_DEG);
+        let mut grid = GridKernel::empty(radius, cell);
+        let mut counts = grid.count(&positions);
+        // Clustered contaminants crowd a few cells: make the cells smaller while that helps.
+        for _ in 0..MAX_REFINEMENTS {
+            if mean_scan(&counts) <= MAX_MEAN_SCAN || cell / 2.0 < r.max(MIN_CELL_DEG) {
+                break;
+            }
+            cell /= 2.0;
+            grid = GridKernel::empty(radius, cell);
+            counts = grid.count(&positions);
+        }
+        grid.fill(points, &positions, &counts)?;
+        Ok(grid)
+    }
+
+    /// A grid of roughly square cells `cell_deg` on a side, with no entries yet.
+    fn empty(radius: SearchRadius, cell_deg: f64) -> GridKernel {
+        let zone_count = ((180.0 / cell_deg).ceil() as usize).max(1);
+        let zone_height = 180.0 / zone_count as f64;
+        let mut zones = Vec::with_capacity(zone_count);
+        let mut first_cell = 0;
+        for z in 0..zone_count {
+            let centre = (-90.0 + (z as f64 + 0.5) * zone_height).to_radians();
+            let cells = ((360.0 * centre.cos() / zone_height).floor() as usize).max(1);
+            zones.push(Zone { first_cell, cells, cell_width: 360.0 / cells as f64 });
+            first_cell += cells;
+        }
+        GridKernel { zone_height, zones, cell_start: vec![0; first_cell + 1], entries: Vec::new(), radius }
+    }
+
+    /// How many entries each cell will hold.
+    fn count(&self, positions: &[(f64, f64)]) -> Vec<u32> {
+        let mut counts = vec![0u32; self.cell_start.len() - 1];
+        for &(ra, dec) in positions {
+            self.for_each_cell(ra, dec, |c| counts[c] = counts[c].saturating_add(1));
+        }
+        counts
+    }
+
+    /// Lays the cell lists out one after another, as `count` sized them.
+    fn fill(&mut self, points: &[UnitVector], positions: &[(f64, f64)], counts: &[u32]) -> Result<(), String> {
+        let mut total = 0u64;
+        for (start, &n) in self.cell_start.iter_mut().zip(counts) {
+            *start = total as u32;
+            total += u64::from(n);
+            if total >= u64::from(u32::MAX) {
+                return Err("too many grid entries: use --kernel kdtree".into());
+            }
+        }
+        let cells = counts.len();
+        self.cell_start[cells] = total as u32;
+        let mut next: Vec<u32> = self.cell_start[..cells].to_vec();
+        let mut entries = vec![[0.0; 3]; total as usize];
+        for (p, &(ra, dec)) in points.iter().zip(positions) {
+            self.for_each_cell(ra, dec, |c| {
+                entries[next[c] as usize] = *p;
+                next[c] += 1;
+            });
+        }
+        self.entries = entries;
+        Ok(())
+    }
+
+    /// Calls `visit` with every cell that the search cap around (ra, dec) may touch (each once).
+    fn for_each_cell(&self, ra: f64, dec: f64, mut visit: impl FnMut(usize)) {
+        // Widened well beyond the rounding of asin/atan2 (~1e-14 deg), so no reachable cell is missed.
+        let r = self.radius.angle().degrees() * (1.0 + 1e-9) + 1e-9;
+        let (low, high) = (self.zone_of(dec - r), self.zone_of(dec + r));
+        let polar = dec.abs() + r >= 90.0;
+        // The widest RA half-width of the cap, reached at its tangent points.
+        let half_width = if polar {
+            180.0
+        } else {
+            (r.to_radians().sin() / dec.to_radians().cos()).min(1.0).asin().to_degrees() * (1.0 + 1e-9) + 1e-9
+        };
+        for zone in &self.zones[low..=high] {
+            if 2.0 * half_width + zone.cell_width >= 360.0 {
+                (0..zone.cells).for_each(|c| visit(zone.first_cell + c));
+                continue;
+            }
+            let first = ((ra - half_width) / zone.cell_width).floor() as i64;
+            let last = ((ra + half_width) / zone.cell_width).floor() as i64;
+            for c in first..=last {
+                visit(zone.first_cell + c.rem_euclid(zone.cells as i64) as usize);
+            }
+        }
+    }
+
+    fn zone_of(&self, dec: f64) -> usize {
+        (((dec + 90.0) / self.zone_height).floor().max(0.0) as usize).min(self.zones.len() - 1)
+    }
+
+    fn cell_of(&self, v: &UnitVector) -> usize {
+        let (ra, dec) = ra_dec(v);
+        let zone = &self.zones[self.zone_of(dec)];
+        zone.first_cell + ((ra / zone.cell_width) as usize).min(zone.cells - 1)
+    }
+
+    #[inline]
+    pub fn is_near(&self, v: &UnitVector) -> bool {
+        let c = self.cell_of(v);
+        let list = &self.entries[self.cell_start[c] as usize..self.cell_start[c + 1] as usize];
+        list.iter().any(|p| self.radius.contains(chord2(v, p)))
+    }
+
+    /// Sets `near[i]` for each object: the same answers as [`GridKernel::is_near`], faster.
+    ///
+    /// Objects go in groups: first every cell of the group is found and its list start fetched
+    /// ahead, then the lists are scanned, so the memory latency of one object's cell overlaps the
+    /// trigonometry of the next instead of stalling each query in turn. (Sorting the queries along
+    /// a Morton curve, as the k-d tree does, measured 5% faster on a uniform sky and 35% slower
+    /// on a clustered one: not done.)
+    pub fn mark_near(&self, objects: &[UnitVector], near: &mut [bool]) {
+        const GROUP: usize = 16;
+        for (group, flags) in objects.chunks(GROUP).zip(near.chunks_mut(GROUP)) {
+            let mut cells = [0usize; GROUP];
+            for (cell, v) in cells.iter_mut().zip(group) {
+                *cell = self.cell_of(v);
+                prefetch(&self.cell_start[*cell]);
+            }
+            let mut lists = [(0usize, 0usize); GROUP];
+            for (list, &cell) in lists.iter_mut().zip(&cells[..group.len()]) {
+                *list = (self.cell_start[cell] as usize, self.cell_start[cell + 1] as usize);
+                if let Some(first) = self.entries.get(list.0) {
+                    prefetch(first);
+                }
+            }
+            for ((flag, v), &(start, end)) in flags.iter_mut().zip(group).zip(&lists) {
+                *flag = self.entries[start..end].iter().any(|p| self.radius.contains(chord2(v, p)));
+            }
+        }
+    }
+}
+
+/// Asks the CPU to start loading `value`'s cache line (a hint only: no effect on results).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing into the program, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
+/// The average length of the list a query scans, if queries land where contaminants are.
+fn mean_scan(counts: &[u32]) -> f64 {
+    let entries: f64 = counts.iter().map(|&n| f64::from(n)).sum();
+    counts.iter().map(|&n| f64::from(n).powi(2)).sum::<f64>() / entries.max(1.0)
+}
+
+/// RA in [0, 360] and Dec in [-90, 90], degrees, of a unit vector.
+#[inline]
+fn ra_dec(v: &UnitVector) -> (f64, f64) {
+    let dec = v[2].clamp(-1.0, 1.0).asin().to_degrees();
+    let ra = v[1].atan2(v[0]).to_degrees();
+    (if ra < 0.0 { ra + 360.0 } else { ra }, dec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Angle;
+    use crate::sky::unit_vector;
+
+    #[test]
+    fn cells_cover_the_sky_and_are_roughly_square() {
+        let points: Vec<UnitVector> =
+            crate::synthetic::uniform_positions(100_000, 1).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+        let grid = GridKernel::new(&points, SearchRadius::new(Angle::from_arcsec(5.0))).unwrap();
+        let cells = grid.cell_start.len() - 1;
+        // ~2 per cell: 41,253 deg^2 / (0.91 deg)^2 ~ 50,000 cells.
+        assert!((40_000..60_000).contains(&cells), "{cells}");
+        // A 5 arcsec cap rarely spans two cells.
+        assert!(grid.entries.len() < 101_000, "{}", grid.entries.len());
+        let counts: Vec<u32> = grid.cell_start.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(mean_scan(&counts) < 5.0);
+        let equator = &grid.zones[grid.zones.len() / 2];
+        assert!((equator.cell_width - grid.zone_height).abs() / grid.zone_height < 0.02);
+    }
+
+    #[test]
+    fn clustered_contaminants_refine_the_grid() {
+        let mut positions = crate::synthetic::Positions::new(crate::synthetic::Sky::Clustered, 2);
+        let points: Vec<UnitVector> = (0..100_000)
+            .map(|_| {
+                let (r, d) = positions.next_position();
+                unit_vector(r, d)
+            })
+            .collect();
+        let radius = SearchRadius::new(Angle::from_arcsec(5.0));
+        let positions: Vec<(f64, f64)> = points.iter().map(ra_dec).collect();
+        let coarse = mean_scan(&GridKernel::empty(radius, 0.91).count(&positions));
+        let refined = GridKernel::new(&points, radius).unwrap();
+        let fine: Vec<u32> = refined.cell_start.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(fine.len() > 4 * 50_000, "{}", fine.len());
+        assert!(mean_scan(&fine) < coarse / 4.0, "{} vs {coarse}", mean_scan(&fine));
+    }
+
+    #[test]
+    fn a_cap_over_the_pole_or_the_seam_is_found_from_every_side() {
+        let radius = SearchRadius::new(Angle::from_degrees(2.0));
+        let stars = [unit_vector(0.0, 89.0), unit_vector(359.5, -30.0), unit_vector(0.5, 10.0)];
+        let mut grid = GridKernel::empty(radius, 0.5);
+        let positions: Vec<(f64, f64)> = stars.iter().map(ra_dec).collect();
+        let counts = grid.count(&positions);
+        grid.fill(&stars, &positions, &counts).unwrap();
+        for (ra, dec, near) in [
+            (180.0, 89.5, true), // across the pole
+            (90.0, 89.5, true),
+            (0.0, 86.9, false),
+            (1.0, -30.0, true), // across RA 0
+            (358.0, -30.0, true),
+            (356.5, -30.0, false),
+            (358.6, 10.0, true),
+            (2.4, 10.0, true),
+        ] {
+            assert_eq!(grid.is_near(&unit_vector(ra, dec)), near, "({ra}, {dec})");
+        }
+    }
+}
