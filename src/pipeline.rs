@@ -21,6 +21,7 @@ use arrow::array::{Array, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use crossbeam_channel::{Receiver, Sender, bounded};
+use rayon::prelude::*;
 
 use crate::catalog::{CoordinateColumns, ParquetCatalog, position};
 use crate::error::{Error, panic_message};
@@ -110,6 +111,9 @@ pub struct Counts {
     pub peak_in_flight: u64,
 }
 
+/// Objects per piece of a batch given to the kernel at once.
+const KERNEL_PIECE: usize = 8_192;
+
 /// Cuts one batch: the rows to keep, and how many of each kind there were.
 ///
 /// `first_row` is the file row number of the batch's first row, for error messages.
@@ -153,7 +157,12 @@ pub fn cut_batch(
         }
     }
     let mut near = vec![false; vectors.len()];
-    index.mark_near(&vectors, &mut near);
+    // In pieces on the pool: when the cut is CPU-bound and batches are few (a large contaminant
+    // set, a small catalogue), one batch still keeps every worker busy.
+    vectors
+        .par_chunks(KERNEL_PIECE)
+        .zip(near.par_chunks_mut(KERNEL_PIECE))
+        .for_each(|(objects, near)| index.mark_near(objects, near));
     for (&row, &near) in vector_rows.iter().zip(&near) {
         if near {
             keep[row] = false;

@@ -42,11 +42,11 @@ impl GridKernel {
     /// Builds the grid; `points` must not be empty and must hold fewer than 2^32 cell entries.
     pub fn new(points: &[UnitVector], radius: SearchRadius) -> Result<GridKernel, String> {
         let r = radius.angle().degrees();
-        // Each point's RA and Dec once: the trigonometry is most of the build.
-        let positions: Vec<(f64, f64)> = points.par_iter().map(ra_dec).collect();
+        // Each cap once, in parallel: the trigonometry is most of the build.
+        let caps: Vec<Cap> = points.par_iter().map(|p| Cap::new(p, r)).collect();
         let mut cell = (SKY_DEG2 * TARGET_PER_CELL / points.len() as f64).sqrt().max(r).max(MIN_CELL_DEG);
         let mut grid = GridKernel::empty(radius, cell);
-        let mut counts = grid.count(&positions);
+        let mut counts = grid.count(&caps);
         // Clustered contaminants crowd a few cells: make the cells smaller while that helps.
         for _ in 0..MAX_REFINEMENTS {
             if mean_scan(&counts) <= MAX_MEAN_SCAN || cell / 2.0 < r.max(MIN_CELL_DEG) {
@@ -54,9 +54,9 @@ impl GridKernel {
             }
             cell /= 2.0;
             grid = GridKernel::empty(radius, cell);
-            counts = grid.count(&positions);
+            counts = grid.count(&caps);
         }
-        grid.fill(points, &positions, &counts)?;
+        grid.fill(points, &caps, &counts)?;
         Ok(grid)
     }
 
@@ -76,16 +76,16 @@ impl GridKernel {
     }
 
     /// How many entries each cell will hold.
-    fn count(&self, positions: &[(f64, f64)]) -> Vec<u32> {
+    fn count(&self, caps: &[Cap]) -> Vec<u32> {
         let mut counts = vec![0u32; self.cell_start.len() - 1];
-        for &(ra, dec) in positions {
-            self.for_each_cell(ra, dec, |c| counts[c] = counts[c].saturating_add(1));
+        for cap in caps {
+            self.for_each_cell(cap, |c| counts[c] = counts[c].saturating_add(1));
         }
         counts
     }
 
     /// Lays the cell lists out one after another, as `count` sized them.
-    fn fill(&mut self, points: &[UnitVector], positions: &[(f64, f64)], counts: &[u32]) -> Result<(), String> {
+    fn fill(&mut self, points: &[UnitVector], caps: &[Cap], counts: &[u32]) -> Result<(), String> {
         let mut total = 0u64;
         for (start, &n) in self.cell_start.iter_mut().zip(counts) {
             *start = total as u32;
@@ -98,8 +98,8 @@ impl GridKernel {
         self.cell_start[cells] = total as u32;
         let mut next: Vec<u32> = self.cell_start[..cells].to_vec();
         let mut entries = vec![[0.0; 3]; total as usize];
-        for (p, &(ra, dec)) in points.iter().zip(positions) {
-            self.for_each_cell(ra, dec, |c| {
+        for (p, cap) in points.iter().zip(caps) {
+            self.for_each_cell(cap, |c| {
                 entries[next[c] as usize] = *p;
                 next[c] += 1;
             });
@@ -108,18 +108,10 @@ impl GridKernel {
         Ok(())
     }
 
-    /// Calls `visit` with every cell that the search cap around (ra, dec) may touch (each once).
-    fn for_each_cell(&self, ra: f64, dec: f64, mut visit: impl FnMut(usize)) {
-        // Widened well beyond the rounding of asin/atan2 (~1e-14 deg), so no reachable cell is missed.
-        let r = self.radius.angle().degrees() * (1.0 + 1e-9) + 1e-9;
+    /// Calls `visit` with every cell that `cap` may touch (each once).
+    fn for_each_cell(&self, cap: &Cap, mut visit: impl FnMut(usize)) {
+        let &Cap { ra, dec, radius: r, half_width } = cap;
         let (low, high) = (self.zone_of(dec - r), self.zone_of(dec + r));
-        let polar = dec.abs() + r >= 90.0;
-        // The widest RA half-width of the cap, reached at its tangent points.
-        let half_width = if polar {
-            180.0
-        } else {
-            (r.to_radians().sin() / dec.to_radians().cos()).min(1.0).asin().to_degrees() * (1.0 + 1e-9) + 1e-9
-        };
         for zone in &self.zones[low..=high] {
             if 2.0 * half_width + zone.cell_width >= 360.0 {
                 (0..zone.cells).for_each(|c| visit(zone.first_cell + c));
@@ -198,6 +190,31 @@ fn mean_scan(counts: &[u32]) -> f64 {
     counts.iter().map(|&n| f64::from(n).powi(2)).sum::<f64>() / entries.max(1.0)
 }
 
+/// A contaminant's search cap, in degrees, widened well beyond the rounding of asin/atan2
+/// (~1e-14 deg) so that no cell it reaches is missed.
+#[derive(Debug, Clone, Copy)]
+struct Cap {
+    ra: f64,
+    dec: f64,
+    radius: f64,
+    /// The widest RA half-width of the cap, reached at its tangent points; 180 around a pole.
+    half_width: f64,
+}
+
+impl Cap {
+    fn new(centre: &UnitVector, radius_deg: f64) -> Cap {
+        let (ra, dec) = ra_dec(centre);
+        let radius = radius_deg * (1.0 + 1e-9) + 1e-9;
+        let half_width = if dec.abs() + radius >= 90.0 {
+            180.0
+        } else {
+            let sine = (radius.to_radians().sin() / dec.to_radians().cos()).min(1.0);
+            sine.asin().to_degrees() * (1.0 + 1e-9) + 1e-9
+        };
+        Cap { ra, dec, radius, half_width }
+    }
+}
+
 /// RA in [0, 360] and Dec in [-90, 90], degrees, of a unit vector.
 #[inline]
 fn ra_dec(v: &UnitVector) -> (f64, f64) {
@@ -238,8 +255,8 @@ mod tests {
             })
             .collect();
         let radius = SearchRadius::new(Angle::from_arcsec(5.0));
-        let positions: Vec<(f64, f64)> = points.iter().map(ra_dec).collect();
-        let coarse = mean_scan(&GridKernel::empty(radius, 0.91).count(&positions));
+        let caps: Vec<Cap> = points.iter().map(|p| Cap::new(p, 5.0 / 3600.0)).collect();
+        let coarse = mean_scan(&GridKernel::empty(radius, 0.91).count(&caps));
         let refined = GridKernel::new(&points, radius).unwrap();
         let fine: Vec<u32> = refined.cell_start.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(fine.len() > 4 * 50_000, "{}", fine.len());
@@ -251,9 +268,9 @@ mod tests {
         let radius = SearchRadius::new(Angle::from_degrees(2.0));
         let stars = [unit_vector(0.0, 89.0), unit_vector(359.5, -30.0), unit_vector(0.5, 10.0)];
         let mut grid = GridKernel::empty(radius, 0.5);
-        let positions: Vec<(f64, f64)> = stars.iter().map(ra_dec).collect();
-        let counts = grid.count(&positions);
-        grid.fill(&stars, &positions, &counts).unwrap();
+        let caps: Vec<Cap> = stars.iter().map(|p| Cap::new(p, 2.0)).collect();
+        let counts = grid.count(&caps);
+        grid.fill(&stars, &caps, &counts).unwrap();
         for (ra, dec, near) in [
             (180.0, 89.5, true), // across the pole
             (90.0, 89.5, true),
