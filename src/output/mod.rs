@@ -408,6 +408,21 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_parquet_cannot_hold_fails_before_any_output_exists() {
+        use arrow::datatypes::{DataType, Field, Fields, Schema};
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.parquet");
+        let schema = std::sync::Arc::new(Schema::new(vec![
+            Field::new("ra", DataType::Float64, false),
+            Field::new("nothing", DataType::Struct(Fields::empty()), true),
+        ]));
+        let err = ParquetFileSink::create(&out, schema, &ParquetOutputOptions::default()).err().unwrap();
+        assert!(matches!(err, Error::Parquet { .. }), "{err:?}");
+        assert!(err.to_string().contains("empty struct"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no output and no temporary file");
+    }
+
+    #[test]
     fn refuses_to_overwrite_an_input_even_through_another_name() {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("in.parquet");
