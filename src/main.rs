@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     match catch_unwind(AssertUnwindSafe(|| cli::run(cli))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) => {
-            eprintln!("angcut: error: {error:#}");
+            // The library's messages already include their causes: print the top one only, or
+            // anyhow's chain would repeat them ("...: No such file (os error 2): No such file ...").
+            eprintln!("angcut: error: {error}");
             let usage = error.downcast_ref::<angcut::Error>().is_some_and(angcut::Error::is_usage);
             ExitCode::from(if usage { 2 } else { 1 })
         }
