@@ -2,10 +2,12 @@
 //! puts the kept rows back in their original order.
 //!
 //! ```text
-//! reader --(bounded channel)--> workers (rayon pool) --(bounded channel)--> writer (reorders) --> sink
-//!    ^                                                                         |
-//!    +------------------------------- credits ---------------------------------+
+//! reader --(a pool task per batch)--> workers (rayon pool) --(bounded channel)--> writer (reorders) --> sink
+//!    ^                                                                               |
+//!    +----------------------------------- credits -----------------------------------+
 //! ```
+//! The sink's own parallel work (column encoding) runs on the same pool, so `threads` bounds the
+//! CPU the whole run uses besides the reader and writer threads.
 //! The reader takes a credit before reading each batch and the writer returns it once that batch is
 //! written, so at most `max_in_flight` batches exist at once, however slow one batch or the sink
 //! is: memory is bounded by `max_in_flight x batch size`, never by the input's size. Every stage
