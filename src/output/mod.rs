@@ -202,11 +202,12 @@ impl ParquetFileSink {
 
     /// Ends sampling: opens the writer and writes the held-back rows.
     fn start_writing(&mut self) -> Result<(), Error> {
-        if !matches!(self.state, SinkState::Sampling { .. }) {
-            return Ok(());
-        }
-        let SinkState::Sampling { file, sample, .. } = std::mem::replace(&mut self.state, SinkState::Failed) else {
-            unreachable!("checked above");
+        let (file, sample) = match std::mem::replace(&mut self.state, SinkState::Failed) {
+            SinkState::Sampling { file, sample, .. } => (file, sample),
+            other => {
+                self.state = other;
+                return Ok(());
+            }
         };
         let properties = self.properties(&sample);
         let mut writer =
