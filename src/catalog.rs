@@ -140,6 +140,25 @@ fn is_coordinate_type(data_type: &DataType) -> bool {
         || matches!(data_type, DataType::Decimal128(..) | DataType::Decimal256(..))
 }
 
+/// A numeric column (float, integer or decimal) as float64; any other type is an error naming
+/// the column.
+pub fn read_f64(column: &dyn Array, path: &Path, name: &str) -> Result<Float64Array, Error> {
+    if !is_coordinate_type(column.data_type()) {
+        return Err(Error::ColumnType {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            data_type: column.data_type().clone(),
+        });
+    }
+    as_f64(column, path)
+}
+
+/// Finds the column `name` (exactly, or in another case if that is unambiguous) that the option
+/// `flag` named.
+pub fn find_named_column(schema: &Schema, path: &Path, name: &str, flag: &str) -> Result<usize, Error> {
+    find_column(schema, path, Some(name), &[], "", flag)
+}
+
 fn as_f64(column: &dyn Array, path: &Path) -> Result<Float64Array, Error> {
     let cast = cast(column, &DataType::Float64).map_err(|source| Error::Arrow { path: path.to_path_buf(), source })?;
     // `cast` to Float64 always yields a Float64Array.
@@ -213,7 +232,8 @@ impl ParquetCatalog {
         Self::open_projected(path, batch_size, None)
     }
 
-    fn open_projected(path: &Path, batch_size: usize, columns: Option<&[usize]>) -> Result<ParquetCatalog, Error> {
+    /// Opens `path` decoding only the root columns `columns` (all if `None`).
+    pub fn open_projected(path: &Path, batch_size: usize, columns: Option<&[usize]>) -> Result<ParquetCatalog, Error> {
         let file = open_file(path)?;
         // The parquet crate can panic on some damaged footers; contain that and say so.
         let built = catch_unwind(AssertUnwindSafe(|| {
@@ -270,45 +290,6 @@ pub fn open_file(path: &Path) -> Result<File, Error> {
         )));
     }
     File::open(path).map_err(io_error)
-}
-
-/// Reads every contaminant position of a Parquet file as unit vectors.
-///
-/// Only the two coordinate columns are decoded. Any invalid position is an error naming its row:
-/// a contaminant that cannot be placed would silently mask nothing.
-pub fn read_contaminants(path: &Path, ra: Option<&str>, dec: Option<&str>) -> Result<Vec<UnitVector>, Error> {
-    let full = ParquetCatalog::open(path, 65_536)?;
-    let columns = CoordinateColumns::resolve(&full.schema, path, ra, dec, ("--contaminant-ra", "--contaminant-dec"))?;
-    let mut wanted = [columns.ra, columns.dec];
-    wanted.sort_unstable();
-    drop(full);
-    let mut catalog = ParquetCatalog::open_projected(path, 65_536, Some(&wanted))?;
-    let projected = CoordinateColumns::resolve(
-        &catalog.schema,
-        path,
-        Some(&columns.ra_name),
-        Some(&columns.dec_name),
-        ("--contaminant-ra", "--contaminant-dec"),
-    )?;
-    let mut points = Vec::with_capacity(usize::try_from(catalog.rows).unwrap_or(0));
-    while let Some(batch) = catalog.next_batch() {
-        let batch = batch?;
-        let (ras, decs) = projected.read(&batch, path)?;
-        for (ra, dec) in ras.iter().zip(decs.iter()) {
-            match position(ra, dec) {
-                Ok(v) => points.push(v),
-                Err(invalid) => {
-                    return Err(Error::InvalidContaminant {
-                        path: path.to_path_buf(),
-                        row: points.len() as u64,
-                        column: projected.name(invalid.axis()).to_string(),
-                        problem: invalid.describe(),
-                    });
-                }
-            }
-        }
-    }
-    Ok(points)
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use angcut::job::DEFAULT_BATCH_SIZE;
 use angcut::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, ParquetOutputOptions};
 use angcut::pipeline::default_threads;
+use angcut::star_mask::{MagnitudeRule, PowerLaw};
 use angcut::synthetic::{Catalogue, Sky, TableSchema, write_catalogue};
-use angcut::{Angle, KernelChoice, OnInvalid, PipelineOptions, StreamJob, stream_file};
+use angcut::{Angle, ContaminantSpec, KernelChoice, OnInvalid, PipelineOptions, RowRadius, StreamJob, stream_file};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +22,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Copy IN to OUT without the objects closer than MAXSEP to any contaminant.
@@ -33,7 +36,10 @@ pub enum Command {
 const STREAM_EXAMPLES: &str = "Examples:
   angcut stream galaxies.parquet clean.parquet --contaminants stars.parquet --maxsep 30arcsec
   angcut stream in.parquet out.parquet -c hip.parquet --maxsep 2.5arcmin --ra RAJ2000 --dec DEJ2000
-  angcut stream in.parquet out.parquet -c stars.parquet --maxsep 1deg --on-invalid keep --threads 1";
+  angcut stream in.parquet out.parquet -c stars.parquet --maxsep 1deg --on-invalid keep --threads 1
+  angcut stream in.parquet out.parquet -c mask.parquet --radius-col r_arcsec
+  angcut stream in.parquet out.parquet -c hip.parquet --radius-from-mag hpmag --max-radius 0.5deg
+  angcut stream in.parquet out.parquet -c hsc_stars.parquet --radius-from-mag g --mag-radius 200,0.25,7 --mag-radius 10,0.1,0";
 
 #[derive(Debug, Args)]
 pub struct StreamArgs {
@@ -44,9 +50,36 @@ pub struct StreamArgs {
     /// The contaminant positions (Parquet).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub contaminants: PathBuf,
-    /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg.
-    #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep, allow_hyphen_values = true)]
-    pub maxsep: Angle,
+    /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg. With --radius-col or --radius-from-mag, the radius of contaminants whose value is null or NaN.
+    #[arg(
+        long,
+        value_name = "ANGLE",
+        value_parser = parse_maxsep,
+        allow_hyphen_values = true,
+        required_unless_present_any = ["radius_col", "radius_from_mag"]
+    )]
+    pub maxsep: Option<Angle>,
+    /// Each contaminant's own radius, from this column (in --radius-unit).
+    #[arg(long, value_name = "COL", conflicts_with = "radius_from_mag")]
+    pub radius_col: Option<String>,
+    /// The unit of --radius-col: arcsec, arcmin, deg, mas or rad.
+    #[arg(long, value_name = "UNIT", default_value = "arcsec", value_parser = parse_unit, requires = "radius_col")]
+    pub radius_unit: Angle,
+    /// Each contaminant's own radius, from this magnitude column by the --mag-radius rule.
+    #[arg(long, value_name = "COL")]
+    pub radius_from_mag: Option<String>,
+    /// The rule for --radius-from-mag: radius = A arcsec * 10^(B * (C - mag)), given as A,B,C; repeat to add terms (HSC's form has two). [default: legacy = 1630 arcsec * 1.396^(-mag), the Legacy Surveys' mask]
+    #[arg(long, value_name = "A,B,C", value_parser = parse_power_law, requires = "radius_from_mag")]
+    pub mag_radius: Vec<PowerLaw>,
+    /// Per-contaminant radii below this are raised to it.
+    #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
+    pub min_radius: Option<Angle>,
+    /// Per-contaminant radii above this are lowered to it.
+    #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
+    pub max_radius: Option<Angle>,
+    /// Contaminant column identifying the nearest contaminant in --nearest-columns [default: its row number].
+    #[arg(long, value_name = "COL", hide = true)]
+    pub contaminant_id: Option<String>,
     /// Object RA column, degrees [default: ra, ra_deg or raj2000, any case].
     #[arg(long, value_name = "COL")]
     pub ra: Option<String>,
@@ -105,6 +138,19 @@ fn parse_maxsep(text: &str) -> Result<Angle, String> {
     Angle::parse_maxsep(text).map_err(|e| e.to_string())
 }
 
+/// A unit name as an angle of one unit: `arcsec` is 1 arcsec.
+fn parse_unit(text: &str) -> Result<Angle, String> {
+    let unit = text.trim();
+    if unit.is_empty() || unit.chars().any(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!("'{text}' is not a unit: use arcsec, arcmin, deg, mas or rad"));
+    }
+    format!("1{unit}").parse::<Angle>().map_err(|e| e.to_string())
+}
+
+fn parse_power_law(text: &str) -> Result<PowerLaw, String> {
+    text.parse()
+}
+
 fn parse_kernel(text: &str) -> Result<KernelChoice, String> {
     text.parse()
 }
@@ -139,11 +185,37 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn stream(args: StreamArgs) -> anyhow::Result<()> {
+    let row_radius = match (args.radius_col, args.radius_from_mag) {
+        (Some(name), _) => {
+            Some(RowRadius::Column { name, unit: args.radius_unit, min: args.min_radius, max: args.max_radius })
+        }
+        (None, Some(name)) => {
+            let terms = if args.mag_radius.is_empty() { vec![PowerLaw::legacy_surveys()] } else { args.mag_radius };
+            let rule = MagnitudeRule { terms, min: args.min_radius, max: args.max_radius };
+            Some(RowRadius::Magnitude { name, rule })
+        }
+        (None, None) if args.min_radius.is_some() || args.max_radius.is_some() => {
+            return Err(angcut::Error::Usage(
+                "--min-radius and --max-radius clamp --radius-col or --radius-from-mag radii; with one --maxsep for all, change --maxsep".into(),
+            )
+            .into());
+        }
+        (None, None) => None,
+    };
+    let contaminants = ContaminantSpec {
+        path: args.contaminants,
+        ra: args.contaminant_ra,
+        dec: args.contaminant_dec,
+        maxsep: args.maxsep,
+        row_radius,
+        id_column: args.contaminant_id,
+    };
     let job = StreamJob {
+        input: args.input,
+        output: args.output,
+        contaminants,
         ra: args.ra,
         dec: args.dec,
-        contaminant_ra: args.contaminant_ra,
-        contaminant_dec: args.contaminant_dec,
         kernel: args.kernel,
         batch_size: args.batch_size,
         pipeline: PipelineOptions {
@@ -152,7 +224,6 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
             max_in_flight: None,
         },
         output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
-        ..StreamJob::new(args.input, args.output, args.contaminants, args.maxsep)
     };
     // The library's errors already name the file, column and row.
     let summary = stream_file(&job)?;

@@ -39,7 +39,7 @@ pub enum Error {
     #[error("{}: {what}; available columns: {}", path.display(), available.join(", "))]
     Column { path: PathBuf, what: String, available: Vec<String> },
 
-    #[error("{}: column '{column}' has type {data_type}, but coordinates must be numeric degrees (float, integer or decimal)", path.display())]
+    #[error("{}: column '{column}' has type {data_type}, but it must be numeric (float, integer or decimal)", path.display())]
     ColumnType { path: PathBuf, column: String, data_type: DataType },
 
     #[error("{}: row {row}, column '{column}': {problem} (use --on-invalid keep or drop to let such objects through)", path.display())]
@@ -48,8 +48,14 @@ pub enum Error {
     #[error("{}: row {row}, column '{column}': contaminant {problem}; every contaminant needs a valid position", path.display())]
     InvalidContaminant { path: PathBuf, row: u64, column: String, problem: String },
 
+    #[error("{}: row {row}, column '{column}': {problem}", path.display())]
+    InvalidRadius { path: PathBuf, row: u64, column: String, problem: String },
+
     #[error("building the contaminant index: {0}")]
     Index(String),
+
+    #[error("contaminant radii: {0}")]
+    Radius(#[from] crate::kernel::RadiusError),
 
     /// A worker thread panicked; this is a bug in angcut, reported instead of crashing.
     #[error("internal error while processing {}: {message}", path.display())]

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::angle::Angle;
-use crate::catalog::{CoordinateColumns, ParquetCatalog, read_contaminants};
+use crate::catalog::{CoordinateColumns, ParquetCatalog};
+use crate::contaminants::{ContaminantSet, ContaminantSpec};
 use crate::error::Error;
-use crate::kernel::{ContaminantIndex, Kernel, KernelChoice};
+use crate::kernel::{Kernel, KernelChoice};
 use crate::output::{BatchSink, ParquetFileSink, ParquetOutputOptions, check_output_path};
 use crate::pipeline::{Counts, PipelineOptions, run};
 
@@ -18,13 +19,11 @@ pub const DEFAULT_BATCH_SIZE: usize = 65_536;
 pub struct StreamJob {
     pub input: PathBuf,
     pub output: PathBuf,
-    pub contaminants: PathBuf,
-    pub maxsep: Angle,
+    /// The contaminant file, its columns, and the radius rule.
+    pub contaminants: ContaminantSpec,
     /// Object coordinate columns; `None` finds them by their usual names.
     pub ra: Option<String>,
     pub dec: Option<String>,
-    pub contaminant_ra: Option<String>,
-    pub contaminant_dec: Option<String>,
     pub kernel: KernelChoice,
     pub batch_size: usize,
     pub pipeline: PipelineOptions,
@@ -42,12 +41,9 @@ impl StreamJob {
         StreamJob {
             input: input.into(),
             output: output.into(),
-            contaminants: contaminants.into(),
-            maxsep,
+            contaminants: ContaminantSpec::uniform(contaminants, maxsep),
             ra: None,
             dec: None,
-            contaminant_ra: None,
-            contaminant_dec: None,
             kernel: KernelChoice::Auto,
             batch_size: DEFAULT_BATCH_SIZE,
             pipeline: PipelineOptions::default(),
@@ -62,6 +58,8 @@ pub struct Summary {
     pub counts: Counts,
     pub contaminants: usize,
     pub kernel: Kernel,
+    /// The largest contaminant radius (the one radius, unless radii are per contaminant).
+    pub largest_radius: Option<Angle>,
     pub seconds: f64,
 }
 
@@ -95,7 +93,7 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
     if job.batch_size == 0 {
         return Err(Error::Usage("batch size must be at least 1".into()));
     }
-    check_output_path(&job.output, &[&job.input, &job.contaminants])?;
+    check_output_path(&job.output, &[&job.input, &job.contaminants.path])?;
     // Open the input first: a wrong input file is reported before the contaminants are read.
     let mut catalog = ParquetCatalog::open(&job.input, job.batch_size)?;
     let columns = CoordinateColumns::resolve(
@@ -105,12 +103,19 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
         job.dec.as_deref(),
         ("--ra", "--dec"),
     )?;
-    let points = read_contaminants(&job.contaminants, job.contaminant_ra.as_deref(), job.contaminant_dec.as_deref())?;
-    let index = ContaminantIndex::build(&points, job.maxsep, job.kernel)?;
-    drop(points);
+    let contaminants = ContaminantSet::read(&job.contaminants)?;
+    let index = contaminants.index(job.kernel)?;
+    let largest_radius = contaminants.largest_radius();
+    drop(contaminants);
 
     let mut sink = Box::new(ParquetFileSink::create(&job.output, catalog.schema.clone(), &job.output_options)?);
     let counts = run(&mut catalog, &columns, &index, &job.pipeline, sink.as_mut())?;
     sink.finish()?;
-    Ok(Summary { counts, contaminants: index.len(), kernel: index.kernel(), seconds: started.elapsed().as_secs_f64() })
+    Ok(Summary {
+        counts,
+        contaminants: index.len(),
+        kernel: index.kernel(),
+        largest_radius,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }

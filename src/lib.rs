@@ -6,8 +6,10 @@
 //! The pieces, one concern each:
 //! - [`angle`]: angles with units (`30arcsec`, `1deg`, ...).
 //! - [`sky`]: unit vectors and the one exact "near" predicate.
-//! - [`kernel`]: brute-force and k-d tree kernels behind [`ContaminantIndex`].
+//! - [`kernel`]: brute-force, k-d tree and grid kernels behind [`ContaminantIndex`].
+//! - [`star_mask`]: radii from magnitudes, as bright-star masks are made.
 //! - [`catalog`]: reading catalogues and their coordinate columns.
+//! - [`contaminants`]: reading the contaminant set with its radii, [`ContaminantSet`].
 //! - [`pipeline`]: the reader / workers / ordered writer stream.
 //! - [`output`]: atomic Parquet output.
 //! - [`job`]: the whole `angcut stream` job, [`stream_file`].
@@ -23,17 +25,20 @@
 
 pub mod angle;
 pub mod catalog;
+pub mod contaminants;
 pub mod error;
 pub mod job;
 pub mod kernel;
 pub mod output;
 pub mod pipeline;
 pub mod sky;
+pub mod star_mask;
 pub mod synthetic;
 
 pub use angle::{Angle, AngleError};
+pub use contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
 pub use error::Error;
 pub use job::{StreamJob, Summary, stream_file};
-pub use kernel::{ContaminantIndex, Kernel, KernelChoice};
+pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
 pub use pipeline::{OnInvalid, PipelineOptions};
 pub use sky::{UnitVector, unit_vector};

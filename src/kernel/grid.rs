@@ -9,7 +9,8 @@
 
 use rayon::prelude::*;
 
-use crate::sky::{SearchRadius, UnitVector, chord2};
+use super::{Nearest, closer};
+use crate::sky::{UnitVector, chord2};
 
 /// Contaminants per cell aimed at when sizing the grid.
 const TARGET_PER_CELL: f64 = 2.0;
@@ -19,6 +20,9 @@ const MAX_MEAN_SCAN: f64 = 16.0;
 const MIN_CELL_DEG: f64 = 0.1;
 /// How many times a grid may be halved to cope with clustering.
 const MAX_REFINEMENTS: usize = 4;
+/// Cell entries allowed per contaminant, on average: large caps reach many small cells, so with
+/// large (or very unequal) radii the cells are made larger until the lists fit this budget.
+const MAX_ENTRIES_PER_CONTAMINANT: f64 = 9.0;
 const SKY_DEG2: f64 = 41_252.96;
 
 /// One declination zone: `[-90 + z h, -90 + (z + 1) h)`.
@@ -29,39 +33,52 @@ struct Zone {
     cell_width: f64,
 }
 
+/// A contaminant as a cell lists it: where it is and the squared chord of its radius, 32 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    v: UnitVector,
+    limit: f64,
+}
+
 pub struct GridKernel {
     zone_height: f64,
     zones: Vec<Zone>,
     /// `cell_start[c]..cell_start[c + 1]` indexes `entries` for cell `c`.
     cell_start: Vec<u32>,
-    entries: Vec<UnitVector>,
-    radius: SearchRadius,
+    entries: Vec<Entry>,
+    /// The contaminant each entry stands for (only the nearest-contaminant query needs it).
+    entry_ids: Vec<u32>,
 }
 
 impl GridKernel {
     /// Builds the grid; `points` must not be empty and must hold fewer than 2^32 cell entries.
-    pub fn new(points: &[UnitVector], radius: SearchRadius) -> Result<GridKernel, String> {
-        let r = radius.angle().degrees();
+    /// `radii_deg[i]` and `limits[i]` are contaminant `i`'s radius in degrees and its squared chord.
+    pub fn new(points: &[UnitVector], radii_deg: &[f64], limits: &[f64]) -> Result<GridKernel, String> {
         // Each cap once, in parallel: the trigonometry is most of the build.
-        let caps: Vec<Cap> = points.par_iter().map(|p| Cap::new(p, r)).collect();
-        let mut cell = (SKY_DEG2 * TARGET_PER_CELL / points.len() as f64).sqrt().max(r).max(MIN_CELL_DEG);
-        let mut grid = GridKernel::empty(radius, cell);
+        let caps: Vec<Cap> = points.par_iter().zip(radii_deg).map(|(p, &r)| Cap::new(p, r)).collect();
+        let budget = MAX_ENTRIES_PER_CONTAMINANT * points.len() as f64;
+        let mut cell = (SKY_DEG2 * TARGET_PER_CELL / points.len() as f64).sqrt().max(MIN_CELL_DEG);
+        while cell < 180.0 && estimated_entries(&caps, cell) > budget {
+            cell *= 1.25;
+        }
+        let mut grid = GridKernel::empty(cell);
         let mut counts = grid.count(&caps);
         // Clustered contaminants crowd a few cells: make the cells smaller while that helps.
         for _ in 0..MAX_REFINEMENTS {
-            if mean_scan(&counts) <= MAX_MEAN_SCAN || cell / 2.0 < r.max(MIN_CELL_DEG) {
+            let finer = cell / 2.0;
+            if mean_scan(&counts) <= MAX_MEAN_SCAN || finer < MIN_CELL_DEG || estimated_entries(&caps, finer) > budget {
                 break;
             }
-            cell /= 2.0;
-            grid = GridKernel::empty(radius, cell);
+            cell = finer;
+            grid = GridKernel::empty(cell);
             counts = grid.count(&caps);
         }
-        grid.fill(points, &caps, &counts)?;
+        grid.fill(points, limits, &caps, &counts)?;
         Ok(grid)
     }
 
     /// A grid of roughly square cells `cell_deg` on a side, with no entries yet.
-    fn empty(radius: SearchRadius, cell_deg: f64) -> GridKernel {
+    fn empty(cell_deg: f64) -> GridKernel {
         let zone_count = ((180.0 / cell_deg).ceil() as usize).max(1);
         let zone_height = 180.0 / zone_count as f64;
         let mut zones = Vec::with_capacity(zone_count);
@@ -72,7 +89,13 @@ impl GridKernel {
             zones.push(Zone { first_cell, cells, cell_width: 360.0 / cells as f64 });
             first_cell += cells;
         }
-        GridKernel { zone_height, zones, cell_start: vec![0; first_cell + 1], entries: Vec::new(), radius }
+        GridKernel {
+            zone_height,
+            zones,
+            cell_start: vec![0; first_cell + 1],
+            entries: Vec::new(),
+            entry_ids: Vec::new(),
+        }
     }
 
     /// How many entries each cell will hold.
@@ -85,7 +108,7 @@ impl GridKernel {
     }
 
     /// Lays the cell lists out one after another, as `count` sized them.
-    fn fill(&mut self, points: &[UnitVector], caps: &[Cap], counts: &[u32]) -> Result<(), String> {
+    fn fill(&mut self, points: &[UnitVector], limits: &[f64], caps: &[Cap], counts: &[u32]) -> Result<(), String> {
         let mut total = 0u64;
         for (start, &n) in self.cell_start.iter_mut().zip(counts) {
             *start = total as u32;
@@ -97,14 +120,17 @@ impl GridKernel {
         let cells = counts.len();
         self.cell_start[cells] = total as u32;
         let mut next: Vec<u32> = self.cell_start[..cells].to_vec();
-        let mut entries = vec![[0.0; 3]; total as usize];
-        for (p, cap) in points.iter().zip(caps) {
+        let mut entries = vec![Entry { v: [0.0; 3], limit: 0.0 }; total as usize];
+        let mut entry_ids = vec![0u32; total as usize];
+        for (id, ((p, &limit), cap)) in points.iter().zip(limits).zip(caps).enumerate() {
             self.for_each_cell(cap, |c| {
-                entries[next[c] as usize] = *p;
+                entries[next[c] as usize] = Entry { v: *p, limit };
+                entry_ids[next[c] as usize] = id as u32;
                 next[c] += 1;
             });
         }
         self.entries = entries;
+        self.entry_ids = entry_ids;
         Ok(())
     }
 
@@ -135,11 +161,26 @@ impl GridKernel {
         zone.first_cell + ((ra / zone.cell_width) as usize).min(zone.cells - 1)
     }
 
+    fn list(&self, cell: usize) -> std::ops::Range<usize> {
+        self.cell_start[cell] as usize..self.cell_start[cell + 1] as usize
+    }
+
     #[inline]
     pub fn is_near(&self, v: &UnitVector) -> bool {
-        let c = self.cell_of(v);
-        let list = &self.entries[self.cell_start[c] as usize..self.cell_start[c + 1] as usize];
-        list.iter().any(|p| self.radius.contains(chord2(v, p)))
+        self.entries[self.list(self.cell_of(v))].iter().any(|e| e.contains(v))
+    }
+
+    /// The nearest contaminant whose radius contains `v`, if any.
+    pub fn nearest(&self, v: &UnitVector) -> Option<Nearest> {
+        let list = self.list(self.cell_of(v));
+        let mut best = None;
+        for (entry, &index) in self.entries[list.clone()].iter().zip(&self.entry_ids[list]) {
+            let d = chord2(v, &entry.v);
+            if d < entry.limit {
+                best = closer(best, Nearest { index, chord2: d });
+            }
+        }
+        best
     }
 
     /// Sets `near[i]` for each object: the same answers as [`GridKernel::is_near`], faster.
@@ -165,7 +206,7 @@ impl GridKernel {
                 }
             }
             for ((flag, v), &(start, end)) in flags.iter_mut().zip(group).zip(&lists) {
-                *flag = self.entries[start..end].iter().any(|p| self.radius.contains(chord2(v, p)));
+                *flag = self.entries[start..end].iter().any(|e| e.contains(v));
             }
         }
     }
@@ -188,6 +229,20 @@ fn prefetch<T>(value: &T) {
 fn mean_scan(counts: &[u32]) -> f64 {
     let entries: f64 = counts.iter().map(|&n| f64::from(n)).sum();
     counts.iter().map(|&n| f64::from(n).powi(2)).sum::<f64>() / entries.max(1.0)
+}
+
+impl Entry {
+    /// The exact predicate, with this contaminant's own radius.
+    #[inline(always)]
+    fn contains(&self, v: &UnitVector) -> bool {
+        chord2(v, &self.v) < self.limit
+    }
+}
+
+/// Roughly how many cell entries caps make with cells `cell` degrees on a side: a cap of radius
+/// r spans about 2r / cell + 1 cells each way.
+fn estimated_entries(caps: &[Cap], cell: f64) -> f64 {
+    caps.iter().map(|cap| (2.0 * cap.radius / cell + 1.0).powi(2)).sum()
 }
 
 /// A contaminant's search cap, in degrees, widened well beyond the rounding of asin/atan2
@@ -227,13 +282,40 @@ fn ra_dec(v: &UnitVector) -> (f64, f64) {
 mod tests {
     use super::*;
     use crate::Angle;
-    use crate::sky::unit_vector;
+    use crate::sky::{SearchRadius, unit_vector};
+
+    fn uniform_grid(points: &[UnitVector], radius: Angle) -> GridKernel {
+        let limit = SearchRadius::new(radius).chord2_limit();
+        GridKernel::new(points, &vec![radius.degrees(); points.len()], &vec![limit; points.len()]).unwrap()
+    }
+
+    #[test]
+    fn a_few_huge_radii_enlarge_the_cells_instead_of_flooding_them() {
+        // 20,000 stars at 5 arcsec and 200 at 2 degrees: the big caps would reach thousands of
+        // 0.45-degree cells each; the cells grow until the entries fit the budget.
+        let points: Vec<UnitVector> =
+            crate::synthetic::uniform_positions(20_200, 7).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+        let radii: Vec<Angle> = (0..points.len())
+            .map(|i| if i < 200 { Angle::from_degrees(2.0) } else { Angle::from_arcsec(5.0) })
+            .collect();
+        let degrees: Vec<f64> = radii.iter().map(|r| r.degrees()).collect();
+        let limits: Vec<f64> = radii.iter().map(|&r| SearchRadius::new(r).chord2_limit()).collect();
+        let grid = GridKernel::new(&points, &degrees, &limits).unwrap();
+        assert!(grid.entries.len() as f64 <= 1.2 * MAX_ENTRIES_PER_CONTAMINANT * points.len() as f64);
+        // Still exact: 1.9 degrees from a big star is near, 6 arcsec from a small one is not.
+        let (ra, dec) = crate::synthetic::uniform_positions(1, 7)[0];
+        assert!(grid.is_near(&unit_vector(ra, if dec > 0.0 { dec - 1.9 } else { dec + 1.9 })));
+        let (ra, dec) = crate::synthetic::uniform_positions(20_200, 7)[20_199];
+        let beside = unit_vector(ra, if dec > 0.0 { dec - 6.0 / 3600.0 } else { dec + 6.0 / 3600.0 });
+        let brute = points.iter().zip(&limits).any(|(p, &l)| chord2(&beside, p) < l);
+        assert_eq!(grid.is_near(&beside), brute);
+    }
 
     #[test]
     fn cells_cover_the_sky_and_are_roughly_square() {
         let points: Vec<UnitVector> =
             crate::synthetic::uniform_positions(100_000, 1).iter().map(|&(r, d)| unit_vector(r, d)).collect();
-        let grid = GridKernel::new(&points, SearchRadius::new(Angle::from_arcsec(5.0))).unwrap();
+        let grid = uniform_grid(&points, Angle::from_arcsec(5.0));
         let cells = grid.cell_start.len() - 1;
         // ~2 per cell: 41,253 deg^2 / (0.91 deg)^2 ~ 50,000 cells.
         assert!((40_000..60_000).contains(&cells), "{cells}");
@@ -254,10 +336,9 @@ mod tests {
                 unit_vector(r, d)
             })
             .collect();
-        let radius = SearchRadius::new(Angle::from_arcsec(5.0));
         let caps: Vec<Cap> = points.iter().map(|p| Cap::new(p, 5.0 / 3600.0)).collect();
-        let coarse = mean_scan(&GridKernel::empty(radius, 0.91).count(&caps));
-        let refined = GridKernel::new(&points, radius).unwrap();
+        let coarse = mean_scan(&GridKernel::empty(0.91).count(&caps));
+        let refined = uniform_grid(&points, Angle::from_arcsec(5.0));
         let fine: Vec<u32> = refined.cell_start.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(fine.len() > 4 * 50_000, "{}", fine.len());
         assert!(mean_scan(&fine) < coarse / 4.0, "{} vs {coarse}", mean_scan(&fine));
@@ -265,12 +346,12 @@ mod tests {
 
     #[test]
     fn a_cap_over_the_pole_or_the_seam_is_found_from_every_side() {
-        let radius = SearchRadius::new(Angle::from_degrees(2.0));
+        let limit = SearchRadius::new(Angle::from_degrees(2.0)).chord2_limit();
         let stars = [unit_vector(0.0, 89.0), unit_vector(359.5, -30.0), unit_vector(0.5, 10.0)];
-        let mut grid = GridKernel::empty(radius, 0.5);
+        let mut grid = GridKernel::empty(0.5);
         let caps: Vec<Cap> = stars.iter().map(|p| Cap::new(p, 2.0)).collect();
         let counts = grid.count(&caps);
-        grid.fill(&stars, &caps, &counts).unwrap();
+        grid.fill(&stars, &[limit; 3], &caps, &counts).unwrap();
         for (ra, dec, near) in [
             (180.0, 89.5, true), // across the pole
             (90.0, 89.5, true),

@@ -94,7 +94,44 @@ enum Index {
     Grid(GridKernel),
 }
 
-/// The contaminants, ready to be asked "is anything within `maxsep` of this position?".
+/// The contaminant nearest to an object among those whose radius contains it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Nearest {
+    /// The contaminant's position in the set the index was built from.
+    pub index: u32,
+    /// The squared chord to it (see [`crate::sky::chord2`]).
+    pub chord2: f64,
+}
+
+impl Nearest {
+    /// The separation as an angle: 2 asin(chord / 2).
+    pub fn separation(&self) -> crate::Angle {
+        crate::Angle::from_radians(2.0 * (self.chord2.sqrt() / 2.0).min(1.0).asin())
+    }
+}
+
+/// The better of `best` and `candidate`: the smaller chord, and of equal chords the lower index,
+/// so every kernel names the same contaminant whatever order it visits them in.
+#[inline]
+fn closer(best: Option<Nearest>, candidate: Nearest) -> Option<Nearest> {
+    match best {
+        Some(b) if (b.chord2, b.index) <= (candidate.chord2, candidate.index) => Some(b),
+        _ => Some(candidate),
+    }
+}
+
+/// Why a set of radii cannot be indexed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RadiusError {
+    #[error("{radii} radii given for {contaminants} contaminants")]
+    Count { radii: usize, contaminants: usize },
+    #[error("contaminant {index} has radius {radius}; a radius must be greater than 0 and at most 180deg")]
+    OutOfRange { index: usize, radius: crate::Angle },
+}
+
+/// The contaminants, ready to be asked "is any of them closer than its radius to this position?".
+///
+/// Every contaminant may have a radius of its own (a bright-star mask), or all share one.
 ///
 /// ```
 /// use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
@@ -103,36 +140,73 @@ enum Index {
 /// let index = ContaminantIndex::build(&stars, maxsep, KernelChoice::Auto).unwrap();
 /// assert!(index.is_near(&unit_vector(10.0, 20.005))); // 18 arcsec away
 /// assert!(!index.is_near(&unit_vector(10.0, 20.01))); // 36 arcsec away
+///
+/// // The second star masks 1 degree around it, the first still 30 arcsec.
+/// let radii = [maxsep, Angle::from_degrees(1.0)];
+/// let mask = ContaminantIndex::build_with_radii(&stars, &radii, KernelChoice::Auto).unwrap();
+/// assert!(mask.is_near(&unit_vector(200.0, -44.2)));
+/// assert!(!mask.is_near(&unit_vector(10.0, 20.2)));
+/// let nearest = mask.nearest(&unit_vector(200.0, -44.5)).unwrap();
+/// assert_eq!(nearest.index, 1);
+/// assert!((nearest.separation().degrees() - 0.5).abs() < 1e-9);
 /// ```
 pub struct ContaminantIndex {
     index: Index,
     kernel: Kernel,
-    radius: SearchRadius,
+    largest: crate::Angle,
     len: usize,
 }
 
 impl ContaminantIndex {
-    /// Indexes `contaminants` for the radius `maxsep` (which must lie in (0, 180deg]).
+    /// Indexes `contaminants` for the one radius `maxsep` (which must lie in (0, 180deg]).
     pub fn build(
         contaminants: &[UnitVector],
         maxsep: crate::Angle,
         choice: KernelChoice,
     ) -> Result<ContaminantIndex, crate::Error> {
-        let radius = SearchRadius::new(maxsep);
+        let radii = vec![maxsep; contaminants.len()];
+        let mut index = ContaminantIndex::build_with_radii(contaminants, &radii, choice)?;
+        index.largest = maxsep;
+        Ok(index)
+    }
+
+    /// Indexes `contaminants`, contaminant `i` with its own radius `radii[i]` (in (0, 180deg]).
+    pub fn build_with_radii(
+        contaminants: &[UnitVector],
+        radii: &[crate::Angle],
+        choice: KernelChoice,
+    ) -> Result<ContaminantIndex, crate::Error> {
+        if radii.len() != contaminants.len() {
+            return Err(crate::Error::Radius(RadiusError::Count {
+                radii: radii.len(),
+                contaminants: contaminants.len(),
+            }));
+        }
+        let mut largest = crate::Angle::from_radians(0.0);
+        for (index, &radius) in radii.iter().enumerate() {
+            if !(radius.degrees() > 0.0 && radius.degrees() <= 180.0) {
+                return Err(crate::Error::Radius(RadiusError::OutOfRange { index, radius }));
+            }
+            largest = if radius > largest { radius } else { largest };
+        }
+        let limits: Vec<f64> = radii.iter().map(|&r| SearchRadius::new(r).chord2_limit()).collect();
         let kernel = choice.resolve(contaminants.len());
         let index = if contaminants.is_empty() {
             Index::Empty
         } else {
             match kernel {
-                Kernel::Naive => Index::Naive(NaiveKernel::new(contaminants, radius)),
-                Kernel::KdTree => Index::KdTree(KdTreeKernel::new(contaminants, radius).map_err(crate::Error::Index)?),
-                Kernel::Grid => Index::Grid(GridKernel::new(contaminants, radius).map_err(crate::Error::Index)?),
+                Kernel::Naive => Index::Naive(NaiveKernel::new(contaminants, &limits)),
+                Kernel::KdTree => Index::KdTree(KdTreeKernel::new(contaminants, &limits).map_err(crate::Error::Index)?),
+                Kernel::Grid => {
+                    let degrees: Vec<f64> = radii.iter().map(|r| r.degrees()).collect();
+                    Index::Grid(GridKernel::new(contaminants, &degrees, &limits).map_err(crate::Error::Index)?)
+                }
             }
         };
-        Ok(ContaminantIndex { index, kernel, radius, len: contaminants.len() })
+        Ok(ContaminantIndex { index, kernel, largest, len: contaminants.len() })
     }
 
-    /// Is any contaminant strictly closer than `maxsep` to `v`?
+    /// Is any contaminant strictly closer than its radius to `v`?
     #[inline]
     pub fn is_near(&self, v: &UnitVector) -> bool {
         match &self.index {
@@ -143,8 +217,8 @@ impl ContaminantIndex {
         }
     }
 
-    /// Sets `near[i]` to whether any contaminant is strictly closer than `maxsep` to `objects[i]`:
-    /// the batch form of [`ContaminantIndex::is_near`], with the same answers, faster.
+    /// Sets `near[i]` to whether any contaminant is strictly closer than its radius to
+    /// `objects[i]`: the batch form of [`ContaminantIndex::is_near`], with the same answers, faster.
     ///
     /// # Panics
     /// If `near` and `objects` differ in length.
@@ -158,12 +232,33 @@ impl ContaminantIndex {
         }
     }
 
+    /// The nearest of the contaminants strictly closer than their radius to `v` (of equal
+    /// separations, the first in the set), or `None` when `v` is near none: `None` exactly when
+    /// [`ContaminantIndex::is_near`] is false.
+    pub fn nearest(&self, v: &UnitVector) -> Option<Nearest> {
+        match &self.index {
+            Index::Empty => None,
+            Index::Naive(kernel) => kernel.nearest(v),
+            Index::KdTree(kernel) => kernel.nearest(v),
+            Index::Grid(kernel) => kernel.nearest(v),
+        }
+    }
+
     pub fn kernel(&self) -> Kernel {
         self.kernel
     }
 
-    pub fn maxsep(&self) -> crate::Angle {
-        self.radius.angle()
+    /// The largest radius of any contaminant (0 for an empty set built with radii).
+    pub fn largest_radius(&self) -> crate::Angle {
+        self.largest
+    }
+
+    /// How many trees the k-d tree kernel split the set into by radius (1 for other kernels).
+    pub fn radius_classes(&self) -> usize {
+        match &self.index {
+            Index::KdTree(kernel) => kernel.classes(),
+            _ => 1,
+        }
     }
 
     /// How many contaminants are indexed.
@@ -193,11 +288,53 @@ mod tests {
 
     fn cut_with(choice: KernelChoice, objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
         let index = ContaminantIndex::build(contaminants, maxsep, choice).unwrap();
+        answers(&index, objects)
+    }
+
+    /// The index's answers, checked to agree between its three ways of asking.
+    fn answers(index: &ContaminantIndex, objects: &[UnitVector]) -> Vec<bool> {
         let one_by_one: Vec<bool> = objects.iter().map(|o| index.is_near(o)).collect();
         let mut batched = vec![false; objects.len()];
         index.mark_near(objects, &mut batched);
         assert_eq!(one_by_one, batched, "is_near and mark_near disagree");
+        let nearest: Vec<bool> = objects.iter().map(|o| index.nearest(o).is_some()).collect();
+        assert_eq!(nearest, batched, "nearest and mark_near disagree");
         batched
+    }
+
+    /// The plain scalar reference with a radius per contaminant: every object's nearest covering
+    /// contaminant (smallest chord, then lowest index), or `None`.
+    fn nearest_reference(
+        objects: &[UnitVector],
+        contaminants: &[UnitVector],
+        radii: &[Angle],
+    ) -> Vec<Option<(u32, f64)>> {
+        objects
+            .iter()
+            .map(|o| {
+                let mut best: Option<(u32, f64)> = None;
+                for (i, (c, &r)) in contaminants.iter().zip(radii).enumerate() {
+                    let d = chord2(o, c);
+                    if SearchRadius::new(r).contains(d) && best.is_none_or(|(_, bd)| d < bd) {
+                        best = Some((i as u32, d));
+                    }
+                }
+                best
+            })
+            .collect()
+    }
+
+    /// Radii spread over five decades, as in a bright-star mask (1 arcsec .. 28 degrees), with a
+    /// few at the extremes.
+    fn radii(n: usize) -> impl Strategy<Value = Vec<Angle>> {
+        prop::collection::vec(
+            prop_oneof![
+                8 => (0.0f64..5.0).prop_map(|l| Angle::from_arcsec(10f64.powf(l))),
+                1 => Just(Angle::from_degrees(180.0)),
+                1 => Just(Angle::from_arcsec(1e-3)),
+            ],
+            n,
+        )
     }
 
     /// Positions that stress the geometry: uniform ones plus poles, the RA seam, antipodes of
@@ -244,6 +381,26 @@ mod tests {
             let expected = reference(&objects, &contaminants, maxsep);
             for choice in ALL {
                 prop_assert_eq!(&cut_with(choice, &objects, &contaminants, maxsep), &expected, "{:?}", choice);
+            }
+        }
+
+        /// With a radius per contaminant, every kernel finds the same near objects and the same
+        /// nearest contaminant as the plain reference.
+        #[test]
+        fn radius_per_contaminant_equals_the_scalar_reference(
+            ((objects, contaminants), radii) in catalogues().prop_flat_map(|(o, c)| {
+                let n = c.len();
+                (Just((o, c)), radii(n))
+            }),
+        ) {
+            let expected = nearest_reference(&objects, &contaminants, &radii);
+            let near: Vec<bool> = expected.iter().map(Option::is_some).collect();
+            for choice in ALL {
+                let index = ContaminantIndex::build_with_radii(&contaminants, &radii, choice).unwrap();
+                prop_assert_eq!(&answers(&index, &objects), &near, "{:?}", choice);
+                let found: Vec<Option<(u32, f64)>> =
+                    objects.iter().map(|o| index.nearest(o).map(|n| (n.index, n.chord2))).collect();
+                prop_assert_eq!(&found, &expected, "{:?}", choice);
             }
         }
 
@@ -299,6 +456,33 @@ mod tests {
         assert!((120..260).contains(&removed), "{removed}");
         for choice in ALL {
             assert_eq!(cut_with(choice, &objects, &contaminants, maxsep), expected, "{choice:?}");
+        }
+    }
+
+    #[test]
+    fn radius_classes_split_a_star_mask() {
+        // Radii from 30 arcsec to ~0.7 degrees (the Legacy Surveys' rule over magnitudes -1..12):
+        // classes of a factor 2 each, about 6 of them.
+        let stars: Vec<UnitVector> =
+            crate::synthetic::uniform_positions(3_000, 5).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+        let radii: Vec<Angle> =
+            (0..stars.len()).map(|i| Angle::from_arcsec(1630.0 * 1.396f64.powf(1.0 - (i % 14) as f64))).collect();
+        let index = ContaminantIndex::build_with_radii(&stars, &radii, KernelChoice::KdTree).unwrap();
+        assert!((5..=7).contains(&index.radius_classes()), "{}", index.radius_classes());
+        let uniform = ContaminantIndex::build(&stars, Angle::from_arcsec(30.0), KernelChoice::KdTree).unwrap();
+        assert_eq!(uniform.radius_classes(), 1);
+        let largest = index.largest_radius().arcsec();
+        assert!((largest - 1630.0 * 1.396).abs() < 1e-9, "{largest}");
+    }
+
+    #[test]
+    fn bad_radii_are_refused() {
+        let stars = [unit_vector(0.0, 0.0), unit_vector(1.0, 1.0)];
+        let err = |radii: &[Angle]| ContaminantIndex::build_with_radii(&stars, radii, KernelChoice::Auto).err();
+        assert!(matches!(err(&[Angle::from_degrees(1.0)]), Some(crate::Error::Radius(RadiusError::Count { .. }))));
+        for bad in [0.0, -1.0, f64::NAN, 180.5] {
+            let found = err(&[Angle::from_degrees(1.0), Angle::from_degrees(bad)]);
+            assert!(matches!(found, Some(crate::Error::Radius(RadiusError::OutOfRange { index: 1, .. }))), "{bad}");
         }
     }
 

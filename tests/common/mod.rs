@@ -82,14 +82,19 @@ pub fn ids(batch: &RecordBatch) -> Vec<i64> {
 /// The scalar reference: the row numbers of the objects with no contaminant strictly within
 /// `maxsep`, by plain loops over every pair.
 pub fn reference_kept(objects: &[(f64, f64)], contaminants: &[(f64, f64)], maxsep: Angle) -> Vec<i64> {
-    let radius = SearchRadius::new(maxsep);
+    reference_kept_with_radii(objects, contaminants, &vec![maxsep; contaminants.len()])
+}
+
+/// The scalar reference with a radius per contaminant.
+pub fn reference_kept_with_radii(objects: &[(f64, f64)], contaminants: &[(f64, f64)], radii: &[Angle]) -> Vec<i64> {
     let stars: Vec<_> = contaminants.iter().map(|&(r, d)| unit_vector(r, d)).collect();
+    let limits: Vec<SearchRadius> = radii.iter().map(|&r| SearchRadius::new(r)).collect();
     objects
         .iter()
         .enumerate()
         .filter(|(_, (r, d))| {
             let o = unit_vector(*r, *d);
-            !stars.iter().any(|s| radius.contains(chord2(&o, s)))
+            !stars.iter().zip(&limits).any(|(s, radius)| radius.contains(chord2(&o, s)))
         })
         .map(|(i, _)| i as i64)
         .collect()

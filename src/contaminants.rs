@@ -1,0 +1,256 @@
+//! The contaminant set: positions read from a catalogue file, each with a radius (one for all,
+//! from a column, or from a magnitude by a star-mask rule), ready to be indexed.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, ArrayRef, Float64Array};
+use arrow::compute::concat;
+
+use crate::angle::Angle;
+use crate::catalog::{CoordinateColumns, ParquetCatalog, find_named_column, position, read_f64};
+use crate::error::Error;
+use crate::kernel::{ContaminantIndex, KernelChoice};
+use crate::sky::UnitVector;
+use crate::star_mask::MagnitudeRule;
+
+/// Where each contaminant's own radius comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowRadius {
+    /// A column of radii in `unit` (an angle of one unit: `Angle::from_arcsec(1.0)` for arcsec),
+    /// clamped to `[min, max]` where given.
+    Column { name: String, unit: Angle, min: Option<Angle>, max: Option<Angle> },
+    /// A magnitude column turned into radii by `rule` (which holds its own clamps).
+    Magnitude { name: String, rule: MagnitudeRule },
+}
+
+impl RowRadius {
+    fn column(&self) -> &str {
+        match self {
+            RowRadius::Column { name, .. } | RowRadius::Magnitude { name, .. } => name,
+        }
+    }
+
+    fn flag(&self) -> &'static str {
+        match self {
+            RowRadius::Column { .. } => "--radius-col",
+            RowRadius::Magnitude { .. } => "--radius-from-mag",
+        }
+    }
+
+    /// The radius for one value of the column; `None` if the value cannot give one.
+    fn radius(&self, value: f64) -> Option<Angle> {
+        match self {
+            RowRadius::Column { unit, min, max, .. } => {
+                let mut radius = Angle::from_radians(value * unit.radians());
+                if !value.is_finite() {
+                    return None;
+                }
+                if let Some(min) = *min {
+                    radius = if radius < min { min } else { radius };
+                }
+                if let Some(max) = *max {
+                    radius = if radius > max { max } else { radius };
+                }
+                Some(radius)
+            }
+            RowRadius::Magnitude { rule, .. } => rule.radius(value),
+        }
+    }
+}
+
+/// What to read from a contaminant file, and how each contaminant's radius is found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContaminantSpec {
+    pub path: PathBuf,
+    /// Coordinate columns; `None` finds them by their usual names.
+    pub ra: Option<String>,
+    pub dec: Option<String>,
+    /// The radius of every contaminant, or with `row_radius` the radius of those whose own value
+    /// is null or NaN.
+    pub maxsep: Option<Angle>,
+    pub row_radius: Option<RowRadius>,
+    /// A column to report as the nearest contaminant's identity (the row number otherwise).
+    pub id_column: Option<String>,
+}
+
+impl ContaminantSpec {
+    /// Every contaminant in `path` with the radius `maxsep`.
+    pub fn uniform(path: impl Into<PathBuf>, maxsep: Angle) -> ContaminantSpec {
+        ContaminantSpec {
+            path: path.into(),
+            ra: None,
+            dec: None,
+            maxsep: Some(maxsep),
+            row_radius: None,
+            id_column: None,
+        }
+    }
+}
+
+/// The radii of a contaminant set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Radii {
+    Uniform(Angle),
+    PerContaminant(Vec<Angle>),
+}
+
+/// Contaminant positions with their radii (and identities, if asked for), read and checked.
+#[derive(Debug, Clone)]
+pub struct ContaminantSet {
+    pub positions: Vec<UnitVector>,
+    pub radii: Radii,
+    /// The `id_column` values, one per contaminant, in file order.
+    pub ids: Option<ArrayRef>,
+}
+
+impl ContaminantSet {
+    /// Reads the contaminants `spec` describes.
+    ///
+    /// Only the columns needed are decoded. An invalid position, or a radius that cannot be had
+    /// (null with no `maxsep` to fill it, not positive, over 180deg), is an error naming its row:
+    /// a contaminant that cannot be placed would silently mask nothing.
+    ///
+    /// ```
+    /// use angcut::contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
+    /// use angcut::star_mask::MagnitudeRule;
+    /// let mut spec = ContaminantSpec::uniform("fixtures/hip2_bright.parquet", angcut::Angle::from_arcsec(30.0));
+    /// spec.row_radius = Some(RowRadius::Magnitude { name: "hpmag".into(), rule: MagnitudeRule::default() });
+    /// let stars = ContaminantSet::read(&spec).unwrap();
+    /// assert_eq!(stars.positions.len(), 13_940);
+    /// let Radii::PerContaminant(radii) = &stars.radii else { unreachable!() };
+    /// // Sirius, Hp = -1.09: 1630 arcsec * 1.396^1.09 = 2344 arcsec.
+    /// let largest = radii.iter().map(|r| r.arcsec()).fold(0.0, f64::max);
+    /// assert!((2_300.0..2_400.0).contains(&largest), "{largest}");
+    /// ```
+    pub fn read(spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
+        let path = spec.path.as_path();
+        let flags = ("--contaminant-ra", "--contaminant-dec");
+        let full = ParquetCatalog::open(path, 65_536)?;
+        let columns = CoordinateColumns::resolve(&full.schema, path, spec.ra.as_deref(), spec.dec.as_deref(), flags)?;
+        let radius_column = match &spec.row_radius {
+            Some(row) => Some(find_named_column(&full.schema, path, row.column(), row.flag())?),
+            None => None,
+        };
+        let id_column = match &spec.id_column {
+            Some(name) => Some(find_named_column(&full.schema, path, name, "--contaminant-id")?),
+            None => None,
+        };
+        let name = |i: usize| full.schema.field(i).name().clone();
+        let names = (name(columns.ra), name(columns.dec), radius_column.map(name), id_column.map(name));
+        let mut wanted: Vec<usize> =
+            [Some(columns.ra), Some(columns.dec), radius_column, id_column].into_iter().flatten().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        drop(full);
+
+        let mut catalog = ParquetCatalog::open_projected(path, 65_536, Some(&wanted))?;
+        let schema = catalog.schema.clone();
+        let projected = CoordinateColumns::resolve(&schema, path, Some(&names.0), Some(&names.1), flags)?;
+        let index_of =
+            |name: &str| schema.index_of(name).map_err(|source| Error::Arrow { path: path.to_path_buf(), source });
+        let radius_index = names.2.as_deref().map(index_of).transpose()?;
+        let id_index = names.3.as_deref().map(index_of).transpose()?;
+
+        let mut positions = Vec::with_capacity(usize::try_from(catalog.rows).unwrap_or(0));
+        let mut radii = Vec::new();
+        let mut ids: Vec<ArrayRef> = Vec::new();
+        while let Some(batch) = catalog.next_batch() {
+            let batch = batch?;
+            let (ras, decs) = projected.read(&batch, path)?;
+            let first_row = positions.len() as u64;
+            for (i, (ra, dec)) in ras.iter().zip(decs.iter()).enumerate() {
+                let v = position(ra, dec).map_err(|invalid| Error::InvalidContaminant {
+                    path: path.to_path_buf(),
+                    row: first_row + i as u64,
+                    column: projected.name(invalid.axis()).to_string(),
+                    problem: invalid.describe(),
+                })?;
+                positions.push(v);
+            }
+            if let (Some(row_radius), Some(column)) = (&spec.row_radius, radius_index) {
+                let values = read_f64(batch.column(column), path, row_radius.column())?;
+                push_radii(&values, row_radius, spec.maxsep, path, first_row, &mut radii)?;
+            }
+            if let Some(column) = id_index {
+                ids.push(batch.column(column).clone());
+            }
+        }
+        let radii = match (&spec.row_radius, spec.maxsep) {
+            (Some(_), _) => Radii::PerContaminant(radii),
+            (None, Some(maxsep)) => Radii::Uniform(maxsep),
+            (None, None) => return Err(Error::Usage("give --maxsep, --radius-col or --radius-from-mag".into())),
+        };
+        let ids = if spec.id_column.is_some() {
+            let parts: Vec<&dyn Array> = ids.iter().map(|a| a.as_ref()).collect();
+            Some(if parts.is_empty() {
+                arrow::array::new_empty_array(schema.field(id_index.unwrap_or(0)).data_type())
+            } else {
+                concat(&parts).map_err(|source| Error::Arrow { path: path.to_path_buf(), source })?
+            })
+        } else {
+            None
+        };
+        Ok(ContaminantSet { positions, radii, ids })
+    }
+
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    /// The largest radius (`None` for an empty set with radii per contaminant).
+    pub fn largest_radius(&self) -> Option<Angle> {
+        match &self.radii {
+            Radii::Uniform(radius) => Some(*radius),
+            Radii::PerContaminant(radii) => radii.iter().copied().reduce(|a, b| if b > a { b } else { a }),
+        }
+    }
+
+    /// Indexes the set with the kernel `choice`.
+    pub fn index(&self, choice: KernelChoice) -> Result<ContaminantIndex, Error> {
+        match &self.radii {
+            Radii::Uniform(radius) => ContaminantIndex::build(&self.positions, *radius, choice),
+            Radii::PerContaminant(radii) => ContaminantIndex::build_with_radii(&self.positions, radii, choice),
+        }
+    }
+}
+
+/// Appends the radius of each row of `values`, or fails naming the first row without one.
+fn push_radii(
+    values: &Float64Array,
+    row_radius: &RowRadius,
+    fill: Option<Angle>,
+    path: &Path,
+    first_row: u64,
+    radii: &mut Vec<Angle>,
+) -> Result<(), Error> {
+    for i in 0..values.len() {
+        let value = (!values.is_null(i)).then(|| values.value(i));
+        let found = match value {
+            Some(v) if !v.is_nan() => row_radius.radius(v),
+            _ => fill, // null or NaN: --maxsep fills it, if given
+        };
+        let problem = match (value, found) {
+            (_, Some(r)) if r.degrees() > 0.0 && r.degrees() <= 180.0 => {
+                radii.push(r);
+                continue;
+            }
+            (Some(v), _) if !v.is_nan() && found.is_none() => format!("{v} gives no radius"),
+            (Some(v), Some(r)) if !v.is_nan() => {
+                format!("{v} gives the radius {r}, outside (0, 180deg]; --min-radius or --max-radius can clamp it")
+            }
+            (None, _) => "the value is null; give --maxsep to use it for contaminants without a radius".to_string(),
+            _ => "the value is NaN; give --maxsep to use it for contaminants without a radius".to_string(),
+        };
+        return Err(Error::InvalidRadius {
+            path: path.to_path_buf(),
+            row: first_row + i as u64,
+            column: row_radius.column().to_string(),
+            problem,
+        });
+    }
+    Ok(())
+}
