@@ -9,7 +9,10 @@ use angcut::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, ParquetOutputOpt
 use angcut::pipeline::default_threads;
 use angcut::star_mask::{MagnitudeRule, PowerLaw};
 use angcut::synthetic::{Catalogue, Sky, TableSchema, write_catalogue};
-use angcut::{Angle, ContaminantSpec, KernelChoice, OnInvalid, PipelineOptions, RowRadius, StreamJob, stream_file};
+use angcut::{
+    Angle, ContaminantSpec, CutOptions, KernelChoice, OnInvalid, PipelineOptions, RowRadius, Selection, StreamJob,
+    stream_file,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,6 +41,9 @@ const STREAM_EXAMPLES: &str = "Examples:
   angcut stream in.parquet out.parquet -c hip.parquet --maxsep 2.5arcmin --ra RAJ2000 --dec DEJ2000
   angcut stream in.parquet out.parquet -c stars.parquet --maxsep 1deg --on-invalid keep --threads 1
   angcut stream in.parquet out.parquet -c mask.parquet --radius-col r_arcsec
+  angcut stream in.parquet near.parquet -c stars.parquet --maxsep 1arcmin --invert --nearest-columns --contaminant-id hip
+  angcut stream in.parquet flagged.parquet -c stars.parquet --maxsep 1arcmin --flag-column near_star
+  angcut stream in.parquet clean.parquet -c stars.parquet --maxsep 1arcmin --rejected removed.parquet
   angcut stream in.parquet out.parquet -c hip.parquet --radius-from-mag hpmag --max-radius 0.5deg
   angcut stream in.parquet out.parquet -c hsc_stars.parquet --radius-from-mag g --mag-radius 200,0.25,7 --mag-radius 10,0.1,0";
 
@@ -77,8 +83,20 @@ pub struct StreamArgs {
     /// Per-contaminant radii above this are lowered to it.
     #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
     pub max_radius: Option<Angle>,
-    /// Contaminant column identifying the nearest contaminant in --nearest-columns [default: its row number].
-    #[arg(long, value_name = "COL", hide = true)]
+    /// Write only the objects near a contaminant (the ones the cut would remove).
+    #[arg(long, conflicts_with = "flag_column")]
+    pub invert: bool,
+    /// Also write the objects OUT does not get to FILE (Parquet), in the same pass.
+    #[arg(long, value_name = "FILE", conflicts_with = "flag_column")]
+    pub rejected: Option<PathBuf>,
+    /// Keep every object and add a boolean column NAME: true = near a contaminant, null = no valid position.
+    #[arg(long, value_name = "NAME")]
+    pub flag_column: Option<String>,
+    /// Add nearest_sep_arcsec and nearest_row (or nearest_COL with --contaminant-id): the nearest contaminant whose radius covers the object, null where none does.
+    #[arg(long)]
+    pub nearest_columns: bool,
+    /// The contaminant column that names the nearest contaminant in --nearest-columns [default: its row number].
+    #[arg(long, value_name = "COL", requires = "nearest_columns")]
     pub contaminant_id: Option<String>,
     /// Object RA column, degrees [default: ra, ra_deg or raj2000, any case].
     #[arg(long, value_name = "COL")]
@@ -218,11 +236,19 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
         dec: args.dec,
         kernel: args.kernel,
         batch_size: args.batch_size,
-        pipeline: PipelineOptions {
-            threads: args.threads.unwrap_or_else(default_threads),
+        pipeline: PipelineOptions { threads: args.threads.unwrap_or_else(default_threads), max_in_flight: None },
+        cut: CutOptions {
             on_invalid: args.on_invalid,
-            max_in_flight: None,
+            selection: match (args.invert, &args.flag_column) {
+                (_, Some(_)) => Selection::All,
+                (true, None) => Selection::Near,
+                (false, None) => Selection::Far,
+            },
+            flag_column: args.flag_column,
+            nearest_columns: args.nearest_columns,
+            rejected: args.rejected.is_some(),
         },
+        rejected_output: args.rejected,
         output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
     };
     // The library's errors already name the file, column and row.

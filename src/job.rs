@@ -6,10 +6,11 @@ use std::time::Instant;
 use crate::angle::Angle;
 use crate::catalog::{CoordinateColumns, ParquetCatalog};
 use crate::contaminants::{ContaminantSet, ContaminantSpec};
+use crate::cut::{BatchCutter, CutOptions};
 use crate::error::Error;
 use crate::kernel::{Kernel, KernelChoice};
-use crate::output::{BatchSink, ParquetFileSink, ParquetOutputOptions, check_output_path};
-use crate::pipeline::{Counts, PipelineOptions, run};
+use crate::output::{BatchSink, ParquetFileSink, ParquetOutputOptions, check_output_path, same_destination};
+use crate::pipeline::{Counts, PipelineOptions, Sinks, run};
 
 /// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
 pub const DEFAULT_BATCH_SIZE: usize = 65_536;
@@ -27,6 +28,10 @@ pub struct StreamJob {
     pub kernel: KernelChoice,
     pub batch_size: usize,
     pub pipeline: PipelineOptions,
+    /// Which rows go to `output`, and what columns are added.
+    pub cut: CutOptions,
+    /// Where the rows `output` does not get are written, if anywhere (`--rejected`).
+    pub rejected_output: Option<PathBuf>,
     pub output_options: ParquetOutputOptions,
 }
 
@@ -47,6 +52,8 @@ impl StreamJob {
             kernel: KernelChoice::Auto,
             batch_size: DEFAULT_BATCH_SIZE,
             pipeline: PipelineOptions::default(),
+            cut: CutOptions::default(),
+            rejected_output: None,
             output_options: ParquetOutputOptions::default(),
         }
     }
@@ -60,6 +67,8 @@ pub struct Summary {
     pub kernel: Kernel,
     /// The largest contaminant radius (the one radius, unless radii are per contaminant).
     pub largest_radius: Option<Angle>,
+    /// Whether a rejected output was written (`counts.rejected` rows).
+    pub rejected_output: bool,
     pub seconds: f64,
 }
 
@@ -68,8 +77,9 @@ impl Summary {
     pub fn line(&self) -> String {
         let c = &self.counts;
         let rate = if self.seconds > 0.0 { c.read as f64 / self.seconds } else { 0.0 };
+        let rejected = if self.rejected_output { format!(" (rejected {})", c.rejected) } else { String::new() };
         format!(
-            "angcut: read {} rows, removed {}, invalid {}, wrote {} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
+            "angcut: read {} rows, removed {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
             c.read, c.removed, c.invalid, c.written, self.seconds, rate, self.contaminants, self.kernel
         )
     }
@@ -94,28 +104,65 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
         return Err(Error::Usage("batch size must be at least 1".into()));
     }
     check_output_path(&job.output, &[&job.input, &job.contaminants.path])?;
+    if let Some(rejected) = &job.rejected_output {
+        check_output_path(rejected, &[&job.input, &job.contaminants.path])?;
+        if same_destination(rejected, &job.output) {
+            return Err(Error::Usage(format!(
+                "the rejected output {} is the same file as OUT; give it another name",
+                rejected.display()
+            )));
+        }
+    }
+    if job.cut.rejected != job.rejected_output.is_some() {
+        return Err(Error::Usage("cut.rejected must be set exactly when rejected_output is".into()));
+    }
     // Open the input first: a wrong input file is reported before the contaminants are read.
     let mut catalog = ParquetCatalog::open(&job.input, job.batch_size)?;
-    let columns = CoordinateColumns::resolve(
+    CoordinateColumns::resolve(&catalog.schema, &job.input, job.ra.as_deref(), job.dec.as_deref(), ("--ra", "--dec"))?;
+    let contaminants = ContaminantSet::read(&job.contaminants)?;
+    let index = contaminants.index(job.kernel)?;
+    let ids = match (&contaminants.ids, &job.contaminants.id_column) {
+        (Some(ids), Some(name)) => Some((ids, name.as_str())),
+        _ => None,
+    };
+    let cutter = BatchCutter::new(
         &catalog.schema,
         &job.input,
         job.ra.as_deref(),
         job.dec.as_deref(),
-        ("--ra", "--dec"),
+        &index,
+        ids,
+        job.cut.clone(),
     )?;
-    let contaminants = ContaminantSet::read(&job.contaminants)?;
-    let index = contaminants.index(job.kernel)?;
-    let largest_radius = contaminants.largest_radius();
-    drop(contaminants);
 
-    let mut sink = Box::new(ParquetFileSink::create(&job.output, catalog.schema.clone(), &job.output_options)?);
-    let counts = run(&mut catalog, &columns, &index, &job.pipeline, sink.as_mut())?;
-    sink.finish()?;
+    let schema = cutter.output_schema();
+    let mut sink = Box::new(ParquetFileSink::create(&job.output, schema.clone(), &job.output_options)?);
+    let mut rejected = match &job.rejected_output {
+        Some(path) => Some(Box::new(ParquetFileSink::create(path, schema, &job.output_options)?)),
+        None => None,
+    };
+    let sinks = Sinks {
+        kept: sink.as_mut(),
+        rejected: rejected.as_deref_mut().map(|s| s as &mut dyn crate::output::BatchSink),
+    };
+    let counts = run(&mut catalog, &cutter, &job.pipeline, sinks)?;
+    // The rejected rows first: if OUT then cannot be finished, the run fails and takes the
+    // rejected file away again, so a failed run leaves neither.
+    if let Some(rejected) = rejected {
+        rejected.finish()?;
+    }
+    if let Err(error) = sink.finish() {
+        if let Some(path) = &job.rejected_output {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(error);
+    }
     Ok(Summary {
         counts,
         contaminants: index.len(),
         kernel: index.kernel(),
-        largest_radius,
+        largest_radius: contaminants.largest_radius(),
+        rejected_output: job.rejected_output.is_some(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -10,6 +10,7 @@
 //! - [`star_mask`]: radii from magnitudes, as bright-star masks are made.
 //! - [`catalog`]: reading catalogues and their coordinate columns.
 //! - [`contaminants`]: reading the contaminant set with its radii, [`ContaminantSet`].
+//! - [`cut`]: what one batch becomes (kept rows, rejected rows, flag and nearest columns).
 //! - [`pipeline`]: the reader / workers / ordered writer stream.
 //! - [`output`]: atomic Parquet output.
 //! - [`job`]: the whole `angcut stream` job, [`stream_file`].
@@ -26,6 +27,7 @@
 pub mod angle;
 pub mod catalog;
 pub mod contaminants;
+pub mod cut;
 pub mod error;
 pub mod job;
 pub mod kernel;
@@ -37,8 +39,9 @@ pub mod synthetic;
 
 pub use angle::{Angle, AngleError};
 pub use contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
+pub use cut::{BatchCutter, CutOptions, OnInvalid, Selection};
 pub use error::Error;
 pub use job::{StreamJob, Summary, stream_file};
 pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
-pub use pipeline::{OnInvalid, PipelineOptions};
+pub use pipeline::PipelineOptions;
 pub use sky::{UnitVector, unit_vector};

@@ -16,44 +16,17 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::{Array, BooleanArray, RecordBatch};
-use arrow::compute::filter_record_batch;
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use rayon::prelude::*;
 
-use crate::catalog::{CoordinateColumns, ParquetCatalog, position};
+use crate::catalog::ParquetCatalog;
+use crate::cut::{BatchCutter, CutBatch};
+pub use crate::cut::{Counts, OnInvalid};
 use crate::error::{Error, panic_message};
-use crate::kernel::ContaminantIndex;
 use crate::output::BatchSink;
-
-/// What to do with objects whose position is null, NaN, infinite, or has |dec| > 90.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnInvalid {
-    /// Stop with an error naming the file, row and column.
-    #[default]
-    Error,
-    /// Keep them: a position that is nowhere cannot be near a contaminant.
-    Keep,
-    /// Leave them out of the output.
-    Drop,
-}
-
-impl FromStr for OnInvalid {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<OnInvalid, String> {
-        match text.to_ascii_lowercase().as_str() {
-            "error" => Ok(OnInvalid::Error),
-            "keep" => Ok(OnInvalid::Keep),
-            "drop" => Ok(OnInvalid::Drop),
-            _ => Err(format!("unknown policy '{text}': use error, keep or drop")),
-        }
-    }
-}
 
 /// A stream of record batches, read on the pipeline's reader thread.
 pub trait BatchSource: Send {
@@ -83,15 +56,13 @@ impl BatchSource for ParquetCatalog {
 pub struct PipelineOptions {
     /// Worker threads cutting batches (the reader and writer have a thread each besides).
     pub threads: usize,
-    /// What to do with objects that have no valid position.
-    pub on_invalid: OnInvalid,
     /// Batches read but not yet written, at most; `None` means `2 x threads + 2`.
     pub max_in_flight: Option<usize>,
 }
 
 impl Default for PipelineOptions {
     fn default() -> Self {
-        PipelineOptions { threads: default_threads(), on_invalid: OnInvalid::Error, max_in_flight: None }
+        PipelineOptions { threads: default_threads(), max_in_flight: None }
     }
 }
 
@@ -100,101 +71,25 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// What a run did, row by row.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub read: u64,
-    /// Rows within `maxsep` of a contaminant.
-    pub removed: u64,
-    /// Rows without a valid position (kept or dropped as `on_invalid` says).
-    pub invalid: u64,
-    pub written: u64,
-    /// The most batches that were in flight at once (read, not yet written).
-    pub peak_in_flight: u64,
-}
-
-/// Objects per piece of a batch given to the kernel at once.
-const KERNEL_PIECE: usize = 8_192;
-
-/// Cuts one batch: the rows to keep, and how many of each kind there were.
-///
-/// `first_row` is the file row number of the batch's first row, for error messages.
-pub fn cut_batch(
-    batch: &RecordBatch,
-    first_row: u64,
-    columns: &CoordinateColumns,
-    index: &ContaminantIndex,
-    on_invalid: OnInvalid,
-    path: &Path,
-) -> Result<(RecordBatch, Counts), Error> {
-    let (ras, decs) = columns.read(batch, path)?;
-    let rows = batch.num_rows();
-    let mut counts = Counts { read: rows as u64, ..Counts::default() };
-    // Valid positions go to the kernel in one call; invalid ones are settled here by the policy.
-    let mut keep = vec![true; rows];
-    let mut vectors = Vec::with_capacity(rows);
-    let mut vector_rows = Vec::with_capacity(rows);
-    let value = |array: &arrow::array::Float64Array, i: usize| (!array.is_null(i)).then(|| array.value(i));
-    for (i, keep_row) in keep.iter_mut().enumerate() {
-        match position(value(&ras, i), value(&decs, i)) {
-            Ok(v) => {
-                vectors.push(v);
-                vector_rows.push(i);
-            }
-            Err(invalid) => {
-                counts.invalid += 1;
-                match on_invalid {
-                    OnInvalid::Keep => {}
-                    OnInvalid::Drop => *keep_row = false,
-                    OnInvalid::Error => {
-                        return Err(Error::InvalidObject {
-                            path: path.to_path_buf(),
-                            row: first_row + i as u64,
-                            column: columns.name(invalid.axis()).to_string(),
-                            problem: invalid.describe(),
-                        });
-                    }
-                }
-            }
-        }
-    }
-    let mut near = vec![false; vectors.len()];
-    // In pieces on the pool: when the cut is CPU-bound and batches are few (a large contaminant
-    // set, a small catalogue), one batch still keeps every worker busy.
-    vectors
-        .par_chunks(KERNEL_PIECE)
-        .zip(near.par_chunks_mut(KERNEL_PIECE))
-        .for_each(|(objects, near)| index.mark_near(objects, near));
-    for (&row, &near) in vector_rows.iter().zip(&near) {
-        if near {
-            keep[row] = false;
-            counts.removed += 1;
-        }
-    }
-    let kept = keep.iter().filter(|&&k| k).count();
-    counts.written = kept as u64;
-    if kept == rows {
-        return Ok((batch.clone(), counts));
-    }
-    let filtered = filter_record_batch(batch, &BooleanArray::from(keep))
-        .map_err(|source| Error::Arrow { path: path.to_path_buf(), source })?;
-    Ok((filtered, counts))
-}
-
 /// A batch on its way to the writer: its sequence number and the cut (or why it failed).
-type Done = (u64, Result<(RecordBatch, Counts), Error>);
+type Done = (u64, Result<CutBatch, Error>);
 
-/// Streams every batch of `source` through the cut into `sink`, in the original order.
+/// The sinks of a run: the main output, and the rejected rows' if `--rejected` asked for them.
+pub struct Sinks<'a> {
+    pub kept: &'a mut dyn BatchSink,
+    pub rejected: Option<&'a mut dyn BatchSink>,
+}
+
+/// Streams every batch of `source` through `cutter` into the sinks, in the original order.
 ///
-/// Cutting and the sink's encoding share one pool of `options.threads` threads, so the sink can
+/// Cutting and the sinks' encoding share one pool of `options.threads` threads, so a sink can
 /// use the pool (rayon) for its own parallel work. Does not call [`BatchSink::finish`]: the caller
 /// decides whether the output is complete.
 pub fn run(
     source: &mut dyn BatchSource,
-    columns: &CoordinateColumns,
-    index: &ContaminantIndex,
+    cutter: &BatchCutter,
     options: &PipelineOptions,
-    sink: &mut dyn BatchSink,
+    mut sinks: Sinks,
 ) -> Result<Counts, Error> {
     let threads = options.threads.max(1);
     let window = options.max_in_flight.unwrap_or(2 * threads + 2).max(1);
@@ -215,14 +110,14 @@ pub fn run(
 
     let in_flight = InFlight::default();
     let in_flight = &in_flight;
-    let cut = Cut { columns, index, on_invalid: options.on_invalid, path: &path };
+    let cut = Cut { cutter, path: &path };
     let pool = &pool;
     let mut counts = std::thread::scope(|scope| {
         scope.spawn(move || {
             // Each batch is cut by a task of its own on the pool; the scope ends when all have.
             pool.in_place_scope(|workers| read_batches(source, workers, cut, done_tx, credit_rx, in_flight))
         });
-        write_in_order(done_rx, credit_tx, sink, pool, &path, in_flight)
+        write_in_order(done_rx, credit_tx, &mut sinks, pool, &path, in_flight)
     })?;
     counts.peak_in_flight = in_flight.peak.load(Ordering::Relaxed);
     Ok(counts)
@@ -249,19 +144,14 @@ impl InFlight {
 /// What every worker task needs to cut a batch.
 #[derive(Clone, Copy)]
 struct Cut<'a> {
-    columns: &'a CoordinateColumns,
-    index: &'a ContaminantIndex,
-    on_invalid: OnInvalid,
+    cutter: &'a BatchCutter<'a>,
     path: &'a Path,
 }
 
 impl Cut<'_> {
-    /// [`cut_batch`], with a panic turned into an error.
-    fn run(&self, batch: &RecordBatch, first_row: u64) -> Result<(RecordBatch, Counts), Error> {
-        catch_unwind(AssertUnwindSafe(|| {
-            cut_batch(batch, first_row, self.columns, self.index, self.on_invalid, self.path)
-        }))
-        .unwrap_or_else(|payload| {
+    /// [`BatchCutter::cut`], with a panic turned into an error.
+    fn run(&self, batch: &RecordBatch, first_row: u64) -> Result<CutBatch, Error> {
+        catch_unwind(AssertUnwindSafe(|| self.cutter.cut(batch, first_row))).unwrap_or_else(|payload| {
             Err(Error::Internal {
                 path: self.path.to_path_buf(),
                 message: format!("a worker panicked: {}", panic_message(payload.as_ref())),
@@ -308,26 +198,28 @@ fn read_batches<'scope>(
 fn write_in_order(
     done: Receiver<Done>,
     credits: Sender<()>,
-    sink: &mut dyn BatchSink,
+    sinks: &mut Sinks,
     pool: &rayon::ThreadPool,
     path: &Path,
     in_flight: &InFlight,
 ) -> Result<Counts, Error> {
-    let mut pending: BTreeMap<u64, Result<(RecordBatch, Counts), Error>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, Result<CutBatch, Error>> = BTreeMap::new();
     let mut next = 0u64;
     let mut total = Counts::default();
     for (seq, result) in done {
         pending.insert(seq, result);
         while let Some(result) = pending.remove(&next) {
-            let (batch, counts) = result?;
-            if batch.num_rows() > 0 {
-                // On the pool, so that a sink's parallel work uses the pipeline's threads.
-                pool.install(|| sink.write(&batch))?;
+            let cut = result?;
+            // On the pool, so that a sink's parallel work uses the pipeline's threads.
+            if cut.kept.num_rows() > 0 {
+                pool.install(|| sinks.kept.write(&cut.kept))?;
             }
-            total.read += counts.read;
-            total.removed += counts.removed;
-            total.invalid += counts.invalid;
-            total.written += counts.written;
+            if let (Some(sink), Some(rejected)) = (sinks.rejected.as_deref_mut(), &cut.rejected)
+                && rejected.num_rows() > 0
+            {
+                pool.install(|| sink.write(rejected))?;
+            }
+            total.add(&cut.counts);
             next += 1;
             in_flight.leave();
             // The reader may have finished and dropped its end; nothing to do then.
@@ -347,7 +239,8 @@ fn write_in_order(
 mod tests {
     use super::*;
     use crate::Angle;
-    use crate::kernel::KernelChoice;
+    use crate::cut::CutOptions;
+    use crate::kernel::{ContaminantIndex, KernelChoice};
     use crate::synthetic::{SplitMix64, narrow_batch, narrow_schema, uniform_positions};
     use arrow::array::{AsArray, Float64Array, Int64Array};
     use arrow::datatypes::Int64Type;
@@ -406,8 +299,12 @@ mod tests {
         (0..count).map(|i| narrow_batch(rows, (i * rows) as i64, &mut rng)).collect()
     }
 
-    fn columns() -> CoordinateColumns {
-        CoordinateColumns::resolve(&narrow_schema(), Path::new("memory"), None, None, ("--ra", "--dec")).unwrap()
+    fn cutter(index: &ContaminantIndex) -> BatchCutter<'_> {
+        BatchCutter::new(&narrow_schema(), "memory", None, None, index, None, CutOptions::default()).unwrap()
+    }
+
+    fn into(sink: &mut dyn BatchSink) -> Sinks<'_> {
+        Sinks { kept: sink, rejected: None }
     }
 
     fn index(n: usize, maxsep_deg: f64) -> ContaminantIndex {
@@ -436,8 +333,8 @@ mod tests {
         let index = index(200, 5.0);
         let expected = expected_ids(&input, &index);
         let mut sink = SlowSink { delay: Duration::from_millis(2), ..SlowSink::default() };
-        let options = PipelineOptions { threads: 3, on_invalid: OnInvalid::Error, max_in_flight: Some(4) };
-        let counts = run(&mut MemorySource::new(input), &columns(), &index, &options, &mut sink).unwrap();
+        let options = PipelineOptions { threads: 3, max_in_flight: Some(4) };
+        let counts = run(&mut MemorySource::new(input), &cutter(&index), &options, into(&mut sink)).unwrap();
         assert_eq!(sink.ids, expected);
         assert_eq!(counts.read, 3_000);
         assert_eq!(counts.written as usize, expected.len());
@@ -453,7 +350,8 @@ mod tests {
         source.fail_after = Some(7);
         let mut sink = SlowSink::default();
         let options = PipelineOptions { threads: 2, ..PipelineOptions::default() };
-        let err = run(&mut source, &columns(), &index(10, 1.0), &options, &mut sink).unwrap_err();
+        let index = index(10, 1.0);
+        let err = run(&mut source, &cutter(&index), &options, into(&mut sink)).unwrap_err();
         assert!(err.to_string().contains("memory: the file is corrupt (page 3 is garbage)"), "{err}");
         // The batches before the bad one were written, in order, and nothing after it.
         assert!(sink.ids.iter().all(|&id| id < 140), "{:?}", sink.ids.last());
@@ -478,8 +376,8 @@ mod tests {
         let input = vec![good[0].clone(), short, good[1].clone()];
         let mut sink = SlowSink::default();
         let index = index(10, 1.0);
-        let err =
-            run(&mut MemorySource::new(input), &columns(), &index, &PipelineOptions::default(), &mut sink).unwrap_err();
+        let err = run(&mut MemorySource::new(input), &cutter(&index), &PipelineOptions::default(), into(&mut sink))
+            .unwrap_err();
         assert!(matches!(err, Error::Internal { .. }), "{err}");
         assert!(err.to_string().contains("a worker panicked"), "{err}");
         // Only the batch before the broken one reached the sink.
@@ -510,8 +408,9 @@ mod tests {
     #[test]
     fn a_write_error_stops_every_stage_without_a_hang() {
         let mut source = MemorySource::new(batches(200, 20));
-        let options = PipelineOptions { threads: 2, on_invalid: OnInvalid::Error, max_in_flight: Some(3) };
-        let err = run(&mut source, &columns(), &index(5, 0.1), &options, &mut FullDisk { room: 5 }).unwrap_err();
+        let options = PipelineOptions { threads: 2, max_in_flight: Some(3) };
+        let index = index(5, 0.1);
+        let err = run(&mut source, &cutter(&index), &options, into(&mut FullDisk { room: 5 })).unwrap_err();
         assert!(err.to_string().contains("out.parquet: No space left on device"), "{err}");
         // The reader stopped within the credit window of the failure, not at the end of the input.
         assert!(source.served <= 6 + 3, "read {} batches", source.served);
@@ -530,8 +429,9 @@ mod tests {
         .unwrap();
         let stars = [crate::unit_vector(10.0, 0.0)];
         let index = ContaminantIndex::build(&stars, Angle::from_degrees(1.0), KernelChoice::Naive).unwrap();
-        let (kept, counts) = cut_batch(&batch, 0, &columns(), &index, OnInvalid::Error, Path::new("x")).unwrap();
-        assert_eq!(kept.column(0).as_primitive::<Int64Type>().values().to_vec(), vec![2]);
+        let cut = cutter(&index).cut(&batch, 0).unwrap();
+        assert_eq!(cut.kept.column(0).as_primitive::<Int64Type>().values().to_vec(), vec![2]);
+        let counts = cut.counts;
         assert_eq!((counts.read, counts.removed, counts.invalid, counts.written), (3, 2, 0, 1));
     }
 }

@@ -350,6 +350,19 @@ pub fn check_output_path(output: &Path, inputs: &[&Path]) -> Result<(), Error> {
 
 /// Whether two paths name one file: by device and inode on unix (catching hard links), else by
 /// canonical path.
+/// Would writing `a` and `b` write the same file? Either may not exist yet: their directories
+/// are compared as the file system resolves them, then their names.
+pub fn same_destination(a: &Path, b: &Path) -> bool {
+    if same_file(a, b) {
+        return true;
+    }
+    let resolved = |p: &Path| {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some((parent.canonicalize().ok()?, p.file_name()?.to_os_string()))
+    };
+    matches!((resolved(a), resolved(b)), (Some(a), Some(b)) if a == b)
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
     {
