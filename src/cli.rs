@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use angcut::job::DEFAULT_BATCH_SIZE;
-use angcut::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, ParquetOutputOptions};
+use angcut::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat, ParquetOutputOptions};
 use angcut::pipeline::default_threads;
 use angcut::star_mask::{MagnitudeRule, PowerLaw};
 use angcut::synthetic::{Catalogue, Sky, TableSchema, write_catalogue};
@@ -44,16 +44,17 @@ const STREAM_EXAMPLES: &str = "Examples:
   angcut stream in.parquet near.parquet -c stars.parquet --maxsep 1arcmin --invert --nearest-columns --contaminant-id hip
   angcut stream in.parquet flagged.parquet -c stars.parquet --maxsep 1arcmin --flag-column near_star
   angcut stream in.parquet clean.parquet -c stars.parquet --maxsep 1arcmin --rejected removed.parquet
+  angcut stream in.parquet - -c bright.csv --maxsep 1arcmin | angcut stream - clean.parquet -c artefacts.parquet --maxsep 5arcsec
   angcut stream in.parquet out.parquet -c hip.parquet --radius-from-mag hpmag --max-radius 0.5deg
   angcut stream in.parquet out.parquet -c hsc_stars.parquet --radius-from-mag g --mag-radius 200,0.25,7 --mag-radius 10,0.1,0";
 
 #[derive(Debug, Args)]
 pub struct StreamArgs {
-    /// The object catalogue to cut (Parquet).
+    /// The object catalogue to cut: Parquet or Arrow IPC (file or stream), by content; '-' reads an Arrow IPC stream from stdin.
     pub input: PathBuf,
-    /// Where to write the kept objects (Parquet); replaced only when the run succeeds.
+    /// Where to write the kept objects; replaced only when the run succeeds. Format from the name (.parquet, .arrow/.feather/.ipc, .arrows) or --output-format; '-' writes an Arrow IPC stream to stdout.
     pub output: PathBuf,
-    /// The contaminant positions (Parquet).
+    /// The contaminant positions: Parquet, Arrow IPC, or CSV with a header.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub contaminants: PathBuf,
     /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg. With --radius-col or --radius-from-mag, the radius of contaminants whose value is null or NaN.
@@ -125,6 +126,9 @@ pub struct StreamArgs {
     /// Output compression: zstd (level 1), zstd(N), snappy, lz4, gzip(N), brotli(N), none.
     #[arg(long, default_value = "zstd", value_parser = parse_compression)]
     pub compression: OutputCompression,
+    /// Output format: parquet, arrow (IPC file) or arrow-stream [default: from OUT's name, Parquet unless .arrow/.feather/.ipc/.arrows; arrow-stream for '-'].
+    #[arg(long, value_name = "FORMAT", value_parser = parse_output_format)]
+    pub output_format: Option<OutputFormat>,
     /// Rows per output row group.
     #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_ROW_GROUP_SIZE, value_parser = parse_positive)]
     pub row_group_size: usize,
@@ -163,6 +167,10 @@ fn parse_unit(text: &str) -> Result<Angle, String> {
         return Err(format!("'{text}' is not a unit: use arcsec, arcmin, deg, mas or rad"));
     }
     format!("1{unit}").parse::<Angle>().map_err(|e| e.to_string())
+}
+
+fn parse_output_format(text: &str) -> Result<OutputFormat, String> {
+    text.parse()
 }
 
 fn parse_power_law(text: &str) -> Result<PowerLaw, String> {
@@ -249,6 +257,7 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
             rejected: args.rejected.is_some(),
         },
         rejected_output: args.rejected,
+        output_format: args.output_format,
         output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
     };
     // The library's errors already name the file, column and row.

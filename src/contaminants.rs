@@ -9,7 +9,9 @@ use arrow::compute::concat;
 use crate::angle::Angle;
 use crate::catalog::{CoordinateColumns, ParquetCatalog, find_named_column, position, read_f64};
 use crate::error::Error;
+use crate::input::{InputFormat, open_catalogue};
 use crate::kernel::{ContaminantIndex, KernelChoice};
+use crate::pipeline::BatchSource;
 use crate::sky::UnitVector;
 use crate::star_mask::MagnitudeRule;
 
@@ -125,36 +127,41 @@ impl ContaminantSet {
     pub fn read(spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
         let path = spec.path.as_path();
         let flags = ("--contaminant-ra", "--contaminant-dec");
-        let full = ParquetCatalog::open(path, 65_536)?;
-        let columns = CoordinateColumns::resolve(&full.schema, path, spec.ra.as_deref(), spec.dec.as_deref(), flags)?;
+        let opened = open_catalogue(path, 65_536, true)?;
+        let full_schema = opened.source.schema();
+        let columns = CoordinateColumns::resolve(&full_schema, path, spec.ra.as_deref(), spec.dec.as_deref(), flags)?;
         let radius_column = match &spec.row_radius {
-            Some(row) => Some(find_named_column(&full.schema, path, row.column(), row.flag())?),
+            Some(row) => Some(find_named_column(&full_schema, path, row.column(), row.flag())?),
             None => None,
         };
         let id_column = match &spec.id_column {
-            Some(name) => Some(find_named_column(&full.schema, path, name, "--contaminant-id")?),
+            Some(name) => Some(find_named_column(&full_schema, path, name, "--contaminant-id")?),
             None => None,
         };
-        let name = |i: usize| full.schema.field(i).name().clone();
+        let name = |i: usize| full_schema.field(i).name().clone();
         let names = (name(columns.ra), name(columns.dec), radius_column.map(name), id_column.map(name));
         let mut wanted: Vec<usize> =
             [Some(columns.ra), Some(columns.dec), radius_column, id_column].into_iter().flatten().collect();
         wanted.sort_unstable();
         wanted.dedup();
-        drop(full);
-
-        let mut catalog = ParquetCatalog::open_projected(path, 65_536, Some(&wanted))?;
-        let schema = catalog.schema.clone();
+        // Parquet decodes only the columns needed; the other formats are read whole (star lists).
+        let mut source: Box<dyn BatchSource> = if opened.format == InputFormat::Parquet {
+            drop(opened);
+            Box::new(ParquetCatalog::open_projected(path, 65_536, Some(&wanted))?)
+        } else {
+            opened.source
+        };
+        let schema = source.schema();
         let projected = CoordinateColumns::resolve(&schema, path, Some(&names.0), Some(&names.1), flags)?;
         let index_of =
             |name: &str| schema.index_of(name).map_err(|source| Error::Arrow { path: path.to_path_buf(), source });
         let radius_index = names.2.as_deref().map(index_of).transpose()?;
         let id_index = names.3.as_deref().map(index_of).transpose()?;
 
-        let mut positions = Vec::with_capacity(usize::try_from(catalog.rows).unwrap_or(0));
+        let mut positions = Vec::new();
         let mut radii = Vec::new();
         let mut ids: Vec<ArrayRef> = Vec::new();
-        while let Some(batch) = catalog.next_batch() {
+        while let Some(batch) = source.next_batch() {
             let batch = batch?;
             let (ras, decs) = projected.read(&batch, path)?;
             let first_row = positions.len() as u64;

@@ -67,6 +67,12 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Usage(_) | Error::Column { .. })
     }
+
+    /// The output was a pipe whose reader went away (`angcut ... - | head`): not a crash, but
+    /// the output is incomplete.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
 }
 
 /// The arrow and parquet crates' message without their nested "Parquet error: " (and similar)

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::angle::Angle;
-use crate::catalog::{CoordinateColumns, ParquetCatalog};
+use crate::catalog::CoordinateColumns;
 use crate::contaminants::{ContaminantSet, ContaminantSpec};
 use crate::cut::{BatchCutter, CutOptions};
 use crate::error::Error;
+use crate::input::{STDIO, open_catalogue};
 use crate::kernel::{Kernel, KernelChoice};
-use crate::output::{BatchSink, ParquetFileSink, ParquetOutputOptions, check_output_path, same_destination};
+use crate::output::{BatchSink, OutputFormat, ParquetOutputOptions, check_output_path, create_sink, same_destination};
 use crate::pipeline::{Counts, PipelineOptions, Sinks, run};
 
 /// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
@@ -33,6 +34,8 @@ pub struct StreamJob {
     /// Where the rows `output` does not get are written, if anywhere (`--rejected`).
     pub rejected_output: Option<PathBuf>,
     pub output_options: ParquetOutputOptions,
+    /// The output format; `None` takes it from the output's name ([`OutputFormat::for_path`]).
+    pub output_format: Option<OutputFormat>,
 }
 
 impl StreamJob {
@@ -55,6 +58,7 @@ impl StreamJob {
             cut: CutOptions::default(),
             rejected_output: None,
             output_options: ParquetOutputOptions::default(),
+            output_format: None,
         }
     }
 }
@@ -103,7 +107,13 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
     if job.batch_size == 0 {
         return Err(Error::Usage("batch size must be at least 1".into()));
     }
-    check_output_path(&job.output, &[&job.input, &job.contaminants.path])?;
+    let stdio = |p: &std::path::Path| p.as_os_str() == STDIO;
+    if stdio(&job.input) && stdio(&job.contaminants.path) {
+        return Err(Error::Usage("IN and the contaminants cannot both be read from stdin ('-')".into()));
+    }
+    if !stdio(&job.output) {
+        check_output_path(&job.output, &[&job.input, &job.contaminants.path])?;
+    }
     if let Some(rejected) = &job.rejected_output {
         check_output_path(rejected, &[&job.input, &job.contaminants.path])?;
         if same_destination(rejected, &job.output) {
@@ -117,8 +127,10 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
         return Err(Error::Usage("cut.rejected must be set exactly when rejected_output is".into()));
     }
     // Open the input first: a wrong input file is reported before the contaminants are read.
-    let mut catalog = ParquetCatalog::open(&job.input, job.batch_size)?;
-    CoordinateColumns::resolve(&catalog.schema, &job.input, job.ra.as_deref(), job.dec.as_deref(), ("--ra", "--dec"))?;
+    let mut catalog = open_catalogue(&job.input, job.batch_size, false)?;
+    let input_schema = catalog.source.schema();
+    let input_name = catalog.source.path().to_path_buf();
+    CoordinateColumns::resolve(&input_schema, &input_name, job.ra.as_deref(), job.dec.as_deref(), ("--ra", "--dec"))?;
     let contaminants = ContaminantSet::read(&job.contaminants)?;
     let index = contaminants.index(job.kernel)?;
     let ids = match (&contaminants.ids, &job.contaminants.id_column) {
@@ -126,8 +138,8 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
         _ => None,
     };
     let cutter = BatchCutter::new(
-        &catalog.schema,
-        &job.input,
+        &input_schema,
+        &input_name,
         job.ra.as_deref(),
         job.dec.as_deref(),
         &index,
@@ -136,16 +148,15 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
     )?;
 
     let schema = cutter.output_schema();
-    let mut sink = Box::new(ParquetFileSink::create(&job.output, schema.clone(), &job.output_options)?);
+    let format = job.output_format.unwrap_or_else(|| OutputFormat::for_path(&job.output));
+    let mut sink = create_sink(&job.output, format, schema.clone(), &job.output_options)?;
     let mut rejected = match &job.rejected_output {
-        Some(path) => Some(Box::new(ParquetFileSink::create(path, schema, &job.output_options)?)),
+        Some(path) => Some(create_sink(path, OutputFormat::for_path(path), schema, &job.output_options)?),
         None => None,
     };
-    let sinks = Sinks {
-        kept: sink.as_mut(),
-        rejected: rejected.as_deref_mut().map(|s| s as &mut dyn crate::output::BatchSink),
-    };
-    let counts = run(&mut catalog, &cutter, &job.pipeline, sinks)?;
+    // (The cast shortens the trait object's lifetime, which `Option` will not do by itself.)
+    let sinks = Sinks { kept: sink.as_mut(), rejected: rejected.as_deref_mut().map(|s| s as &mut dyn BatchSink) };
+    let counts = run(catalog.source.as_mut(), &cutter, &job.pipeline, sinks)?;
     // The rejected rows first: if OUT then cannot be finished, the run fails and takes the
     // rejected file away again, so a failed run leaves neither.
     if let Some(rejected) = rejected {

@@ -8,11 +8,12 @@
 //! - [`sky`]: unit vectors and the one exact "near" predicate.
 //! - [`kernel`]: brute-force, k-d tree and grid kernels behind [`ContaminantIndex`].
 //! - [`star_mask`]: radii from magnitudes, as bright-star masks are made.
-//! - [`catalog`]: reading catalogues and their coordinate columns.
+//! - [`catalog`]: reading Parquet catalogues and their coordinate columns.
+//! - [`input`]: any input by its content: Parquet, Arrow IPC file or stream (also stdin), CSV.
 //! - [`contaminants`]: reading the contaminant set with its radii, [`ContaminantSet`].
 //! - [`cut`]: what one batch becomes (kept rows, rejected rows, flag and nearest columns).
 //! - [`pipeline`]: the reader / workers / ordered writer stream.
-//! - [`output`]: atomic Parquet output.
+//! - [`output`]: atomic Parquet and Arrow IPC output, or an IPC stream to stdout.
 //! - [`job`]: the whole `angcut stream` job, [`stream_file`].
 //!
 //! ```
@@ -29,6 +30,7 @@ pub mod catalog;
 pub mod contaminants;
 pub mod cut;
 pub mod error;
+pub mod input;
 pub mod job;
 pub mod kernel;
 pub mod output;

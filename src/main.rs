@@ -22,6 +22,12 @@ fn main() -> ExitCode {
     cli::stop_cleanly_on_signals();
     match catch_unwind(AssertUnwindSafe(|| cli::run(cli))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) if error.downcast_ref::<angcut::Error>().is_some_and(angcut::Error::is_broken_pipe) => {
+            // The reader of our output went away (`... | head`): say so in one line, and exit as a
+            // process killed by SIGPIPE would, so a pipeline with `pipefail` sees it.
+            eprintln!("angcut: the output pipe was closed before all rows were written; stopped");
+            ExitCode::from(141)
+        }
         Ok(Err(error)) => {
             // The library's messages already include their causes: print the top one only, or
             // anyhow's chain would repeat them ("...: No such file (os error 2): No such file ...").

@@ -186,7 +186,8 @@ fn unreadable_inputs_fail_with_the_file_named() {
     let s = setup();
     let before = s.inputs();
     let text = s.dir.path().join("notes.txt");
-    std::fs::write(&text, "ra,dec\n1,2\n").unwrap();
+    // Plain text (no comma: a line with one would be read as a CSV star list).
+    std::fs::write(&text, "observing notes: seeing was poor\n").unwrap();
     let empty = s.dir.path().join("empty.parquet");
     std::fs::write(&empty, b"").unwrap();
     let bytes = std::fs::read(&s.input).unwrap();

@@ -18,9 +18,70 @@ use tempfile::NamedTempFile;
 use crate::error::Error;
 
 pub mod dictionary;
+mod ipc;
 mod parallel_writer;
 
+pub use ipc::{IpcFileSink, IpcStreamSink, STDOUT_NAME};
 pub use parallel_writer::ParallelParquetWriter;
+
+/// The formats angcut writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Parquet,
+    /// The Arrow IPC file format (Feather v2).
+    IpcFile,
+    /// The Arrow IPC stream format, what `-` writes to stdout.
+    IpcStream,
+}
+
+impl OutputFormat {
+    /// The format an output name implies: `-` is a stream to stdout, `.arrow`/`.feather`/`.ipc`
+    /// an IPC file, `.arrows` an IPC stream, anything else Parquet.
+    pub fn for_path(path: &Path) -> OutputFormat {
+        if path.as_os_str() == crate::input::STDIO {
+            return OutputFormat::IpcStream;
+        }
+        let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("arrow" | "feather" | "ipc") => OutputFormat::IpcFile,
+            Some("arrows") => OutputFormat::IpcStream,
+            _ => OutputFormat::Parquet,
+        }
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<OutputFormat, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "parquet" => Ok(OutputFormat::Parquet),
+            "arrow" | "ipc" | "feather" => Ok(OutputFormat::IpcFile),
+            "arrow-stream" | "ipc-stream" | "arrows" => Ok(OutputFormat::IpcStream),
+            _ => Err(format!("unknown output format '{text}': use parquet, arrow or arrow-stream")),
+        }
+    }
+}
+
+/// Opens the sink for `destination` in `format`: `-` is stdout (an IPC stream only), any other
+/// name a file written under a temporary name and moved into place by [`BatchSink::finish`].
+pub fn create_sink(
+    destination: &Path,
+    format: OutputFormat,
+    schema: SchemaRef,
+    options: &ParquetOutputOptions,
+) -> Result<Box<dyn BatchSink>, Error> {
+    let stdout = destination.as_os_str() == crate::input::STDIO;
+    match format {
+        OutputFormat::IpcStream if stdout => Ok(Box::new(IpcStreamSink::stdout(schema)?)),
+        _ if stdout => {
+            Err(Error::Usage("stdout ('-') takes an Arrow IPC stream: use --output-format arrow-stream".into()))
+        }
+        OutputFormat::Parquet => Ok(Box::new(ParquetFileSink::create(destination, schema, options)?)),
+        OutputFormat::IpcFile => Ok(Box::new(IpcFileSink::create(destination, schema, false)?)),
+        OutputFormat::IpcStream => Ok(Box::new(IpcFileSink::create(destination, schema, true)?)),
+    }
+}
 
 /// Rows per output row group unless told otherwise: large enough for efficient scans, small
 /// enough that the writer's buffered row group stays a few tens of MB for wide tables.
@@ -154,25 +215,11 @@ enum SinkState {
 impl ParquetFileSink {
     /// Creates the temporary file beside `destination` for rows of `schema`.
     pub fn create(destination: &Path, schema: SchemaRef, options: &ParquetOutputOptions) -> Result<Self, Error> {
-        let io_error = |source| Error::Io { path: destination.to_path_buf(), source };
-        let dir = match destination.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".angcut-").suffix(".parquet.partial");
-        // An ordinary new file's permissions (0666 less the umask), not the private 0600 of a temp file.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
-        }
-        let file = builder.tempfile_in(dir).map_err(io_error)?;
-        let partial = PartialOutput::register(file.path());
         // Fail now, not after the run, if the writer cannot represent the schema.
         parquet::arrow::ArrowSchemaConverter::new()
             .convert(&schema)
             .map_err(|source| Error::Parquet { path: destination.to_path_buf(), source })?;
+        let (file, partial) = create_partial(destination, ".parquet.partial")?;
         Ok(ParquetFileSink {
             destination: destination.to_path_buf(),
             schema,
@@ -254,18 +301,43 @@ impl BatchSink for ParquetFileSink {
         let SinkState::Writing(writer) = state else {
             return Err(Error::Internal { path: destination, message: "finish after a failed write".into() });
         };
-        let io_error = |source| Error::Io { path: destination.clone(), source };
         let temp: NamedTempFile =
             writer.into_inner().map_err(|source| Error::Parquet { path: destination.clone(), source })?;
-        temp.as_file().sync_all().map_err(io_error)?;
-        // Under the lock, so a signal handler either removes the temporary file first or finds the
-        // output complete under its final name.
-        let lock = PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        temp.persist(&destination).map_err(|e| io_error(e.error))?;
-        drop(lock);
-        drop(partial);
-        Ok(())
+        persist(temp, &destination, partial)
     }
+}
+
+/// Creates a temporary file beside `destination` (named `.angcut-*SUFFIX`), on the list that
+/// signal handlers clean up.
+fn create_partial(destination: &Path, suffix: &str) -> Result<(NamedTempFile, PartialOutput), Error> {
+    let dir = match destination.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".angcut-").suffix(suffix);
+    // An ordinary new file's permissions (0666 less the umask), not the private 0600 of a temp file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let file = builder.tempfile_in(dir).map_err(|source| Error::Io { path: destination.to_path_buf(), source })?;
+    let partial = PartialOutput::register(file.path());
+    Ok((file, partial))
+}
+
+/// Syncs a complete temporary file and renames it to `destination`.
+fn persist(temp: NamedTempFile, destination: &Path, partial: PartialOutput) -> Result<(), Error> {
+    let io_error = |source| Error::Io { path: destination.to_path_buf(), source };
+    temp.as_file().sync_all().map_err(io_error)?;
+    // Under the lock, so a signal handler either removes the temporary file first or finds the
+    // output complete under its final name.
+    let lock = PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    temp.persist(destination).map_err(|e| io_error(e.error))?;
+    drop(lock);
+    drop(partial);
+    Ok(())
 }
 
 /// Flushes the output to disk in the background while it is written, so that the final `fsync`
