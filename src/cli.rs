@@ -129,6 +129,12 @@ pub struct StreamArgs {
     /// Output format: parquet, arrow (IPC file) or arrow-stream [default: from OUT's name, Parquet unless .arrow/.feather/.ipc/.arrows; arrow-stream for '-'].
     #[arg(long, value_name = "FORMAT", value_parser = parse_output_format)]
     pub output_format: Option<OutputFormat>,
+    /// Write the run's summary (files, rows read/removed/invalid/written, seconds, kernel, contaminants, radius) to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+    /// Print nothing on success (errors are still reported).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// Rows per output row group.
     #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_ROW_GROUP_SIZE, value_parser = parse_positive)]
     pub row_group_size: usize,
@@ -262,7 +268,13 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
     };
     // The library's errors already name the file, column and row.
     let summary = stream_file(&job)?;
-    eprintln!("{}", summary.line());
+    if let Some(path) = &args.stats_json {
+        std::fs::write(path, angcut::stats::summary_json(&job, &summary))
+            .map_err(|source| angcut::Error::Io { path: path.clone(), source })?;
+    }
+    if !args.quiet {
+        eprintln!("{}", summary.line());
+    }
     Ok(())
 }
 

@@ -15,6 +15,7 @@
 //! - [`pipeline`]: the reader / workers / ordered writer stream.
 //! - [`output`]: atomic Parquet and Arrow IPC output, or an IPC stream to stdout.
 //! - [`job`]: the whole `angcut stream` job, [`stream_file`].
+//! - [`stats`]: the job's summary as JSON.
 //!
 //! ```
 //! use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
@@ -37,6 +38,7 @@ pub mod output;
 pub mod pipeline;
 pub mod sky;
 pub mod star_mask;
+pub mod stats;
 pub mod synthetic;
 
 pub use angle::{Angle, AngleError};

@@ -160,3 +160,44 @@ fn impossible_mixes_are_usage_errors() {
     stream(&objects, &out, &stars, &["--maxsep", MAXSEP, "--rejected", missing.to_str().unwrap()]).failure();
     assert!(!out.exists());
 }
+
+#[test]
+fn stats_json_records_the_run_and_quiet_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stats) = (dir.path().join("out.parquet"), dir.path().join("run \"1\".json"));
+    let near = near_rows();
+    stream(
+        &fixture("objects.parquet"),
+        &out,
+        &fixture("hip2_bright.parquet"),
+        &["--maxsep", MAXSEP, "--quiet", "--stats-json", stats.to_str().unwrap(), "--kernel", "kdtree"],
+    )
+    .success()
+    .stderr("")
+    .stdout("");
+    let json = std::fs::read_to_string(&stats).unwrap();
+    for expected in [
+        "\"rows_read\": 20000,".to_string(),
+        format!("\"rows_removed\": {},", near.len()),
+        format!("\"rows_written\": {},", 20_000 - near.len()),
+        "\"rows_invalid\": 0,".to_string(),
+        "\"rows_rejected\": null,".to_string(),
+        "\"contaminants\": 13940,".to_string(),
+        "\"kernel\": \"kdtree\",".to_string(),
+        "\"radius\": {\"kind\": \"uniform\", \"arcsec\": 1800},".to_string(),
+    ] {
+        assert!(json.contains(&expected), "{expected} not in {json}");
+    }
+    assert!(json.starts_with("{\n") && json.ends_with("\n}\n") && !json.contains(",\n}"), "{json}");
+    // A per-star radius is described by its rule.
+    stream(
+        &fixture("objects.parquet"),
+        &out,
+        &fixture("hip2_bright.parquet"),
+        &["--radius-from-mag", "hpmag", "--max-radius", "0.5deg", "-q", "--stats-json", stats.to_str().unwrap()],
+    )
+    .success();
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(json.contains("\"kind\": \"magnitude\", \"column\": \"hpmag\", \"rule\": \"1630 arcsec * 10^("), "{json}");
+    assert!(json.contains("\"largest_arcsec\": 1800"), "{json}");
+}
