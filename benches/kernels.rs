@@ -110,5 +110,36 @@ fn sky_vectors(sky: Sky, n: usize, seed: u64) -> Vec<UnitVector> {
         .collect()
 }
 
-criterion_group!(benches, naive_pairs, kernels_by_size, large_sets);
+/// A bright-star mask: 118,000 stars (Hipparcos' size) with magnitudes distributed as star counts
+/// are (about 2.5x more stars per magnitude, from -1.5 to 12.5) and the Legacy Surveys' radius
+/// 1630 arcsec x 1.396^-mag (30 arcsec .. 0.75 deg). The k-d tree's radius classes against one
+/// tree searched at the largest radius (which a single-class tree would do), and the grid.
+fn star_mask(c: &mut Criterion) {
+    let mut group = c.benchmark_group("star_mask_118k_legacy");
+    group.sample_size(10);
+    let stars = vectors(118_000, 7);
+    let mut rng = angcut::synthetic::SplitMix64::new(8);
+    // Inverse CDF of a density growing as 10^(0.4 mag) on [-1.5, 12.5].
+    let (low, high, slope) = (-1.5f64, 12.5f64, 0.4 * std::f64::consts::LN_10);
+    let radii: Vec<Angle> = (0..stars.len())
+        .map(|_| {
+            let u = rng.next_f64();
+            let mag = low + ((1.0 - u) + u * (slope * (high - low)).exp()).ln() / slope;
+            Angle::from_arcsec(1630.0 * 1.396f64.powf(-mag))
+        })
+        .collect();
+    let largest = radii.iter().copied().fold(Angle::from_radians(0.0), |a, b| if b > a { b } else { a });
+    let objects = vectors(100_000, 9);
+    group.throughput(Throughput::Elements(objects.len() as u64));
+    for (name, choice) in [("kdtree_classes", KernelChoice::KdTree), ("grid", KernelChoice::Grid)] {
+        let index = ContaminantIndex::build_with_radii(&stars, &radii, choice).unwrap();
+        group.bench_function(name, |b| b.iter(|| count_near(&index, black_box(&objects))));
+    }
+    let one_tree = ContaminantIndex::build(&stars, largest, KernelChoice::KdTree).unwrap();
+    group
+        .bench_function("kdtree_one_tree_at_largest_radius", |b| b.iter(|| count_near(&one_tree, black_box(&objects))));
+    group.finish();
+}
+
+criterion_group!(benches, naive_pairs, kernels_by_size, large_sets, star_mask);
 criterion_main!(benches);

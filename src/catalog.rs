@@ -263,14 +263,7 @@ impl ParquetCatalog {
 
     /// The next batch, or `None` at the end of the file. A panic in the decoder becomes an error.
     pub fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
-        match catch_unwind(AssertUnwindSafe(|| self.reader.next())) {
-            Ok(None) => None,
-            Ok(Some(Ok(batch))) => Some(Ok(batch)),
-            Ok(Some(Err(source))) => Some(Err(Error::Arrow { path: self.path.clone(), source })),
-            Err(payload) => {
-                Some(Err(Error::Corrupt { path: self.path.clone(), message: panic_message(payload.as_ref()) }))
-            }
-        }
+        crate::input::next_guarded(&mut self.reader, &self.path)
     }
 }
 

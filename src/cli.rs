@@ -1,5 +1,6 @@
 //! The command line: argument definitions (clap) and their translation into library calls.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -11,7 +12,7 @@ use angcut::star_mask::{MagnitudeRule, PowerLaw};
 use angcut::synthetic::{Catalogue, Sky, TableSchema, write_catalogue};
 use angcut::{
     Angle, ContaminantSpec, CutOptions, KernelChoice, OnInvalid, PipelineOptions, RowRadius, Selection, StreamJob,
-    stream_file,
+    stream_file, stream_file_with_progress,
 };
 
 #[derive(Debug, Parser)]
@@ -132,7 +133,7 @@ pub struct StreamArgs {
     /// Write the run's summary (files, rows read/removed/invalid/written, seconds, kernel, contaminants, radius) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
-    /// Print nothing on success (errors are still reported).
+    /// Print nothing on success (errors are still reported), and no progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Rows per output row group.
@@ -267,7 +268,18 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
         output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
     };
     // The library's errors already name the file, column and row.
-    let summary = stream_file(&job)?;
+    // A progress line only for a person watching: not when stderr goes to a file or a pipe.
+    let summary = if !args.quiet && std::io::stderr().is_terminal() {
+        let mut line = crate::progress::ProgressLine::new();
+        let result = stream_file_with_progress(
+            &job,
+            Some(&mut |counts: &angcut::pipeline::Counts, total: Option<u64>| line.update(counts, total)),
+        );
+        line.clear();
+        result?
+    } else {
+        stream_file(&job)?
+    };
     if let Some(path) = &args.stats_json {
         std::fs::write(path, angcut::stats::summary_json(&job, &summary))
             .map_err(|source| angcut::Error::Io { path: path.clone(), source })?;

@@ -43,10 +43,10 @@ impl RowRadius {
     fn radius(&self, value: f64) -> Option<Angle> {
         match self {
             RowRadius::Column { unit, min, max, .. } => {
-                let mut radius = Angle::from_radians(value * unit.radians());
                 if !value.is_finite() {
                     return None;
                 }
+                let mut radius = Angle::from_radians(value * unit.radians());
                 if let Some(min) = *min {
                     radius = if radius < min { min } else { radius };
                 }
@@ -187,15 +187,14 @@ impl ContaminantSet {
             (None, Some(maxsep)) => Radii::Uniform(maxsep),
             (None, None) => return Err(Error::Usage("give --maxsep, --radius-col or --radius-from-mag".into())),
         };
-        let ids = if spec.id_column.is_some() {
-            let parts: Vec<&dyn Array> = ids.iter().map(|a| a.as_ref()).collect();
-            Some(if parts.is_empty() {
-                arrow::array::new_empty_array(schema.field(id_index.unwrap_or(0)).data_type())
-            } else {
-                concat(&parts).map_err(|source| Error::Arrow { path: path.to_path_buf(), source })?
-            })
-        } else {
-            None
+        let ids = match id_index {
+            // No rows: an empty array of the column's own type, so the added column keeps it.
+            Some(column) if ids.is_empty() => Some(arrow::array::new_empty_array(schema.field(column).data_type())),
+            Some(_) => {
+                let parts: Vec<&dyn Array> = ids.iter().map(|a| a.as_ref()).collect();
+                Some(concat(&parts).map_err(|source| Error::Arrow { path: path.to_path_buf(), source })?)
+            }
+            None => None,
         };
         Ok(ContaminantSet { positions, radii, ids })
     }

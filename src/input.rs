@@ -183,13 +183,22 @@ impl BatchSource for ArrowSource {
     }
 
     fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
-        match catch_unwind(AssertUnwindSafe(|| self.reader.next())) {
-            Ok(None) => None,
-            Ok(Some(Ok(batch))) => Some(Ok(batch)),
-            Ok(Some(Err(source))) => Some(Err(Error::Arrow { path: self.path.clone(), source })),
-            Err(payload) => {
-                Some(Err(Error::Corrupt { path: self.path.clone(), message: panic_message(payload.as_ref()) }))
-            }
+        next_guarded(&mut self.reader, &self.path)
+    }
+}
+
+/// The next batch of `reader`, with its error, or a panic of its decoder (on a damaged file),
+/// turned into an error naming `path`.
+pub(crate) fn next_guarded(
+    reader: &mut impl Iterator<Item = Result<RecordBatch, ArrowError>>,
+    path: &Path,
+) -> Option<Result<RecordBatch, Error>> {
+    match catch_unwind(AssertUnwindSafe(|| reader.next())) {
+        Ok(None) => None,
+        Ok(Some(Ok(batch))) => Some(Ok(batch)),
+        Ok(Some(Err(source))) => Some(Err(Error::Arrow { path: path.to_path_buf(), source })),
+        Err(payload) => {
+            Some(Err(Error::Corrupt { path: path.to_path_buf(), message: panic_message(payload.as_ref()) }))
         }
     }
 }

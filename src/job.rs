@@ -103,6 +103,15 @@ impl Summary {
 /// assert!(summary.counts.removed > 0 && summary.counts.written < 20_000);
 /// ```
 pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
+    stream_file_with_progress(job, None)
+}
+
+/// [`stream_file`], telling `progress` the running totals after each batch, with the input's
+/// row count when its format records one (Parquet).
+pub fn stream_file_with_progress(
+    job: &StreamJob,
+    mut progress: Option<&mut dyn FnMut(&Counts, Option<u64>)>,
+) -> Result<Summary, Error> {
     let started = Instant::now();
     if job.batch_size == 0 {
         return Err(Error::Usage("batch size must be at least 1".into()));
@@ -155,7 +164,17 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
         None => None,
     };
     // (The cast shortens the trait object's lifetime, which `Option` will not do by itself.)
-    let sinks = Sinks { kept: sink.as_mut(), rejected: rejected.as_deref_mut().map(|s| s as &mut dyn BatchSink) };
+    let total_rows = catalog.rows;
+    let mut report = |counts: &Counts| {
+        if let Some(progress) = progress.as_deref_mut() {
+            progress(counts, total_rows);
+        }
+    };
+    let sinks = Sinks {
+        kept: sink.as_mut(),
+        rejected: rejected.as_deref_mut().map(|s| s as &mut dyn BatchSink),
+        progress: Some(&mut report),
+    };
     let counts = run(catalog.source.as_mut(), &cutter, &job.pipeline, sinks)?;
     // The rejected rows first: if OUT then cannot be finished, the run fails and takes the
     // rejected file away again, so a failed run leaves neither.

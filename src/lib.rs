@@ -45,7 +45,7 @@ pub use angle::{Angle, AngleError};
 pub use contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
 pub use cut::{BatchCutter, CutOptions, OnInvalid, Selection};
 pub use error::Error;
-pub use job::{StreamJob, Summary, stream_file};
+pub use job::{StreamJob, Summary, stream_file, stream_file_with_progress};
 pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
 pub use pipeline::PipelineOptions;
 pub use sky::{UnitVector, unit_vector};

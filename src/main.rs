@@ -2,6 +2,7 @@
 //! (2 for usage errors, 1 for failures, 128 + N when stopped by signal N).
 
 mod cli;
+mod progress;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::ExitCode;

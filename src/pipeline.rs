@@ -78,6 +78,8 @@ type Done = (u64, Result<CutBatch, Error>);
 pub struct Sinks<'a> {
     pub kept: &'a mut dyn BatchSink,
     pub rejected: Option<&'a mut dyn BatchSink>,
+    /// Told the running totals after each batch is written (a progress display).
+    pub progress: Option<&'a mut dyn FnMut(&Counts)>,
 }
 
 /// Streams every batch of `source` through `cutter` into the sinks, in the original order.
@@ -220,6 +222,9 @@ fn write_in_order(
                 pool.install(|| sink.write(rejected))?;
             }
             total.add(&cut.counts);
+            if let Some(progress) = sinks.progress.as_deref_mut() {
+                progress(&total);
+            }
             next += 1;
             in_flight.leave();
             // The reader may have finished and dropped its end; nothing to do then.
@@ -304,7 +309,7 @@ mod tests {
     }
 
     fn into(sink: &mut dyn BatchSink) -> Sinks<'_> {
-        Sinks { kept: sink, rejected: None }
+        Sinks { kept: sink, rejected: None, progress: None }
     }
 
     fn index(n: usize, maxsep_deg: f64) -> ContaminantIndex {
