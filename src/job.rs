@@ -106,12 +106,12 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
     stream_file_with_progress(job, None)
 }
 
+/// Told the running totals after each batch, with the input's row count if known.
+pub type Progress<'a> = dyn FnMut(&Counts, Option<u64>) + 'a;
+
 /// [`stream_file`], telling `progress` the running totals after each batch, with the input's
 /// row count when its format records one (Parquet).
-pub fn stream_file_with_progress(
-    job: &StreamJob,
-    mut progress: Option<&mut dyn FnMut(&Counts, Option<u64>)>,
-) -> Result<Summary, Error> {
+pub fn stream_file_with_progress(job: &StreamJob, mut progress: Option<&mut Progress>) -> Result<Summary, Error> {
     let started = Instant::now();
     if job.batch_size == 0 {
         return Err(Error::Usage("batch size must be at least 1".into()));
