@@ -272,6 +272,40 @@ fn reader_schema(reader: &ParquetRecordBatchReader) -> SchemaRef {
     reader.schema()
 }
 
+/// How `other` differs from `first` in its columns (names, order and types; nullability and
+/// metadata may differ), said in words; `None` if it does not.
+pub fn schema_difference(first: &Schema, other: &Schema) -> Option<String> {
+    for (i, field) in other.fields().iter().enumerate() {
+        match first.fields().get(i) {
+            Some(expected) if expected.name() == field.name() => {
+                if expected.data_type() != field.data_type() {
+                    return Some(format!(
+                        "column '{}' is {} here but {} there",
+                        field.name(),
+                        field.data_type(),
+                        expected.data_type()
+                    ));
+                }
+            }
+            expected => {
+                let moved = first.index_of(field.name()).is_ok();
+                let expected = expected.map_or("no column".to_string(), |e| format!("'{}'", e.name()));
+                return Some(if moved {
+                    format!(
+                        "column {} is '{}' here but {expected} there (columns in another order)",
+                        i + 1,
+                        field.name()
+                    )
+                } else {
+                    format!("column '{}' is not there (column {} there is {expected})", field.name(), i + 1)
+                });
+            }
+        }
+    }
+    let missing = first.fields().iter().skip(other.fields().len()).map(|f| f.name().as_str()).collect::<Vec<_>>();
+    (!missing.is_empty()).then(|| format!("columns {} are missing here", missing.join(", ")))
+}
+
 /// Opens a file for reading, with an error that says which file and why.
 pub fn open_file(path: &Path) -> Result<File, Error> {
     let io_error = |source| Error::Io { path: path.to_path_buf(), source };
@@ -289,6 +323,33 @@ pub fn open_file(path: &Path) -> Result<File, Error> {
 mod tests {
     use super::*;
     use arrow::datatypes::Field;
+
+    #[test]
+    fn schema_differences_are_said_in_words() {
+        let a = schema(&["ra", "dec", "mag"]);
+        assert_eq!(schema_difference(&a, &a), None);
+        let nullable = Schema::new(vec![
+            Field::new("ra", DataType::Float64, false),
+            Field::new("dec", DataType::Float64, false),
+            Field::new("mag", DataType::Float64, false),
+        ]);
+        assert_eq!(schema_difference(&a, &nullable), None, "nullability may differ");
+        let typed = Schema::new(vec![
+            Field::new("ra", DataType::Float64, true),
+            Field::new("dec", DataType::Float64, true),
+            Field::new("mag", DataType::Float32, true),
+        ]);
+        assert_eq!(schema_difference(&a, &typed).unwrap(), "column 'mag' is Float32 here but Float64 there");
+        assert_eq!(schema_difference(&a, &schema(&["ra", "dec"])).unwrap(), "columns mag are missing here");
+        assert_eq!(
+            schema_difference(&a, &schema(&["ra", "dec", "mag", "flux"])).unwrap(),
+            "column 'flux' is not there (column 4 there is no column)"
+        );
+        assert_eq!(
+            schema_difference(&a, &schema(&["dec", "ra", "mag"])).unwrap(),
+            "column 1 is 'dec' here but 'ra' there (columns in another order)"
+        );
+    }
 
     fn schema(names: &[&str]) -> Schema {
         Schema::new(names.iter().map(|n| Field::new(*n, DataType::Float64, true)).collect::<Vec<_>>())

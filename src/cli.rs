@@ -1,18 +1,19 @@
 //! The command line: argument definitions (clap) and their translation into library calls.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use angcut::job::DEFAULT_BATCH_SIZE;
+use angcut::file_plan::plan_out_dir;
+use angcut::job::{DEFAULT_BATCH_SIZE, ProgressReport};
 use angcut::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat, ParquetOutputOptions};
 use angcut::pipeline::default_threads;
 use angcut::star_mask::{MagnitudeRule, PowerLaw};
 use angcut::synthetic::{Catalogue, Sky, TableSchema, write_catalogue};
 use angcut::{
-    Angle, ContaminantSpec, CutOptions, KernelChoice, OnInvalid, PipelineOptions, RowRadius, Selection, StreamJob,
-    stream_file, stream_file_with_progress,
+    Angle, ContaminantSpec, CutOptions, FileTask, KernelChoice, OnInvalid, PipelineOptions, RowRadius, Selection,
+    StreamJob, stream_file, stream_file_with_progress,
 };
 
 #[derive(Debug, Parser)]
@@ -31,11 +32,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Copy IN to OUT without the objects closer than MAXSEP to any contaminant.
-    #[command(after_help = STREAM_EXAMPLES)]
+    #[command(after_help = STREAM_EXAMPLES, override_usage = STREAM_USAGE)]
     Stream(StreamArgs),
     /// Write a deterministic synthetic catalogue (for tests and benchmarks).
     Gen(GenArgs),
 }
+
+const STREAM_USAGE: &str =
+    "angcut stream [OPTIONS] -c FILE <--maxsep ANGLE|--radius-col COL|--radius-from-mag COL> IN OUT
+       angcut stream [OPTIONS] -c FILE <--maxsep ANGLE|...> --out-dir DIR IN...";
 
 const STREAM_EXAMPLES: &str = "Examples:
   angcut stream galaxies.parquet clean.parquet --contaminants stars.parquet --maxsep 30arcsec
@@ -47,14 +52,17 @@ const STREAM_EXAMPLES: &str = "Examples:
   angcut stream in.parquet clean.parquet -c stars.parquet --maxsep 1arcmin --rejected removed.parquet
   angcut stream in.parquet - -c bright.csv --maxsep 1arcmin | angcut stream - clean.parquet -c artefacts.parquet --maxsep 5arcsec
   angcut stream in.parquet out.parquet -c hip.parquet --radius-from-mag hpmag --max-radius 0.5deg
+  angcut stream tile1.parquet tile2.parquet survey_hats/dataset --out-dir clean -c stars.parquet --maxsep 30arcsec
   angcut stream in.parquet out.parquet -c hsc_stars.parquet --radius-from-mag g --mag-radius 200,0.25,7 --mag-radius 10,0.1,0";
 
 #[derive(Debug, Args)]
 pub struct StreamArgs {
-    /// The object catalogue to cut: Parquet or Arrow IPC (file or stream), by content; '-' reads an Arrow IPC stream from stdin.
-    pub input: PathBuf,
-    /// Where to write the kept objects; replaced only when the run succeeds. Format from the name (.parquet, .arrow/.feather/.ipc, .arrows) or --output-format; '-' writes an Arrow IPC stream to stdout.
-    pub output: PathBuf,
+    /// IN OUT: the object catalogue to cut (Parquet or Arrow IPC file or stream, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, or --output-format; '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Cut every IN (a directory: every *.parquet file below it, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
     /// The contaminant positions: Parquet, Arrow IPC, or CSV with a header.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub contaminants: PathBuf,
@@ -88,7 +96,7 @@ pub struct StreamArgs {
     /// Write only the objects near a contaminant (the ones the cut would remove).
     #[arg(long, conflicts_with = "flag_column")]
     pub invert: bool,
-    /// Also write the objects OUT does not get to FILE (Parquet), in the same pass.
+    /// Also write the objects OUT does not get to FILE, in the same pass (with --out-dir: a directory, mirrored like DIR).
     #[arg(long, value_name = "FILE", conflicts_with = "flag_column")]
     pub rejected: Option<PathBuf>,
     /// Keep every object and add a boolean column NAME: true = near a contaminant, null = no valid position.
@@ -243,9 +251,10 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
         row_radius,
         id_column: args.contaminant_id,
     };
+    let (files, create_dirs) = file_tasks(args.paths, args.out_dir.as_deref(), args.rejected.as_deref())?;
     let job = StreamJob {
-        input: args.input,
-        output: args.output,
+        files,
+        create_dirs,
         contaminants,
         ra: args.ra,
         dec: args.dec,
@@ -263,7 +272,6 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
             nearest_columns: args.nearest_columns,
             rejected: args.rejected.is_some(),
         },
-        rejected_output: args.rejected,
         output_format: args.output_format,
         output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
     };
@@ -271,10 +279,7 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
     // A progress line only for a person watching: not when stderr goes to a file or a pipe.
     let summary = if !args.quiet && std::io::stderr().is_terminal() {
         let mut line = crate::progress::ProgressLine::new();
-        let result = stream_file_with_progress(
-            &job,
-            Some(&mut |counts: &angcut::pipeline::Counts, total: Option<u64>| line.update(counts, total)),
-        );
+        let result = stream_file_with_progress(&job, Some(&mut |report: &ProgressReport| line.update(report)));
         line.clear();
         result?
     } else {
@@ -288,6 +293,40 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
         eprintln!("{}", summary.line());
     }
     Ok(())
+}
+
+/// The inputs and outputs the positional PATHS and --out-dir name; whether the outputs' directories
+/// are to be created.
+fn file_tasks(
+    paths: Vec<PathBuf>,
+    out_dir: Option<&Path>,
+    rejected: Option<&Path>,
+) -> anyhow::Result<(Vec<FileTask>, bool)> {
+    let usage = |message: String| anyhow::Error::from(angcut::Error::Usage(message));
+    if let Some(out_dir) = out_dir {
+        if rejected.is_some_and(|r| angcut::output::same_destination(r, out_dir)) {
+            return Err(usage("--rejected and --out-dir must be different directories".into()));
+        }
+        return Ok((plan_out_dir(&paths, out_dir, rejected)?, true));
+    }
+    match <[PathBuf; 2]>::try_from(paths) {
+        Ok([input, output]) => {
+            if input.is_dir() {
+                return Err(usage(format!(
+                    "{} is a directory: to cut every *.parquet file in it, give --out-dir DIR instead of OUT",
+                    input.display()
+                )));
+            }
+            Ok((vec![FileTask { input, output, rejected: rejected.map(Path::to_path_buf) }], false))
+        }
+        Err(paths) if paths.len() == 1 => {
+            Err(usage(format!("missing OUT after {}: give IN OUT, or --out-dir DIR", paths[0].display())))
+        }
+        Err(paths) => Err(usage(format!(
+            "{} paths given: several inputs need --out-dir DIR (without it, give exactly IN OUT)",
+            paths.len()
+        ))),
+    }
 }
 
 /// On SIGINT or SIGTERM, removes the output being written and exits with 128 + the signal number

@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, ArrayRef, Float64Array};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
 use arrow::compute::concat;
 
 use crate::angle::Angle;
-use crate::catalog::{CoordinateColumns, ParquetCatalog, find_named_column, position, read_f64};
+use crate::catalog::{Axis, CoordinateColumns, ParquetCatalog, find_named_column, position, read_f64};
 use crate::error::Error;
-use crate::input::{InputFormat, open_catalogue};
+use crate::input::{ArrowSource, InputFormat, open_catalogue};
 use crate::kernel::{ContaminantIndex, KernelChoice};
 use crate::pipeline::BatchSource;
 use crate::sky::UnitVector;
@@ -126,31 +126,87 @@ impl ContaminantSet {
     /// ```
     pub fn read(spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
         let path = spec.path.as_path();
-        let flags = ("--contaminant-ra", "--contaminant-dec");
         let opened = open_catalogue(path, 65_536, true)?;
-        let full_schema = opened.source.schema();
-        let columns = CoordinateColumns::resolve(&full_schema, path, spec.ra.as_deref(), spec.dec.as_deref(), flags)?;
-        let radius_column = match &spec.row_radius {
-            Some(row) => Some(find_named_column(&full_schema, path, row.column(), row.flag())?),
-            None => None,
-        };
-        let id_column = match &spec.id_column {
-            Some(name) => Some(find_named_column(&full_schema, path, name, "--contaminant-id")?),
-            None => None,
-        };
-        let name = |i: usize| full_schema.field(i).name().clone();
-        let names = (name(columns.ra), name(columns.dec), radius_column.map(name), id_column.map(name));
-        let mut wanted: Vec<usize> =
-            [Some(columns.ra), Some(columns.dec), radius_column, id_column].into_iter().flatten().collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let columns = SpecColumns::find(&opened.source.schema(), spec)?;
         // Parquet decodes only the columns needed; the other formats are read whole (star lists).
-        let mut source: Box<dyn BatchSource> = if opened.format == InputFormat::Parquet {
+        let source: Box<dyn BatchSource> = if opened.format == InputFormat::Parquet {
             drop(opened);
-            Box::new(ParquetCatalog::open_projected(path, 65_536, Some(&wanted))?)
+            Box::new(ParquetCatalog::open_projected(path, 65_536, Some(&columns.wanted))?)
         } else {
             opened.source
         };
+        ContaminantSet::collect(source, spec, &columns)
+    }
+
+    /// The contaminants of a record batch, with the columns and radius rule of `spec` (whose
+    /// `path` only names the batch in messages).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Float64Array, RecordBatch};
+    /// use angcut::{Angle, ContaminantSet, ContaminantSpec, RowRadius};
+    /// let batch = RecordBatch::try_from_iter([
+    ///     ("ra", Arc::new(Float64Array::from(vec![10.0, 200.0])) as _),
+    ///     ("dec", Arc::new(Float64Array::from(vec![-30.0, 45.0])) as _),
+    ///     ("r_arcsec", Arc::new(Float64Array::from(vec![Some(12.0), None])) as _),
+    /// ]).unwrap();
+    /// let mut spec = ContaminantSpec::uniform("artefacts", Angle::from_arcsec(5.0)); // fills the null
+    /// spec.row_radius = Some(RowRadius::Column { name: "r_arcsec".into(), unit: Angle::from_arcsec(1.0), min: None, max: None });
+    /// let set = ContaminantSet::from_batch(&batch, &spec).unwrap();
+    /// assert_eq!(set.largest_radius(), Some(Angle::from_arcsec(12.0)));
+    /// ```
+    pub fn from_batch(batch: &RecordBatch, spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
+        let columns = SpecColumns::find(&batch.schema(), spec)?;
+        let source = ArrowSource::new(&spec.path, batch.schema(), std::iter::once(Ok(batch.clone())));
+        ContaminantSet::collect(Box::new(source), spec, &columns)
+    }
+
+    /// Contaminants at (`ra`, `dec`) in degrees with `radii`; a non-finite position or |dec| > 90
+    /// is an error naming its index.
+    ///
+    /// ```
+    /// use angcut::{Angle, ContaminantSet, KernelChoice, Radii, unit_vector};
+    /// let set = ContaminantSet::from_degrees(&[83.82], &[-5.39], Radii::Uniform(Angle::from_arcsec(60.0))).unwrap();
+    /// let index = set.index(KernelChoice::Auto).unwrap();
+    /// assert!(index.is_near(&unit_vector(83.82, -5.38)));
+    /// ```
+    pub fn from_degrees(ra: &[f64], dec: &[f64], radii: Radii) -> Result<ContaminantSet, Error> {
+        let name = std::path::Path::new("<contaminant arrays>");
+        let lengths_differ =
+            |what: &str, n: usize| Error::Usage(format!("{}: {} ra values but {n} {what}", name.display(), ra.len()));
+        if dec.len() != ra.len() {
+            return Err(lengths_differ("dec values", dec.len()));
+        }
+        if let Radii::PerContaminant(radii) = &radii
+            && radii.len() != ra.len()
+        {
+            return Err(lengths_differ("radii", radii.len()));
+        }
+        let positions = ra
+            .iter()
+            .zip(dec)
+            .enumerate()
+            .map(|(row, (&ra, &dec))| {
+                position(Some(ra), Some(dec)).map_err(|invalid| Error::InvalidContaminant {
+                    path: name.to_path_buf(),
+                    row: row as u64,
+                    column: if invalid.axis() == Axis::Ra { "ra" } else { "dec" }.to_string(),
+                    problem: invalid.describe(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ContaminantSet { positions, radii, ids: None })
+    }
+
+    /// Reads positions, radii and identities from `source`, whose columns `columns` found.
+    fn collect(
+        mut source: Box<dyn BatchSource>,
+        spec: &ContaminantSpec,
+        columns: &SpecColumns,
+    ) -> Result<ContaminantSet, Error> {
+        let path = spec.path.as_path();
+        let flags = ("--contaminant-ra", "--contaminant-dec");
+        let names = &columns.names;
         let schema = source.schema();
         let projected = CoordinateColumns::resolve(&schema, path, Some(&names.0), Some(&names.1), flags)?;
         let index_of =
@@ -221,6 +277,36 @@ impl ContaminantSet {
             Radii::Uniform(radius) => ContaminantIndex::build(&self.positions, *radius, choice),
             Radii::PerContaminant(radii) => ContaminantIndex::build_with_radii(&self.positions, radii, choice),
         }
+    }
+}
+
+/// The columns a [`ContaminantSpec`] names, found in a schema: (ra, dec, radius, id) names and
+/// their indices in ascending order (the projection to read).
+struct SpecColumns {
+    names: (String, String, Option<String>, Option<String>),
+    wanted: Vec<usize>,
+}
+
+impl SpecColumns {
+    fn find(schema: &arrow::datatypes::Schema, spec: &ContaminantSpec) -> Result<SpecColumns, Error> {
+        let path = spec.path.as_path();
+        let flags = ("--contaminant-ra", "--contaminant-dec");
+        let columns = CoordinateColumns::resolve(schema, path, spec.ra.as_deref(), spec.dec.as_deref(), flags)?;
+        let radius_column = match &spec.row_radius {
+            Some(row) => Some(find_named_column(schema, path, row.column(), row.flag())?),
+            None => None,
+        };
+        let id_column = match &spec.id_column {
+            Some(name) => Some(find_named_column(schema, path, name, "--contaminant-id")?),
+            None => None,
+        };
+        let name = |i: usize| schema.field(i).name().clone();
+        let names = (name(columns.ra), name(columns.dec), radius_column.map(name), id_column.map(name));
+        let mut wanted: Vec<usize> =
+            [Some(columns.ra), Some(columns.dec), radius_column, id_column].into_iter().flatten().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        Ok(SpecColumns { names, wanted })
     }
 }
 

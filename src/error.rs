@@ -51,6 +51,10 @@ pub enum Error {
     #[error("{}: row {row}, column '{column}': {problem}", path.display())]
     InvalidRadius { path: PathBuf, row: u64, column: String, problem: String },
 
+    /// One of several inputs has other columns than the first.
+    #[error("{}: its columns differ from those of {}: {difference}; all inputs of one run must share a schema", path.display(), first.display())]
+    SchemaChange { path: PathBuf, first: PathBuf, difference: String },
+
     #[error("building the contaminant index: {0}")]
     Index(String),
 

@@ -1,16 +1,21 @@
-//! The whole `angcut stream` job: from file names to a written output and a summary.
+//! The whole `angcut stream` job: from file names to written outputs and a summary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::angle::Angle;
-use crate::catalog::CoordinateColumns;
+use crate::catalog::{CoordinateColumns, schema_difference};
 use crate::contaminants::{ContaminantSet, ContaminantSpec};
 use crate::cut::{BatchCutter, CutOptions};
 use crate::error::Error;
-use crate::input::{STDIO, open_catalogue};
-use crate::kernel::{Kernel, KernelChoice};
-use crate::output::{BatchSink, OutputFormat, ParquetOutputOptions, check_output_path, create_sink, same_destination};
+use crate::file_plan::CreatedDirs;
+pub use crate::file_plan::FileTask;
+use crate::input::{Catalogue, STDIO, open_catalogue};
+use crate::kernel::{ContaminantIndex, Kernel, KernelChoice};
+use crate::output::{
+    BatchSink, FinishedOutput, InputIdentities, OutputFormat, ParquetOutputOptions, check_output_path, commit_all,
+    create_sink, same_destination,
+};
 use crate::pipeline::{Counts, PipelineOptions, Sinks, run};
 
 /// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
@@ -19,8 +24,11 @@ pub const DEFAULT_BATCH_SIZE: usize = 65_536;
 /// Everything `angcut stream` needs to know.
 #[derive(Debug, Clone)]
 pub struct StreamJob {
-    pub input: PathBuf,
-    pub output: PathBuf,
+    /// The inputs and where their rows go, cut one after the other against one contaminant index.
+    pub files: Vec<FileTask>,
+    /// Create the outputs' missing parent directories (what `--out-dir` does); without it a
+    /// missing directory is an error. Directories created by a failed run are removed again.
+    pub create_dirs: bool,
     /// The contaminant file, its columns, and the radius rule.
     pub contaminants: ContaminantSpec,
     /// Object coordinate columns; `None` finds them by their usual names.
@@ -29,26 +37,30 @@ pub struct StreamJob {
     pub kernel: KernelChoice,
     pub batch_size: usize,
     pub pipeline: PipelineOptions,
-    /// Which rows go to `output`, and what columns are added.
+    /// Which rows go to the outputs, and what columns are added. `cut.rejected` must be set
+    /// exactly when the files have rejected outputs.
     pub cut: CutOptions,
-    /// Where the rows `output` does not get are written, if anywhere (`--rejected`).
-    pub rejected_output: Option<PathBuf>,
     pub output_options: ParquetOutputOptions,
-    /// The output format; `None` takes it from the output's name ([`OutputFormat::for_path`]).
+    /// The output format; `None` takes it from each output's name ([`OutputFormat::for_path`]).
     pub output_format: Option<OutputFormat>,
 }
 
 impl StreamJob {
-    /// A job with every option at its default.
+    /// A job for one input, with every option at its default.
     pub fn new(
         input: impl Into<PathBuf>,
         output: impl Into<PathBuf>,
         contaminants: impl Into<PathBuf>,
         maxsep: Angle,
     ) -> StreamJob {
+        StreamJob::for_files(vec![FileTask::new(input, output)], contaminants, maxsep)
+    }
+
+    /// A job for several inputs (see [`crate::file_plan::plan_out_dir`]), every option at its default.
+    pub fn for_files(files: Vec<FileTask>, contaminants: impl Into<PathBuf>, maxsep: Angle) -> StreamJob {
         StreamJob {
-            input: input.into(),
-            output: output.into(),
+            files,
+            create_dirs: false,
             contaminants: ContaminantSpec::uniform(contaminants, maxsep),
             ra: None,
             dec: None,
@@ -56,23 +68,42 @@ impl StreamJob {
             batch_size: DEFAULT_BATCH_SIZE,
             pipeline: PipelineOptions::default(),
             cut: CutOptions::default(),
-            rejected_output: None,
             output_options: ParquetOutputOptions::default(),
             output_format: None,
         }
     }
+
+    /// Sends the rows the main output does not get to `path` as well (one-file jobs).
+    pub fn with_rejected(mut self, path: impl Into<PathBuf>) -> StreamJob {
+        if let [file] = self.files.as_mut_slice() {
+            file.rejected = Some(path.into());
+            self.cut.rejected = true;
+        }
+        self
+    }
 }
 
 /// What a finished job did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
+    /// Each input's own counts, in the job's order.
+    pub files: Vec<FileSummary>,
+    /// The totals over all inputs.
     pub counts: Counts,
     pub contaminants: usize,
     pub kernel: Kernel,
     /// The largest contaminant radius (the one radius, unless radii are per contaminant).
     pub largest_radius: Option<Angle>,
-    /// Whether a rejected output was written (`counts.rejected` rows).
+    /// Whether rejected outputs were written (`counts.rejected` rows).
     pub rejected_output: bool,
+    pub seconds: f64,
+}
+
+/// What the job did with one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSummary {
+    pub task: FileTask,
+    pub counts: Counts,
     pub seconds: f64,
 }
 
@@ -82,15 +113,34 @@ impl Summary {
         let c = &self.counts;
         let rate = if self.seconds > 0.0 { c.read as f64 / self.seconds } else { 0.0 };
         let rejected = if self.rejected_output { format!(" (rejected {})", c.rejected) } else { String::new() };
+        let files = if self.files.len() == 1 { String::new() } else { format!("{} files: ", self.files.len()) };
         format!(
-            "angcut: read {} rows, removed {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
+            "angcut: {files}read {} rows, removed {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
             c.read, c.removed, c.invalid, c.written, self.seconds, rate, self.contaminants, self.kernel
         )
     }
 }
 
-/// Runs the job: checks the paths, indexes the contaminants, streams the cut, and moves the output
-/// into place only if everything succeeded.
+/// How far a job has got, told to a progress display after each batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProgressReport {
+    /// Totals so far over all inputs.
+    pub counts: Counts,
+    /// The rows of all inputs, when every input's format records its row count (Parquet).
+    pub rows_total: Option<u64>,
+    /// The inputs' size on disk; with `rows_total`, `bytes_total * counts.read / rows_total`
+    /// estimates the bytes read so far.
+    pub bytes_total: u64,
+    /// The input being cut (0-based) and how many there are.
+    pub file: usize,
+    pub files: usize,
+}
+
+/// Told how far the job has got after each batch.
+pub type Progress<'a> = dyn FnMut(&ProgressReport) + 'a;
+
+/// Runs the job: checks every path, reads every input's schema, indexes the contaminants once,
+/// streams the cut of each input, and moves the outputs into place only if all succeeded.
 ///
 /// ```
 /// use angcut::{Angle, StreamJob, stream_file};
@@ -106,42 +156,143 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
     stream_file_with_progress(job, None)
 }
 
-/// Told the running totals after each batch, with the input's row count if known.
-pub type Progress<'a> = dyn FnMut(&Counts, Option<u64>) + 'a;
-
-/// [`stream_file`], telling `progress` the running totals after each batch, with the input's
-/// row count when its format records one (Parquet).
-pub fn stream_file_with_progress(job: &StreamJob, mut progress: Option<&mut Progress>) -> Result<Summary, Error> {
+/// [`stream_file`], telling `progress` how far it has got after each batch.
+pub fn stream_file_with_progress(job: &StreamJob, progress: Option<&mut Progress>) -> Result<Summary, Error> {
     let started = Instant::now();
+    check_paths(job)?;
+    // Every input is opened (its footer read) before the contaminants, and before any output
+    // is created: a wrong input file, or one whose schema differs from the first's, is reported
+    // first and leaves nothing behind.
+    let mut first = None;
+    let mut rows_total = Some(0u64);
+    let mut bytes_total = 0u64;
+    for task in &job.files {
+        let catalogue = open_catalogue(&task.input, job.batch_size, false)?;
+        let schema = catalogue.source.schema();
+        let name = catalogue.source.path().to_path_buf();
+        CoordinateColumns::resolve(&schema, &name, job.ra.as_deref(), job.dec.as_deref(), ("--ra", "--dec"))?;
+        rows_total = rows_total.zip(catalogue.rows).map(|(a, b)| a + b);
+        bytes_total += std::fs::metadata(&task.input).map_or(0, |m| m.len());
+        match &first {
+            None => first = Some((catalogue, name)),
+            Some((first, first_name)) => {
+                if let Some(difference) = schema_difference(&first.source.schema(), &schema) {
+                    return Err(Error::SchemaChange { path: name, first: first_name.clone(), difference });
+                }
+            }
+        }
+        // Only the first stays open (it may be stdin): thousands of inputs must not hold
+        // thousands of open files.
+    }
+    let contaminants = ContaminantSet::read(&job.contaminants)?;
+    let index = contaminants.index(job.kernel)?;
+
+    let mut created = CreatedDirs::default();
+    let mut finished = Vec::new();
+    let mut progress = progress;
+    let mut files = Vec::with_capacity(job.files.len());
+    let mut counts = Counts::default();
+    let mut first = first.map(|(catalogue, _)| catalogue);
+    let result = (|| {
+        for (i, task) in job.files.iter().enumerate() {
+            let file_started = Instant::now();
+            let catalogue = match first.take() {
+                Some(catalogue) => catalogue,
+                None => open_catalogue(&task.input, job.batch_size, false)?,
+            };
+            let mut report = |so_far: &Counts| {
+                if let Some(progress) = progress.as_deref_mut() {
+                    let mut total = counts;
+                    total.add(so_far);
+                    let files = job.files.len();
+                    progress(&ProgressReport { counts: total, rows_total, bytes_total, file: i, files });
+                }
+            };
+            let file_counts =
+                cut_one(job, task, catalogue, &contaminants, &index, &mut created, &mut finished, &mut report)?;
+            counts.add(&file_counts);
+            counts.peak_in_flight = counts.peak_in_flight.max(file_counts.peak_in_flight);
+            files.push(FileSummary {
+                task: task.clone(),
+                counts: file_counts,
+                seconds: file_started.elapsed().as_secs_f64(),
+            });
+        }
+        commit_all(std::mem::take(&mut finished))
+    })();
+    if let Err(error) = result {
+        drop(finished); // deletes the finished outputs' temporary files
+        created.remove_if_empty();
+        return Err(error);
+    }
+    Ok(Summary {
+        files,
+        counts,
+        contaminants: index.len(),
+        kernel: index.kernel(),
+        largest_radius: contaminants.largest_radius(),
+        rejected_output: job.cut.rejected,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Refuses, before anything is read, a job that would overwrite an input, write one file twice,
+/// or read stdin twice.
+fn check_paths(job: &StreamJob) -> Result<(), Error> {
     if job.batch_size == 0 {
         return Err(Error::Usage("batch size must be at least 1".into()));
     }
-    let stdio = |p: &std::path::Path| p.as_os_str() == STDIO;
-    if stdio(&job.input) && stdio(&job.contaminants.path) {
-        return Err(Error::Usage("IN and the contaminants cannot both be read from stdin ('-')".into()));
+    if job.files.is_empty() {
+        return Err(Error::Usage("no input given".into()));
     }
-    if !stdio(&job.output) {
-        check_output_path(&job.output, &[&job.input, &job.contaminants.path])?;
+    let stdio = |p: &Path| p.as_os_str() == STDIO;
+    if job.files.iter().any(|t| stdio(&t.input)) {
+        if job.files.len() > 1 {
+            return Err(Error::Usage("stdin ('-') cannot be one of several inputs".into()));
+        }
+        if stdio(&job.contaminants.path) {
+            return Err(Error::Usage("IN and the contaminants cannot both be read from stdin ('-')".into()));
+        }
     }
-    if let Some(rejected) = &job.rejected_output {
-        check_output_path(rejected, &[&job.input, &job.contaminants.path])?;
-        if same_destination(rejected, &job.output) {
+    if job.files.iter().any(|t| t.rejected.is_some() != job.cut.rejected) {
+        return Err(Error::Usage("cut.rejected must be set exactly when the files have rejected outputs".into()));
+    }
+    if job.files.len() > 1 && job.files.iter().any(|t| stdio(&t.output)) {
+        return Err(Error::Usage("several inputs cannot all be written to stdout ('-')".into()));
+    }
+    let inputs =
+        InputIdentities::of(job.files.iter().map(|t| t.input.as_path()).chain([job.contaminants.path.as_path()]));
+    for task in &job.files {
+        let outputs = std::iter::once(&task.output).chain(&task.rejected);
+        for output in outputs.filter(|o| !stdio(o)) {
+            check_output_path(output, &inputs, job.create_dirs)?;
+        }
+        if let Some(rejected) = &task.rejected
+            && same_destination(rejected, &task.output)
+        {
             return Err(Error::Usage(format!(
                 "the rejected output {} is the same file as OUT; give it another name",
                 rejected.display()
             )));
         }
     }
-    if job.cut.rejected != job.rejected_output.is_some() {
-        return Err(Error::Usage("cut.rejected must be set exactly when rejected_output is".into()));
-    }
-    // Open the input first: a wrong input file is reported before the contaminants are read.
-    let mut catalog = open_catalogue(&job.input, job.batch_size, false)?;
-    let input_schema = catalog.source.schema();
-    let input_name = catalog.source.path().to_path_buf();
-    CoordinateColumns::resolve(&input_schema, &input_name, job.ra.as_deref(), job.dec.as_deref(), ("--ra", "--dec"))?;
-    let contaminants = ContaminantSet::read(&job.contaminants)?;
-    let index = contaminants.index(job.kernel)?;
+    Ok(())
+}
+
+/// Cuts one input into its outputs, which are finished (complete, durable) but not yet in place.
+#[allow(clippy::too_many_arguments)]
+fn cut_one(
+    job: &StreamJob,
+    task: &FileTask,
+    mut catalogue: Catalogue,
+    contaminants: &ContaminantSet,
+    index: &ContaminantIndex,
+    created: &mut CreatedDirs,
+    finished: &mut Vec<FinishedOutput>,
+    report: &mut dyn FnMut(&Counts),
+) -> Result<Counts, Error> {
+    let input_schema = catalogue.source.schema();
+    let input_name = catalogue.source.path().to_path_buf();
     let ids = match (&contaminants.ids, &job.contaminants.id_column) {
         (Some(ids), Some(name)) => Some((ids, name.as_str())),
         _ => None,
@@ -151,48 +302,33 @@ pub fn stream_file_with_progress(job: &StreamJob, mut progress: Option<&mut Prog
         &input_name,
         job.ra.as_deref(),
         job.dec.as_deref(),
-        &index,
+        index,
         ids,
         job.cut.clone(),
     )?;
-
     let schema = cutter.output_schema();
-    let format = job.output_format.unwrap_or_else(|| OutputFormat::for_path(&job.output));
-    let mut sink = create_sink(&job.output, format, schema.clone(), &job.output_options)?;
-    let mut rejected = match &job.rejected_output {
-        Some(path) => Some(create_sink(path, OutputFormat::for_path(path), schema, &job.output_options)?),
-        None => None,
-    };
-    // (The cast shortens the trait object's lifetime, which `Option` will not do by itself.)
-    let total_rows = catalog.rows;
-    let mut report = |counts: &Counts| {
-        if let Some(progress) = progress.as_deref_mut() {
-            progress(counts, total_rows);
+    let mut open = |path: &Path, format: OutputFormat| -> Result<Box<dyn BatchSink>, Error> {
+        if job.create_dirs
+            && let Some(parent) = path.parent()
+        {
+            created.create(parent)?;
         }
+        create_sink(path, format, schema.clone(), &job.output_options)
+    };
+    let mut sink = open(&task.output, job.output_format.unwrap_or_else(|| OutputFormat::for_path(&task.output)))?;
+    let mut rejected = match &task.rejected {
+        Some(path) => Some(open(path, OutputFormat::for_path(path))?),
+        None => None,
     };
     let sinks = Sinks {
         kept: sink.as_mut(),
         rejected: rejected.as_deref_mut().map(|s| s as &mut dyn BatchSink),
-        progress: Some(&mut report),
+        progress: Some(report),
     };
-    let counts = run(catalog.source.as_mut(), &cutter, &job.pipeline, sinks)?;
-    // The rejected rows first: if OUT then cannot be finished, the run fails and takes the
-    // rejected file away again, so a failed run leaves neither.
+    let counts = run(catalogue.source.as_mut(), &cutter, &job.pipeline, sinks)?;
+    finished.push(sink.finish()?);
     if let Some(rejected) = rejected {
-        rejected.finish()?;
+        finished.push(rejected.finish()?);
     }
-    if let Err(error) = sink.finish() {
-        if let Some(path) = &job.rejected_output {
-            let _ = std::fs::remove_file(path);
-        }
-        return Err(error);
-    }
-    Ok(Summary {
-        counts,
-        contaminants: index.len(),
-        kernel: index.kernel(),
-        largest_radius: contaminants.largest_radius(),
-        rejected_output: job.rejected_output.is_some(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(counts)
 }

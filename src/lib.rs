@@ -14,6 +14,7 @@
 //! - [`cut`]: what one batch becomes (kept rows, rejected rows, flag and nearest columns).
 //! - [`pipeline`]: the reader / workers / ordered writer stream.
 //! - [`output`]: atomic Parquet and Arrow IPC output, or an IPC stream to stdout.
+//! - [`file_plan`]: several inputs and directories mirrored under an output directory.
 //! - [`job`]: the whole `angcut stream` job, [`stream_file`].
 //! - [`stats`]: the job's summary as JSON.
 //!
@@ -31,6 +32,7 @@ pub mod catalog;
 pub mod contaminants;
 pub mod cut;
 pub mod error;
+pub mod file_plan;
 pub mod input;
 pub mod job;
 pub mod kernel;
@@ -45,7 +47,13 @@ pub use angle::{Angle, AngleError};
 pub use contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
 pub use cut::{BatchCutter, CutOptions, OnInvalid, Selection};
 pub use error::Error;
+pub use file_plan::FileTask;
 pub use job::{StreamJob, Summary, stream_file, stream_file_with_progress};
 pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
 pub use pipeline::PipelineOptions;
 pub use sky::{UnitVector, unit_vector};
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

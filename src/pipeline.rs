@@ -18,7 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, RecordBatchReader, RecordBatchWriter};
 use arrow::datatypes::SchemaRef;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
@@ -26,7 +26,8 @@ use crate::catalog::ParquetCatalog;
 use crate::cut::{BatchCutter, CutBatch};
 pub use crate::cut::{Counts, OnInvalid};
 use crate::error::{Error, panic_message};
-use crate::output::BatchSink;
+use crate::input::ArrowSource;
+use crate::output::{BatchSink, FinishedOutput};
 
 /// A stream of record batches, read on the pipeline's reader thread.
 pub trait BatchSource: Send {
@@ -123,6 +124,69 @@ pub fn run(
     })?;
     counts.peak_in_flight = in_flight.peak.load(Ordering::Relaxed);
     Ok(counts)
+}
+
+/// Streams any Arrow reader through `cutter` into any Arrow writer: Parquet's `ArrowWriter`, the
+/// IPC `FileWriter`/`StreamWriter`, a CSV writer, or your own [`RecordBatchWriter`]. The same
+/// reader thread, workers and ordered writer as `angcut stream`; the writer gets the selected
+/// rows in their original order, of `cutter.output_schema()`, and is not closed (that is yours
+/// to do once this returned `Ok`). Rows for a rejected output, if `cutter` makes them, are not
+/// written: use [`run`] with a second sink for those.
+///
+/// ```
+/// use std::fs::File;
+/// use angcut::{Angle, BatchCutter, ContaminantSet, CutOptions, KernelChoice, PipelineOptions, Radii};
+/// use arrow::array::RecordBatchReader;
+/// use parquet::arrow::ArrowWriter;
+/// use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+///
+/// // Any reader of record batches: here a Parquet file.
+/// let reader = ParquetRecordBatchReaderBuilder::try_new(File::open("fixtures/objects.parquet")?)?.build()?;
+/// // Two contaminants with their own radii, from plain arrays (degrees).
+/// let radii = Radii::PerContaminant(vec![Angle::from_degrees(20.0), Angle::from_arcsec(1800.0)]);
+/// let stars = ContaminantSet::from_degrees(&[10.0, 250.0], &[-20.0, 60.0], radii)?;
+/// let index = stars.index(KernelChoice::Auto)?;
+/// let cutter = BatchCutter::new(&reader.schema(), "objects", None, None, &index, None, CutOptions::default())?;
+/// // Any writer of record batches: here Parquet into memory.
+/// let mut writer = ArrowWriter::try_new(Vec::new(), cutter.output_schema(), None)?;
+/// let counts = angcut::pipeline::run_reader(reader, &cutter, &PipelineOptions::default(), &mut writer)?;
+/// let bytes = writer.into_inner()?;
+/// assert_eq!(counts.read, 20_000);
+/// assert_eq!(counts.written + counts.removed, 20_000);
+/// assert!(counts.removed > 0 && !bytes.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn run_reader<R, W>(
+    reader: R,
+    cutter: &BatchCutter,
+    options: &PipelineOptions,
+    writer: &mut W,
+) -> Result<Counts, Error>
+where
+    R: RecordBatchReader + Send + 'static,
+    W: RecordBatchWriter + Send,
+{
+    let path = cutter.path().to_path_buf();
+    let mut source = ArrowSource::new(&path, reader.schema(), reader);
+    let mut sink = WriterSink { writer, path };
+    run(&mut source, cutter, options, Sinks { kept: &mut sink, rejected: None, progress: None })
+}
+
+/// A borrowed Arrow writer as a sink.
+struct WriterSink<'w, W> {
+    writer: &'w mut W,
+    path: std::path::PathBuf,
+}
+
+impl<W: RecordBatchWriter + Send> BatchSink for WriterSink<'_, W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        self.writer.write(batch).map_err(|source| Error::Arrow { path: self.path.clone(), source })
+    }
+
+    /// The writer is the caller's to close.
+    fn finish(self: Box<Self>) -> Result<FinishedOutput, Error> {
+        Ok(FinishedOutput::written())
+    }
 }
 
 /// Counts batches between the reader and the writer, to show the bound holds.
@@ -294,8 +358,8 @@ mod tests {
             self.ids.extend(batch.column(0).as_primitive::<Int64Type>().values());
             Ok(())
         }
-        fn finish(self: Box<Self>) -> Result<(), Error> {
-            Ok(())
+        fn finish(self: Box<Self>) -> Result<crate::output::FinishedOutput, Error> {
+            Ok(crate::output::FinishedOutput::written())
         }
     }
 
@@ -405,8 +469,8 @@ mod tests {
             self.room -= 1;
             Ok(())
         }
-        fn finish(self: Box<Self>) -> Result<(), Error> {
-            Ok(())
+        fn finish(self: Box<Self>) -> Result<crate::output::FinishedOutput, Error> {
+            Ok(crate::output::FinishedOutput::written())
         }
     }
 

@@ -18,18 +18,40 @@ use crate::job::{StreamJob, Summary};
 /// let job = StreamJob::new("fixtures/objects.parquet", &out, "fixtures/hip2_bright.parquet", Angle::from_arcsec(30.0));
 /// let json = summary_json(&job, &stream_file(&job).unwrap());
 /// assert!(json.contains(r#""rows_read": 20000"#));
+/// assert!(json.contains(r#""files": [
+///     {"input": "fixtures/objects.parquet", "output": "#));
 /// assert!(json.contains(r#""radius": {"kind": "uniform", "arcsec": 30"#));
 /// ```
 pub fn summary_json(job: &StreamJob, summary: &Summary) -> String {
     let c = &summary.counts;
+    let rejected = |counts: &crate::pipeline::Counts| {
+        if summary.rejected_output { counts.rejected.to_string() } else { "null".into() }
+    };
+    let files = summary
+        .files
+        .iter()
+        .map(|file| {
+            let f = &file.counts;
+            format!(
+                "    {{\"input\": {}, \"output\": {}, \"rejected_output\": {}, \"rows_read\": {}, \"rows_removed\": {}, \"rows_invalid\": {}, \"rows_written\": {}, \"rows_rejected\": {}, \"seconds\": {:.6}}}",
+                path(&file.task.input),
+                path(&file.task.output),
+                file.task.rejected.as_deref().map_or("null".into(), path),
+                f.read,
+                f.removed,
+                f.invalid,
+                f.written,
+                rejected(f),
+                file.seconds
+            )
+        })
+        .collect::<Vec<_>>();
     let mut json = String::from("{\n");
     let mut field = |name: &str, value: String| {
         let _ = writeln!(json, "  \"{name}\": {value},");
     };
     field("angcut_version", quoted(env!("CARGO_PKG_VERSION")));
-    field("input", path(&job.input));
-    field("output", path(&job.output));
-    field("rejected_output", job.rejected_output.as_deref().map_or("null".into(), path));
+    field("files", format!("[\n{}\n  ]", files.join(",\n")));
     field("contaminant_file", path(&job.contaminants.path));
     field("contaminants", summary.contaminants.to_string());
     field("radius", radius(&job.contaminants, summary));
@@ -38,7 +60,7 @@ pub fn summary_json(job: &StreamJob, summary: &Summary) -> String {
     field("rows_removed", c.removed.to_string());
     field("rows_invalid", c.invalid.to_string());
     field("rows_written", c.written.to_string());
-    field("rows_rejected", if job.rejected_output.is_some() { c.rejected.to_string() } else { "null".into() });
+    field("rows_rejected", rejected(c));
     field("seconds", format!("{:.6}", summary.seconds));
     // The last field has no trailing comma.
     json.truncate(json.trim_end_matches([',', '\n']).len());

@@ -202,7 +202,6 @@ fn unreadable_inputs_fail_with_the_file_named() {
         (&text, "notes.txt: not a readable Parquet file"),
         (&empty, "empty.parquet: not a readable Parquet file"),
         (&truncated, "truncated.parquet: not a readable Parquet file"),
-        (&folder, "folder.parquet: is a directory"),
     ] {
         // As the object catalogue...
         // (One line, the cause said once: an earlier version printed "...: No such file or
@@ -217,6 +216,13 @@ fn unreadable_inputs_fail_with_the_file_named() {
         // ...and as the contaminant file.
         stream(&s.input, &s.out, bad, &["--maxsep", "1deg"]).code(1).stderr(predicate::str::contains(message));
     }
+    // A directory as IN is a usage error that points to --out-dir; as the contaminants, a failure.
+    stream(&folder, &s.out, &s.stars, &["--maxsep", "1deg"]).code(2).stderr(predicate::str::contains(
+        "folder.parquet is a directory: to cut every *.parquet file in it, give --out-dir",
+    ));
+    stream(&s.input, &s.out, &folder, &["--maxsep", "1deg"])
+        .code(1)
+        .stderr(predicate::str::contains("folder.parquet: is a directory"));
     assert!(!s.out.exists());
     assert_eq!(&std::fs::read(&s.input).unwrap(), &before[0]);
 }

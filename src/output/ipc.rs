@@ -10,7 +10,7 @@ use arrow::error::ArrowError;
 use arrow::ipc::writer::{FileWriter, StreamWriter};
 use tempfile::NamedTempFile;
 
-use super::{BatchSink, PartialOutput, create_partial, persist};
+use super::{BatchSink, FinishedOutput, PartialOutput, create_partial, durable};
 use crate::error::Error;
 
 /// How stdout is named in messages.
@@ -57,7 +57,7 @@ impl BatchSink for IpcFileSink {
         result.map_err(|source| arrow_error(&self.destination, source))
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+    fn finish(mut self: Box<Self>) -> Result<FinishedOutput, Error> {
         let destination = self.destination.clone();
         let error = |source| arrow_error(&destination, source);
         let out = match self.writer.take() {
@@ -76,7 +76,7 @@ impl BatchSink for IpcFileSink {
             .partial
             .take()
             .ok_or_else(|| Error::Internal { path: destination.clone(), message: "no temporary file".into() })?;
-        persist(temp, &destination, partial)
+        durable(temp, &destination, partial)
     }
 }
 
@@ -103,10 +103,11 @@ impl BatchSink for IpcStreamSink {
         self.writer.get_mut().flush().map_err(|source| Error::Io { path: name.to_path_buf(), source })
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+    fn finish(mut self: Box<Self>) -> Result<FinishedOutput, Error> {
         let name = Path::new(STDOUT_NAME);
         self.writer.finish().map_err(|source| arrow_error(name, source))?;
-        self.writer.get_mut().flush().map_err(|source| Error::Io { path: name.to_path_buf(), source })
+        self.writer.get_mut().flush().map_err(|source| Error::Io { path: name.to_path_buf(), source })?;
+        Ok(FinishedOutput::written())
     }
 }
 

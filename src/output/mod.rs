@@ -183,8 +183,44 @@ impl Drop for PartialOutput {
 /// Where the kept rows go, in order.
 pub trait BatchSink: Send {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), Error>;
-    /// Completes the output; only after this does it exist under its final name.
-    fn finish(self: Box<Self>) -> Result<(), Error>;
+    /// Completes the output and makes it durable, still under its temporary name: it appears
+    /// under its final name only when the result is committed ([`FinishedOutput::commit`]), so a
+    /// job with several outputs can finish them all before any of them appears.
+    fn finish(self: Box<Self>) -> Result<FinishedOutput, Error>;
+}
+
+/// A complete output waiting to be moved into place. Dropped without [`commit`](Self::commit),
+/// it deletes its temporary file: the destination is left as it was.
+#[must_use = "an output that is not committed is deleted"]
+pub struct FinishedOutput {
+    // `None` for outputs that have no temporary file (stdout).
+    pending: Option<(tempfile::TempPath, PathBuf, PartialOutput)>,
+}
+
+impl FinishedOutput {
+    /// For an output written in place (a stream to stdout): nothing left to do.
+    pub fn written() -> FinishedOutput {
+        FinishedOutput { pending: None }
+    }
+
+    /// Renames the temporary file to its destination.
+    pub fn commit(self) -> Result<(), Error> {
+        let Some((temp, destination, partial)) = self.pending else {
+            return Ok(());
+        };
+        // Under the lock, so a signal handler either removes the temporary file first or finds the
+        // output complete under its final name.
+        let lock = PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        temp.persist(&destination).map_err(|e| Error::Io { path: destination.clone(), source: e.error })?;
+        drop(lock);
+        drop(partial);
+        Ok(())
+    }
+}
+
+/// Commits every output, in order: the job they belong to succeeded.
+pub fn commit_all(outputs: Vec<FinishedOutput>) -> Result<(), Error> {
+    outputs.into_iter().try_for_each(FinishedOutput::commit)
 }
 
 /// A Parquet file being written under a temporary name beside its destination.
@@ -293,7 +329,7 @@ impl BatchSink for ParquetFileSink {
         }
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+    fn finish(mut self: Box<Self>) -> Result<FinishedOutput, Error> {
         self.start_writing()?;
         // `partial` is declared first, so on every return it is dropped after the lock below.
         let ParquetFileSink { destination, state, writeback, _partial: partial, .. } = *self;
@@ -303,7 +339,7 @@ impl BatchSink for ParquetFileSink {
         };
         let temp: NamedTempFile =
             writer.into_inner().map_err(|source| Error::Parquet { path: destination.clone(), source })?;
-        persist(temp, &destination, partial)
+        durable(temp, &destination, partial)
     }
 }
 
@@ -327,17 +363,11 @@ fn create_partial(destination: &Path, suffix: &str) -> Result<(NamedTempFile, Pa
     Ok((file, partial))
 }
 
-/// Syncs a complete temporary file and renames it to `destination`.
-fn persist(temp: NamedTempFile, destination: &Path, partial: PartialOutput) -> Result<(), Error> {
-    let io_error = |source| Error::Io { path: destination.to_path_buf(), source };
-    temp.as_file().sync_all().map_err(io_error)?;
-    // Under the lock, so a signal handler either removes the temporary file first or finds the
-    // output complete under its final name.
-    let lock = PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    temp.persist(destination).map_err(|e| io_error(e.error))?;
-    drop(lock);
-    drop(partial);
-    Ok(())
+/// Syncs a complete temporary file to disk and closes it (a job with thousands of outputs must
+/// not hold thousands of descriptors), ready to be renamed to `destination`.
+fn durable(temp: NamedTempFile, destination: &Path, partial: PartialOutput) -> Result<FinishedOutput, Error> {
+    temp.as_file().sync_all().map_err(|source| Error::Io { path: destination.to_path_buf(), source })?;
+    Ok(FinishedOutput { pending: Some((temp.into_temp_path(), destination.to_path_buf(), partial)) })
 }
 
 /// Flushes the output to disk in the background while it is written, so that the final `fsync`
@@ -390,27 +420,40 @@ impl Drop for Writeback {
     }
 }
 
-/// Refuses an output path that would destroy an input, or that cannot be created.
-pub fn check_output_path(output: &Path, inputs: &[&Path]) -> Result<(), Error> {
+/// The files a job reads, so that no output can replace one of them (by any name: hard links
+/// and `..` included).
+pub struct InputIdentities(std::collections::HashMap<FileIdentity, PathBuf>);
+
+impl InputIdentities {
+    pub fn of<'a>(inputs: impl IntoIterator<Item = &'a Path>) -> InputIdentities {
+        let known = inputs.into_iter().filter_map(|input| Some((FileIdentity::of(input)?, input.to_path_buf())));
+        InputIdentities(known.collect())
+    }
+
+    /// The input that `output` is, if it is one.
+    fn find(&self, output: &Path) -> Option<&Path> {
+        self.0.get(&FileIdentity::of(output)?).map(PathBuf::as_path)
+    }
+}
+
+/// Refuses an output path that would destroy an input, or that cannot be created; its directory
+/// must exist unless `create_dirs`.
+pub fn check_output_path(output: &Path, inputs: &InputIdentities, create_dirs: bool) -> Result<(), Error> {
     if output.is_dir() {
         return Err(Error::Usage(format!("output {} is a directory; give a file name", output.display())));
     }
-    if output.exists() {
-        for input in inputs {
-            if same_file(output, input) {
-                return Err(Error::Usage(format!(
-                    "output {} is the same file as input {}; angcut never overwrites its inputs",
-                    output.display(),
-                    input.display()
-                )));
-            }
-        }
+    if let Some(input) = inputs.find(output) {
+        return Err(Error::Usage(format!(
+            "output {} is the same file as input {}; angcut never overwrites its inputs",
+            output.display(),
+            input.display()
+        )));
     }
     let parent = match output.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    if !parent.is_dir() {
+    if !create_dirs && !parent.is_dir() {
         return Err(Error::Usage(format!(
             "cannot write {}: directory {} does not exist",
             output.display(),
@@ -420,8 +463,6 @@ pub fn check_output_path(output: &Path, inputs: &[&Path]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether two paths name one file: by device and inode on unix (catching hard links), else by
-/// canonical path.
 /// Would writing `a` and `b` write the same file? Either may not exist yet: their directories
 /// are compared as the file system resolves them, then their names.
 pub fn same_destination(a: &Path, b: &Path) -> bool {
@@ -436,14 +477,32 @@ pub fn same_destination(a: &Path, b: &Path) -> bool {
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((FileIdentity::of(a), FileIdentity::of(b)), (Some(a), Some(b)) if a == b)
+}
+
+/// What makes a file itself: device and inode on unix (catching hard links), else its canonical
+/// path. `None` if it does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FileIdentity {
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
-            return a.dev() == b.dev() && a.ino() == b.ino();
+    Inode(u64, u64),
+    #[cfg_attr(unix, allow(dead_code))]
+    Canonical(PathBuf),
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<FileIdentity> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let metadata = std::fs::metadata(path).ok()?;
+            Some(FileIdentity::Inode(metadata.dev(), metadata.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            path.canonicalize().ok().map(FileIdentity::Canonical)
         }
     }
-    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 #[cfg(test)]
@@ -515,11 +574,13 @@ mod tests {
         std::fs::write(&input, b"x").unwrap();
         let alias = dir.path().join("sub/../in.parquet");
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let err = check_output_path(&alias, &[&input]).unwrap_err();
+        let inputs = InputIdentities::of([input.as_path()]);
+        let err = check_output_path(&alias, &inputs, false).unwrap_err();
         assert!(err.to_string().contains("same file as input"), "{err}");
-        assert!(check_output_path(dir.path(), &[&input]).unwrap_err().to_string().contains("is a directory"));
+        assert!(check_output_path(dir.path(), &inputs, false).unwrap_err().to_string().contains("is a directory"));
         let missing = dir.path().join("nowhere/out.parquet");
-        assert!(check_output_path(&missing, &[&input]).unwrap_err().to_string().contains("does not exist"));
-        assert!(check_output_path(&dir.path().join("out.parquet"), &[&input]).is_ok());
+        assert!(check_output_path(&missing, &inputs, false).unwrap_err().to_string().contains("does not exist"));
+        assert!(check_output_path(&missing, &inputs, true).is_ok());
+        assert!(check_output_path(&dir.path().join("out.parquet"), &inputs, false).is_ok());
     }
 }

@@ -233,7 +233,7 @@ pub fn write_catalogue(path: &Path, catalogue: &Catalogue, options: &ParquetOutp
         sink.write(&batch)?;
         written += n as u64;
     }
-    sink.finish()
+    sink.finish()?.commit()
 }
 
 #[cfg(test)]
