@@ -130,15 +130,18 @@ impl FromStr for Angle {
 }
 
 impl fmt::Display for Angle {
-    /// Shows the angle in the unit that reads best: arcsec below 1 arcmin, arcmin below 1 deg.
+    /// Shows the angle in the unit that reads best: arcsec below 1 arcmin, arcmin below 1 deg;
+    /// radians for angles too large to convert (what it prints, `parse` reads back).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let arcsec = self.arcsec();
-        if arcsec < 60.0 {
+        let (arcsec, degrees) = (self.arcsec(), self.degrees());
+        if !degrees.is_finite() {
+            write!(f, "{:e}rad", self.radians)
+        } else if arcsec.abs() < 60.0 {
             write!(f, "{arcsec}arcsec")
-        } else if arcsec < 3600.0 {
+        } else if arcsec.abs() < 3600.0 {
             write!(f, "{}arcmin", arcsec / 60.0)
         } else {
-            write!(f, "{}deg", self.degrees())
+            write!(f, "{degrees}deg")
         }
     }
 }
@@ -203,6 +206,8 @@ mod tests {
         assert_eq!(Angle::from_arcsec(30.0).to_string(), "30arcsec");
         assert_eq!(Angle::from_degrees(0.5).to_string(), "30arcmin");
         assert_eq!(Angle::from_degrees(2.0).to_string(), "2deg");
+        assert_eq!(Angle::from_arcsec(-90.0).to_string(), "-1.5arcmin");
+        assert_eq!(Angle::from_radians(-1e308).to_string(), "-1e308rad");
     }
 
     proptest! {
@@ -210,6 +215,20 @@ mod tests {
         fn parser_never_panics(text in "\\PC{0,20}") {
             let _ = text.parse::<Angle>();
             let _ = Angle::parse_maxsep(&text);
+        }
+
+        #[test]
+        fn what_an_angle_prints_it_reads_back(radians in proptest::num::f64::NORMAL | proptest::num::f64::ZERO) {
+            let angle = Angle::from_radians(radians);
+            let again: Angle = angle.to_string().parse().unwrap();
+            prop_assert!((again.radians() - radians).abs() <= 1e-12 * radians.abs(), "{angle} -> {again:?}");
+        }
+
+        #[test]
+        fn maxsep_accepts_only_its_range(text in "[-+]?[0-9.e]{1,8} ?(deg|arcmin|arcsec|mas|rad|'|)") {
+            if let Ok(maxsep) = Angle::parse_maxsep(&text) {
+                prop_assert!(maxsep.radians() > 0.0 && maxsep.radians() <= PI, "{text} -> {maxsep:?}");
+            }
         }
 
         #[test]
