@@ -112,8 +112,8 @@ fn sky_vectors(sky: Sky, n: usize, seed: u64) -> Vec<UnitVector> {
 
 /// A bright-star mask: 118,000 stars (Hipparcos' size) with magnitudes distributed as star counts
 /// are (about 2.5x more stars per magnitude, from -1.5 to 12.5) and the Legacy Surveys' radius
-/// 1630 arcsec x 1.396^-mag (30 arcsec .. 0.75 deg). The k-d tree's radius classes against one
-/// tree searched at the largest radius (which a single-class tree would do), and the grid.
+/// 1630 arcsec x 1.396^-mag (30 arcsec .. 0.75 deg). The k-d tree as built (radius classes merged
+/// where a tree does not pay: one tree here), a tree per factor-2 class, and the grid.
 fn star_mask(c: &mut Criterion) {
     let mut group = c.benchmark_group("star_mask_118k_legacy");
     group.sample_size(10);
@@ -128,17 +128,37 @@ fn star_mask(c: &mut Criterion) {
             Angle::from_arcsec(1630.0 * 1.396f64.powf(-mag))
         })
         .collect();
-    let largest = radii.iter().copied().fold(Angle::from_radians(0.0), |a, b| if b > a { b } else { a });
-    let objects = vectors(100_000, 9);
-    group.throughput(Throughput::Elements(objects.len() as u64));
-    for (name, choice) in [("kdtree_classes", KernelChoice::KdTree), ("grid", KernelChoice::Grid)] {
-        let index = ContaminantIndex::build_with_radii(&stars, &radii, choice).unwrap();
-        group.bench_function(name, |b| b.iter(|| count_near(&index, black_box(&objects))));
-    }
-    let one_tree = ContaminantIndex::build(&stars, largest, KernelChoice::KdTree).unwrap();
-    group
-        .bench_function("kdtree_one_tree_at_largest_radius", |b| b.iter(|| count_near(&one_tree, black_box(&objects))));
+    radius_policies(&mut group, &stars, &radii, vectors(100_000, 9));
     group.finish();
+
+    // Artefacts and a few huge stars: 1,000,000 contaminants of 5 arcsec and 100 of 1 degree,
+    // where one tree searched at 1 degree would meet ~76 artefacts per query.
+    let mut group = c.benchmark_group("mixed_1M_5arcsec_100_1deg");
+    group.sample_size(10);
+    let mixed = vectors(1_000_100, 10);
+    let mut radii = vec![Angle::from_arcsec(5.0); 1_000_000];
+    radii.extend([Angle::from_degrees(1.0); 100]);
+    radius_policies(&mut group, &mixed, &radii, vectors(100_000, 11));
+    group.finish();
+}
+
+fn radius_policies(
+    group: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>,
+    stars: &[UnitVector],
+    radii: &[Angle],
+    objects: Vec<UnitVector>,
+) {
+    group.throughput(Throughput::Elements(objects.len() as u64));
+    let indexes = [
+        ("kdtree", ContaminantIndex::build_with_radii(stars, radii, KernelChoice::KdTree).unwrap()),
+        ("kdtree_class_per_factor_2", ContaminantIndex::build_kdtree_with_merge_budget(stars, radii, 0.0).unwrap()),
+        ("kdtree_one_tree", ContaminantIndex::build_kdtree_with_merge_budget(stars, radii, f64::INFINITY).unwrap()),
+        ("grid", ContaminantIndex::build_with_radii(stars, radii, KernelChoice::Grid).unwrap()),
+    ];
+    for (name, index) in &indexes {
+        println!("{name}: {} radius classes", index.radius_classes());
+        group.bench_function(*name, |b| b.iter(|| count_near(index, black_box(&objects))));
+    }
 }
 
 criterion_group!(benches, naive_pairs, kernels_by_size, large_sets, star_mask);

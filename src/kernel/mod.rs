@@ -206,6 +206,24 @@ impl ContaminantIndex {
         Ok(ContaminantIndex { index, kernel, largest, len: contaminants.len() })
     }
 
+    /// A k-d tree index whose radius classes are merged under `budget` (see
+    /// `kdtree::MERGE_BUDGET`; 0 keeps a tree per factor-2 class, infinity makes one tree). For
+    /// benchmarks that weigh the class policy; [`ContaminantIndex::build_with_radii`] is the API.
+    #[doc(hidden)]
+    pub fn build_kdtree_with_merge_budget(
+        contaminants: &[UnitVector],
+        radii: &[crate::Angle],
+        budget: f64,
+    ) -> Result<ContaminantIndex, crate::Error> {
+        let mut index = ContaminantIndex::build_with_radii(contaminants, radii, KernelChoice::KdTree)?;
+        if !contaminants.is_empty() {
+            let limits: Vec<f64> = radii.iter().map(|&r| SearchRadius::new(r).chord2_limit()).collect();
+            let kernel = KdTreeKernel::with_merge_budget(contaminants, &limits, budget).map_err(crate::Error::Index)?;
+            index.index = Index::KdTree(kernel);
+        }
+        Ok(index)
+    }
+
     /// Is any contaminant strictly closer than its radius to `v`?
     #[inline]
     pub fn is_near(&self, v: &UnitVector) -> bool {
@@ -395,12 +413,18 @@ mod tests {
         ) {
             let expected = nearest_reference(&objects, &contaminants, &radii);
             let near: Vec<bool> = expected.iter().map(Option::is_some).collect();
-            for choice in ALL {
-                let index = ContaminantIndex::build_with_radii(&contaminants, &radii, choice).unwrap();
-                prop_assert_eq!(&answers(&index, &objects), &near, "{:?}", choice);
+            let mut indexes: Vec<(String, ContaminantIndex)> = ALL
+                .iter()
+                .map(|&choice| (format!("{choice:?}"), ContaminantIndex::build_with_radii(&contaminants, &radii, choice).unwrap()))
+                .collect();
+            // Small sets merge into one tree: also a tree per factor-2 radius class, unmerged.
+            let unmerged = ContaminantIndex::build_kdtree_with_merge_budget(&contaminants, &radii, 0.0).unwrap();
+            indexes.push(("KdTree, unmerged classes".into(), unmerged));
+            for (name, index) in &indexes {
+                prop_assert_eq!(&answers(index, &objects), &near, "{}", name);
                 let found: Vec<Option<(u32, f64)>> =
                     objects.iter().map(|o| index.nearest(o).map(|n| (n.index, n.chord2))).collect();
-                prop_assert_eq!(&found, &expected, "{:?}", choice);
+                prop_assert_eq!(&found, &expected, "{}", name);
             }
         }
 
@@ -460,15 +484,27 @@ mod tests {
     }
 
     #[test]
-    fn radius_classes_split_a_star_mask() {
+    fn radius_classes_split_only_where_a_tree_pays() {
         // Radii from 30 arcsec to ~0.7 degrees (the Legacy Surveys' rule over magnitudes -1..12):
-        // classes of a factor 2 each, about 6 of them.
+        // classes of a factor 2 each, about 6 of them, which a sparse star mask merges into one
+        // (a query at 0.7deg meets 3,000 x 1.5e-4 / 4 = 0.1 extra candidates).
         let stars: Vec<UnitVector> =
             crate::synthetic::uniform_positions(3_000, 5).iter().map(|&(r, d)| unit_vector(r, d)).collect();
         let radii: Vec<Angle> =
             (0..stars.len()).map(|i| Angle::from_arcsec(1630.0 * 1.396f64.powf(1.0 - (i % 14) as f64))).collect();
+        let unmerged = ContaminantIndex::build_kdtree_with_merge_budget(&stars, &radii, 0.0).unwrap();
+        assert!((5..=7).contains(&unmerged.radius_classes()), "{}", unmerged.radius_classes());
         let index = ContaminantIndex::build_with_radii(&stars, &radii, KernelChoice::KdTree).unwrap();
-        assert!((5..=7).contains(&index.radius_classes()), "{}", index.radius_classes());
+        assert_eq!(index.radius_classes(), 1);
+        // 200,000 artefacts of 5 arcsec and 10 stars of 2 deg: merged, each query at 2deg would
+        // meet 200,000 x 1.2e-3 / 4 = 61 artefacts; the stars keep a tree of their own.
+        let mut mixed: Vec<UnitVector> =
+            crate::synthetic::uniform_positions(200_010, 6).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+        let mut mixed_radii = vec![Angle::from_arcsec(5.0); 200_000];
+        mixed_radii.extend([Angle::from_degrees(2.0); 10]);
+        mixed.truncate(mixed_radii.len());
+        let mixed_index = ContaminantIndex::build_with_radii(&mixed, &mixed_radii, KernelChoice::KdTree).unwrap();
+        assert_eq!(mixed_index.radius_classes(), 2);
         let uniform = ContaminantIndex::build(&stars, Angle::from_arcsec(30.0), KernelChoice::KdTree).unwrap();
         assert_eq!(uniform.radius_classes(), 1);
         let largest = index.largest_radius().arcsec();
