@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
+use crate::bounded_file::BoundedFile;
 use crate::error::{Error, panic_message};
 use crate::sky::{UnitVector, unit_vector};
 
@@ -235,6 +236,7 @@ impl ParquetCatalog {
     /// Opens `path` decoding only the root columns `columns` (all if `None`).
     pub fn open_projected(path: &Path, batch_size: usize, columns: Option<&[usize]>) -> Result<ParquetCatalog, Error> {
         let file = open_file(path)?;
+        let file = BoundedFile::new(file).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         // The parquet crate can panic on some damaged footers; contain that and say so.
         let built = catch_unwind(AssertUnwindSafe(|| {
             let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;

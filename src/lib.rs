@@ -8,7 +8,7 @@
 //! - [`sky`]: unit vectors and the one exact "near" predicate.
 //! - [`kernel`]: brute-force, k-d tree and grid kernels behind [`ContaminantIndex`].
 //! - [`star_mask`]: radii from magnitudes, as bright-star masks are made.
-//! - [`catalog`]: reading Parquet catalogues and their coordinate columns.
+//! - [`catalog`]: reading Parquet catalogues and their coordinate columns ([`bounded_file`]: no reads past the end).
 //! - [`input`]: any input by its content: Parquet, Arrow IPC file or stream (also stdin), CSV.
 //! - [`contaminants`]: reading the contaminant set with its radii, [`ContaminantSet`].
 //! - [`cut`]: what one batch becomes (kept rows, rejected rows, flag and nearest columns).
@@ -28,6 +28,7 @@
 //! ```
 
 pub mod angle;
+pub mod bounded_file;
 pub mod catalog;
 pub mod contaminants;
 pub mod cut;

@@ -96,6 +96,31 @@ fn page_checksums_catch_flipped_data_bytes() {
 }
 
 /// Starts a run that takes many seconds (brute force, 1mas: every pair is tested).
+/// Found by fuzzing (fuzz/read_catalogue): a file whose page headers run into its end made the
+/// parquet crate skip a two-billion-element Thrift list one empty read at a time, a hang of hours.
+/// Reads past the end are errors now (src/bounded_file.rs): it fails at once, both ways round.
+#[test]
+fn a_page_header_running_past_the_end_of_the_file_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    let damaged = fixture("truncated_page_header.parquet");
+    for as_contaminants in [false, true] {
+        let mut cmd = angcut();
+        cmd.arg("stream");
+        if as_contaminants {
+            cmd.arg(fixture("objects.parquet")).arg(&out).arg("-c").arg(&damaged);
+        } else {
+            cmd.arg(&damaged).arg(&out).arg("-c").arg(fixture("hip2_bright.parquet"));
+        }
+        let started = Instant::now();
+        let output = cmd.args(["--maxsep", "1deg"]).timeout(Duration::from_secs(60)).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr} after {:?}", started.elapsed());
+        assert!(stderr.contains("truncated_page_header.parquet: "), "{stderr}");
+        assert!(!out.exists());
+    }
+}
+
 fn start_long_run(dir: &Path) -> (Child, std::path::PathBuf) {
     let input = dir.join("big.parquet");
     let stars = dir.join("stars.parquet");
