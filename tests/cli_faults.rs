@@ -101,22 +101,36 @@ fn page_checksums_catch_flipped_data_bytes() {
 /// Reads past the end are errors now (src/bounded_file.rs): it fails at once, both ways round.
 #[test]
 fn a_page_header_running_past_the_end_of_the_file_fails_at_once() {
+    fails_at_once(&fixture("truncated_page_header.parquet"), "truncated_page_header.parquet: ");
+}
+
+/// Also found by fuzzing: an Arrow IPC file whose footer declares a 4 GB record batch made the
+/// IPC reader allocate and zero 4 GB before its read failed. The footer is checked first now.
+#[test]
+fn an_ipc_footer_declaring_a_huge_block_fails_before_allocating_it() {
+    fails_at_once(
+        &fixture("ipc_huge_block.arrow"),
+        "ipc_huge_block.arrow: the file is corrupt (its footer lists a block of",
+    );
+}
+
+/// `damaged` fails with exit 1 and `message`, as the catalogue and as the contaminants.
+fn fails_at_once(damaged: &Path, message: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.parquet");
-    let damaged = fixture("truncated_page_header.parquet");
     for as_contaminants in [false, true] {
         let mut cmd = angcut();
         cmd.arg("stream");
         if as_contaminants {
-            cmd.arg(fixture("objects.parquet")).arg(&out).arg("-c").arg(&damaged);
+            cmd.arg(fixture("objects.parquet")).arg(&out).arg("-c").arg(damaged);
         } else {
-            cmd.arg(&damaged).arg(&out).arg("-c").arg(fixture("hip2_bright.parquet"));
+            cmd.arg(damaged).arg(&out).arg("-c").arg(fixture("hip2_bright.parquet"));
         }
         let started = Instant::now();
         let output = cmd.args(["--maxsep", "1deg"]).timeout(Duration::from_secs(60)).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr} after {:?}", started.elapsed());
-        assert!(stderr.contains("truncated_page_header.parquet: "), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
         assert!(!out.exists());
     }
 }
