@@ -72,15 +72,6 @@ impl StreamJob {
             output_format: None,
         }
     }
-
-    /// Sends the rows the main output does not get to `path` as well (one-file jobs).
-    pub fn with_rejected(mut self, path: impl Into<PathBuf>) -> StreamJob {
-        if let [file] = self.files.as_mut_slice() {
-            file.rejected = Some(path.into());
-            self.cut.rejected = true;
-        }
-        self
-    }
 }
 
 /// What a finished job did.
