@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use angcut::file_plan::plan_out_dir;
-use angcut::job::{DEFAULT_BATCH_SIZE, ProgressReport};
-use angcut::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat, ParquetOutputOptions};
-use angcut::pipeline::default_threads;
-use angcut::star_mask::{MagnitudeRule, PowerLaw};
-use angcut::synthetic::{Catalogue, Sky, TableSchema, write_catalogue};
-use angcut::{
+use crate::file_plan::plan_out_dir;
+use crate::job::{DEFAULT_BATCH_SIZE, ProgressReport};
+use crate::output::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat, ParquetOutputOptions};
+use crate::pipeline::default_threads;
+use crate::star_mask::{MagnitudeRule, PowerLaw};
+use crate::synthetic::{Catalogue, Sky, TableSchema, write_catalogue};
+use crate::{
     Angle, ContaminantSpec, CutOptions, FileTask, KernelChoice, OnInvalid, PipelineOptions, RowRadius, Selection,
     StreamJob, stream_file, stream_file_with_progress,
 };
@@ -225,59 +225,78 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn stream(args: StreamArgs) -> anyhow::Result<()> {
-    let row_radius = match (args.radius_col, args.radius_from_mag) {
-        (Some(name), _) => {
-            Some(RowRadius::Column { name, unit: args.radius_unit, min: args.min_radius, max: args.max_radius })
-        }
-        (None, Some(name)) => {
-            let terms = if args.mag_radius.is_empty() { vec![PowerLaw::legacy_surveys()] } else { args.mag_radius };
-            let rule = MagnitudeRule { terms, min: args.min_radius, max: args.max_radius };
-            Some(RowRadius::Magnitude { name, rule })
-        }
-        (None, None) if args.min_radius.is_some() || args.max_radius.is_some() => {
-            return Err(angcut::Error::Usage(
+/// What `angcut stream` arguments ask for: the job, and what to do with its summary.
+#[derive(Debug)]
+pub struct StreamRequest {
+    pub job: StreamJob,
+    /// Where to write the summary as JSON.
+    pub stats_json: Option<PathBuf>,
+    /// No progress line, no summary line.
+    pub quiet: bool,
+}
+
+impl StreamArgs {
+    /// The job these arguments describe; a combination clap cannot refuse on its own (a clamp
+    /// without per-contaminant radii, paths that do not fit together) is a usage error.
+    pub fn into_request(self) -> Result<StreamRequest, crate::Error> {
+        let args = self;
+        let row_radius = match (args.radius_col, args.radius_from_mag) {
+            (Some(name), _) => {
+                Some(RowRadius::Column { name, unit: args.radius_unit, min: args.min_radius, max: args.max_radius })
+            }
+            (None, Some(name)) => {
+                let terms = if args.mag_radius.is_empty() { vec![PowerLaw::legacy_surveys()] } else { args.mag_radius };
+                let rule = MagnitudeRule { terms, min: args.min_radius, max: args.max_radius };
+                Some(RowRadius::Magnitude { name, rule })
+            }
+            (None, None) if args.min_radius.is_some() || args.max_radius.is_some() => {
+                return Err(crate::Error::Usage(
                 "--min-radius and --max-radius clamp --radius-col or --radius-from-mag radii; with one --maxsep for all, change --maxsep".into(),
-            )
-            .into());
-        }
-        (None, None) => None,
-    };
-    let contaminants = ContaminantSpec {
-        path: args.contaminants,
-        ra: args.contaminant_ra,
-        dec: args.contaminant_dec,
-        maxsep: args.maxsep,
-        row_radius,
-        id_column: args.contaminant_id,
-    };
-    let (files, create_dirs) = file_tasks(args.paths, args.out_dir.as_deref(), args.rejected.as_deref())?;
-    let job = StreamJob {
-        files,
-        create_dirs,
-        contaminants,
-        ra: args.ra,
-        dec: args.dec,
-        kernel: args.kernel,
-        batch_size: args.batch_size,
-        pipeline: PipelineOptions { threads: args.threads.unwrap_or_else(default_threads), max_in_flight: None },
-        cut: CutOptions {
-            on_invalid: args.on_invalid,
-            selection: match (args.invert, &args.flag_column) {
-                (_, Some(_)) => Selection::All,
-                (true, None) => Selection::Near,
-                (false, None) => Selection::Far,
+            ));
+            }
+            (None, None) => None,
+        };
+        let contaminants = ContaminantSpec {
+            path: args.contaminants,
+            ra: args.contaminant_ra,
+            dec: args.contaminant_dec,
+            maxsep: args.maxsep,
+            row_radius,
+            id_column: args.contaminant_id,
+        };
+        let (files, create_dirs) = file_tasks(args.paths, args.out_dir.as_deref(), args.rejected.as_deref())?;
+        let job = StreamJob {
+            files,
+            create_dirs,
+            contaminants,
+            ra: args.ra,
+            dec: args.dec,
+            kernel: args.kernel,
+            batch_size: args.batch_size,
+            pipeline: PipelineOptions { threads: args.threads.unwrap_or_else(default_threads), max_in_flight: None },
+            cut: CutOptions {
+                on_invalid: args.on_invalid,
+                selection: match (args.invert, &args.flag_column) {
+                    (_, Some(_)) => Selection::All,
+                    (true, None) => Selection::Near,
+                    (false, None) => Selection::Far,
+                },
+                flag_column: args.flag_column,
+                nearest_columns: args.nearest_columns,
+                rejected: args.rejected.is_some(),
             },
-            flag_column: args.flag_column,
-            nearest_columns: args.nearest_columns,
-            rejected: args.rejected.is_some(),
-        },
-        output_format: args.output_format,
-        output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
-    };
+            output_format: args.output_format,
+            output_options: ParquetOutputOptions { compression: args.compression, row_group_size: args.row_group_size },
+        };
+        Ok(StreamRequest { job, stats_json: args.stats_json, quiet: args.quiet })
+    }
+}
+
+fn stream(args: StreamArgs) -> anyhow::Result<()> {
+    let StreamRequest { job, stats_json, quiet } = args.into_request()?;
     // The library's errors already name the file, column and row.
     // A progress line only for a person watching: not when stderr goes to a file or a pipe.
-    let summary = if !args.quiet && std::io::stderr().is_terminal() {
+    let summary = if !quiet && std::io::stderr().is_terminal() {
         let mut line = crate::progress::ProgressLine::new();
         let result = stream_file_with_progress(&job, Some(&mut |report: &ProgressReport| line.update(report)));
         line.clear();
@@ -285,11 +304,11 @@ fn stream(args: StreamArgs) -> anyhow::Result<()> {
     } else {
         stream_file(&job)?
     };
-    if let Some(path) = &args.stats_json {
-        std::fs::write(path, angcut::stats::summary_json(&job, &summary))
-            .map_err(|source| angcut::Error::Io { path: path.clone(), source })?;
+    if let Some(path) = &stats_json {
+        std::fs::write(path, crate::stats::summary_json(&job, &summary))
+            .map_err(|source| crate::Error::Io { path: path.clone(), source })?;
     }
-    if !args.quiet {
+    if !quiet {
         eprintln!("{}", summary.line());
     }
     Ok(())
@@ -301,10 +320,10 @@ fn file_tasks(
     paths: Vec<PathBuf>,
     out_dir: Option<&Path>,
     rejected: Option<&Path>,
-) -> anyhow::Result<(Vec<FileTask>, bool)> {
-    let usage = |message: String| anyhow::Error::from(angcut::Error::Usage(message));
+) -> Result<(Vec<FileTask>, bool), crate::Error> {
+    let usage = crate::Error::Usage;
     if let Some(out_dir) = out_dir {
-        if rejected.is_some_and(|r| angcut::output::same_destination(r, out_dir)) {
+        if rejected.is_some_and(|r| crate::output::same_destination(r, out_dir)) {
             return Err(usage("--rejected and --out-dir must be different directories".into()));
         }
         return Ok((plan_out_dir(&paths, out_dir, rejected)?, true));
@@ -340,7 +359,7 @@ pub fn stop_cleanly_on_signals() {
             Ok(mut signals) => {
                 std::thread::spawn(move || {
                     if let Some(signal) = signals.forever().next() {
-                        angcut::output::remove_partial_outputs();
+                        crate::output::remove_partial_outputs();
                         eprintln!("angcut: interrupted by signal {signal}; no output written");
                         std::process::exit(128 + signal);
                     }

@@ -17,6 +17,8 @@
 //! - [`file_plan`]: several inputs and directories mirrored under an output directory.
 //! - [`job`]: the whole `angcut stream` job, [`stream_file`].
 //! - [`stats`]: the job's summary as JSON.
+//! - [`cli`]: the command line's arguments and their translation into a job (also used by the
+//!   Python binding's `angcut.stream`); [`progress`]: its progress line.
 //!
 //! ```
 //! use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
@@ -30,6 +32,7 @@
 pub mod angle;
 pub mod bounded_file;
 pub mod catalog;
+pub mod cli;
 pub mod contaminants;
 pub mod cut;
 pub mod error;
@@ -39,6 +42,7 @@ pub mod job;
 pub mod kernel;
 pub mod output;
 pub mod pipeline;
+pub mod progress;
 pub mod sky;
 pub mod star_mask;
 pub mod stats;

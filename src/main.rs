@@ -1,12 +1,10 @@
 //! `angcut`: parses the command line, runs it, and turns errors into messages and exit codes
 //! (2 for usage errors, 1 for failures, 128 + N when stopped by signal N).
 
-mod cli;
-mod progress;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::ExitCode;
 
+use angcut::cli;
 use clap::Parser;
 
 /// mimalloc instead of the system allocator: with glibc's, peak memory crept up with the input's

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use angcut::job::ProgressReport;
+use crate::job::ProgressReport;
 
 /// Redraws at most this often, so a fast run does not spend its time on the terminal.
 const EVERY: Duration = Duration::from_millis(250);
@@ -12,6 +12,12 @@ const EVERY: Duration = Duration::from_millis(250);
 pub struct ProgressLine {
     started: Instant,
     drawn: Option<Instant>,
+}
+
+impl Default for ProgressLine {
+    fn default() -> ProgressLine {
+        ProgressLine::new()
+    }
 }
 
 impl ProgressLine {
@@ -90,7 +96,7 @@ mod tests {
         assert_eq!(grouped(0), "0");
         assert_eq!(grouped(1_234_567), "1,234,567");
         let report = |read: u64, rows_total: Option<u64>, file: usize, files: usize| ProgressReport {
-            counts: angcut::pipeline::Counts { read, ..Default::default() },
+            counts: crate::pipeline::Counts { read, ..Default::default() },
             rows_total,
             bytes_total: 840_000_000,
             file,
