@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, RecordBatchReader};
 use arrow::compute::concat;
 
 use crate::angle::Angle;
@@ -158,6 +158,33 @@ impl ContaminantSet {
     pub fn from_batch(batch: &RecordBatch, spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
         let columns = SpecColumns::find(&batch.schema(), spec)?;
         let source = ArrowSource::new(&spec.path, batch.schema(), std::iter::once(Ok(batch.clone())));
+        ContaminantSet::collect(Box::new(source), spec, &columns)
+    }
+
+    /// The contaminants of a stream of record batches (an Arrow C stream from Python, an IPC
+    /// reader...), by the rules of [`ContaminantSet::from_batch`]; the columns are found before
+    /// anything is read, and only they are decoded.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Float64Array, RecordBatch, RecordBatchIterator};
+    /// use angcut::{Angle, ContaminantSet, ContaminantSpec};
+    /// let batch = |ra: f64| RecordBatch::try_from_iter([
+    ///     ("RAJ2000", Arc::new(Float64Array::from(vec![ra])) as _),
+    ///     ("DEJ2000", Arc::new(Float64Array::from(vec![-5.0])) as _),
+    /// ]).unwrap();
+    /// let (a, b) = (batch(10.0), batch(20.0));
+    /// let reader = RecordBatchIterator::new([Ok(a.clone()), Ok(b)], a.schema());
+    /// let set = ContaminantSet::from_reader(reader, &ContaminantSpec::uniform("stream", Angle::from_arcsec(9.0))).unwrap();
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    pub fn from_reader(
+        reader: impl RecordBatchReader + Send + 'static,
+        spec: &ContaminantSpec,
+    ) -> Result<ContaminantSet, Error> {
+        let schema = reader.schema();
+        let columns = SpecColumns::find(&schema, spec)?;
+        let source = ArrowSource::new(&spec.path, schema, reader);
         ContaminantSet::collect(Box::new(source), spec, &columns)
     }
 

@@ -77,6 +77,18 @@ impl FromStr for KernelChoice {
     }
 }
 
+/// The name [`KernelChoice::from_str`] reads back.
+impl fmt::Display for KernelChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KernelChoice::Auto => "auto",
+            KernelChoice::Naive => "naive",
+            KernelChoice::KdTree => "kdtree",
+            KernelChoice::Grid => "grid",
+        })
+    }
+}
+
 impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -302,6 +314,13 @@ mod tests {
     fn reference(objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
         let radius = SearchRadius::new(maxsep);
         objects.iter().map(|o| contaminants.iter().any(|c| radius.contains(chord2(o, c)))).collect()
+    }
+
+    #[test]
+    fn kernel_choice_names_read_back() {
+        for choice in [KernelChoice::Auto, KernelChoice::Naive, KernelChoice::KdTree, KernelChoice::Grid] {
+            assert_eq!(choice.to_string().parse::<KernelChoice>(), Ok(choice));
+        }
     }
 
     fn cut_with(choice: KernelChoice, objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {

@@ -1,0 +1,61 @@
+"""Type stubs of the Rust extension module (see angcut/__init__.py for the package docs)."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+__version__: str
+
+class AngcutError(RuntimeError):
+    """A failure of the Rust core (an unreadable file, a failed write); names file, column, row."""
+
+ArrayLike = npt.ArrayLike
+Angle = str | float
+
+class ContaminantSet:
+    """Contaminant positions (degrees) and radii with their index, built once."""
+
+    def __init__(
+        self,
+        ra: ArrayLike,
+        dec: ArrayLike,
+        radius: ArrayLike | None = None,
+        maxsep: Angle | None = None,
+        radius_unit: str = "deg",
+        kernel: str = "auto",
+    ) -> None: ...
+    @staticmethod
+    def from_arrow(
+        table: Any,
+        ra: str | None = None,
+        dec: str | None = None,
+        radius_col: str | None = None,
+        radius_unit: str = "arcsec",
+        maxsep: Angle | None = None,
+        kernel: str = "auto",
+    ) -> ContaminantSet: ...
+    def mask(self, ra: ArrayLike, dec: ArrayLike, on_invalid: str = "error") -> npt.NDArray[np.bool_]: ...
+    def classify(self, ra: ArrayLike, dec: ArrayLike, on_invalid: str = "keep") -> npt.NDArray[np.int8]: ...
+    def nearest(self, ra: ArrayLike, dec: ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+    def filter(
+        self,
+        data: Any,
+        ra: str | None = None,
+        dec: str | None = None,
+        invert: bool = False,
+        flag_column: str | None = None,
+        nearest_columns: bool = False,
+        on_invalid: str = "error",
+    ) -> pa.Table: ...
+    def __len__(self) -> int: ...
+    @property
+    def kernel(self) -> str: ...
+    @property
+    def largest_radius_deg(self) -> float | None: ...
+    def __reduce__(self) -> tuple[Any, tuple[bytes, float | bytes, str]]: ...
+
+def _rebuild(positions: bytes, radii: float | bytes, kernel: str) -> ContaminantSet: ...
+def _stream(argv: Sequence[str]) -> str: ...

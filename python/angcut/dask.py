@@ -1,0 +1,120 @@
+"""The angcut cut per partition of an LSDB catalogue or a Dask DataFrame.
+
+``cut(catalog, contaminants)`` returns the same kind of lazy object with the near rows removed
+(or, with ``invert=True``, only those; with ``flag_column=...``, every row and a boolean column).
+Each partition is cut where it lives, by the Rust core, with the GIL released; the contaminant set
+goes to each worker once (scattered with ``broadcast=True`` when a ``dask.distributed`` client is
+active, a ``dask.delayed`` dependency otherwise), and its index is built there once, on unpickling.
+
+Rows keep their order and index within each partition, so LSDB's HEALPix index and HATS metadata
+stay valid: the result can be written with ``to_hats`` or queried further. Every worker holds the
+whole contaminant set, so no margin cache is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ._angcut import ContaminantSet
+
+__all__ = ["cut", "cut_partition"]
+
+
+def _column(df: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in df.columns:
+        raise ValueError(f"no column '{name}' in the partition; columns: {', '.join(map(str, df.columns))}")
+    return df[name].to_numpy(dtype="float64", na_value=np.nan)
+
+
+def cut_partition(
+    df: pd.DataFrame,
+    contaminants: ContaminantSet,
+    ra: str = "ra",
+    dec: str = "dec",
+    invert: bool = False,
+    flag_column: str | None = None,
+    on_invalid: str = "error",
+) -> pd.DataFrame:
+    """The cut of one pandas (or nested-pandas) frame: the rows far from every contaminant, in
+    order, index and columns untouched; the same rows as the command line on the same data.
+
+    ``on_invalid``: a row without a valid position (null, NaN, |dec| > 90) is an error ("error"),
+    kept as far from everything ("keep"), or left out ("drop")."""
+    if invert and flag_column is not None:
+        raise ValueError("flag_column keeps every row: it cannot be combined with invert")
+    state = contaminants.classify(_column(df, ra), _column(df, dec), on_invalid=on_invalid)
+    near = state == 1
+    keep = np.ones(len(df), dtype=bool) if flag_column is not None else (near if invert else ~near)
+    if on_invalid == "drop":
+        keep &= state != -1
+    if flag_column is not None:
+        if flag_column in df.columns:
+            raise ValueError(f"the partition already has a column '{flag_column}'; choose another flag_column")
+        flags = pa.array(near, mask=state == -1, type=pa.bool_())
+        df = df.assign(**{flag_column: pd.arrays.ArrowExtensionArray(flags)})
+    return df if keep.all() else df[keep]
+
+
+def _meta(meta: pd.DataFrame, flag_column: str | None) -> pd.DataFrame:
+    if flag_column is None:
+        return meta
+    return meta.assign(**{flag_column: pd.Series([], dtype=pd.ArrowDtype(pa.bool_()), index=meta.index)})
+
+
+def _shipped(contaminants: ContaminantSet) -> Any:
+    """The contaminant set as a task argument that reaches each worker once."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return None
+    return client.scatter(contaminants, broadcast=True, hash=True)
+
+
+def cut(
+    catalog: Any,
+    contaminants: ContaminantSet,
+    *,
+    ra: str | None = None,
+    dec: str | None = None,
+    invert: bool = False,
+    flag_column: str | None = None,
+    on_invalid: str = "error",
+) -> Any:
+    """Cut an LSDB ``Catalog`` or a ``dask.dataframe.DataFrame`` lazily, partition by partition.
+
+    ``ra``/``dec`` default to the catalogue's own columns (LSDB) or "ra"/"dec". Returns the same
+    kind of object; nothing runs until it is computed or written.
+    """
+    if not isinstance(contaminants, ContaminantSet):
+        raise TypeError(f"contaminants must be an angcut.ContaminantSet, not {type(contaminants).__name__}")
+    if invert and flag_column is not None:
+        raise ValueError("flag_column keeps every row: it cannot be combined with invert")
+    if on_invalid not in ("error", "keep", "drop"):
+        raise ValueError(f"unknown on_invalid '{on_invalid}': use error, keep or drop")
+    is_lsdb = hasattr(catalog, "hc_structure") and hasattr(catalog, "map_partitions")
+    if is_lsdb:
+        info = catalog.hc_structure.catalog_info
+        ra = ra or info.ra_column
+        dec = dec or info.dec_column
+    else:
+        ra = ra or "ra"
+        dec = dec or "dec"
+    for name in (ra, dec):
+        if name not in catalog.columns:
+            raise ValueError(f"no column '{name}'; columns: {', '.join(map(str, catalog.columns))}")
+    meta = _meta(catalog.meta if is_lsdb else catalog._meta, flag_column)
+    shipped = _shipped(contaminants)
+    if shipped is None and not is_lsdb:
+        import dask
+
+        shipped = dask.delayed(contaminants, pure=True)
+    if shipped is None:
+        shipped = contaminants  # LSDB with the local scheduler: one process, no copy
+    args = (shipped, ra, dec, invert, flag_column, on_invalid)
+    return catalog.map_partitions(cut_partition, *args, meta=meta)

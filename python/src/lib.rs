@@ -1,0 +1,572 @@
+//! `angcut._angcut`: the Python binding of the angcut library.
+//!
+//! Only translation lives here: numpy arrays and Arrow streams (through the Arrow C stream
+//! interface, zero-copy) in, the library's index and cutter in the middle, numpy arrays and Arrow
+//! streams out. Every long call releases the GIL, so Dask's threads cut partitions in parallel.
+//! Errors become Python exceptions carrying the library's message; a panic becomes `AngcutError`
+//! rather than Python's `PanicException` (a BaseException that would take a Dask worker down).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use angcut::catalog::{Axis, position};
+use angcut::{
+    Angle, BatchCutter, ContaminantIndex, ContaminantSet, ContaminantSpec, CutOptions, KernelChoice, OnInvalid, Radii,
+    RowRadius, Selection, UnitVector,
+};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, RecordBatchIterator, RecordBatchReader};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCapsule, PyTuple};
+
+pyo3::create_exception!(
+    _angcut,
+    AngcutError,
+    PyRuntimeError,
+    "A failure of angcut's Rust core (an unreadable file, a failed write); the message names the file, column and row."
+);
+
+/// Objects per piece handed to one rayon task.
+const PIECE: usize = 8_192;
+
+/// The library's error as a Python exception: usage errors (a wrong column, a bad option) are
+/// `ValueError`, everything else `AngcutError`.
+fn py_error(error: angcut::Error) -> PyErr {
+    if error.is_usage()
+        || matches!(
+            error,
+            angcut::Error::InvalidContaminant { .. }
+                | angcut::Error::InvalidObject { .. }
+                | angcut::Error::InvalidRadius { .. }
+        )
+    {
+        PyValueError::new_err(error.to_string())
+    } else {
+        AngcutError::new_err(error.to_string())
+    }
+}
+
+/// Runs `work`, turning a panic into `AngcutError`.
+fn guarded<T>(work: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let message = angcut::error::panic_message(payload.as_ref());
+        Err(AngcutError::new_err(format!("internal error: {message} (this is a bug in angcut)")))
+    })
+}
+
+/// `obj` as a contiguous float64 numpy array (converting, and copying, only if it is not one).
+fn float64_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray1<'py, f64>> {
+    let numpy = obj.py().import("numpy")?;
+    let array = numpy.call_method1("ascontiguousarray", (obj, "float64"))?;
+    Ok(array.cast_into::<PyArray1<f64>>()?.readonly())
+}
+
+/// An angle from Python: a string with units (`"30arcsec"`), or a number of degrees.
+fn angle_argument(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Angle> {
+    let text = if let Ok(text) = value.extract::<String>() {
+        text
+    } else if let Ok(degrees) = value.extract::<f64>() {
+        degrees.to_string() // a bare number is degrees; Display round-trips every f64
+    } else {
+        return Err(PyTypeError::new_err(format!("{what} must be a string such as '30arcsec' or a number of degrees")));
+    };
+    Angle::parse_maxsep(&text).map_err(|error| PyValueError::new_err(format!("{what}: {error}")))
+}
+
+fn unit_argument(text: &str) -> PyResult<Angle> {
+    let unit = text.trim();
+    if unit.is_empty() || unit.chars().any(|c| c.is_ascii_digit() || c == '.') {
+        return Err(PyValueError::new_err(format!("'{text}' is not a unit: use arcsec, arcmin, deg, mas or rad")));
+    }
+    format!("1{unit}").parse::<Angle>().map_err(|error| PyValueError::new_err(error.to_string()))
+}
+
+fn kernel_argument(text: &str) -> PyResult<KernelChoice> {
+    text.parse().map_err(PyValueError::new_err)
+}
+
+fn on_invalid_argument(text: &str) -> PyResult<OnInvalid> {
+    text.parse().map_err(PyValueError::new_err)
+}
+
+/// The Arrow C stream of `data`: anything with `__arrow_c_stream__` (pyarrow Table and
+/// RecordBatchReader, polars, DuckDB...), a pyarrow RecordBatch, or a pandas DataFrame.
+fn arrow_stream(data: &Bound<'_, PyAny>) -> PyResult<RecordBatchStreamReader> {
+    let py = data.py();
+    let data = if data.hasattr("__arrow_c_stream__")? {
+        data.clone()
+    } else {
+        let pyarrow = py.import("pyarrow")?;
+        if data.hasattr("__arrow_c_array__")? {
+            pyarrow.getattr("Table")?.call_method1("from_batches", (vec![data.clone()],))?
+        } else if data.hasattr("to_numpy")? && data.hasattr("columns")? {
+            pyarrow.getattr("Table")?.call_method1("from_pandas", (data,))?
+        } else {
+            let type_name = data.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "expected an Arrow table, record batch or stream, or a pandas DataFrame; got {type_name}"
+            )));
+        }
+    };
+    let capsule = data.call_method0("__arrow_c_stream__")?.cast_into::<PyCapsule>()?;
+    let pointer = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
+    // SAFETY: the capsule is named "arrow_array_stream", so by the Arrow PyCapsule protocol it
+    // points at an FFI_ArrowArrayStream; `from_raw` moves the stream out and leaves the capsule's
+    // copy released, so the capsule's destructor does not release it twice.
+    let stream = unsafe { FFI_ArrowArrayStream::from_raw(pointer.as_ptr().cast()) };
+    RecordBatchStreamReader::try_new(stream).map_err(|error| PyValueError::new_err(error.to_string()))
+}
+
+/// A pyarrow Table of `batches`, handed over through the Arrow C stream interface.
+fn pyarrow_table<'py>(py: Python<'py>, schema: Arc<Schema>, batches: Vec<RecordBatch>) -> PyResult<Bound<'py, PyAny>> {
+    let reader: Box<dyn RecordBatchReader + Send> =
+        Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), schema));
+    let capsule = PyCapsule::new_with_value(py, FFI_ArrowArrayStream::new(reader), c"arrow_array_stream")?;
+    let reader =
+        py.import("pyarrow")?.getattr("RecordBatchReader")?.call_method1("_import_from_c_capsule", (capsule,))?;
+    reader.call_method0("read_all")
+}
+
+/// A batch of (ra, dec, radius) columns for the library's contaminant reader.
+fn contaminant_batch(ra: &[f64], dec: &[f64], radius: Option<&[f64]>) -> PyResult<RecordBatch> {
+    let mut fields = vec![Field::new("ra", DataType::Float64, false), Field::new("dec", DataType::Float64, false)];
+    let mut columns: Vec<ArrayRef> =
+        vec![Arc::new(Float64Array::from(ra.to_vec())), Arc::new(Float64Array::from(dec.to_vec()))];
+    if let Some(radius) = radius {
+        fields.push(Field::new("radius", DataType::Float64, true));
+        columns.push(Arc::new(Float64Array::from(radius.to_vec())));
+    }
+    let lengths = (ra.len(), dec.len(), radius.map_or(ra.len(), <[f64]>::len));
+    if lengths.1 != lengths.0 || lengths.2 != lengths.0 {
+        return Err(PyValueError::new_err(format!(
+            "ra, dec and radius must have the same length; got {}, {} and {}",
+            lengths.0, lengths.1, lengths.2
+        )));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|error| PyValueError::new_err(error.to_string()))
+}
+
+/// Per object: `Some(near)` for a valid position, `None` for an invalid one (or an error naming
+/// the first invalid one, when `on_invalid` is `error`).
+fn classify(
+    index: &ContaminantIndex,
+    ra: &[f64],
+    dec: &[f64],
+    on_invalid: OnInvalid,
+) -> Result<Vec<Option<bool>>, String> {
+    use rayon::prelude::*;
+    if ra.len() != dec.len() {
+        return Err(format!("ra and dec must have the same length; got {} and {}", ra.len(), dec.len()));
+    }
+    let mut state = vec![None; ra.len()];
+    state.par_chunks_mut(PIECE).enumerate().try_for_each(|(piece, state)| {
+        let first = piece * PIECE;
+        let mut rows = Vec::with_capacity(state.len());
+        let mut vectors: Vec<UnitVector> = Vec::with_capacity(state.len());
+        for i in 0..state.len() {
+            match position(Some(ra[first + i]), Some(dec[first + i])) {
+                Ok(v) => {
+                    rows.push(i);
+                    vectors.push(v);
+                }
+                Err(invalid) if on_invalid == OnInvalid::Error => {
+                    let column = if invalid.axis() == Axis::Ra { "ra" } else { "dec" };
+                    return Err(format!(
+                        "object {} has no valid position: {column}: {} (on_invalid='keep' or 'drop' lets such objects through)",
+                        first + i,
+                        invalid.describe()
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        let mut near = vec![false; vectors.len()];
+        index.mark_near(&vectors, &mut near);
+        for (row, near) in rows.into_iter().zip(near) {
+            state[row] = Some(near);
+        }
+        Ok(())
+    })?;
+    Ok(state)
+}
+
+/// A contaminant set and its index, built once and used for any number of calls.
+///
+/// ContaminantSet(ra, dec, radius=None, maxsep=None, radius_unit="deg", kernel="auto")
+///
+/// `ra`, `dec`: positions in degrees (any array-like). `maxsep`: the radius of every contaminant,
+/// a string with units ("30arcsec", "2.5arcmin", "1deg") or a number of degrees; with `radius`,
+/// the radius of those whose own radius is NaN. `radius`: each contaminant's own radius, in
+/// `radius_unit`. An object is near when its separation from some contaminant is strictly less
+/// than that contaminant's radius.
+#[pyclass(module = "angcut._angcut", name = "ContaminantSet", frozen)]
+struct PyContaminantSet {
+    set: ContaminantSet,
+    index: ContaminantIndex,
+    choice: KernelChoice,
+}
+
+impl PyContaminantSet {
+    fn build(py: Python<'_>, set: ContaminantSet, choice: KernelChoice) -> PyResult<PyContaminantSet> {
+        let (set, index) = py.detach(|| {
+            guarded(|| {
+                let index = set.index(choice).map_err(py_error)?;
+                Ok((set, index))
+            })
+        })?;
+        Ok(PyContaminantSet { set, index, choice })
+    }
+
+    fn from_batch(
+        py: Python<'_>,
+        batch: &RecordBatch,
+        spec: &ContaminantSpec,
+        choice: KernelChoice,
+    ) -> PyResult<PyContaminantSet> {
+        let set = py.detach(|| guarded(|| ContaminantSet::from_batch(batch, spec).map_err(py_error)))?;
+        PyContaminantSet::build(py, set, choice)
+    }
+}
+
+#[pymethods]
+impl PyContaminantSet {
+    #[new]
+    #[pyo3(signature = (ra, dec, radius=None, maxsep=None, radius_unit="deg", kernel="auto"))]
+    fn new(
+        py: Python<'_>,
+        ra: &Bound<'_, PyAny>,
+        dec: &Bound<'_, PyAny>,
+        radius: Option<&Bound<'_, PyAny>>,
+        maxsep: Option<&Bound<'_, PyAny>>,
+        radius_unit: &str,
+        kernel: &str,
+    ) -> PyResult<PyContaminantSet> {
+        let choice = kernel_argument(kernel)?;
+        let maxsep = maxsep.map(|m| angle_argument(m, "maxsep")).transpose()?;
+        if radius.is_none() && maxsep.is_none() {
+            return Err(PyValueError::new_err("give maxsep (one radius for all) or radius (one per contaminant)"));
+        }
+        let (ra, dec) = (float64_array(ra)?, float64_array(dec)?);
+        let radius = radius.map(float64_array).transpose()?;
+        let radius = match &radius {
+            Some(radius) => Some(radius.as_slice()?),
+            None => None,
+        };
+        let batch = contaminant_batch(ra.as_slice()?, dec.as_slice()?, radius)?;
+        let mut spec = ContaminantSpec {
+            path: "<contaminant arrays>".into(),
+            ra: Some("ra".into()),
+            dec: Some("dec".into()),
+            maxsep,
+            row_radius: None,
+            id_column: None,
+        };
+        if radius.is_some() {
+            let unit = unit_argument(radius_unit)?;
+            spec.row_radius = Some(RowRadius::Column { name: "radius".into(), unit, min: None, max: None });
+        }
+        PyContaminantSet::from_batch(py, &batch, &spec, choice)
+    }
+
+    /// ContaminantSet.from_arrow(table, ra=None, dec=None, radius_col=None, radius_unit="arcsec", maxsep=None, kernel="auto")
+    ///
+    /// The contaminants of an Arrow table (or record batch, stream, pandas DataFrame), read by the
+    /// same rules as the command line's `--contaminants` file: `ra`/`dec` found by their usual
+    /// names unless given, `radius_col` in `radius_unit`, `maxsep` for all or for null radii.
+    #[staticmethod]
+    #[pyo3(signature = (table, ra=None, dec=None, radius_col=None, radius_unit="arcsec", maxsep=None, kernel="auto"))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn from_arrow(
+        py: Python<'_>,
+        table: &Bound<'_, PyAny>,
+        ra: Option<String>,
+        dec: Option<String>,
+        radius_col: Option<String>,
+        radius_unit: &str,
+        maxsep: Option<&Bound<'_, PyAny>>,
+        kernel: &str,
+    ) -> PyResult<PyContaminantSet> {
+        let choice = kernel_argument(kernel)?;
+        let maxsep = maxsep.map(|m| angle_argument(m, "maxsep")).transpose()?;
+        if radius_col.is_none() && maxsep.is_none() {
+            return Err(PyValueError::new_err("give maxsep (one radius for all) or radius_col (one per contaminant)"));
+        }
+        let unit = unit_argument(radius_unit)?;
+        let spec = ContaminantSpec {
+            path: "<arrow table>".into(),
+            ra,
+            dec,
+            maxsep,
+            row_radius: radius_col.map(|name| RowRadius::Column { name, unit, min: None, max: None }),
+            id_column: None,
+        };
+        let reader = arrow_stream(table)?;
+        let set = py.detach(|| guarded(|| ContaminantSet::from_reader(reader, &spec).map_err(py_error)))?;
+        PyContaminantSet::build(py, set, choice)
+    }
+
+    /// mask(ra, dec, on_invalid="error") -> numpy.ndarray[bool]
+    ///
+    /// True where the object is strictly closer than its radius to some contaminant (the rows the
+    /// cut removes). An invalid position (NaN, infinite, |dec| > 90) is a ValueError naming it,
+    /// or with on_invalid="keep" or "drop" is False here (see `classify` to tell them apart).
+    #[pyo3(signature = (ra, dec, on_invalid="error"))]
+    fn mask<'py>(
+        &self,
+        py: Python<'py>,
+        ra: &Bound<'py, PyAny>,
+        dec: &Bound<'py, PyAny>,
+        on_invalid: &str,
+    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
+        let state = self.classify_objects(py, ra, dec, on_invalid)?;
+        Ok(state.into_iter().map(|s| s == Some(true)).collect::<Vec<_>>().into_pyarray(py))
+    }
+
+    /// classify(ra, dec, on_invalid="keep") -> numpy.ndarray[int8]
+    ///
+    /// Per object: 1 near a contaminant, 0 far from all, -1 no valid position (with
+    /// on_invalid="error", an invalid position is a ValueError instead).
+    #[pyo3(signature = (ra, dec, on_invalid="keep"))]
+    fn classify<'py>(
+        &self,
+        py: Python<'py>,
+        ra: &Bound<'py, PyAny>,
+        dec: &Bound<'py, PyAny>,
+        on_invalid: &str,
+    ) -> PyResult<Bound<'py, PyArray1<i8>>> {
+        let state = self.classify_objects(py, ra, dec, on_invalid)?;
+        Ok(state.into_iter().map(|s| s.map_or(-1, i8::from)).collect::<Vec<_>>().into_pyarray(py))
+    }
+
+    /// nearest(ra, dec) -> (separation_deg: numpy.ndarray[float64], index: numpy.ndarray[int64])
+    ///
+    /// For each object, the nearest of the contaminants whose radius covers it (of equal
+    /// separations, the first in the set): its separation in degrees and its position in the set;
+    /// NaN and -1 where no contaminant covers the object or its position is invalid.
+    fn nearest<'py>(
+        &self,
+        py: Python<'py>,
+        ra: &Bound<'py, PyAny>,
+        dec: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        use rayon::prelude::*;
+        let (ra, dec) = (float64_array(ra)?, float64_array(dec)?);
+        let (ra, dec) = (ra.as_slice()?, dec.as_slice()?);
+        if ra.len() != dec.len() {
+            return Err(PyValueError::new_err(format!(
+                "ra and dec must have the same length; got {} and {}",
+                ra.len(),
+                dec.len()
+            )));
+        }
+        let index = &self.index;
+        let found: Vec<(f64, i64)> = py.detach(|| {
+            guarded(|| {
+                Ok(ra
+                    .par_iter()
+                    .zip(dec)
+                    .with_min_len(PIECE)
+                    .map(|(&ra, &dec)| {
+                        let nearest = position(Some(ra), Some(dec)).ok().and_then(|v| index.nearest(&v));
+                        nearest.map_or((f64::NAN, -1), |n| (n.separation().degrees(), i64::from(n.index)))
+                    })
+                    .collect())
+            })
+        })?;
+        let (separation, which): (Vec<f64>, Vec<i64>) = found.into_iter().unzip();
+        PyTuple::new(py, [separation.into_pyarray(py).into_any(), which.into_pyarray(py).into_any()])
+    }
+
+    /// filter(data, ra=None, dec=None, invert=False, flag_column=None, nearest_columns=False, on_invalid="error") -> pyarrow.Table
+    ///
+    /// The rows of `data` (pyarrow Table, RecordBatch or RecordBatchReader, anything with
+    /// `__arrow_c_stream__`, or a pandas DataFrame) far from every contaminant, in order, every
+    /// column kept: the command line's cut, on a table. `invert=True` keeps the near rows instead;
+    /// `flag_column="near"` keeps every row and adds that boolean column; `nearest_columns` adds
+    /// nearest_sep_arcsec and nearest_row. Columns are read and written through the Arrow C
+    /// stream interface, without copying what is kept.
+    #[pyo3(signature = (data, ra=None, dec=None, invert=false, flag_column=None, nearest_columns=false, on_invalid="error"))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn filter<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        ra: Option<String>,
+        dec: Option<String>,
+        invert: bool,
+        flag_column: Option<String>,
+        nearest_columns: bool,
+        on_invalid: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = CutOptions {
+            on_invalid: on_invalid_argument(on_invalid)?,
+            selection: match (invert, &flag_column) {
+                (true, Some(_)) => {
+                    return Err(PyValueError::new_err("flag_column keeps every row: it cannot be combined with invert"));
+                }
+                (_, Some(_)) => Selection::All,
+                (true, None) => Selection::Near,
+                (false, None) => Selection::Far,
+            },
+            flag_column,
+            nearest_columns,
+            rejected: false,
+        };
+        let reader = arrow_stream(data)?;
+        let schema = reader.schema();
+        let cutter =
+            BatchCutter::new(&schema, "<arrow table>", ra.as_deref(), dec.as_deref(), &self.index, None, options)
+                .map_err(py_error)?;
+        let kept = py.detach(|| {
+            guarded(|| {
+                let mut first_row = 0;
+                let mut kept = Vec::new();
+                for batch in reader {
+                    let batch = batch.map_err(|e| AngcutError::new_err(e.to_string()))?;
+                    let rows = batch.num_rows() as u64;
+                    kept.push(cutter.cut(&batch, first_row).map_err(py_error)?.kept);
+                    first_row += rows;
+                }
+                Ok(kept)
+            })
+        })?;
+        pyarrow_table(py, cutter.output_schema(), kept)
+    }
+
+    fn __len__(&self) -> usize {
+        self.set.positions.len()
+    }
+
+    /// The kernel the index uses: "naive", "kdtree" or "grid" ("auto" picks by the set's size).
+    #[getter]
+    fn kernel(&self) -> String {
+        self.index.kernel().to_string()
+    }
+
+    /// The largest radius of any contaminant, in degrees (None for an empty set).
+    #[getter]
+    fn largest_radius_deg(&self) -> Option<f64> {
+        self.set.largest_radius().map(Angle::degrees)
+    }
+
+    fn __repr__(&self) -> String {
+        let radius = match &self.set.radii {
+            Radii::Uniform(r) => format!("maxsep={r}"),
+            Radii::PerContaminant(_) => match self.set.largest_radius() {
+                Some(r) => format!("radii up to {r}"),
+                None => "no radii".into(),
+            },
+        };
+        format!(
+            "<angcut.ContaminantSet: {} contaminants, {radius}, kernel {}>",
+            self.set.positions.len(),
+            self.index.kernel()
+        )
+    }
+
+    /// Pickles the positions (unit vectors) and radii, exactly; the index is rebuilt on unpickling,
+    /// so a Dask worker receives a few bytes per contaminant and builds its own index once.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let positions: Vec<u8> = self.set.positions.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+        let radii: Bound<'py, PyAny> = match &self.set.radii {
+            Radii::Uniform(r) => r.radians().into_pyobject(py)?.into_any(),
+            Radii::PerContaminant(radii) => {
+                let bytes: Vec<u8> = radii.iter().flat_map(|r| r.radians().to_le_bytes()).collect();
+                PyBytes::new(py, &bytes).into_any()
+            }
+        };
+        let rebuild = py.import("angcut._angcut")?.getattr("_rebuild")?;
+        let state = (PyBytes::new(py, &positions), radii, self.choice.to_string());
+        PyTuple::new(py, [rebuild, state.into_pyobject(py)?.into_any()])
+    }
+}
+
+impl PyContaminantSet {
+    fn classify_objects(
+        &self,
+        py: Python<'_>,
+        ra: &Bound<'_, PyAny>,
+        dec: &Bound<'_, PyAny>,
+        on_invalid: &str,
+    ) -> PyResult<Vec<Option<bool>>> {
+        let on_invalid = on_invalid_argument(on_invalid)?;
+        let (ra, dec) = (float64_array(ra)?, float64_array(dec)?);
+        let (ra, dec) = (ra.as_slice()?, dec.as_slice()?);
+        let index = &self.index;
+        py.detach(|| guarded(|| classify(index, ra, dec, on_invalid).map_err(PyValueError::new_err)))
+    }
+}
+
+fn f64s(bytes: &[u8]) -> Vec<f64> {
+    bytes.chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect()
+}
+
+/// Unpickles a ContaminantSet (see `ContaminantSet.__reduce__`).
+#[pyfunction]
+fn _rebuild(py: Python<'_>, positions: &[u8], radii: &Bound<'_, PyAny>, kernel: &str) -> PyResult<PyContaminantSet> {
+    let coordinates = f64s(positions);
+    if positions.len() % 24 != 0 {
+        return Err(PyValueError::new_err("not a pickled angcut.ContaminantSet: positions are not whole unit vectors"));
+    }
+    let positions: Vec<UnitVector> = coordinates.chunks_exact(3).map(|v| [v[0], v[1], v[2]]).collect();
+    let radii = if let Ok(radians) = radii.extract::<f64>() {
+        Radii::Uniform(Angle::from_radians(radians))
+    } else {
+        let bytes: Vec<u8> = radii.extract()?;
+        Radii::PerContaminant(f64s(&bytes).into_iter().map(Angle::from_radians).collect())
+    };
+    if let Radii::PerContaminant(r) = &radii
+        && r.len() != positions.len()
+    {
+        return Err(PyValueError::new_err("not a pickled angcut.ContaminantSet: one radius per position expected"));
+    }
+    let set = ContaminantSet { positions, radii, ids: None };
+    PyContaminantSet::build(py, set, kernel_argument(kernel)?)
+}
+
+/// Runs `angcut stream` with the command line's arguments (`argv` without the program name's
+/// `stream`), GIL released; returns the summary as the JSON text of `--stats-json`.
+#[pyfunction]
+fn _stream(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
+    use angcut::cli::{Cli, Command};
+    use clap::Parser;
+    let arguments = ["angcut".to_string(), "stream".to_string()].into_iter().chain(argv);
+    let cli = Cli::try_parse_from(arguments).map_err(|error| {
+        // clap's own words, without its usage block: the caller wrote keyword arguments.
+        let rendered = error.render().to_string();
+        let message = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+        if error.kind() == clap::error::ErrorKind::UnknownArgument {
+            PyTypeError::new_err(format!("stream(): {message} (options are the command line's, with _ for -)"))
+        } else {
+            PyValueError::new_err(format!("stream(): {message}"))
+        }
+    })?;
+    let Command::Stream(args) = cli.command else {
+        return Err(PyValueError::new_err("not a stream command"));
+    };
+    let request = args.into_request().map_err(py_error)?;
+    py.detach(|| {
+        guarded(|| {
+            let summary = angcut::stream_file(&request.job).map_err(py_error)?;
+            let json = angcut::stats::summary_json(&request.job, &summary);
+            if let Some(path) = &request.stats_json {
+                std::fs::write(path, &json).map_err(|e| AngcutError::new_err(format!("{}: {e}", path.display())))?;
+            }
+            Ok(json)
+        })
+    })
+}
+
+#[pymodule]
+fn _angcut(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyContaminantSet>()?;
+    m.add_function(wrap_pyfunction!(_rebuild, m)?)?;
+    m.add_function(wrap_pyfunction!(_stream, m)?)?;
+    m.add("AngcutError", m.py().get_type::<AngcutError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

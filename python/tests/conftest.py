@@ -1,0 +1,53 @@
+"""Shared helpers: a plain scalar reference for the cut, generated skies, the CLI binary."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def separation_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Vincenty's formula in plain Python floats: accurate at every separation."""
+    r1, d1, r2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
+    dra = r2 - r1
+    num = math.hypot(math.cos(d2) * math.sin(dra), math.cos(d1) * math.sin(d2) - math.sin(d1) * math.cos(d2) * math.cos(dra))
+    den = math.sin(d1) * math.sin(d2) + math.cos(d1) * math.cos(d2) * math.cos(dra)
+    return math.degrees(math.atan2(num, den))
+
+
+def reference_near(ra, dec, cra, cdec, radii_deg):
+    """Per object: (near any?, distance of the closest call to a radius boundary)."""
+    near, margin = [], []
+    for a, d in zip(ra, dec):
+        seps = [separation_deg(a, d, ca, cd) for ca, cd in zip(cra, cdec)]
+        near.append(any(s < r for s, r in zip(seps, radii_deg)))
+        margin.append(min(abs(s - r) for s, r in zip(seps, radii_deg)))
+    return np.array(near), np.array(margin)
+
+
+def uniform_sky(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform on the sphere: ra uniform, dec = asin(uniform(-1, 1))."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.0, 360.0, n), np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, n)))
+
+
+@pytest.fixture(scope="session")
+def angcut_cli() -> str:
+    """The command-line binary: $ANGCUT_BIN, the repository's release build, or `angcut` on PATH."""
+    candidates = [os.environ.get("ANGCUT_BIN"), str(REPO / "target" / "release" / "angcut"), shutil.which("angcut")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return candidate
+    pytest.fail("the angcut binary is needed to compare with the CLI: run `cargo build --release` or set ANGCUT_BIN")
+
+
+def run_cli(binary: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([binary, *args], capture_output=True, text=True, check=False)
