@@ -509,7 +509,7 @@ fn f64s(bytes: &[u8]) -> Vec<f64> {
 #[pyfunction]
 fn _rebuild(py: Python<'_>, positions: &[u8], radii: &Bound<'_, PyAny>, kernel: &str) -> PyResult<PyContaminantSet> {
     let coordinates = f64s(positions);
-    if positions.len() % 24 != 0 {
+    if !positions.len().is_multiple_of(24) {
         return Err(PyValueError::new_err("not a pickled angcut.ContaminantSet: positions are not whole unit vectors"));
     }
     let positions: Vec<UnitVector> = coordinates.chunks_exact(3).map(|v| [v[0], v[1], v[2]]).collect();

@@ -1,0 +1,133 @@
+"""angcut.dask.cut on an LSDB catalogue and a Dask DataFrame, on a LocalCluster of 2 worker
+processes, against the command line on the same rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+lsdb = pytest.importorskip("lsdb")
+import dask.dataframe as dd  # noqa: E402
+
+import angcut  # noqa: E402
+import angcut.dask  # noqa: E402
+from conftest import run_cli, uniform_sky  # noqa: E402
+
+ROWS = 300_000
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+@pytest.fixture(scope="module")
+def objects() -> pd.DataFrame:
+    ra, dec = uniform_sky(ROWS, seed=11)
+    rng = np.random.default_rng(12)
+    return pd.DataFrame(
+        {
+            "id": np.arange(ROWS, dtype=np.int64),
+            "ra": ra,
+            "dec": dec,
+            "mag": rng.uniform(15, 25, ROWS).astype(np.float32),
+            "name": pd.array([f"obj{i}" for i in range(ROWS)], dtype=pd.ArrowDtype(pa.string())),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def stars(tmp_path_factory):
+    """2,000 contaminants at 1deg: about a quarter of the sky is near one."""
+    ra, dec = uniform_sky(2_000, seed=13)
+    path = tmp_path_factory.mktemp("stars") / "stars.parquet"
+    pq.write_table(pa.table({"ra": ra, "dec": dec}), path)
+    return path, angcut.ContaminantSet(ra, dec, maxsep="1deg")
+
+
+@pytest.fixture(scope="module")
+def catalog(objects):
+    catalog = lsdb.from_dataframe(objects, ra_column="ra", dec_column="dec", catalog_name="objects", partition_rows=40_000)
+    assert catalog.npartitions >= 6
+    return catalog
+
+
+def cli_ids(tmp_path, binary, frame: pd.DataFrame, stars_path, *flags) -> pa.Table:
+    """The command line's output on `frame`'s rows, in `frame`'s order."""
+    source, out = tmp_path / "rows.parquet", tmp_path / "cli.parquet"
+    pq.write_table(pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False), source)
+    done = run_cli(binary, "stream", str(source), str(out), "-c", str(stars_path), "--maxsep", "1deg", "-q", *flags)
+    assert done.returncode == 0, done.stderr
+    return pq.read_table(out)
+
+
+def test_lsdb_cut_equals_the_cli_on_the_same_rows(client, catalog, stars, tmp_path, angcut_cli):
+    stars_path, stars_set = stars
+    whole = catalog.compute()  # the rows in partition order: what the CLI gets as one file
+    result = angcut.dask.cut(catalog, stars_set)
+    assert isinstance(result, lsdb.Catalog) and result.get_healpix_pixels() == catalog.get_healpix_pixels()
+    kept = result.compute()
+    expected = cli_ids(tmp_path, angcut_cli, whole, stars_path)
+    assert 0.6 * ROWS < len(kept) < 0.9 * ROWS
+    assert kept["id"].tolist() == expected["id"].to_pylist()  # same rows, same order
+    assert list(kept.columns) == list(whole.columns) and kept.index.name == whole.index.name
+    near = angcut.dask.cut(catalog, stars_set, invert=True).compute()
+    assert near["id"].tolist() == cli_ids(tmp_path, angcut_cli, whole, stars_path, "--invert")["id"].to_pylist()
+    flagged = angcut.dask.cut(catalog, stars_set, flag_column="near_star").compute()
+    cli_flags = cli_ids(tmp_path, angcut_cli, whole, stars_path, "--flag-column", "near_star")
+    assert flagged["near_star"].tolist() == cli_flags["near_star"].to_pylist()
+    assert len(flagged) == ROWS
+
+
+def test_lsdb_result_stays_a_valid_hats_catalogue(client, catalog, stars, tmp_path):
+    _, stars_set = stars
+    result = angcut.dask.cut(catalog, stars_set)
+    result.write_catalog(tmp_path / "clean", catalog_name="clean")  # to_hats under its new name
+    reread = lsdb.open_catalog(tmp_path / "clean")
+    assert reread.get_healpix_pixels() == catalog.get_healpix_pixels()
+    assert sorted(reread.compute()["id"].tolist()) == sorted(result.compute()["id"].tolist())
+    # and it can be queried further, by LSDB's own spatial filters
+    cone = reread.cone_search(ra=180.0, dec=0.0, radius_arcsec=20 * 3600).compute()
+    assert len(cone) > 0 and not stars_set.mask(cone["ra"].to_numpy(), cone["dec"].to_numpy()).any()
+
+
+def test_dask_dataframe_cut_equals_the_cli(client, objects, stars, tmp_path, angcut_cli):
+    stars_path, stars_set = stars
+    frame = dd.from_pandas(objects, npartitions=5)
+    kept = angcut.dask.cut(frame, stars_set).compute()
+    assert kept["id"].tolist() == cli_ids(tmp_path, angcut_cli, objects, stars_path)["id"].to_pylist()
+
+
+def test_the_contaminant_set_reaches_each_worker_once(client, catalog, stars):
+    _, stars_set = stars
+    angcut.dask.cut(catalog, stars_set).compute()
+    # Scattered with broadcast: one copy per worker, held as one key.
+    who_has = client.who_has()
+    copies = [workers for key, workers in who_has.items() if "ContaminantSet" in str(key)]
+    assert len(copies) == 1 and len(copies[0]) == 2
+
+
+def test_bad_rows_raise_an_exception_and_the_workers_survive(client, objects, stars):
+    _, stars_set = stars
+    broken = objects.head(50_000).copy()
+    broken.loc[31_000, "dec"] = np.nan
+    catalog = lsdb.from_dataframe(broken.dropna(), ra_column="ra", dec_column="dec", partition_rows=10_000)
+    # LSDB itself refuses NaN positions; a Dask DataFrame passes them to angcut.
+    frame = dd.from_pandas(broken, npartitions=4)
+    with pytest.raises(Exception, match="no valid position: dec: the value is NaN"):
+        angcut.dask.cut(frame, stars_set).compute()
+    assert len(client.scheduler_info()["workers"]) == 2
+    kept = angcut.dask.cut(frame, stars_set, on_invalid="drop").compute()
+    assert 31_000 not in kept["id"].tolist()
+    assert len(angcut.dask.cut(catalog, stars_set).compute()) > 0
+    with pytest.raises(ValueError, match="no column 'RA_ICRS'"):
+        angcut.dask.cut(frame, stars_set, ra="RA_ICRS")
+    with pytest.raises(TypeError, match="ContaminantSet"):
+        angcut.dask.cut(frame, "stars.parquet")

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""The W3 workload (wide rows x 1,000,000 contaminants at 5arcsec) as an LSDB catalogue cut by
+angcut.dask.cut on a LocalCluster (2 worker processes, 1 thread each), against the CLI on the same
+rows, in the same run: wall seconds (min/median), peak RSS (CLI process; each Dask worker), rows/s,
+and the same with an empty contaminant set (the floor: pure read + write), whose difference
+divided by the partitions is the per-partition overhead.
+
+Timed for LSDB: reading the contaminants and building the set, shipping it to the workers (which
+build their own index), reading every partition, cutting, writing the HATS catalogue with LSDB's
+`write_catalog`. Timed for the CLI: `angcut stream IN OUT -c FILE --maxsep 5arcsec` (2 threads).
+The HATS catalogue is built once from the same Parquet file (not timed) under bench-data/.
+
+Usage: python scripts/bench_dask.py [--quick] [--rows N] [--runs N] [--partition-rows N]
+  (in an environment with the package installed: scripts/python-tests.sh makes target/python-venv)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument("--quick", action="store_true", help="2,000,000 rows")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--partition-rows", type=int, default=1_000_000)
+    parser.add_argument("--bin", default=str(REPO / "target" / "release" / "angcut"))
+    args = parser.parse_args()
+    rows = 2_000_000 if args.quick else args.rows
+
+    import lsdb
+    import pandas as pd
+    import pyarrow.parquet as pq
+    from distributed import Client, LocalCluster
+
+    import angcut
+    import angcut.dask
+
+    data = REPO / "bench-data"
+    data.mkdir(exist_ok=True)
+
+    def gen(name: str, *options: str) -> Path:
+        path = data / name
+        if not path.exists():
+            subprocess.run([args.bin, "gen", str(path), *options], check=True)
+        return path
+
+    objects = gen(f"w3-objects-{rows}.parquet", "--rows", str(rows), "--seed", "31", "--schema", "wide")
+    stars = gen("w3-contaminants.parquet", "--rows", "1000000", "--seed", "32")
+    none = gen("no-contaminants.parquet", "--rows", "0")
+    hats = data / f"w3-hats-{rows}-{args.partition_rows}"
+    if not hats.exists():
+        print(f"bench: building the HATS catalogue {hats} (once, not timed)", file=sys.stderr)
+        frame = pd.read_parquet(objects, dtype_backend="pyarrow")
+        catalog = lsdb.from_dataframe(frame, ra_column="ra", dec_column="dec", partition_rows=args.partition_rows)
+        catalog.write_catalog(hats, catalog_name="w3")
+        del frame, catalog
+    partitions = len(lsdb.open_catalog(hats).get_healpix_pixels())
+
+    results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    out_file, out_dir = data / "dask-cli-out.parquet", data / "dask-hats-out"
+
+    def cli(label: str, contaminants: Path) -> None:
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            done = subprocess.run(
+                ["/usr/bin/time", "-f", "%M", args.bin, "stream", str(objects), str(out_file), "-c", str(contaminants),
+                 "--maxsep", "5arcsec", "-q"],
+                capture_output=True, text=True, check=True,
+            )
+            wall = time.perf_counter() - start
+            kept = pq.read_metadata(out_file).num_rows
+            results.setdefault(("cli", label), []).append((wall, int(done.stderr.split()[-1]) / 1024, kept))
+
+    def dask(label: str, contaminants: Path) -> None:
+        for _ in range(args.runs):
+            shutil.rmtree(out_dir, ignore_errors=True)
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+                start = time.perf_counter()
+                stars_set = angcut.ContaminantSet.from_arrow(pq.read_table(contaminants), maxsep="5arcsec")
+                catalog = lsdb.open_catalog(hats)
+                angcut.dask.cut(catalog, stars_set).write_catalog(out_dir, catalog_name="clean")
+                wall = time.perf_counter() - start
+                worker_rss = max(client.run(rss_mb).values())
+            kept = lsdb.open_catalog(out_dir).hc_structure.catalog_info.total_rows
+            results.setdefault(("lsdb", label), []).append((wall, worker_rss, kept))
+
+    for label, contaminants in (("cut", stars), ("floor", none)):
+        cli(label, contaminants)
+        dask(label, contaminants)
+
+    print(f"# W3 as LSDB: {rows:,} wide rows in {partitions} partitions x 1,000,000 contaminants at 5arcsec; "
+          f"{args.runs} runs each; {time.strftime('%Y-%m-%d %H:%M %Z')}; angcut {angcut.__version__}")
+    print(f"{'engine':<6} {'what':<6} {'min s':>7} {'median s':>9} {'peak RSS MB':>12} {'rows/s':>12} {'kept':>11}")
+    medians = {}
+    for (engine, label), runs in results.items():
+        walls = [r[0] for r in runs]
+        medians[engine, label] = statistics.median(walls)
+        rss = max(r[1] for r in runs)
+        print(f"{engine:<6} {label:<6} {min(walls):>7.2f} {statistics.median(walls):>9.2f} "
+              f"{rss:>12.0f} {rows / statistics.median(walls):>12,.0f} {runs[-1][2]:>11,}")
+    ratio = medians["lsdb", "cut"] / medians["cli", "cut"]
+    overhead = (medians["lsdb", "floor"] - medians["cli", "floor"]) / partitions
+    print(f"lsdb cut / cli cut: {ratio:.2f} (target <= 1.3); lsdb floor / cli floor: "
+          f"{medians['lsdb', 'floor'] / medians['cli', 'floor']:.2f}; per-partition overhead vs the CLI: {overhead * 1000:.0f} ms")
+    print("peak RSS for lsdb is the largest of the 2 workers (each holds the contaminant set and its index)")
+    kept = {engine: results[engine, "cut"][-1][2] for engine in ("cli", "lsdb")}
+    if kept["cli"] != kept["lsdb"]:
+        sys.exit(f"bench: the CLI kept {kept['cli']} rows but LSDB {kept['lsdb']}")
+    os.remove(out_file)
+    shutil.rmtree(out_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
