@@ -10,7 +10,7 @@ build their own index), reading every partition, cutting, writing the HATS catal
 `write_catalog`. Timed for the CLI: `angcut stream IN OUT -c FILE --maxsep 5arcsec` (2 threads).
 The HATS catalogue is built once from the same Parquet file (not timed) under bench-data/.
 
-Usage: python scripts/bench_dask.py [--quick] [--rows N] [--runs N] [--partition-rows N]
+Usage: python scripts/bench_dask.py [--quick] [--rows N] [--runs N] [--partition-rows N] [--hats-compression]
   (in an environment with the package installed: scripts/python-tests.sh makes target/python-venv)
 """
 
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--partition-rows", type=int, default=1_000_000)
     parser.add_argument("--bin", default=str(REPO / "target" / "release" / "angcut"))
+    parser.add_argument("--hats-compression", action="store_true", help="also time LSDB's default zstd level 15, once")
     args = parser.parse_args()
     rows = 2_000_000 if args.quick else args.rows
 
@@ -70,6 +71,7 @@ def main() -> None:
         catalog = lsdb.from_dataframe(frame, ra_column="ra", dec_column="dec", partition_rows=args.partition_rows)
         catalog.write_catalog(hats, catalog_name="w3")
         del frame, catalog
+    hats = hats / "w3"  # the catalogue itself, without the margin cache from_dataframe adds
     partitions = len(lsdb.open_catalog(hats).get_healpix_pixels())
 
     results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
@@ -87,38 +89,48 @@ def main() -> None:
             kept = pq.read_metadata(out_file).num_rows
             results.setdefault(("cli", label), []).append((wall, int(done.stderr.split()[-1]) / 1024, kept))
 
-    def dask(label: str, contaminants: Path) -> None:
-        for _ in range(args.runs):
-            shutil.rmtree(out_dir, ignore_errors=True)
-            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
-                start = time.perf_counter()
-                stars_set = angcut.ContaminantSet.from_arrow(pq.read_table(contaminants), maxsep="5arcsec")
-                catalog = lsdb.open_catalog(hats)
-                angcut.dask.cut(catalog, stars_set).write_catalog(out_dir, catalog_name="clean")
-                wall = time.perf_counter() - start
-                worker_rss = max(client.run(rss_mb).values())
-            kept = lsdb.open_catalog(out_dir).hc_structure.catalog_info.total_rows
-            results.setdefault(("lsdb", label), []).append((wall, worker_rss, kept))
+    def dask_run(label: str, contaminants: Path, client: Client, **write: object) -> tuple[float, int]:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        start = time.perf_counter()
+        stars_set = angcut.ContaminantSet.from_arrow(pq.read_table(contaminants), maxsep="5arcsec")
+        catalog = lsdb.open_catalog(hats)
+        angcut.dask.cut(catalog, stars_set).write_catalog(out_dir, catalog_name="clean", as_collection=False, progress_bar=False, **write)
+        wall = time.perf_counter() - start
+        client.cancel(list(client.futures))  # drop the scattered set before the next run
+        return wall, lsdb.open_catalog(out_dir).hc_structure.catalog_info.total_rows
 
-    for label, contaminants in (("cut", stars), ("floor", none)):
-        cli(label, contaminants)
-        dask(label, contaminants)
+    # zstd level 1 as the CLI writes; HATS's own default is level 15 (archival), timed with
+    # --hats-compression. Each configuration gets its own cluster, so the peak RSS is its own; a first,
+    # untimed run warms it (each new worker process compiles LSDB's numba code).
+    zstd1 = {"compression": "zstd", "compression_level": 1}
+    configurations = [("cut", stars, zstd1), ("floor", none, zstd1)]
+    if args.hats_compression:
+        configurations.append(("cut-z15", stars, None))
+    for label, contaminants, write_options in configurations:
+        if label in ("cut", "floor"):
+            cli(label, contaminants)
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+            dask_run(label, contaminants, client, write_table_kwargs=zstd1)
+            runs = []
+            for _ in range(1 if label == "cut-z15" else args.runs):
+                runs.append(dask_run(label, contaminants, client, write_table_kwargs=write_options))
+            worker_rss = max(client.run(rss_mb).values())
+        results["lsdb", label] = [(wall, worker_rss, kept) for wall, kept in runs]
 
     print(f"# W3 as LSDB: {rows:,} wide rows in {partitions} partitions x 1,000,000 contaminants at 5arcsec; "
           f"{args.runs} runs each; {time.strftime('%Y-%m-%d %H:%M %Z')}; angcut {angcut.__version__}")
-    print(f"{'engine':<6} {'what':<6} {'min s':>7} {'median s':>9} {'peak RSS MB':>12} {'rows/s':>12} {'kept':>11}")
+    print(f"{'engine':<6} {'what':<7} {'min s':>7} {'median s':>9} {'peak RSS MB':>12} {'rows/s':>12} {'kept':>11}")
     medians = {}
     for (engine, label), runs in results.items():
         walls = [r[0] for r in runs]
         medians[engine, label] = statistics.median(walls)
         rss = max(r[1] for r in runs)
-        print(f"{engine:<6} {label:<6} {min(walls):>7.2f} {statistics.median(walls):>9.2f} "
+        print(f"{engine:<6} {label:<7} {min(walls):>7.2f} {statistics.median(walls):>9.2f} "
               f"{rss:>12.0f} {rows / statistics.median(walls):>12,.0f} {runs[-1][2]:>11,}")
     ratio = medians["lsdb", "cut"] / medians["cli", "cut"]
     overhead = (medians["lsdb", "floor"] - medians["cli", "floor"]) / partitions
     print(f"lsdb cut / cli cut: {ratio:.2f} (target <= 1.3); lsdb floor / cli floor: "
           f"{medians['lsdb', 'floor'] / medians['cli', 'floor']:.2f}; per-partition overhead vs the CLI: {overhead * 1000:.0f} ms")
-    print("peak RSS for lsdb is the largest of the 2 workers (each holds the contaminant set and its index)")
     kept = {engine: results[engine, "cut"][-1][2] for engine in ("cli", "lsdb")}
     if kept["cli"] != kept["lsdb"]:
         sys.exit(f"bench: the CLI kept {kept['cli']} rows but LSDB {kept['lsdb']}")

@@ -102,6 +102,9 @@ def test_pickling_round_trip_rebuilds_the_same_index():
         assert repr(copy) == repr(stars) and len(copy) == len(stars) and copy.kernel == stars.kernel
         np.testing.assert_array_equal(copy.mask(ra, dec), stars.mask(ra, dec))
         np.testing.assert_array_equal(copy.nearest(ra, dec)[1], stars.nearest(ra, dec)[1])
+        # Dask names tasks by this token: equal sets, equal tokens; a different radius, another.
+        assert copy.__dask_tokenize__() == stars.__dask_tokenize__()
+    assert angcut.ContaminantSet(cra, cdec, maxsep="0.5deg").__dask_tokenize__() != angcut.ContaminantSet(cra, cdec, maxsep="0.6deg").__dask_tokenize__()
     with pytest.raises(ValueError, match="not a pickled"):
         angcut._angcut._rebuild(b"\x00" * 10, 0.1, "auto")
 
