@@ -469,12 +469,17 @@ mod tests {
             let radius = Angle::from_radians(angle);
             if SearchRadius::new(radius).chord2_limit() == exact {
                 let wider = Angle::from_radians(f64::from_bits(angle.to_bits() + 1));
+                // Also as a full tile of 8 objects, which the brute-force kernel screens with the
+                // dot product before its exact test.
+                let tile = [object; 8];
                 for choice in ALL {
                     // At the boundary to the last bit: the star alone does not cut the object...
                     prop_assert!(!cut_with(choice, &[object], &[star], radius)[0]);
+                    prop_assert!(cut_with(choice, &tile, &[star], radius).iter().all(|&near| !near));
                     // ...and the next larger radius does.
                     if SearchRadius::new(wider).chord2_limit() > exact {
                         prop_assert!(cut_with(choice, &[object], &[star], wider)[0]);
+                        prop_assert!(cut_with(choice, &tile, &[star], wider).iter().all(|&near| near));
                     }
                 }
             }
