@@ -57,10 +57,12 @@ fn guarded<T>(work: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     })
 }
 
-/// `obj` as a contiguous float64 numpy array (converting, and copying, only if it is not one).
+/// `obj` as a contiguous, aligned float64 numpy array (converting, and copying, only if it is
+/// not one). Alignment matters: arrays that Dask rebuilds from network frames can start at any
+/// byte, and `ascontiguousarray` alone leaves them so.
 fn float64_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray1<'py, f64>> {
     let numpy = obj.py().import("numpy")?;
-    let array = numpy.call_method1("ascontiguousarray", (obj, "float64"))?;
+    let array = numpy.call_method1("require", (obj, "float64", "CA"))?;
     Ok(array.cast_into::<PyArray1<f64>>()?.readonly())
 }
 

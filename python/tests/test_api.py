@@ -40,6 +40,30 @@ def test_every_kernel_agrees_at_the_poles_and_across_ra_zero(kernel):
     assert stars.kernel == ("naive" if kernel == "auto" else kernel)
 
 
+def test_any_numpy_layout_is_accepted_misaligned_strided_or_float32():
+    """Dask rebuilds arrays from network frames at any byte offset; pandas hands out strided views."""
+    ra, dec = uniform_sky(1_000, seed=3)
+    stars = angcut.ContaminantSet(*uniform_sky(30, seed=4), maxsep="10deg")
+    expected = stars.mask(ra, dec)
+    assert 50 < expected.sum() < 950
+
+    def misaligned(values):
+        raw = np.zeros(values.nbytes + 1, dtype=np.uint8)
+        array = np.frombuffer(raw.data, dtype=np.float64, offset=1, count=len(values))
+        array.setflags(write=True)
+        array[:] = values
+        assert not array.flags.aligned
+        return array
+
+    np.testing.assert_array_equal(stars.mask(misaligned(ra), misaligned(dec)), expected)
+    np.testing.assert_array_equal(stars.classify(misaligned(ra), misaligned(dec)), expected.astype(np.int8))
+    np.testing.assert_array_equal(stars.nearest(misaligned(ra), misaligned(dec))[1], stars.nearest(ra, dec)[1])
+    both = np.stack([ra, dec], axis=1)  # columns of a row-major block: stride 16 bytes
+    np.testing.assert_array_equal(stars.mask(both[:, 0], both[:, 1]), expected)
+    again = angcut.ContaminantSet(misaligned(np.array([10.0])), misaligned(np.array([0.0])), maxsep="1deg")
+    assert again.mask([10.5, 11.5], [0.0, 0.0]).tolist() == [True, False]
+
+
 def test_per_contaminant_radii_nan_takes_maxsep_and_units_apply():
     stars = angcut.ContaminantSet([10.0, 20.0], [0.0, 0.0], radius=[30.0, np.nan], radius_unit="arcmin", maxsep="1deg")
     assert stars.largest_radius_deg == pytest.approx(1.0)
