@@ -73,7 +73,10 @@ def _shipped(contaminants: ContaminantSet) -> Any:
         client = get_client()
     except (ImportError, ValueError):
         return None
-    return client.scatter(contaminants, broadcast=True, hash=True)
+    # A fresh key per call (hash=False): with a content-hashed key, a second cut of the same set
+    # could reuse a key whose release by an earlier, collected result was still on its way to
+    # the scheduler, which then dropped the data under the new graph ("lost dependencies").
+    return client.scatter(contaminants, broadcast=True, hash=False)
 
 
 def cut(

@@ -107,11 +107,22 @@ def test_dask_dataframe_cut_equals_the_cli(client, objects, stars, tmp_path, ang
 
 def test_the_contaminant_set_reaches_each_worker_once(client, catalog, stars):
     _, stars_set = stars
-    angcut.dask.cut(catalog, stars_set).compute()
+    result = angcut.dask.cut(catalog, stars_set)  # holds the scattered set while it lives
+    result.compute()
     # Scattered with broadcast: one copy per worker, held as one key.
     who_has = client.who_has()
     copies = [workers for key, workers in who_has.items() if "ContaminantSet" in str(key)]
     assert len(copies) == 1 and len(copies[0]) == 2
+
+
+def test_cutting_again_with_the_same_set_never_loses_it(client, objects, stars):
+    """Each cut scatters under a fresh key: a content-hashed key raced with the release of the
+    previous result's copy and failed about one run in two ("lost dependencies")."""
+    _, stars_set = stars
+    frame = dd.from_pandas(objects.head(100_000), npartitions=4)
+    expected = int((~stars_set.mask(objects["ra"].head(100_000), objects["dec"].head(100_000))).sum())
+    for _ in range(12):
+        assert len(angcut.dask.cut(frame, stars_set).compute()) == expected
 
 
 def test_bad_rows_raise_an_exception_and_the_workers_survive(client, objects, stars):
