@@ -30,6 +30,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: a worker forked from a parent that held
+    the whole catalogue (when this script has just built the HATS copy) inherits that parent's
+    ru_maxrss through fork and exec; VmHWM belongs to the process's own memory."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

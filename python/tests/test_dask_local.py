@@ -42,3 +42,29 @@ def test_lsdb_without_a_client(data):
     catalog = lsdb.from_dataframe(frame, ra_column="ra", dec_column="dec", partition_rows=10_000)
     kept = angcut.dask.cut(catalog, stars, invert=True).compute()
     assert sorted(kept["id"].tolist()) == frame["id"][near].tolist()
+
+
+def test_cut_partition_keeps_every_kind_of_column_as_pandas_would(data):
+    """The partition filter (column by column) against pandas' own df[keep], on every dtype family:
+    numpy, Arrow-backed, nullable, categorical, datetime, object; a named non-default index; attrs."""
+    import pyarrow as pa
+
+    frame, stars, near = data
+    n = len(frame)
+    rich = pd.DataFrame(
+        {
+            "ra": pd.array(frame["ra"].to_numpy(), dtype=pd.ArrowDtype(pa.float64())),
+            "dec": frame["dec"].to_numpy(),
+            "name": pd.array([f"s{i}" if i % 7 else None for i in range(n)], dtype=pd.ArrowDtype(pa.string())),
+            "count": pd.array([i if i % 5 else None for i in range(n)], dtype="Int32"),
+            "band": pd.Categorical(np.array(["g", "r", "i"])[np.arange(n) % 3]),
+            "when": pd.date_range("2026-01-01", periods=n, freq="s"),
+            "payload": [(i,) for i in range(n)],
+        },
+        index=pd.Index(np.arange(n, dtype=np.int64) * 3 + 1, name="_healpix_29"),
+    )
+    rich.attrs["survey"] = "test"
+    got = angcut.dask.cut_partition(rich, stars)
+    pd.testing.assert_frame_equal(got, rich[~near])
+    assert got.attrs == {"survey": "test"} and got.index.name == "_healpix_29"
+    assert len(angcut.dask.cut_partition(rich, stars, invert=True)) == near.sum()
