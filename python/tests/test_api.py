@@ -40,7 +40,7 @@ def test_every_kernel_agrees_at_the_poles_and_across_ra_zero(kernel):
     assert stars.kernel == ("naive" if kernel == "auto" else kernel)
 
 
-def test_any_numpy_layout_is_accepted_misaligned_strided_or_float32():
+def test_any_numpy_layout_is_accepted_misaligned_or_strided():
     """Dask rebuilds arrays from network frames at any byte offset; pandas hands out strided views."""
     ra, dec = uniform_sky(1_000, seed=3)
     stars = angcut.ContaminantSet(*uniform_sky(30, seed=4), maxsep="10deg")
