@@ -188,6 +188,16 @@ impl ContaminantIndex {
         radii: &[crate::Angle],
         choice: KernelChoice,
     ) -> Result<ContaminantIndex, crate::Error> {
+        ContaminantIndex::build_with_kdtree_budget(contaminants, radii, choice, kdtree::MERGE_BUDGET)
+    }
+
+    /// [`ContaminantIndex::build_with_radii`], a k-d tree merging its radius classes under `budget`.
+    fn build_with_kdtree_budget(
+        contaminants: &[UnitVector],
+        radii: &[crate::Angle],
+        choice: KernelChoice,
+        budget: f64,
+    ) -> Result<ContaminantIndex, crate::Error> {
         if radii.len() != contaminants.len() {
             return Err(crate::Error::Radius(RadiusError::Count {
                 radii: radii.len(),
@@ -208,7 +218,9 @@ impl ContaminantIndex {
         } else {
             match kernel {
                 Kernel::Naive => Index::Naive(NaiveKernel::new(contaminants, &limits)),
-                Kernel::KdTree => Index::KdTree(KdTreeKernel::new(contaminants, &limits).map_err(crate::Error::Index)?),
+                Kernel::KdTree => Index::KdTree(
+                    KdTreeKernel::with_merge_budget(contaminants, &limits, budget).map_err(crate::Error::Index)?,
+                ),
                 Kernel::Grid => {
                     let degrees: Vec<f64> = radii.iter().map(|r| r.degrees()).collect();
                     Index::Grid(GridKernel::new(contaminants, &degrees, &limits).map_err(crate::Error::Index)?)
@@ -227,13 +239,7 @@ impl ContaminantIndex {
         radii: &[crate::Angle],
         budget: f64,
     ) -> Result<ContaminantIndex, crate::Error> {
-        let mut index = ContaminantIndex::build_with_radii(contaminants, radii, KernelChoice::KdTree)?;
-        if !contaminants.is_empty() {
-            let limits: Vec<f64> = radii.iter().map(|&r| SearchRadius::new(r).chord2_limit()).collect();
-            let kernel = KdTreeKernel::with_merge_budget(contaminants, &limits, budget).map_err(crate::Error::Index)?;
-            index.index = Index::KdTree(kernel);
-        }
-        Ok(index)
+        ContaminantIndex::build_with_kdtree_budget(contaminants, radii, KernelChoice::KdTree, budget)
     }
 
     /// Is any contaminant strictly closer than its radius to `v`?
