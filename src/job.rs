@@ -149,8 +149,28 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
 
 /// [`stream_file`], telling `progress` how far it has got after each batch.
 pub fn stream_file_with_progress(job: &StreamJob, progress: Option<&mut Progress>) -> Result<Summary, Error> {
+    stream(job, None, progress)
+}
+
+/// [`stream_file`] against contaminants already read and indexed, for a caller that cuts many
+/// jobs with one set (a Dask worker cutting the partition files of a HATS catalogue indexes its
+/// set once, not once per file). `job.contaminants` and `job.kernel` are not used: the set and
+/// its index say everything they would.
+pub fn stream_with_index(
+    job: &StreamJob,
+    contaminants: &ContaminantSet,
+    index: &ContaminantIndex,
+) -> Result<Summary, Error> {
+    stream(job, Some((contaminants, index)), None)
+}
+
+fn stream(
+    job: &StreamJob,
+    given: Option<(&ContaminantSet, &ContaminantIndex)>,
+    progress: Option<&mut Progress>,
+) -> Result<Summary, Error> {
     let started = Instant::now();
-    check_paths(job)?;
+    check_paths(job, given.is_none())?;
     // Every input is opened (its footer read) before the contaminants, and before any output
     // is created: a wrong input file, or one whose schema differs from the first's, is reported
     // first and leaves nothing behind.
@@ -175,8 +195,16 @@ pub fn stream_file_with_progress(job: &StreamJob, progress: Option<&mut Progress
         // Only the first stays open (it may be stdin): thousands of inputs must not hold
         // thousands of open files.
     }
-    let contaminants = ContaminantSet::read(&job.contaminants)?;
-    let index = contaminants.index(job.kernel)?;
+    let read;
+    let (contaminants, index) = match given {
+        Some(given) => given,
+        None => {
+            let set = ContaminantSet::read(&job.contaminants)?;
+            let index = set.index(job.kernel)?;
+            read = (set, index);
+            (&read.0, &read.1)
+        }
+    };
 
     let mut created = CreatedDirs::default();
     let mut finished = Vec::new();
@@ -200,7 +228,7 @@ pub fn stream_file_with_progress(job: &StreamJob, progress: Option<&mut Progress
                 }
             };
             let file_counts =
-                cut_one(job, task, catalogue, &contaminants, &index, &mut created, &mut finished, &mut report)?;
+                cut_one(job, task, catalogue, contaminants, index, &mut created, &mut finished, &mut report)?;
             counts.add(&file_counts);
             counts.peak_in_flight = counts.peak_in_flight.max(file_counts.peak_in_flight);
             files.push(FileSummary {
@@ -228,8 +256,8 @@ pub fn stream_file_with_progress(job: &StreamJob, progress: Option<&mut Progress
 }
 
 /// Refuses, before anything is read, a job that would overwrite an input, write one file twice,
-/// or read stdin twice.
-fn check_paths(job: &StreamJob) -> Result<(), Error> {
+/// or read stdin twice. The contaminant file counts only if the job reads it.
+fn check_paths(job: &StreamJob, reads_contaminants: bool) -> Result<(), Error> {
     if job.batch_size == 0 {
         return Err(Error::Usage("batch size must be at least 1".into()));
     }
@@ -241,7 +269,7 @@ fn check_paths(job: &StreamJob) -> Result<(), Error> {
         if job.files.len() > 1 {
             return Err(Error::Usage("stdin ('-') cannot be one of several inputs".into()));
         }
-        if stdio(&job.contaminants.path) {
+        if reads_contaminants && stdio(&job.contaminants.path) {
             return Err(Error::Usage("IN and the contaminants cannot both be read from stdin ('-')".into()));
         }
     }
@@ -251,8 +279,8 @@ fn check_paths(job: &StreamJob) -> Result<(), Error> {
     if job.files.len() > 1 && job.files.iter().any(|t| stdio(&t.output)) {
         return Err(Error::Usage("several inputs cannot all be written to stdout ('-')".into()));
     }
-    let inputs =
-        InputIdentities::of(job.files.iter().map(|t| t.input.as_path()).chain([job.contaminants.path.as_path()]));
+    let contaminant_file = reads_contaminants.then_some(job.contaminants.path.as_path());
+    let inputs = InputIdentities::of(job.files.iter().map(|t| t.input.as_path()).chain(contaminant_file));
     for task in &job.files {
         let outputs = std::iter::once(&task.output).chain(&task.rejected);
         for output in outputs.filter(|o| !stdio(o)) {
@@ -322,4 +350,47 @@ fn cut_one(
         finished.push(rejected.finish()?);
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contaminants::Radii;
+    use arrow::array::RecordBatch;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn rows(path: &Path) -> Vec<RecordBatch> {
+        let file = std::fs::File::open(path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        reader.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn a_given_index_cuts_as_the_file_it_was_read_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let maxsep = Angle::parse_maxsep("30arcmin").unwrap();
+        let (read_out, given_out) = (dir.path().join("read.parquet"), dir.path().join("given.parquet"));
+        let job = StreamJob::new("fixtures/objects.parquet", &read_out, "fixtures/hip2_bright.parquet", maxsep);
+        let read = stream_file(&job).unwrap();
+
+        let set = ContaminantSet::read(&job.contaminants).unwrap();
+        let index = set.index(KernelChoice::Naive).unwrap();
+        // The job's contaminant file is not read (it does not exist), nor its kernel used.
+        let mut given_job = StreamJob::new("fixtures/objects.parquet", &given_out, "no/such/stars.parquet", maxsep);
+        given_job.kernel = KernelChoice::Grid;
+        let given = stream_with_index(&given_job, &set, &index).unwrap();
+
+        assert!(read.counts.removed > 0);
+        assert_eq!((given.counts, given.contaminants, given.kernel), (read.counts, read.contaminants, Kernel::Naive));
+        assert_eq!(rows(&given_out), rows(&read_out));
+    }
+
+    #[test]
+    fn a_given_index_still_refuses_to_overwrite_the_input() {
+        let set = ContaminantSet::from_degrees(&[10.0], &[20.0], Radii::Uniform(Angle::from_degrees(1.0))).unwrap();
+        let index = set.index(KernelChoice::Auto).unwrap();
+        let job = StreamJob::new("fixtures/objects.parquet", "fixtures/objects.parquet", "-", Angle::from_degrees(1.0));
+        let error = stream_with_index(&job, &set, &index).unwrap_err();
+        assert!(matches!(error, Error::Usage(_)), "{error}");
+    }
 }

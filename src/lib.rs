@@ -53,7 +53,7 @@ pub use contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
 pub use cut::{BatchCutter, CutOptions, OnInvalid, Selection};
 pub use error::Error;
 pub use file_plan::FileTask;
-pub use job::{StreamJob, Summary, stream_file, stream_file_with_progress};
+pub use job::{StreamJob, Summary, stream_file, stream_file_with_progress, stream_with_index};
 pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
 pub use pipeline::PipelineOptions;
 pub use sky::{UnitVector, unit_vector};

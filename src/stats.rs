@@ -71,6 +71,10 @@ pub fn summary_json(job: &StreamJob, summary: &Summary) -> String {
 fn radius(spec: &ContaminantSpec, summary: &Summary) -> String {
     let arcsec = |a: Option<crate::Angle>| a.map_or("null".to_string(), |a| number(a.arcsec()));
     match &spec.row_radius {
+        // Contaminants given already indexed ([`crate::stream_with_index`]): no rule to tell.
+        None if spec.maxsep.is_none() => {
+            format!("{{\"kind\": \"given\", \"largest_arcsec\": {}}}", arcsec(summary.largest_radius))
+        }
         None => format!("{{\"kind\": \"uniform\", \"arcsec\": {}}}", arcsec(spec.maxsep)),
         Some(row) => {
             let (kind, column, rule) = match row {
