@@ -30,6 +30,13 @@ from . import _angcut
 __all__ = ["AngcutError", "ContaminantSet", "stream", "__version__"]
 
 
+# What describes a contaminant file: a ContaminantSet has said all of it when it was made.
+_CONTAMINANT_OPTIONS = {
+    "radius_col", "radius_unit", "radius_from_mag", "mag_radius", "min_radius", "max_radius",
+    "contaminant_ra", "contaminant_dec", "contaminant_id", "kernel",
+}
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -57,7 +64,7 @@ def stream(
     in_path: str | os.PathLike | Iterable[str | os.PathLike],
     out_path: str | os.PathLike | None = None,
     *,
-    contaminants: str | os.PathLike,
+    contaminants: str | os.PathLike | ContaminantSet,
     maxsep: str | float | None = None,
     **options: Any,
 ) -> dict:
@@ -70,6 +77,11 @@ def stream(
     ``threads=2``, ``rejected="removed.parquet"``, ``out_dir="clean"`` (with a list of inputs and
     no ``out_path``), ``mag_radius=[(200, 0.25, 7), (10, 0.1, 0)]``...
 
+    ``contaminants`` may be a :class:`ContaminantSet` instead of a file: its positions, radii and
+    kernel stand for the contaminant options (none of which may then be given), and its index,
+    built on first use, serves every later call. That is how :func:`angcut.hats.cut` cuts many
+    partition files with one index per worker.
+
     Returns the run's summary (what ``--stats-json`` writes) as a dict: rows read, removed,
     invalid, written, seconds, kernel, contaminants, per-file counts. The output is written
     atomically: on any error (raised as ``ValueError`` for bad arguments, :class:`AngcutError` for
@@ -81,9 +93,15 @@ def stream(
     argv = [os.fspath(p) for p in inputs]
     if out_path is not None:
         argv.append(os.fspath(out_path))
-    argv += _option_values("contaminants", contaminants)
+    given = contaminants if isinstance(contaminants, ContaminantSet) else None
+    if given is None:
+        argv += _option_values("contaminants", contaminants)
+    else:
+        described = sorted(set(options) & _CONTAMINANT_OPTIONS | ({"maxsep"} if maxsep is not None else set()))
+        if described:
+            raise TypeError(f"stream(): a ContaminantSet already has its positions, radii and kernel: drop {', '.join(described)}")
     argv += _option_values("maxsep", maxsep)
     for name, value in options.items():
         argv += _option_values(name, value)
     argv.append("--quiet")
-    return json.loads(_angcut._stream(argv))
+    return json.loads(_angcut._stream(argv, given))

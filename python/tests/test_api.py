@@ -133,6 +133,15 @@ def test_pickling_round_trip_rebuilds_the_same_index():
         angcut._angcut._rebuild(b"\x00" * 10, 0.1, "auto")
 
 
+def test_errors_pickle_as_themselves():
+    """A worker's error reaches the Dask client pickled: it must come back as angcut.AngcutError
+    (it was `_angcut.AngcutError`, which no pickle could import)."""
+    with pytest.raises(angcut.AngcutError) as raised:
+        angcut.stream(REPO / "Cargo.toml", "never.parquet", contaminants=angcut.ContaminantSet([1.0], [2.0], maxsep=1.0))
+    copy = pickle.loads(pickle.dumps(raised.value))
+    assert type(copy) is angcut.AngcutError and str(copy) == str(raised.value) and "Cargo.toml" in str(copy)
+
+
 def objects_table() -> pa.Table:
     ra, dec = uniform_sky(5_000, seed=5)
     table = pa.table({"id": np.arange(5_000), "RA": ra, "Dec": dec, "name": [f"g{i}" for i in range(5_000)]})
