@@ -6,6 +6,8 @@ The Rust core of the ``angcut`` command line, for Python:
   ``classify``, ``nearest`` on numpy arrays, ``filter`` on Arrow tables (zero-copy).
 - :func:`stream`: the command line's ``angcut stream`` on files, same options, returns the summary.
 - :mod:`angcut.dask`: the cut per partition of an LSDB catalogue or a Dask DataFrame.
+- :mod:`angcut.hats`: a HATS catalogue on disk cut into a new one, partition file by partition
+  file in Dask tasks, by the Rust pipeline.
 
 An object is *near* when its angular separation from some contaminant is strictly less than that
 contaminant's radius; the test is done in double precision on unit vectors, exact at the poles and

@@ -68,3 +68,15 @@ def test_cut_partition_keeps_every_kind_of_column_as_pandas_would(data):
     pd.testing.assert_frame_equal(got, rich[~near])
     assert got.attrs == {"survey": "test"} and got.index.name == "_healpix_29"
     assert len(angcut.dask.cut_partition(rich, stars, invert=True)) == near.sum()
+
+
+def test_hats_cut_without_a_client(data, tmp_path):
+    import angcut.hats
+
+    frame, stars, near = data
+    catalog = lsdb.from_dataframe(frame, ra_column="ra", dec_column="dec", catalog_name="sky", partition_rows=10_000)
+    catalog.write_catalog(tmp_path / "sky", progress_bar=False, as_collection=False)
+    summary = angcut.hats.cut(tmp_path / "sky", tmp_path / "clean", stars)
+    kept = lsdb.open_catalog(tmp_path / "clean").compute()
+    assert sorted(kept["id"].tolist()) == frame["id"][~near].tolist()
+    assert summary["rows_written"] == len(kept) and summary["catalogs"].keys() == {"sky"}
