@@ -88,6 +88,16 @@ def _shipped(contaminants: ContaminantSet) -> Any:
     return client.scatter(contaminants, broadcast=True, hash=False)
 
 
+def _check_cut_options(contaminants: Any, invert: bool, flag_column: str | None, on_invalid: str) -> None:
+    """Refuses, before anything runs, what every partition would refuse."""
+    if not isinstance(contaminants, ContaminantSet):
+        raise TypeError(f"contaminants must be an angcut.ContaminantSet, not {type(contaminants).__name__}")
+    if invert and flag_column is not None:
+        raise ValueError("flag_column keeps every row: it cannot be combined with invert")
+    if on_invalid not in ("error", "keep", "drop"):
+        raise ValueError(f"unknown on_invalid '{on_invalid}': use error, keep or drop")
+
+
 def cut(
     catalog: Any,
     contaminants: ContaminantSet,
@@ -103,12 +113,7 @@ def cut(
     ``ra``/``dec`` default to the catalogue's own columns (LSDB) or "ra"/"dec". Returns the same
     kind of object; nothing runs until it is computed or written.
     """
-    if not isinstance(contaminants, ContaminantSet):
-        raise TypeError(f"contaminants must be an angcut.ContaminantSet, not {type(contaminants).__name__}")
-    if invert and flag_column is not None:
-        raise ValueError("flag_column keeps every row: it cannot be combined with invert")
-    if on_invalid not in ("error", "keep", "drop"):
-        raise ValueError(f"unknown on_invalid '{on_invalid}': use error, keep or drop")
+    _check_cut_options(contaminants, invert, flag_column, on_invalid)
     is_lsdb = hasattr(catalog, "hc_structure") and hasattr(catalog, "map_partitions")
     if is_lsdb:
         info = catalog.hc_structure.catalog_info

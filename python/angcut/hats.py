@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from . import ContaminantSet, __version__, stream
-from .dask import _shipped
+from .dask import _check_cut_options, _shipped
 
 __all__ = ["cut"]
 
@@ -222,15 +222,12 @@ def cut(
     """
     import dask
 
-    if not isinstance(contaminants, ContaminantSet):
-        raise TypeError(f"contaminants must be an angcut.ContaminantSet, not {type(contaminants).__name__}")
-    if invert and flag_column is not None:
-        raise ValueError("flag_column keeps every row: it cannot be combined with invert")
-    if on_invalid not in ("error", "keep", "drop"):
-        raise ValueError(f"unknown on_invalid '{on_invalid}': use error, keep or drop")
+    _check_cut_options(contaminants, invert, flag_column, on_invalid)
     source, target = _local_path(in_path), _local_path(out_path)
-    if not source.is_dir():
+    if not source.exists():
         raise FileNotFoundError(f"{source}: no such HATS catalogue directory")
+    if not source.is_dir():
+        raise NotADirectoryError(f"{source}: a HATS catalogue is a directory (cut a single file with angcut.stream)")
     if target.resolve() == source.resolve() or source.resolve() in target.resolve().parents:
         raise ValueError(f"{target}: the output cannot be the input catalogue or inside it")
     if target.exists() and not overwrite:

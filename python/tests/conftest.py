@@ -51,3 +51,16 @@ def angcut_cli() -> str:
 
 def run_cli(binary: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([binary, *args], capture_output=True, text=True, check=False)
+
+
+def cli_cut(tmp_path, binary: str, frame, stars_path, *flags: str):
+    """The command line's output (a pyarrow Table) on a pandas frame's rows, in their order,
+    against the contaminants in `stars_path` at 1deg."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source, out = tmp_path / "rows.parquet", tmp_path / "cli.parquet"
+    pq.write_table(pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False), source)
+    done = run_cli(binary, "stream", str(source), str(out), "-c", str(stars_path), "--maxsep", "1deg", "-q", *flags)
+    assert done.returncode == 0, done.stderr
+    return pq.read_table(out)

@@ -16,7 +16,7 @@ import dask.dataframe as dd  # noqa: E402
 
 import angcut  # noqa: E402
 import angcut.dask  # noqa: E402
-from conftest import run_cli, uniform_sky  # noqa: E402
+from conftest import cli_cut, uniform_sky  # noqa: E402
 
 ROWS = 300_000
 
@@ -59,29 +59,20 @@ def catalog(objects):
     return catalog
 
 
-def cli_ids(tmp_path, binary, frame: pd.DataFrame, stars_path, *flags) -> pa.Table:
-    """The command line's output on `frame`'s rows, in `frame`'s order."""
-    source, out = tmp_path / "rows.parquet", tmp_path / "cli.parquet"
-    pq.write_table(pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False), source)
-    done = run_cli(binary, "stream", str(source), str(out), "-c", str(stars_path), "--maxsep", "1deg", "-q", *flags)
-    assert done.returncode == 0, done.stderr
-    return pq.read_table(out)
-
-
 def test_lsdb_cut_equals_the_cli_on_the_same_rows(client, catalog, stars, tmp_path, angcut_cli):
     stars_path, stars_set = stars
     whole = catalog.compute()  # the rows in partition order: what the CLI gets as one file
     result = angcut.dask.cut(catalog, stars_set)
     assert isinstance(result, lsdb.Catalog) and result.get_healpix_pixels() == catalog.get_healpix_pixels()
     kept = result.compute()
-    expected = cli_ids(tmp_path, angcut_cli, whole, stars_path)
+    expected = cli_cut(tmp_path, angcut_cli, whole, stars_path)
     assert 0.6 * ROWS < len(kept) < 0.9 * ROWS
     assert kept["id"].tolist() == expected["id"].to_pylist()  # same rows, same order
     assert list(kept.columns) == list(whole.columns) and kept.index.name == whole.index.name
     near = angcut.dask.cut(catalog, stars_set, invert=True).compute()
-    assert near["id"].tolist() == cli_ids(tmp_path, angcut_cli, whole, stars_path, "--invert")["id"].to_pylist()
+    assert near["id"].tolist() == cli_cut(tmp_path, angcut_cli, whole, stars_path, "--invert")["id"].to_pylist()
     flagged = angcut.dask.cut(catalog, stars_set, flag_column="near_star").compute()
-    cli_flags = cli_ids(tmp_path, angcut_cli, whole, stars_path, "--flag-column", "near_star")
+    cli_flags = cli_cut(tmp_path, angcut_cli, whole, stars_path, "--flag-column", "near_star")
     assert flagged["near_star"].tolist() == cli_flags["near_star"].to_pylist()
     assert len(flagged) == ROWS
 
@@ -102,7 +93,7 @@ def test_dask_dataframe_cut_equals_the_cli(client, objects, stars, tmp_path, ang
     stars_path, stars_set = stars
     frame = dd.from_pandas(objects, npartitions=5)
     kept = angcut.dask.cut(frame, stars_set).compute()
-    assert kept["id"].tolist() == cli_ids(tmp_path, angcut_cli, objects, stars_path)["id"].to_pylist()
+    assert kept["id"].tolist() == cli_cut(tmp_path, angcut_cli, objects, stars_path)["id"].to_pylist()
 
 
 def test_the_contaminant_set_reaches_each_worker_once(client, catalog, stars):

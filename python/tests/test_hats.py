@@ -17,7 +17,7 @@ hats = pytest.importorskip("hats")
 
 import angcut  # noqa: E402
 import angcut.hats  # noqa: E402
-from conftest import run_cli, uniform_sky  # noqa: E402
+from conftest import cli_cut, uniform_sky  # noqa: E402
 
 ROWS = 200_000
 
@@ -65,22 +65,13 @@ def rows_in_partition_order(path) -> pd.DataFrame:
     return lsdb.open_catalog(path).compute()
 
 
-def cli_output(tmp_path, binary, frame: pd.DataFrame, stars_path, *flags) -> pa.Table:
-    """The command line's output on `frame`'s rows, in `frame`'s order."""
-    source, out = tmp_path / "rows.parquet", tmp_path / "cli.parquet"
-    pq.write_table(pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False), source)
-    done = run_cli(binary, "stream", str(source), str(out), "-c", str(stars_path), "--maxsep", "1deg", "-q", *flags)
-    assert done.returncode == 0, done.stderr
-    return pq.read_table(out)
-
-
 def test_cut_collection_equals_the_cli_and_is_a_valid_hats_collection(client, collection, stars, tmp_path, angcut_cli):
     stars_path, stars_set = stars
     out = tmp_path / "clean"
     summary = angcut.hats.cut(collection, out, stars_set)
 
     whole = rows_in_partition_order(collection)
-    expected = cli_output(tmp_path, angcut_cli, whole, stars_path)
+    expected = cli_cut(tmp_path, angcut_cli, whole, stars_path)
     reread = lsdb.open_catalog(out)
     kept = reread.compute()
     assert 0.6 * ROWS < len(kept) < 0.9 * ROWS
@@ -121,10 +112,10 @@ def test_other_output_modes_equal_the_cli(client, collection, stars, tmp_path, a
     whole = rows_in_partition_order(collection)
     angcut.hats.cut(collection / "objects", tmp_path / "near", stars_set, invert=True)
     near = lsdb.open_catalog(tmp_path / "near").compute()
-    assert near["id"].tolist() == cli_output(tmp_path, angcut_cli, whole, stars_path, "--invert")["id"].to_pylist()
+    assert near["id"].tolist() == cli_cut(tmp_path, angcut_cli, whole, stars_path, "--invert")["id"].to_pylist()
     angcut.hats.cut(collection / "objects", tmp_path / "flagged", stars_set, flag_column="near_star")
     flagged = lsdb.open_catalog(tmp_path / "flagged").compute()
-    cli_flags = cli_output(tmp_path, angcut_cli, whole, stars_path, "--flag-column", "near_star")
+    cli_flags = cli_cut(tmp_path, angcut_cli, whole, stars_path, "--flag-column", "near_star")
     assert len(flagged) == ROWS and flagged["near_star"].tolist() == cli_flags["near_star"].to_pylist()
 
 
@@ -176,6 +167,8 @@ def test_failures_leave_nothing_and_keep_the_input(client, collection, stars, tm
         angcut.hats.cut(collection, collection / "inside", stars_set)
     with pytest.raises(FileNotFoundError, match="no such HATS catalogue"):
         angcut.hats.cut(tmp_path / "missing", tmp_path / "x", stars_set)
+    with pytest.raises(NotADirectoryError, match="angcut.stream"):
+        angcut.hats.cut(collection / "objects" / "partition_info.csv", tmp_path / "x", stars_set)
     with pytest.raises(TypeError, match="ContaminantSet"):
         angcut.hats.cut(collection, tmp_path / "x", "stars.parquet")
 
