@@ -64,3 +64,27 @@ def cli_cut(tmp_path, binary: str, frame, stars_path, *flags: str):
     done = run_cli(binary, "stream", str(source), str(out), "-c", str(stars_path), "--maxsep", "1deg", "-q", *flags)
     assert done.returncode == 0, done.stderr
     return pq.read_table(out)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A LocalCluster of 2 worker processes with 1 thread each, and its client."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+@pytest.fixture(scope="module")
+def stars(tmp_path_factory):
+    """2,000 contaminants at 1deg (about a quarter of the sky is near one): their Parquet file,
+    for the CLI (`cli_cut`), and their ContaminantSet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import angcut
+
+    ra, dec = uniform_sky(2_000, seed=13)
+    path = tmp_path_factory.mktemp("stars") / "stars.parquet"
+    pq.write_table(pa.table({"ra": ra, "dec": dec}), path)
+    return path, angcut.ContaminantSet(ra, dec, maxsep="1deg")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 dask = pytest.importorskip("dask")
@@ -22,13 +21,6 @@ ROWS = 300_000
 
 
 @pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            yield client
-
-
-@pytest.fixture(scope="module")
 def objects() -> pd.DataFrame:
     ra, dec = uniform_sky(ROWS, seed=11)
     rng = np.random.default_rng(12)
@@ -41,15 +33,6 @@ def objects() -> pd.DataFrame:
             "name": pd.array([f"obj{i}" for i in range(ROWS)], dtype=pd.ArrowDtype(pa.string())),
         }
     )
-
-
-@pytest.fixture(scope="module")
-def stars(tmp_path_factory):
-    """2,000 contaminants at 1deg: about a quarter of the sky is near one."""
-    ra, dec = uniform_sky(2_000, seed=13)
-    path = tmp_path_factory.mktemp("stars") / "stars.parquet"
-    pq.write_table(pa.table({"ra": ra, "dec": dec}), path)
-    return path, angcut.ContaminantSet(ra, dec, maxsep="1deg")
 
 
 @pytest.fixture(scope="module")

@@ -45,22 +45,6 @@ def collection(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def stars(tmp_path_factory):
-    """2,000 contaminants at 1deg: about a quarter of the sky is near one."""
-    ra, dec = uniform_sky(2_000, seed=33)
-    path = tmp_path_factory.mktemp("stars") / "stars.parquet"
-    pq.write_table(pa.table({"ra": ra, "dec": dec}), path)
-    return path, angcut.ContaminantSet(ra, dec, maxsep="1deg")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            yield client
-
-
 def rows_in_partition_order(path) -> pd.DataFrame:
     return lsdb.open_catalog(path).compute()
 
