@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use angcut::output::{OutputCompression, OutputFormat};
+use angcut::io::write::{OutputCompression, OutputFormat};
 use angcut::star_mask::PowerLaw;
 use angcut::{Angle, KernelChoice, OnInvalid};
 use libfuzzer_sys::fuzz_target;

@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::sync::Once;
 
-use angcut::catalog::CoordinateColumns;
-use angcut::input::open_catalogue;
+use angcut::columns::CoordinateColumns;
+use angcut::io::read::open_catalogue;
 use angcut::{Angle, ContaminantSet, ContaminantSpec, RowRadius};
 use libfuzzer_sys::fuzz_target;
 

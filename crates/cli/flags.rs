@@ -1,0 +1,265 @@
+//! The command line's flags, parsed in two steps (ripgrep's way): clap reads the raw flags
+//! ([`Cli`]), then [`parse`] turns them into what to do ([`Args`]): for `angcut stream`, the
+//! core's [`StreamOptions`], which the core checks into a plan. Parsing lives here; every rule
+//! about how options combine lives in the core's plan, once for every front door.
+
+use std::path::PathBuf;
+
+use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
+use angcut::star_mask::PowerLaw;
+use angcut::synthetic::{Catalogue, Sky, TableSchema};
+use angcut::{Angle, DEFAULT_BATCH_SIZE, KernelChoice, OnInvalid, StreamOptions};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "angcut",
+    version,
+    about = "Remove catalogue objects near contaminants on the sky, streaming Parquet."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Parsed once per run: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy IN to OUT without the objects closer than MAXSEP to any contaminant.
+    #[command(after_help = STREAM_EXAMPLES, override_usage = STREAM_USAGE)]
+    Stream(StreamArgs),
+    /// Write a deterministic synthetic catalogue (for tests and benchmarks).
+    Gen(GenArgs),
+}
+
+const STREAM_USAGE: &str =
+    "angcut stream [OPTIONS] -c FILE <--maxsep ANGLE|--radius-col COL|--radius-from-mag COL> IN OUT
+       angcut stream [OPTIONS] -c FILE <--maxsep ANGLE|...> --out-dir DIR IN...";
+
+const STREAM_EXAMPLES: &str = "Examples:
+  angcut stream galaxies.parquet clean.parquet --contaminants stars.parquet --maxsep 30arcsec
+  angcut stream in.parquet out.parquet -c hip.parquet --maxsep 2.5arcmin --ra RAJ2000 --dec DEJ2000
+  angcut stream in.parquet out.parquet -c stars.parquet --maxsep 1deg --on-invalid keep --threads 1
+  angcut stream in.parquet out.parquet -c mask.parquet --radius-col r_arcsec
+  angcut stream in.parquet near.parquet -c stars.parquet --maxsep 1arcmin --invert --nearest-columns --contaminant-id hip
+  angcut stream in.parquet flagged.parquet -c stars.parquet --maxsep 1arcmin --flag-column near_star
+  angcut stream in.parquet clean.parquet -c stars.parquet --maxsep 1arcmin --rejected removed.parquet
+  angcut stream in.parquet - -c bright.csv --maxsep 1arcmin | angcut stream - clean.parquet -c artefacts.parquet --maxsep 5arcsec
+  angcut stream in.parquet out.parquet -c hip.parquet --radius-from-mag hpmag --max-radius 0.5deg
+  angcut stream tile1.parquet tile2.parquet survey_hats/dataset --out-dir clean -c stars.parquet --maxsep 30arcsec
+  angcut stream in.parquet out.parquet -c hsc_stars.parquet --radius-from-mag g --mag-radius 200,0.25,7 --mag-radius 10,0.1,0";
+
+#[derive(Debug, ClapArgs)]
+pub struct StreamArgs {
+    /// IN OUT: the object catalogue to cut (Parquet or Arrow IPC file or stream, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, or --output-format; '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
+    #[arg(value_name = "PATHS", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Cut every IN (a directory: every *.parquet file below it, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// The contaminant positions: Parquet, Arrow IPC, or CSV with a header.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub contaminants: Option<PathBuf>,
+    /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg. With --radius-col or --radius-from-mag, the radius of contaminants whose value is null or NaN.
+    #[arg(
+        long,
+        value_name = "ANGLE",
+        value_parser = parse_maxsep,
+        allow_hyphen_values = true
+    )]
+    pub maxsep: Option<Angle>,
+    /// Each contaminant's own radius, from this column (in --radius-unit).
+    #[arg(long, value_name = "COL")]
+    pub radius_col: Option<String>,
+    /// The unit of --radius-col: arcsec, arcmin, deg, mas or rad. [default: arcsec]
+    #[arg(long, value_name = "UNIT", value_parser = parse_unit)]
+    pub radius_unit: Option<Angle>,
+    /// Each contaminant's own radius, from this magnitude column by the --mag-radius rule.
+    #[arg(long, value_name = "COL")]
+    pub radius_from_mag: Option<String>,
+    /// The rule for --radius-from-mag: radius = A arcsec * 10^(B * (C - mag)), given as A,B,C; repeat to add terms (HSC's form has two). [default: legacy = 1630 arcsec * 1.396^(-mag), the Legacy Surveys' mask]
+    #[arg(long, value_name = "A,B,C", value_parser = parse_power_law)]
+    pub mag_radius: Vec<PowerLaw>,
+    /// Per-contaminant radii below this are raised to it.
+    #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
+    pub min_radius: Option<Angle>,
+    /// Per-contaminant radii above this are lowered to it.
+    #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
+    pub max_radius: Option<Angle>,
+    /// Write only the objects near a contaminant (the ones the cut would remove).
+    #[arg(long)]
+    pub invert: bool,
+    /// Also write the objects OUT does not get to FILE, in the same pass (with --out-dir: a directory, mirrored like DIR).
+    #[arg(long, value_name = "FILE")]
+    pub rejected: Option<PathBuf>,
+    /// Keep every object and add a boolean column NAME: true = near a contaminant, null = no valid position.
+    #[arg(long, value_name = "NAME")]
+    pub flag_column: Option<String>,
+    /// Add nearest_sep_arcsec and nearest_row (or nearest_COL with --contaminant-id): the nearest contaminant whose radius covers the object, null where none does.
+    #[arg(long)]
+    pub nearest_columns: bool,
+    /// The contaminant column that names the nearest contaminant in --nearest-columns [default: its row number].
+    #[arg(long, value_name = "COL")]
+    pub contaminant_id: Option<String>,
+    /// Object RA column, degrees [default: ra, ra_deg or raj2000, any case].
+    #[arg(long, value_name = "COL")]
+    pub ra: Option<String>,
+    /// Object Dec column, degrees [default: dec, dec_deg, dej2000 or decj2000, any case].
+    #[arg(long, value_name = "COL")]
+    pub dec: Option<String>,
+    /// Contaminant RA column [default: as for --ra].
+    #[arg(long, value_name = "COL")]
+    pub contaminant_ra: Option<String>,
+    /// Contaminant Dec column [default: as for --dec].
+    #[arg(long, value_name = "COL")]
+    pub contaminant_dec: Option<String>,
+    /// naive (brute force), kdtree, grid, or auto (naive up to 256 contaminants, kdtree up to 2,048, grid above).
+    #[arg(long, default_value = "auto", value_parser = parse_kernel)]
+    pub kernel: KernelChoice,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub threads: Option<usize>,
+    /// Rows per record batch.
+    #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_count)]
+    pub batch_size: usize,
+    /// Objects with a null, NaN or infinite coordinate, or |dec| > 90: error, keep or drop.
+    #[arg(long, default_value = "error", value_parser = parse_on_invalid)]
+    pub on_invalid: OnInvalid,
+    /// Output compression: zstd (level 1), zstd(N), snappy, lz4, gzip(N), brotli(N), none; Arrow IPC output takes none, lz4 and zstd(N). [default: zstd for Parquet, none for Arrow IPC]
+    #[arg(long, value_parser = parse_compression)]
+    pub compression: Option<OutputCompression>,
+    /// Output format: parquet, arrow (IPC file) or arrow-stream [default: from OUT's name, Parquet unless .arrow/.feather/.ipc/.arrows; arrow-stream for '-'].
+    #[arg(long, value_name = "FORMAT", value_parser = parse_output_format)]
+    pub output_format: Option<OutputFormat>,
+    /// Write the run's summary (files, rows read/removed/invalid/written, seconds, kernel, contaminants, radius) to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+    /// Print nothing on success (errors are still reported), and no progress line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[arg(long, value_name = "ROWS", value_parser = parse_count, help = format!("Rows per output row group (Parquet output only) [default: {DEFAULT_ROW_GROUP_SIZE}]"))]
+    pub row_group_size: Option<usize>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct GenArgs {
+    /// Where to write the catalogue (Parquet).
+    pub output: PathBuf,
+    /// How many rows.
+    #[arg(long, value_name = "N")]
+    pub rows: u64,
+    /// The seed: the same seed gives the same catalogue.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// narrow (id, ra, dec) or wide (23 survey-like columns; same positions as narrow).
+    #[arg(long, default_value = "narrow", value_parser = parse_table_schema)]
+    pub schema: TableSchema,
+    /// Put 85% of the points in 12 dense patches instead of spreading them uniformly.
+    #[arg(long)]
+    pub clustered: bool,
+}
+
+fn parse_table_schema(text: &str) -> Result<TableSchema, String> {
+    text.parse()
+}
+
+fn parse_maxsep(text: &str) -> Result<Angle, String> {
+    Angle::parse_maxsep(text).map_err(|e| e.to_string())
+}
+
+/// A unit name as an angle of one unit: `arcsec` is 1 arcsec.
+fn parse_unit(text: &str) -> Result<Angle, String> {
+    let unit = text.trim();
+    if unit.is_empty() || unit.chars().any(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!("'{text}' is not a unit: use arcsec, arcmin, deg, mas or rad"));
+    }
+    format!("1{unit}").parse::<Angle>().map_err(|e| e.to_string())
+}
+
+fn parse_output_format(text: &str) -> Result<OutputFormat, String> {
+    text.parse()
+}
+
+fn parse_power_law(text: &str) -> Result<PowerLaw, String> {
+    text.parse()
+}
+
+fn parse_kernel(text: &str) -> Result<KernelChoice, String> {
+    text.parse()
+}
+
+fn parse_on_invalid(text: &str) -> Result<OnInvalid, String> {
+    text.parse()
+}
+
+/// A count of threads or rows; whether it may be 0 is the plan's to say.
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.trim().parse::<usize>().map_err(|_| format!("'{text}' is not a positive whole number"))
+}
+
+fn parse_compression(text: &str) -> Result<OutputCompression, String> {
+    text.parse()
+}
+
+/// What the command line asks for, its flags parsed.
+#[derive(Debug)]
+pub enum Args {
+    /// `angcut stream`: the options for the core's plan, and what to do with the summary.
+    Stream {
+        options: Box<StreamOptions>,
+        /// Where to write the summary as JSON.
+        stats_json: Option<PathBuf>,
+        /// No progress line, no summary line.
+        quiet: bool,
+    },
+    /// `angcut gen`: a synthetic catalogue to write.
+    Gen { output: PathBuf, catalogue: Catalogue },
+}
+
+/// Parses the command line; a usage error exits here with clap's message and code 2.
+pub fn parse() -> Args {
+    match Cli::parse().command {
+        Command::Stream(args) => args.into_args(),
+        Command::Gen(args) => {
+            let sky = if args.clustered { Sky::Clustered } else { Sky::Uniform };
+            let catalogue = Catalogue { rows: args.rows, seed: args.seed, schema: args.schema, sky };
+            Args::Gen { output: args.output, catalogue }
+        }
+    }
+}
+
+impl StreamArgs {
+    /// The flags as the core's options: one field each, nothing decided here.
+    fn into_args(self) -> Args {
+        let options = StreamOptions {
+            paths: self.paths,
+            out_dir: self.out_dir,
+            contaminants: self.contaminants,
+            maxsep: self.maxsep,
+            radius_col: self.radius_col,
+            radius_unit: self.radius_unit,
+            radius_from_mag: self.radius_from_mag,
+            mag_radius: self.mag_radius,
+            min_radius: self.min_radius,
+            max_radius: self.max_radius,
+            invert: self.invert,
+            rejected: self.rejected,
+            flag_column: self.flag_column,
+            nearest_columns: self.nearest_columns,
+            contaminant_id: self.contaminant_id,
+            ra: self.ra,
+            dec: self.dec,
+            contaminant_ra: self.contaminant_ra,
+            contaminant_dec: self.contaminant_dec,
+            kernel: self.kernel,
+            threads: self.threads,
+            batch_size: Some(self.batch_size),
+            on_invalid: self.on_invalid,
+            compression: self.compression,
+            output_format: self.output_format,
+            row_group_size: self.row_group_size,
+        };
+        Args::Stream { options: Box::new(options), stats_json: self.stats_json, quiet: self.quiet }
+    }
+}

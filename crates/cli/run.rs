@@ -1,0 +1,42 @@
+//! Running what the command line asks for: the core plans and runs the job; this adds what only a
+//! person at a terminal needs (the progress line, the summary line, the stats file).
+
+use std::io::IsTerminal;
+
+use angcut::io::write::ParquetOutputOptions;
+use angcut::job::ProgressReport;
+use angcut::synthetic::write_catalogue;
+use angcut::{stream_file, stream_file_with_progress};
+
+use crate::flags::Args;
+use crate::progress::ProgressLine;
+
+/// Runs the parsed command; errors carry the library's context (file, column, row).
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args {
+        Args::Stream { options, stats_json, quiet } => {
+            let job = options.plan()?;
+            // A progress line only for a person watching: not when stderr goes to a file or a pipe.
+            let summary = if !quiet && std::io::stderr().is_terminal() {
+                let mut line = ProgressLine::new();
+                let result = stream_file_with_progress(&job, Some(&mut |report: &ProgressReport| line.update(report)));
+                line.clear();
+                result?
+            } else {
+                stream_file(&job)?
+            };
+            if let Some(path) = &stats_json {
+                std::fs::write(path, angcut::stats::summary_json(&job, &summary))
+                    .map_err(|source| angcut::Error::Io { path: path.clone(), source })?;
+            }
+            if !quiet {
+                eprintln!("{}", summary.line());
+            }
+            Ok(())
+        }
+        Args::Gen { output, catalogue } => {
+            write_catalogue(&output, &catalogue, &ParquetOutputOptions::default())?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! What one record batch becomes: which rows are near a contaminant, which are kept, and the
+//! columns added to say so (a flag, the nearest contaminant).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::{filter_record_batch, take};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use rayon::prelude::*;
+
+use crate::columns::{CoordinateColumns, position};
+use crate::error::Error;
+use crate::kernel::{ContaminantIndex, Nearest};
+use crate::sky::UnitVector;
+
+/// What to do with objects whose position is null, NaN, infinite, or has |dec| > 90.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnInvalid {
+    /// Stop with an error naming the file, row and column.
+    #[default]
+    Error,
+    /// Keep them: a position that is nowhere cannot be near a contaminant.
+    Keep,
+    /// Leave them out of every output.
+    Drop,
+}
+
+impl FromStr for OnInvalid {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<OnInvalid, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "error" => Ok(OnInvalid::Error),
+            "keep" => Ok(OnInvalid::Keep),
+            "drop" => Ok(OnInvalid::Drop),
+            _ => Err(format!("unknown policy '{text}': use error, keep or drop")),
+        }
+    }
+}
+
+/// Which rows the main output gets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// The objects far from every contaminant (the cut).
+    #[default]
+    Far,
+    /// Only the objects near a contaminant (`--invert`).
+    Near,
+    /// Every object, with a boolean column of this name appended (`--flag-column`): true = near
+    /// a contaminant, null = no valid position.
+    Flag(String),
+}
+
+impl Selection {
+    /// The selection `--invert` and `--flag-column` ask for. The one place that decides it, for
+    /// the command line, the library and Python alike: a flag column keeps every row, so it
+    /// cannot be combined with `invert`.
+    ///
+    /// ```
+    /// use angcut::Selection;
+    /// assert_eq!(Selection::from_flags(true, None).unwrap(), Selection::Near);
+    /// assert!(Selection::from_flags(true, Some("near".into())).is_err());
+    /// ```
+    pub fn from_flags(invert: bool, flag_column: Option<String>) -> Result<Selection, Error> {
+        match (invert, flag_column) {
+            (true, Some(_)) => Err(Error::Usage(
+                "--flag-column cannot be used with --invert: a flag column keeps every row and flags it".into(),
+            )),
+            (false, Some(name)) => Ok(Selection::Flag(name)),
+            (true, None) => Ok(Selection::Near),
+            (false, None) => Ok(Selection::Far),
+        }
+    }
+
+    /// The flag column's name, if this selection adds one.
+    pub fn flag_column(&self) -> Option<&str> {
+        match self {
+            Selection::Flag(name) => Some(name),
+            Selection::Far | Selection::Near => None,
+        }
+    }
+}
+
+/// How batches are cut, and what is added to them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CutOptions {
+    pub on_invalid: OnInvalid,
+    pub selection: Selection,
+    /// Append the separation to, and the identity of, the nearest contaminant within its radius.
+    pub nearest_columns: bool,
+    /// Also return the rows the main output does not get (other than dropped invalid ones);
+    /// with [`Selection::Flag`] there are none.
+    pub rejected: bool,
+}
+
+/// The name of the separation column `nearest_columns` adds.
+pub const NEAREST_SEPARATION_COLUMN: &str = "nearest_sep_arcsec";
+/// The name of the row-number column `nearest_columns` adds without contaminant ids.
+pub const NEAREST_ROW_COLUMN: &str = "nearest_row";
+
+/// Row counts of a cut.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub read: u64,
+    /// Rows strictly within the radius of a contaminant.
+    pub removed: u64,
+    /// Rows without a valid position (kept or dropped as `on_invalid` says).
+    pub invalid: u64,
+    /// Rows in the main output.
+    pub written: u64,
+    /// Rows in the rejected output.
+    pub rejected: u64,
+    /// The most batches that were in flight at once (read, not yet written), for a whole run.
+    pub peak_in_flight: u64,
+}
+
+impl Counts {
+    /// Adds the row counts of `other` (not the in-flight peak).
+    pub fn add(&mut self, other: &Counts) {
+        self.read += other.read;
+        self.removed += other.removed;
+        self.invalid += other.invalid;
+        self.written += other.written;
+        self.rejected += other.rejected;
+    }
+}
+
+/// A cut batch: the rows for the main output, the others if asked for, and the counts.
+#[derive(Debug, Clone)]
+pub struct CutBatch {
+    pub kept: RecordBatch,
+    pub rejected: Option<RecordBatch>,
+    pub counts: Counts,
+}
+
+/// Cuts batches of one catalogue against a contaminant index.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Float64Array, RecordBatch};
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use angcut::cut::{BatchCutter, CutOptions, Selection};
+/// use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
+///
+/// let schema = Arc::new(Schema::new(vec![
+///     Field::new("ra", DataType::Float64, false),
+///     Field::new("dec", DataType::Float64, false),
+/// ]));
+/// let batch = RecordBatch::try_new(schema.clone(), vec![
+///     Arc::new(Float64Array::from(vec![10.0, 10.0, 50.0])),
+///     Arc::new(Float64Array::from(vec![20.0, 20.002, 20.0])),
+/// ]).unwrap();
+/// let index = ContaminantIndex::build(&[unit_vector(10.0, 20.0)], Angle::from_arcsec(30.0), KernelChoice::Auto).unwrap();
+///
+/// let options = CutOptions { selection: Selection::Flag("near_star".into()), nearest_columns: true, ..CutOptions::default() };
+/// let cutter = BatchCutter::new(&schema, "in.parquet", None, None, &index, None, options).unwrap();
+/// let flagged = cutter.cut(&batch, 0).unwrap().kept;
+/// assert_eq!(flagged.num_rows(), 3);
+/// assert_eq!(flagged.schema().field(2).name(), "near_star");
+/// assert_eq!(flagged.schema().field(3).name(), "nearest_sep_arcsec");
+/// assert_eq!(cutter.near_mask(&batch, 0).unwrap(), vec![true, true, false]);
+/// ```
+pub struct BatchCutter<'a> {
+    columns: CoordinateColumns,
+    index: &'a ContaminantIndex,
+    /// Contaminant identities for the nearest column; row numbers if `None`.
+    ids: Option<&'a ArrayRef>,
+    options: CutOptions,
+    path: PathBuf,
+    schema: SchemaRef,
+}
+
+/// Objects per piece of a batch given to the kernel at once.
+const KERNEL_PIECE: usize = 8_192;
+
+impl<'a> BatchCutter<'a> {
+    /// A cutter for batches of `schema` from `path`, finding the coordinate columns (`ra`, `dec`,
+    /// or by their usual names), and checking that the added columns' names are free.
+    pub fn new(
+        schema: &SchemaRef,
+        path: impl Into<PathBuf>,
+        ra: Option<&str>,
+        dec: Option<&str>,
+        index: &'a ContaminantIndex,
+        ids: Option<(&'a ArrayRef, &str)>,
+        options: CutOptions,
+    ) -> Result<BatchCutter<'a>, Error> {
+        let path = path.into();
+        let columns = CoordinateColumns::resolve(schema, &path, ra, dec, ("--ra", "--dec"))?;
+        let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
+        let mut add = |name: String, data_type: DataType, flag: &str| {
+            if schema.fields().iter().any(|f| f.name() == &name) {
+                return Err(Error::Usage(format!(
+                    "{}: already has a column '{name}', which {flag} would add; rename it or choose another name",
+                    path.display()
+                )));
+            }
+            fields.push(Arc::new(Field::new(name, data_type, true)));
+            Ok(())
+        };
+        if let Some(name) = options.selection.flag_column() {
+            add(name.to_string(), DataType::Boolean, "--flag-column")?;
+        }
+        if options.nearest_columns {
+            add(NEAREST_SEPARATION_COLUMN.to_string(), DataType::Float64, "--nearest-columns")?;
+            match ids {
+                Some((ids, name)) => add(format!("nearest_{name}"), ids.data_type().clone(), "--nearest-columns")?,
+                None => add(NEAREST_ROW_COLUMN.to_string(), DataType::Int64, "--nearest-columns")?,
+            }
+        }
+        let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        Ok(BatchCutter { columns, index, ids: ids.map(|(ids, _)| ids), options, path, schema })
+    }
+
+    /// The schema of the batches [`BatchCutter::cut`] returns (the input's plus added columns).
+    pub fn output_schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub fn options(&self) -> &CutOptions {
+        &self.options
+    }
+
+    /// Whether each row is strictly within the radius of a contaminant (false for rows without a
+    /// valid position, unless the policy makes them an error).
+    pub fn near_mask(&self, batch: &RecordBatch, first_row: u64) -> Result<Vec<bool>, Error> {
+        let positions = self.positions(batch, first_row)?;
+        let near = self.near(&positions.vectors);
+        let mut mask = vec![false; batch.num_rows()];
+        for (&row, &n) in positions.rows.iter().zip(&near) {
+            mask[row] = n;
+        }
+        Ok(mask)
+    }
+
+    /// Cuts one batch; `first_row` is the file row number of its first row, for error messages.
+    pub fn cut(&self, batch: &RecordBatch, first_row: u64) -> Result<CutBatch, Error> {
+        let rows = batch.num_rows();
+        let positions = self.positions(batch, first_row)?;
+        let near = self.near(&positions.vectors);
+        let mut counts = Counts { read: rows as u64, invalid: positions.invalid.len() as u64, ..Counts::default() };
+        // Per row: Some(near) for a valid position, None for an invalid one.
+        let mut state: Vec<Option<bool>> = vec![None; rows];
+        for (&row, &n) in positions.rows.iter().zip(&near) {
+            state[row] = Some(n);
+            counts.removed += u64::from(n);
+        }
+        let dropped = |s: Option<bool>| s.is_none() && self.options.on_invalid == OnInvalid::Drop;
+        let selected: Vec<bool> = state
+            .iter()
+            .map(|&s| match self.options.selection {
+                _ if dropped(s) => false,
+                Selection::Far => s != Some(true),
+                Selection::Near => s == Some(true),
+                Selection::Flag(_) => true,
+            })
+            .collect();
+
+        let extended = self.add_columns(batch, &positions, &near, &state)?;
+        let filter = |mask: &[bool]| -> Result<RecordBatch, Error> {
+            if mask.iter().all(|&m| m) {
+                return Ok(extended.clone());
+            }
+            filter_record_batch(&extended, &BooleanArray::from(mask.to_vec()))
+                .map_err(|source| self.arrow_error(source))
+        };
+        let kept = filter(&selected)?;
+        counts.written = kept.num_rows() as u64;
+        let rejected = if self.options.rejected {
+            let others: Vec<bool> = state.iter().zip(&selected).map(|(&s, &k)| !k && !dropped(s)).collect();
+            let rejected = filter(&others)?;
+            counts.rejected = rejected.num_rows() as u64;
+            Some(rejected)
+        } else {
+            None
+        };
+        Ok(CutBatch { kept, rejected, counts })
+    }
+
+    /// The batch with the flag and nearest columns appended, as the options ask.
+    fn add_columns(
+        &self,
+        batch: &RecordBatch,
+        positions: &Positions,
+        near: &[bool],
+        state: &[Option<bool>],
+    ) -> Result<RecordBatch, Error> {
+        if self.options.selection.flag_column().is_none() && !self.options.nearest_columns {
+            return Ok(batch.clone());
+        }
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        if self.options.selection.flag_column().is_some() {
+            columns.push(Arc::new(BooleanArray::from(state.to_vec())));
+        }
+        if self.options.nearest_columns {
+            // Only near objects have a nearest contaminant within its radius: ask for those alone.
+            let mut nearest: Vec<Option<Nearest>> = vec![None; batch.num_rows()];
+            let wanted: Vec<(usize, &UnitVector)> = positions
+                .rows
+                .iter()
+                .zip(&positions.vectors)
+                .zip(near)
+                .filter(|(_, n)| **n)
+                .map(|((&r, v), _)| (r, v))
+                .collect();
+            let found: Vec<Option<Nearest>> = wanted.par_iter().map(|(_, v)| self.index.nearest(v)).collect();
+            for ((row, _), n) in wanted.iter().zip(found) {
+                nearest[*row] = n;
+            }
+            let separation: Float64Array = nearest.iter().map(|n| n.map(|n| n.separation().arcsec())).collect();
+            columns.push(Arc::new(separation));
+            let which: UInt32Array = nearest.iter().map(|n| n.map(|n| n.index)).collect();
+            let identity: ArrayRef = match self.ids {
+                Some(ids) => take(ids.as_ref(), &which, None).map_err(|source| self.arrow_error(source))?,
+                None => Arc::new(which.iter().map(|i| i.map(i64::from)).collect::<Int64Array>()),
+            };
+            columns.push(identity);
+        }
+        RecordBatch::try_new(self.schema.clone(), columns).map_err(|source| self.arrow_error(source))
+    }
+
+    /// Valid positions as unit vectors with their row numbers; invalid ones settled by the policy.
+    fn positions(&self, batch: &RecordBatch, first_row: u64) -> Result<Positions, Error> {
+        let (ras, decs) = self.columns.read(batch, &self.path)?;
+        let rows = batch.num_rows();
+        let mut found =
+            Positions { vectors: Vec::with_capacity(rows), rows: Vec::with_capacity(rows), invalid: Vec::new() };
+        let value = |array: &Float64Array, i: usize| (!array.is_null(i)).then(|| array.value(i));
+        for i in 0..rows {
+            match position(value(&ras, i), value(&decs, i)) {
+                Ok(v) => {
+                    found.vectors.push(v);
+                    found.rows.push(i);
+                }
+                Err(invalid) if self.options.on_invalid == OnInvalid::Error => {
+                    return Err(Error::InvalidObject {
+                        path: self.path.clone(),
+                        row: first_row + i as u64,
+                        column: self.columns.name(invalid.axis()).to_string(),
+                        problem: invalid.describe(),
+                    });
+                }
+                Err(_) => found.invalid.push(i),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The kernel's answer for each vector. In pieces on the pool: when the cut is CPU-bound and
+    /// batches are few (a large contaminant set, a small catalogue), one batch still keeps every
+    /// worker busy.
+    fn near(&self, vectors: &[UnitVector]) -> Vec<bool> {
+        let mut near = vec![false; vectors.len()];
+        vectors
+            .par_chunks(KERNEL_PIECE)
+            .zip(near.par_chunks_mut(KERNEL_PIECE))
+            .for_each(|(objects, near)| self.index.mark_near(objects, near));
+        near
+    }
+
+    fn arrow_error(&self, source: arrow::error::ArrowError) -> Error {
+        Error::Arrow { path: self.path.clone(), source }
+    }
+
+    /// The file name used in messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The valid positions of a batch and where they are.
+struct Positions {
+    vectors: Vec<UnitVector>,
+    rows: Vec<usize>,
+    invalid: Vec<usize>,
+}

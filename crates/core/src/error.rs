@@ -1,0 +1,125 @@
+//! The library's error type: every variant names the file, and the column and row where known.
+
+use std::path::PathBuf;
+
+use arrow::datatypes::DataType;
+
+/// What went wrong, with enough context for a user to find it in their data.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line asks for something impossible (same file in and out, ...).
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{}: not a readable Parquet file: {}", path.display(), tidy_message(&source.to_string()))]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    #[error("{}: {}", path.display(), tidy_message(&source.to_string()))]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+
+    /// The reader panicked on a damaged file; the panic is contained and reported here.
+    #[error("{}: the file is corrupt ({message})", path.display())]
+    Corrupt { path: PathBuf, message: String },
+
+    #[error("{}: {what}; available columns: {}", path.display(), available.join(", "))]
+    Column { path: PathBuf, what: String, available: Vec<String> },
+
+    #[error("{}: column '{column}' has type {data_type}, but it must be numeric (float, integer or decimal)", path.display())]
+    ColumnType { path: PathBuf, column: String, data_type: DataType },
+
+    #[error("{}: row {row}, column '{column}': {problem} (use --on-invalid keep or drop to let such objects through)", path.display())]
+    InvalidObject { path: PathBuf, row: u64, column: String, problem: String },
+
+    #[error("{}: row {row}, column '{column}': contaminant {problem}; every contaminant needs a valid position", path.display())]
+    InvalidContaminant { path: PathBuf, row: u64, column: String, problem: String },
+
+    #[error("{}: row {row}, column '{column}': {problem}", path.display())]
+    InvalidRadius { path: PathBuf, row: u64, column: String, problem: String },
+
+    /// One of several inputs has other columns than the first.
+    #[error("{}: its columns differ from those of {}: {difference}; all inputs of one run must share a schema", path.display(), first.display())]
+    SchemaChange { path: PathBuf, first: PathBuf, difference: String },
+
+    /// The contaminants cannot be indexed (a radius out of range, ...).
+    #[error(transparent)]
+    Index(#[from] crate::kernel::IndexError),
+
+    /// A worker thread panicked; this is a bug in angcut, reported instead of crashing.
+    #[error("internal error while processing {}: {message}", path.display())]
+    Internal { path: PathBuf, message: String },
+}
+
+impl Error {
+    /// Usage errors are fixed by changing the command line; they exit with code 2.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_) | Error::Column { .. })
+    }
+
+    /// The output was a pipe whose reader went away (`angcut ... - | head`): not a crash, but
+    /// the output is incomplete.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// The arrow and parquet crates' message without their nested "Parquet error: " (and similar)
+/// prefixes and echoed parts: "Parquet argument error: Parquet error: Page CRC checksum mismatch:
+/// Parquet argument error: Parquet error: Page CRC checksum mismatch" becomes "Page CRC checksum
+/// mismatch".
+fn tidy_message(text: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split(": ") {
+        let noise = matches!(part, "Parquet error" | "Parquet argument error" | "External" | "External error");
+        if !noise && !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
+}
+
+/// The message a caught panic carries, whatever its payload type.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parquet_messages_lose_their_echoes() {
+        let source = parquet::errors::ParquetError::General(
+            "Invalid Parquet file. Corrupt footer: Parquet error: Invalid Parquet file. Corrupt footer".into(),
+        );
+        let error = Error::Parquet { path: "notes.txt".into(), source };
+        assert_eq!(error.to_string(), "notes.txt: not a readable Parquet file: Invalid Parquet file. Corrupt footer");
+        assert_eq!(
+            tidy_message(
+                "Parquet argument error: Parquet error: Page CRC checksum mismatch: Parquet argument error: Parquet error: Page CRC checksum mismatch"
+            ),
+            "Page CRC checksum mismatch"
+        );
+        assert_eq!(tidy_message("External: failed to fill whole buffer"), "failed to fill whole buffer");
+    }
+}

@@ -1,0 +1,27 @@
+//! Reading and writing catalogues: every format, file or stdio, and the paths of a job.
+//!
+//! [`read`] opens inputs by their content, [`write`] creates outputs that appear whole or not at
+//! all, [`paths`] maps several inputs and directories onto outputs, and [`identity`] keeps an
+//! output from replacing an input. `-` meaning stdin or stdout is decided here, once
+//! ([`is_stdio`]).
+
+pub mod identity;
+pub mod paths;
+pub mod read;
+pub mod write;
+
+use std::path::Path;
+
+/// The name that means stdin as IN (and stdout as OUT).
+pub const STDIO: &str = "-";
+
+/// How stdin is named in messages.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// How stdout is named in messages.
+pub const STDOUT_NAME: &str = "<stdout>";
+
+/// Whether `path` is `-`: stdin as an input, stdout as an output.
+pub fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == STDIO
+}

@@ -1,0 +1,65 @@
+//! What a file holds, told by its first bytes rather than its name.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// The formats angcut reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Parquet,
+    IpcFile,
+    IpcStream,
+    Csv,
+}
+
+impl InputFormat {
+    /// The format of a file that starts with `head`; `None` if nothing recognisable. CSV is
+    /// recognised by the name `path` (`.csv`), or by a first line of text with a comma in it.
+    pub fn detect(head: &[u8], path: &Path) -> Option<InputFormat> {
+        if head.starts_with(b"PAR1") {
+            return Some(InputFormat::Parquet);
+        }
+        if head.starts_with(b"ARROW1") {
+            return Some(InputFormat::IpcFile);
+        }
+        // Every message of a stream (since Arrow 0.15) starts with the continuation marker.
+        if head.starts_with(&[0xff, 0xff, 0xff, 0xff]) {
+            return Some(InputFormat::IpcStream);
+        }
+        let named_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+        let looks_like_csv = std::str::from_utf8(first_line).is_ok_and(|line| line.contains(','));
+        (named_csv || looks_like_csv).then_some(InputFormat::Csv)
+    }
+}
+
+/// Reads up to `head.len()` bytes (fewer only at the end of the file).
+pub(super) fn read_head(file: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_told_apart_by_their_first_bytes() {
+        let any = Path::new("catalogue.bin");
+        assert_eq!(InputFormat::detect(b"PAR1\x15\x04", any), Some(InputFormat::Parquet));
+        assert_eq!(InputFormat::detect(b"ARROW1\0\0", any), Some(InputFormat::IpcFile));
+        assert_eq!(InputFormat::detect(&[0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0], any), Some(InputFormat::IpcStream));
+        assert_eq!(InputFormat::detect(b"hip,ra,dec\n1,2,3\n", any), Some(InputFormat::Csv));
+        assert_eq!(InputFormat::detect(b"ra\n1\n", Path::new("stars.CSV")), Some(InputFormat::Csv));
+        assert_eq!(InputFormat::detect(b"just some notes\n", any), None);
+        assert_eq!(InputFormat::detect(b"", any), None);
+        assert_eq!(InputFormat::detect(&[0x89, b'P', b'N', b'G'], any), None);
+    }
+}

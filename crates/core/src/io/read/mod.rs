@@ -1,0 +1,135 @@
+//! Opening any catalogue a user gives, recognised by its content ([`detect`]): Parquet, an Arrow
+//! IPC file, an Arrow IPC stream (also on stdin, `-`), or CSV with a header (contaminant lists).
+//! Every reader is a [`BatchSource`]; whatever a damaged file makes a decoder do (an error or a
+//! panic) comes out as an [`Error`] naming the file.
+
+mod bounded_file;
+mod csv;
+mod detect;
+mod ipc;
+mod parquet;
+mod stdin;
+
+use std::io::Seek;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+
+pub use detect::InputFormat;
+pub use parquet::{ParquetCatalog, open_file};
+
+use crate::error::{Error, panic_message};
+use crate::io::is_stdio;
+
+/// A stream of record batches, read on the pipeline's reader thread.
+pub trait BatchSource: Send {
+    /// The file (or stream) name used in error messages.
+    fn path(&self) -> &Path;
+    /// The columns of every batch.
+    fn schema(&self) -> SchemaRef;
+    /// The next batch, `None` at the end.
+    fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>>;
+}
+
+/// An opened catalogue: its batches, and its row count if the format records one.
+pub struct Catalogue {
+    pub source: Box<dyn BatchSource>,
+    pub format: InputFormat,
+    pub rows: Option<u64>,
+}
+
+/// Opens `path` (`-` for stdin) in whatever format its content shows, with `batch_size` rows per
+/// batch. CSV is accepted only if `allow_csv` (contaminant lists, not catalogues: CSV has no
+/// types to write back). Unrecognised content is handed to the Parquet reader, whose message
+/// says what is wrong with it.
+pub fn open_catalogue(path: &Path, batch_size: usize, allow_csv: bool) -> Result<Catalogue, Error> {
+    if is_stdio(path) {
+        return stdin::open_stdin();
+    }
+    let mut file = open_file(path)?;
+    let mut head = [0u8; 512];
+    let read = detect::read_head(&mut file, &mut head).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let format = match InputFormat::detect(&head[..read], path) {
+        Some(InputFormat::Csv) if !allow_csv => None,
+        found => found,
+    };
+    file.rewind().map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let (source, rows): (Box<dyn BatchSource>, Option<u64>) = match format {
+        Some(InputFormat::IpcFile) => {
+            ipc::check_ipc_blocks(path, &mut file)?;
+            let reader = guarded(path, || arrow::ipc::reader::FileReader::try_new_buffered(file, None))?;
+            (Box::new(ArrowSource::new(path, reader.schema(), reader)), None)
+        }
+        Some(InputFormat::IpcStream) => {
+            let reader = guarded(path, || arrow::ipc::reader::StreamReader::try_new_buffered(file, None))?;
+            (Box::new(ArrowSource::new(path, reader.schema(), reader)), None)
+        }
+        Some(InputFormat::Csv) => (Box::new(csv::open_csv(path, file, batch_size)?), None),
+        Some(InputFormat::Parquet) | None => {
+            let catalog = ParquetCatalog::open(path, batch_size)?;
+            let rows = Some(catalog.rows);
+            (Box::new(catalog), rows)
+        }
+    };
+    Ok(Catalogue { source, format: format.unwrap_or(InputFormat::Parquet), rows })
+}
+
+/// Runs a reader's constructor, turning its errors and panics (on damaged input) into ours.
+fn guarded<T>(path: &Path, open: impl FnOnce() -> Result<T, ArrowError>) -> Result<T, Error> {
+    match catch_unwind(AssertUnwindSafe(open)) {
+        Ok(Ok(reader)) => Ok(reader),
+        Ok(Err(source)) => Err(Error::Arrow { path: path.to_path_buf(), source }),
+        Err(payload) => Err(Error::Corrupt { path: path.to_path_buf(), message: panic_message(payload.as_ref()) }),
+    }
+}
+
+/// Batches from any Arrow reader (IPC file or stream, CSV), with decoding panics contained.
+pub struct ArrowSource {
+    path: PathBuf,
+    schema: SchemaRef,
+    reader: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+}
+
+impl ArrowSource {
+    pub fn new(
+        path: &Path,
+        schema: SchemaRef,
+        reader: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
+    ) -> ArrowSource {
+        ArrowSource { path: path.to_path_buf(), schema, reader: Box::new(reader) }
+    }
+}
+
+impl BatchSource for ArrowSource {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
+        next_guarded(&mut self.reader, &self.path)
+    }
+}
+
+/// The next batch of `reader`, with its error, or a panic of its decoder (on a damaged file),
+/// turned into an error naming `path`.
+pub(crate) fn next_guarded(
+    reader: &mut impl Iterator<Item = Result<RecordBatch, ArrowError>>,
+    path: &Path,
+) -> Option<Result<RecordBatch, Error>> {
+    match catch_unwind(AssertUnwindSafe(|| reader.next())) {
+        Ok(None) => None,
+        Ok(Some(Ok(batch))) => Some(Ok(batch)),
+        Ok(Some(Err(source))) => Some(Err(Error::Arrow { path: path.to_path_buf(), source })),
+        Err(payload) => {
+            Some(Err(Error::Corrupt { path: path.to_path_buf(), message: panic_message(payload.as_ref()) }))
+        }
+    }
+}
+

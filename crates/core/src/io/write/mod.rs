@@ -1,0 +1,252 @@
+//! Catalogue output: Parquet ([`parquet`]), an Arrow IPC file or stream ([`ipc`]), each written
+//! under a temporary name and moved into place by [`commit`] only when everything succeeded, so a
+//! failed run never leaves a partial OUT; or an IPC stream to stdout for the next stage of a pipe.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use ::parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+
+use crate::error::Error;
+use crate::io::is_stdio;
+
+mod commit;
+mod dictionary;
+mod ipc;
+mod parallel_writer;
+mod parquet;
+
+pub use commit::{FinishedOutput, commit_all, remove_partial_outputs};
+pub use ipc::{IpcFileSink, IpcStreamSink};
+pub use parquet::ParquetFileSink;
+
+/// The formats angcut writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Parquet,
+    /// The Arrow IPC file format (Feather v2).
+    IpcFile,
+    /// The Arrow IPC stream format, what `-` writes to stdout.
+    IpcStream,
+}
+
+impl OutputFormat {
+    /// The format an output name implies: `-` is a stream to stdout, `.arrow`/`.feather`/`.ipc`
+    /// an IPC file, `.arrows` an IPC stream, anything else Parquet.
+    pub fn for_path(path: &Path) -> OutputFormat {
+        if is_stdio(path) {
+            return OutputFormat::IpcStream;
+        }
+        let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("arrow" | "feather" | "ipc") => OutputFormat::IpcFile,
+            Some("arrows") => OutputFormat::IpcStream,
+            _ => OutputFormat::Parquet,
+        }
+    }
+}
+
+impl OutputFormat {
+    /// For the Arrow IPC formats, whether it is the stream format; `None` for Parquet.
+    fn ipc_stream(self) -> Option<bool> {
+        match self {
+            OutputFormat::Parquet => None,
+            OutputFormat::IpcFile => Some(false),
+            OutputFormat::IpcStream => Some(true),
+        }
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<OutputFormat, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "parquet" => Ok(OutputFormat::Parquet),
+            "arrow" | "ipc" | "feather" => Ok(OutputFormat::IpcFile),
+            "arrow-stream" | "ipc-stream" | "arrows" => Ok(OutputFormat::IpcStream),
+            _ => Err(format!("unknown output format '{text}': use parquet, arrow or arrow-stream")),
+        }
+    }
+}
+
+/// How the outputs of a job are to be written, as asked: [`OutputOptions::resolve`] turns it into
+/// one output's [`OutputSettings`], refusing what does not apply to that output's format.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct OutputOptions {
+    /// The format of every output (kept and rejected); `None` takes it from each output's name
+    /// ([`OutputFormat::for_path`]).
+    pub format: Option<OutputFormat>,
+    /// `None`: zstd level 1 for Parquet, none for Arrow IPC. Arrow IPC takes `none`, `lz4` and
+    /// `zstd` (with a level) only.
+    pub compression: Option<OutputCompression>,
+    /// Rows per row group (Parquet only); `None`: [`DEFAULT_ROW_GROUP_SIZE`].
+    pub row_group_size: Option<usize>,
+}
+
+/// One output's format and encoding, resolved and checked by [`OutputOptions::resolve`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutputSettings {
+    Parquet(ParquetOutputOptions),
+    /// An Arrow IPC file, or a stream (`stream`), with its batches compressed by `compression`.
+    Ipc { stream: bool, compression: Option<arrow::ipc::CompressionType>, level: Option<i32> },
+}
+
+impl OutputOptions {
+    /// The settings of the output `path` (`-` is stdout): its format, from the options or its
+    /// name, and the compression and row group size that format takes. An option that does not
+    /// apply to the format is a usage error, never silently dropped.
+    pub fn resolve(&self, path: &Path) -> Result<OutputSettings, Error> {
+        let format = self.format.unwrap_or_else(|| OutputFormat::for_path(path));
+        if is_stdio(path) && format != OutputFormat::IpcStream {
+            return Err(Error::Usage("stdout ('-') takes an Arrow IPC stream: use --output-format arrow-stream".into()));
+        }
+        let Some(stream) = format.ipc_stream() else {
+            let row_group_size = self.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
+            if row_group_size == 0 {
+                return Err(Error::Usage("--row-group-size must be at least 1".into()));
+            }
+            return Ok(OutputSettings::Parquet(ParquetOutputOptions {
+                compression: self.compression.unwrap_or_default(),
+                row_group_size,
+            }));
+        };
+        if self.row_group_size.is_some() {
+            return Err(Error::Usage(format!(
+                "--row-group-size applies to Parquet output, but {} is written as Arrow IPC (its batches are --batch-size rows)",
+                path.display()
+            )));
+        }
+        use arrow::ipc::CompressionType;
+        let (compression, level) = match self.compression.map(|c| c.0) {
+            None | Some(Compression::UNCOMPRESSED) => (None, None),
+            Some(Compression::LZ4_RAW | Compression::LZ4) => (Some(CompressionType::LZ4_FRAME), None),
+            Some(Compression::ZSTD(level)) => (Some(CompressionType::ZSTD), Some(level.compression_level())),
+            Some(other) => {
+                let name = match other {
+                    Compression::SNAPPY => "snappy",
+                    Compression::GZIP(_) => "gzip",
+                    Compression::BROTLI(_) => "brotli",
+                    _ => "with this codec",
+                };
+                return Err(Error::Usage(format!(
+                    "--compression {name} does not apply to {}, written as Arrow IPC: use none, lz4 or zstd",
+                    path.display()
+                )));
+            }
+        };
+        Ok(OutputSettings::Ipc { stream, compression, level })
+    }
+}
+
+/// Opens the sink for `destination` with `settings` ([`OutputOptions::resolve`]): `-` is stdout,
+/// any other name a file written under a temporary name and moved into place once committed.
+pub fn create_sink(destination: &Path, settings: &OutputSettings, schema: SchemaRef) -> Result<Box<dyn BatchSink>, Error> {
+    match *settings {
+        OutputSettings::Ipc { compression, level, .. } if is_stdio(destination) => {
+            Ok(Box::new(IpcStreamSink::stdout(schema, compression, level)?))
+        }
+        OutputSettings::Parquet(options) => Ok(Box::new(ParquetFileSink::create(destination, schema, &options)?)),
+        OutputSettings::Ipc { stream, compression, level } => {
+            Ok(Box::new(IpcFileSink::create(destination, schema, stream, compression, level)?))
+        }
+    }
+}
+
+/// Rows per output row group unless told otherwise: large enough for efficient scans, small
+/// enough that the writer's buffered row group stays a few tens of MB for wide tables.
+pub const DEFAULT_ROW_GROUP_SIZE: usize = 131_072;
+
+/// How the output's pages are compressed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputCompression(pub Compression);
+
+impl Default for OutputCompression {
+    /// zstd level 1: within a few percent of level 3's size, and faster to write.
+    fn default() -> Self {
+        OutputCompression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+    }
+}
+
+impl FromStr for OutputCompression {
+    type Err = String;
+
+    /// `none`, `snappy`, `lz4`, `zstd`, `gzip`, `brotli`, optionally with a level: `zstd(3)`, `zstd:3`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let lower = text.trim().to_ascii_lowercase();
+        let (name, level) = match lower.split_once(['(', ':']) {
+            Some((name, rest)) => {
+                let digits = rest.trim_end_matches(')');
+                let level: i32 = digits
+                    .parse()
+                    .map_err(|_| format!("compression level '{digits}' in '{text}' is not an integer"))?;
+                (name.to_string(), Some(level))
+            }
+            None => (lower, None),
+        };
+        let bad_level = |e: ::parquet::errors::ParquetError| format!("{text}: {e}");
+        let codec = match (name.as_str(), level) {
+            ("none" | "uncompressed", None) => Compression::UNCOMPRESSED,
+            ("snappy", None) => Compression::SNAPPY,
+            ("lz4", None) => Compression::LZ4_RAW,
+            ("zstd", None) => return Ok(OutputCompression::default()),
+            ("zstd", Some(l)) => Compression::ZSTD(ZstdLevel::try_new(l).map_err(bad_level)?),
+            ("gzip", l) => Compression::GZIP(GzipLevel::try_new(l.unwrap_or(6) as u32).map_err(bad_level)?),
+            ("brotli", l) => Compression::BROTLI(BrotliLevel::try_new(l.unwrap_or(1) as u32).map_err(bad_level)?),
+            ("none" | "uncompressed" | "snappy" | "lz4", Some(_)) => {
+                return Err(format!("{name} takes no level"));
+            }
+            _ => {
+                return Err(format!(
+                    "unknown compression '{text}': use none, snappy, lz4, zstd, gzip or brotli (a level as zstd(3))"
+                ));
+            }
+        };
+        Ok(OutputCompression(codec))
+    }
+}
+
+/// How to write the output file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParquetOutputOptions {
+    pub compression: OutputCompression,
+    pub row_group_size: usize,
+}
+
+impl Default for ParquetOutputOptions {
+    fn default() -> Self {
+        ParquetOutputOptions { compression: OutputCompression::default(), row_group_size: DEFAULT_ROW_GROUP_SIZE }
+    }
+}
+
+/// Where the kept rows go, in order.
+pub trait BatchSink: Send {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), Error>;
+    /// Completes the output and makes it durable, still under its temporary name: it appears
+    /// under its final name only when the result is committed ([`FinishedOutput::commit`]), so a
+    /// job with several outputs can finish them all before any of them appears.
+    fn finish(self: Box<Self>) -> Result<FinishedOutput, Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_names_and_levels() {
+        assert_eq!("zstd".parse::<OutputCompression>(), Ok(OutputCompression::default()));
+        assert_eq!(
+            "ZSTD(3)".parse::<OutputCompression>().map(|c| c.0),
+            Ok(Compression::ZSTD(ZstdLevel::try_new(3).unwrap()))
+        );
+        assert_eq!("snappy".parse::<OutputCompression>().map(|c| c.0), Ok(Compression::SNAPPY));
+        assert_eq!("none".parse::<OutputCompression>().map(|c| c.0), Ok(Compression::UNCOMPRESSED));
+        assert!("zstd(99)".parse::<OutputCompression>().is_err());
+        assert!("snappy(2)".parse::<OutputCompression>().is_err());
+        assert!("zip".parse::<OutputCompression>().unwrap_err().contains("unknown compression"));
+        assert!("gzip:x".parse::<OutputCompression>().unwrap_err().contains("not an integer"));
+    }
+
+}

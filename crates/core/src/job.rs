@@ -1,0 +1,343 @@
+//! The whole `angcut stream` job: from file names to written outputs and a summary.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::angle::Angle;
+use crate::columns::{CoordinateColumns, schema_difference};
+use crate::contaminants::{ContaminantSet, ContaminantSpec};
+use crate::cut::{BatchCutter, CutOptions};
+use crate::error::Error;
+use crate::io::paths::CreatedDirs;
+pub use crate::io::paths::FileTask;
+use crate::io::read::{Catalogue, open_catalogue};
+use crate::io::write::{BatchSink, FinishedOutput, OutputOptions, commit_all, create_sink};
+use crate::kernel::{ContaminantIndex, Kernel, KernelChoice};
+use crate::pipeline::{Counts, PipelineOptions, Sinks, run};
+
+/// A run of `angcut stream`, planned and checked: made by [`StreamOptions::plan`], run by
+/// [`stream_file`]. Its rules were checked when it was made; the job trusts them.
+#[derive(Debug, Clone)]
+pub struct StreamJob {
+    /// The inputs and where their rows go, cut one after the other against one contaminant index.
+    pub(crate) files: Vec<FileTask>,
+    /// Create the outputs' missing parent directories (what `--out-dir` does); without it a
+    /// missing directory is an error. Directories created by a failed run are removed again.
+    pub(crate) create_dirs: bool,
+    /// The contaminant file, its columns, and the radius model; `None` when the contaminants are
+    /// given already indexed ([`stream_with_index`]).
+    pub(crate) contaminants: Option<ContaminantSpec>,
+    /// Object coordinate columns; `None` finds them by their usual names.
+    pub(crate) ra: Option<String>,
+    pub(crate) dec: Option<String>,
+    pub(crate) kernel: KernelChoice,
+    pub(crate) batch_size: usize,
+    pub(crate) pipeline: PipelineOptions,
+    /// Which rows go to the outputs, and what columns are added; `cut.rejected` is set exactly
+    /// when the files have rejected outputs.
+    pub(crate) cut: CutOptions,
+    /// How every output is written, resolved per output ([`OutputOptions::resolve`]).
+    pub(crate) outputs: OutputOptions,
+}
+
+impl StreamJob {
+    /// The inputs, in the order they are cut, and their outputs.
+    pub fn files(&self) -> &[FileTask] {
+        &self.files
+    }
+
+    /// The contaminant file and how its radii are found; `None` for a set given already indexed.
+    pub fn contaminants(&self) -> Option<&ContaminantSpec> {
+        self.contaminants.as_ref()
+    }
+}
+
+/// What a finished job did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Each input's own counts, in the job's order.
+    pub files: Vec<FileSummary>,
+    /// The totals over all inputs.
+    pub counts: Counts,
+    pub contaminants: usize,
+    pub kernel: Kernel,
+    /// The largest contaminant radius (the one radius, unless radii are per contaminant).
+    pub largest_radius: Option<Angle>,
+    /// Whether rejected outputs were written (`counts.rejected` rows).
+    pub rejected_output: bool,
+    pub seconds: f64,
+}
+
+/// What the job did with one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSummary {
+    pub task: FileTask,
+    pub counts: Counts,
+    pub seconds: f64,
+}
+
+impl Summary {
+    /// The one line `angcut stream` prints on success.
+    pub fn line(&self) -> String {
+        let c = &self.counts;
+        let rate = if self.seconds > 0.0 { c.read as f64 / self.seconds } else { 0.0 };
+        let rejected = if self.rejected_output { format!(" (rejected {})", c.rejected) } else { String::new() };
+        let files = if self.files.len() == 1 { String::new() } else { format!("{} files: ", self.files.len()) };
+        format!(
+            "angcut: {files}read {} rows, removed {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
+            c.read, c.removed, c.invalid, c.written, self.seconds, rate, self.contaminants, self.kernel
+        )
+    }
+}
+
+/// How far a job has got, told to a progress display after each batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProgressReport {
+    /// Totals so far over all inputs.
+    pub counts: Counts,
+    /// The rows of all inputs, when every input's format records its row count (Parquet).
+    pub rows_total: Option<u64>,
+    /// The inputs' size on disk; with `rows_total`, `bytes_total * counts.read / rows_total`
+    /// estimates the bytes read so far.
+    pub bytes_total: u64,
+    /// The input being cut (0-based) and how many there are.
+    pub file: usize,
+    pub files: usize,
+}
+
+/// Told how far the job has got after each batch.
+pub type Progress<'a> = dyn FnMut(&ProgressReport) + 'a;
+
+/// Runs the job: checks every path, reads every input's schema, indexes the contaminants once,
+/// streams the cut of each input, and moves the outputs into place only if all succeeded.
+///
+/// ```
+/// use angcut::{Angle, StreamOptions, stream_file};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let out = dir.path().join("kept.parquet");
+/// let mut options = StreamOptions::new("fixtures/objects.parquet", &out, "fixtures/hip2_bright.parquet");
+/// options.maxsep = Some(Angle::parse_maxsep("30arcmin").unwrap());
+/// let summary = stream_file(&options.plan().unwrap()).unwrap();
+/// assert_eq!(summary.counts.read, 20_000);
+/// assert!(summary.counts.removed > 0 && summary.counts.written < 20_000);
+/// ```
+pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
+    stream_file_with_progress(job, None)
+}
+
+/// [`stream_file`], telling `progress` how far it has got after each batch.
+pub fn stream_file_with_progress(job: &StreamJob, progress: Option<&mut Progress>) -> Result<Summary, Error> {
+    stream(job, None, progress)
+}
+
+/// [`stream_file`] against contaminants already read and indexed, for a caller that cuts many
+/// jobs with one set (a Dask worker cutting the partition files of a HATS catalogue indexes its
+/// set once, not once per file). The job is planned by [`StreamOptions::plan_with_given_set`]:
+/// the set and its index say everything the contaminant options would.
+pub fn stream_with_index(
+    job: &StreamJob,
+    contaminants: &ContaminantSet,
+    index: &ContaminantIndex,
+) -> Result<Summary, Error> {
+    stream(job, Some((contaminants, index)), None)
+}
+
+fn stream(
+    job: &StreamJob,
+    given: Option<(&ContaminantSet, &ContaminantIndex)>,
+    progress: Option<&mut Progress>,
+) -> Result<Summary, Error> {
+    let started = Instant::now();
+    // Every input is opened (its footer read) before the contaminants, and before any output
+    // is created: a wrong input file, or one whose schema differs from the first's, is reported
+    // first and leaves nothing behind.
+    let mut first = None;
+    let mut rows_total = Some(0u64);
+    let mut bytes_total = 0u64;
+    for task in &job.files {
+        let catalogue = open_catalogue(&task.input, job.batch_size, false)?;
+        let schema = catalogue.source.schema();
+        let name = catalogue.source.path().to_path_buf();
+        CoordinateColumns::resolve(&schema, &name, job.ra.as_deref(), job.dec.as_deref(), ("--ra", "--dec"))?;
+        rows_total = rows_total.zip(catalogue.rows).map(|(a, b)| a + b);
+        bytes_total += std::fs::metadata(&task.input).map_or(0, |m| m.len());
+        match &first {
+            None => first = Some((catalogue, name)),
+            Some((first, first_name)) => {
+                if let Some(difference) = schema_difference(&first.source.schema(), &schema) {
+                    return Err(Error::SchemaChange { path: name, first: first_name.clone(), difference });
+                }
+            }
+        }
+        // Only the first stays open (it may be stdin): thousands of inputs must not hold
+        // thousands of open files.
+    }
+    let read;
+    let (contaminants, index) = match (given, &job.contaminants) {
+        (Some(given), None) => given,
+        (None, Some(spec)) => {
+            let set = ContaminantSet::read(spec)?;
+            let index = set.index(job.kernel)?;
+            read = (set, index);
+            (&read.0, &read.1)
+        }
+        (Some(_), Some(spec)) => {
+            return Err(Error::Usage(format!(
+                "this job reads its contaminants from {}: plan it with plan_with_given_set to cut against a given set",
+                spec.path.display()
+            )));
+        }
+        (None, None) => return Err(Error::Usage("this job was planned for a given contaminant set; none was given".into())),
+    };
+
+    let mut created = CreatedDirs::default();
+    let mut finished = Vec::new();
+    let mut progress = progress;
+    let mut files = Vec::with_capacity(job.files.len());
+    let mut counts = Counts::default();
+    let mut first = first.map(|(catalogue, _)| catalogue);
+    let result = (|| {
+        for (i, task) in job.files.iter().enumerate() {
+            let file_started = Instant::now();
+            let catalogue = match first.take() {
+                Some(catalogue) => catalogue,
+                None => open_catalogue(&task.input, job.batch_size, false)?,
+            };
+            let mut report = |so_far: &Counts| {
+                if let Some(progress) = progress.as_deref_mut() {
+                    let mut total = counts;
+                    total.add(so_far);
+                    let files = job.files.len();
+                    progress(&ProgressReport { counts: total, rows_total, bytes_total, file: i, files });
+                }
+            };
+            let file_counts =
+                cut_one(job, task, catalogue, contaminants, index, &mut created, &mut finished, &mut report)?;
+            counts.add(&file_counts);
+            counts.peak_in_flight = counts.peak_in_flight.max(file_counts.peak_in_flight);
+            files.push(FileSummary {
+                task: task.clone(),
+                counts: file_counts,
+                seconds: file_started.elapsed().as_secs_f64(),
+            });
+        }
+        commit_all(std::mem::take(&mut finished))
+    })();
+    if let Err(error) = result {
+        drop(finished); // deletes the finished outputs' temporary files
+        created.remove_if_empty();
+        return Err(error);
+    }
+    Ok(Summary {
+        files,
+        counts,
+        contaminants: index.len(),
+        kernel: index.kernel(),
+        largest_radius: contaminants.largest_radius(),
+        rejected_output: job.cut.rejected,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Cuts one input into its outputs, which are finished (complete, durable) but not yet in place.
+#[allow(clippy::too_many_arguments)]
+fn cut_one(
+    job: &StreamJob,
+    task: &FileTask,
+    mut catalogue: Catalogue,
+    contaminants: &ContaminantSet,
+    index: &ContaminantIndex,
+    created: &mut CreatedDirs,
+    finished: &mut Vec<FinishedOutput>,
+    report: &mut dyn FnMut(&Counts),
+) -> Result<Counts, Error> {
+    let input_schema = catalogue.source.schema();
+    let input_name = catalogue.source.path().to_path_buf();
+    let ids = match (&contaminants.ids, job.contaminants.as_ref().and_then(|c| c.id_column.as_ref())) {
+        (Some(ids), Some(name)) => Some((ids, name.as_str())),
+        _ => None,
+    };
+    let cutter = BatchCutter::new(
+        &input_schema,
+        &input_name,
+        job.ra.as_deref(),
+        job.dec.as_deref(),
+        index,
+        ids,
+        job.cut.clone(),
+    )?;
+    let schema = cutter.output_schema();
+    let mut open = |path: &Path| -> Result<Box<dyn BatchSink>, Error> {
+        if job.create_dirs
+            && let Some(parent) = path.parent()
+        {
+            created.create(parent)?;
+        }
+        create_sink(path, &job.outputs.resolve(path)?, schema.clone())
+    };
+    let mut sink = open(&task.output)?;
+    let mut rejected = match &task.rejected {
+        Some(path) => Some(open(path)?),
+        None => None,
+    };
+    let sinks = Sinks {
+        kept: sink.as_mut(),
+        rejected: rejected.as_deref_mut().map(|s| s as &mut dyn BatchSink),
+        progress: Some(report),
+    };
+    let counts = run(catalogue.source.as_mut(), &cutter, &job.pipeline, sinks)?;
+    finished.push(sink.finish()?);
+    if let Some(rejected) = rejected {
+        finished.push(rejected.finish()?);
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::StreamOptions;
+    use std::path::PathBuf;
+    use arrow::array::RecordBatch;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn rows(path: &Path) -> Vec<RecordBatch> {
+        let file = std::fs::File::open(path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        reader.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn options(out: &Path, contaminants: Option<&str>) -> StreamOptions {
+        let mut options = StreamOptions::new("fixtures/objects.parquet", out, "");
+        options.contaminants = contaminants.map(PathBuf::from);
+        options.maxsep = contaminants.map(|_| Angle::parse_maxsep("30arcmin").unwrap());
+        options
+    }
+
+    #[test]
+    fn a_given_index_cuts_as_the_file_it_was_read_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let (read_out, given_out) = (dir.path().join("read.parquet"), dir.path().join("given.parquet"));
+        let job = options(&read_out, Some("fixtures/hip2_bright.parquet")).plan().unwrap();
+        let read = stream_file(&job).unwrap();
+
+        let set = ContaminantSet::read(job.contaminants().unwrap()).unwrap();
+        let index = set.index(KernelChoice::Naive).unwrap();
+        let given_job = options(&given_out, None).plan_with_given_set().unwrap();
+        let given = stream_with_index(&given_job, &set, &index).unwrap();
+
+        assert!(read.counts.removed > 0);
+        assert_eq!((given.counts, given.contaminants, given.kernel), (read.counts, read.contaminants, Kernel::Naive));
+        assert_eq!(rows(&given_out), rows(&read_out));
+        // A job that reads its own contaminants refuses a given set, and the other way round.
+        assert!(stream_with_index(&job, &set, &index).unwrap_err().is_usage());
+        assert!(stream_file(&given_job).unwrap_err().is_usage());
+    }
+
+    #[test]
+    fn a_job_for_a_given_set_still_refuses_to_overwrite_the_input() {
+        let error = options(Path::new("fixtures/objects.parquet"), None).plan_with_given_set().unwrap_err();
+        assert!(matches!(error, Error::Usage(_)), "{error}");
+        assert!(error.to_string().contains("same file as input"), "{error}");
+    }
+}

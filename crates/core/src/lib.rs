@@ -1,0 +1,61 @@
+//! # angcut
+//!
+//! Removes the objects of a sky catalogue that lie within an angular radius of any contaminant
+//! (bright stars, artefacts, other sources), streaming Parquet in and out with bounded memory.
+//!
+//! The pieces, one concern each, each importing only those listed before it:
+//! - [`angle`]: angles with units (`30arcsec`, `1deg`, ...); [`sky`]: unit vectors and the one
+//!   exact "near" predicate; [`star_mask`]: radii from magnitudes, as bright-star masks are made.
+//! - [`kernel`]: brute-force, k-d tree and grid kernels behind [`ContaminantIndex`] (sky
+//!   geometry and angles only).
+//! - [`error`]: the library's [`Error`], naming the file, column and row.
+//! - [`columns`]: finding the coordinate columns of a schema and reading positions from them.
+//! - [`io`]: reading any catalogue by its content ([`io::read`]), writing outputs that appear
+//!   whole or not at all ([`io::write`]), several inputs and directories ([`io::paths`]).
+//! - [`contaminants`]: the contaminant set with its radii, [`ContaminantSet`].
+//! - [`cut`]: what one batch becomes (kept rows, rejected rows, flag and nearest columns): the
+//!   one cut rule that the command line, the library and Python all use.
+//! - [`pipeline`]: the reader / workers / ordered writer stream.
+//! - [`plan`]: what a user asks for ([`StreamOptions`]), checked once into a [`StreamJob`].
+//! - [`job`]: running a job, [`stream_file`]; [`stats`]: its summary as JSON.
+//!
+//! ```
+//! use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
+//!
+//! let stars = vec![unit_vector(83.82, -5.39)]; // the Trapezium
+//! let index = ContaminantIndex::build(&stars, Angle::parse_maxsep("1arcmin").unwrap(), KernelChoice::Auto).unwrap();
+//! assert!(index.is_near(&unit_vector(83.82, -5.38))); // 36 arcsec north
+//! assert!(!index.is_near(&unit_vector(83.82, -5.37))); // 72 arcsec north
+//! ```
+
+pub mod angle;
+pub mod columns;
+pub mod contaminants;
+pub mod cut;
+pub mod error;
+pub mod io;
+pub mod job;
+pub mod kernel;
+pub mod pipeline;
+pub mod plan;
+pub mod sky;
+pub mod star_mask;
+pub mod stats;
+#[cfg(any(test, feature = "synthetic"))]
+pub mod synthetic;
+
+pub use angle::{Angle, AngleError};
+pub use contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
+pub use cut::{BatchCutter, CutOptions, OnInvalid, Selection};
+pub use error::Error;
+pub use io::paths::FileTask;
+pub use job::{StreamJob, Summary, stream_file, stream_file_with_progress, stream_with_index};
+pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
+pub use pipeline::PipelineOptions;
+pub use plan::{DEFAULT_BATCH_SIZE, StreamOptions};
+pub use sky::{UnitVector, unit_vector};
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

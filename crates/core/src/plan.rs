@@ -1,0 +1,405 @@
+//! One validated plan for a run, built before any data flows: [`StreamOptions`] is what a user
+//! asks for (the command line's flags, the Python keyword arguments, a library caller's fields),
+//! [`StreamOptions::plan`] checks every rule that does not need the data and returns a
+//! [`StreamJob`], which the job trusts without checking again.
+//!
+//! Every rule about how options combine lives here, once, for every front door: which paths are
+//! inputs and outputs, what `-` may stand for, where radii come from, which output options apply.
+
+use std::path::{Path, PathBuf};
+
+use crate::angle::Angle;
+use crate::contaminants::{ContaminantSpec, RowRadius};
+use crate::cut::{CutOptions, OnInvalid, Selection};
+use crate::error::Error;
+use crate::io::identity::{InputIdentities, check_output_path, same_destination};
+use crate::io::is_stdio;
+use crate::io::paths::{FileTask, plan_out_dir};
+use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
+use crate::job::StreamJob;
+use crate::kernel::KernelChoice;
+use crate::pipeline::PipelineOptions;
+use crate::star_mask::{MagnitudeRule, PowerLaw};
+
+/// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
+pub const DEFAULT_BATCH_SIZE: usize = 65_536;
+
+/// Everything a user can ask of `angcut stream`, unchecked. Each field is one option of the
+/// command line (named in its doc); `None`, `false` and empty mean the option was not given.
+///
+/// ```
+/// use angcut::{Angle, StreamOptions, stream_file};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let out = dir.path().join("kept.parquet");
+/// let mut options = StreamOptions::new("fixtures/objects.parquet", &out, "fixtures/hip2_bright.parquet");
+/// options.maxsep = Some(Angle::parse_maxsep("30arcmin").unwrap());
+/// let summary = stream_file(&options.plan().unwrap()).unwrap();
+/// assert_eq!(summary.counts.read, 20_000);
+///
+/// options.invert = true;
+/// options.flag_column = Some("near_star".into());
+/// assert!(options.plan().unwrap_err().to_string().contains("--flag-column cannot be used with --invert"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamOptions {
+    /// `IN OUT`, or with `out_dir` any number of INs (files, or directories of `*.parquet`).
+    pub paths: Vec<PathBuf>,
+    /// `--out-dir`: cut every IN into this directory under the same relative name.
+    pub out_dir: Option<PathBuf>,
+    /// `--contaminants`: the contaminant file. `None` only for [`StreamOptions::plan_with_given_set`].
+    pub contaminants: Option<PathBuf>,
+    /// `--maxsep`: the radius of every contaminant, or of those without their own.
+    pub maxsep: Option<Angle>,
+    /// `--radius-col`: each contaminant's radius from this column, in `radius_unit`.
+    pub radius_col: Option<String>,
+    /// `--radius-unit`: the unit of `radius_col`, as an angle of one unit (arcsec if `None`).
+    pub radius_unit: Option<Angle>,
+    /// `--radius-from-mag`: each contaminant's radius from this magnitude column.
+    pub radius_from_mag: Option<String>,
+    /// `--mag-radius`: the terms of the magnitude rule (the Legacy Surveys' if empty).
+    pub mag_radius: Vec<PowerLaw>,
+    /// `--min-radius`, `--max-radius`: clamps of per-contaminant radii.
+    pub min_radius: Option<Angle>,
+    pub max_radius: Option<Angle>,
+    /// `--invert`: write only the objects near a contaminant.
+    pub invert: bool,
+    /// `--rejected`: also write the objects OUT does not get here (a directory with `out_dir`).
+    pub rejected: Option<PathBuf>,
+    /// `--flag-column`: keep every object and add this boolean column.
+    pub flag_column: Option<String>,
+    /// `--nearest-columns`: add the nearest covering contaminant's separation and identity.
+    pub nearest_columns: bool,
+    /// `--contaminant-id`: the contaminant column that names the nearest contaminant.
+    pub contaminant_id: Option<String>,
+    /// `--ra`, `--dec`: the objects' coordinate columns (found by name if `None`).
+    pub ra: Option<String>,
+    pub dec: Option<String>,
+    /// `--contaminant-ra`, `--contaminant-dec`: the contaminants' coordinate columns.
+    pub contaminant_ra: Option<String>,
+    pub contaminant_dec: Option<String>,
+    /// `--kernel`.
+    pub kernel: KernelChoice,
+    /// `--threads`: worker threads (all cores if `None`).
+    pub threads: Option<usize>,
+    /// `--batch-size`: rows per record batch ([`DEFAULT_BATCH_SIZE`] if `None`).
+    pub batch_size: Option<usize>,
+    /// `--on-invalid`.
+    pub on_invalid: OnInvalid,
+    /// `--compression`, `--output-format`, `--row-group-size`.
+    pub compression: Option<OutputCompression>,
+    pub output_format: Option<OutputFormat>,
+    pub row_group_size: Option<usize>,
+}
+
+impl StreamOptions {
+    /// `IN OUT` against the contaminant file `contaminants`, every other option unset.
+    pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>, contaminants: impl Into<PathBuf>) -> Self {
+        StreamOptions {
+            paths: vec![input.into(), output.into()],
+            contaminants: Some(contaminants.into()),
+            ..StreamOptions::default()
+        }
+    }
+
+    /// The job these options describe, reading its contaminants from `contaminants`; any
+    /// combination that cannot work is a usage error ([`Error::is_usage`]) naming the options.
+    pub fn plan(&self) -> Result<StreamJob, Error> {
+        let Some(path) = &self.contaminants else {
+            return Err(Error::Usage("no contaminants given: --contaminants FILE is required".into()));
+        };
+        let contaminants = self.contaminant_spec(path)?;
+        self.job(Some(contaminants))
+    }
+
+    /// The job these options describe, for contaminants already read and indexed
+    /// ([`crate::stream_with_index`]): the set says everything the contaminant options would,
+    /// so none of them may be given.
+    pub fn plan_with_given_set(&self) -> Result<StreamJob, Error> {
+        let given = [
+            ("--contaminants", self.contaminants.is_some()),
+            ("--maxsep", self.maxsep.is_some()),
+            ("--radius-col", self.radius_col.is_some()),
+            ("--radius-unit", self.radius_unit.is_some()),
+            ("--radius-from-mag", self.radius_from_mag.is_some()),
+            ("--mag-radius", !self.mag_radius.is_empty()),
+            ("--min-radius", self.min_radius.is_some()),
+            ("--max-radius", self.max_radius.is_some()),
+            ("--contaminant-ra", self.contaminant_ra.is_some()),
+            ("--contaminant-dec", self.contaminant_dec.is_some()),
+            ("--contaminant-id", self.contaminant_id.is_some()),
+            ("--kernel", self.kernel != KernelChoice::Auto),
+        ];
+        let named: Vec<&str> = given.iter().filter(|(_, set)| *set).map(|(name, _)| *name).collect();
+        if !named.is_empty() {
+            return Err(Error::Usage(format!(
+                "a contaminant set given already indexed has its positions, radii and kernel: drop {}",
+                named.join(", ")
+            )));
+        }
+        self.job(None)
+    }
+
+    /// The contaminant file's columns and radius model.
+    fn contaminant_spec(&self, path: &Path) -> Result<ContaminantSpec, Error> {
+        let usage = |text: &str| Err(Error::Usage(text.into()));
+        if self.radius_unit.is_some() && self.radius_col.is_none() {
+            return usage("--radius-unit gives the unit of --radius-col, which is not given");
+        }
+        if !self.mag_radius.is_empty() && self.radius_from_mag.is_none() {
+            return usage("--mag-radius gives the rule of --radius-from-mag, which is not given");
+        }
+        let (min, max) = (self.min_radius, self.max_radius);
+        let row_radius = match (&self.radius_col, &self.radius_from_mag) {
+            (Some(_), Some(_)) => return usage("--radius-col cannot be used with --radius-from-mag: choose one"),
+            (Some(name), None) => Some(RowRadius::Column {
+                name: name.clone(),
+                unit: self.radius_unit.unwrap_or(Angle::from_arcsec(1.0)),
+                min,
+                max,
+            }),
+            (None, Some(name)) => {
+                let terms =
+                    if self.mag_radius.is_empty() { vec![PowerLaw::legacy_surveys()] } else { self.mag_radius.clone() };
+                Some(RowRadius::Magnitude { name: name.clone(), rule: MagnitudeRule { terms, min, max } })
+            }
+            (None, None) if min.is_some() || max.is_some() => {
+                return usage(
+                    "--min-radius and --max-radius clamp --radius-col or --radius-from-mag radii; with one --maxsep for all, change --maxsep",
+                );
+            }
+            (None, None) if self.maxsep.is_none() => {
+                return usage(
+                    "--maxsep is required unless --radius-col or --radius-from-mag gives each contaminant its radius",
+                );
+            }
+            (None, None) => None,
+        };
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return usage("--min-radius is larger than --max-radius");
+        }
+        Ok(ContaminantSpec {
+            path: path.to_path_buf(),
+            ra: self.contaminant_ra.clone(),
+            dec: self.contaminant_dec.clone(),
+            maxsep: self.maxsep,
+            row_radius,
+            id_column: self.contaminant_id.clone(),
+        })
+    }
+
+    fn job(&self, contaminants: Option<ContaminantSpec>) -> Result<StreamJob, Error> {
+        let usage = |text: &str| Err(Error::Usage(text.into()));
+        if self.contaminant_id.is_some() && !self.nearest_columns {
+            return usage("--contaminant-id names the contaminant in --nearest-columns, which is not given");
+        }
+        if self.rejected.is_some() && self.flag_column.is_some() {
+            return usage("--rejected cannot be used with --flag-column: every row is kept, none is rejected");
+        }
+        let selection = Selection::from_flags(self.invert, self.flag_column.clone())?;
+        let batch_size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+        if batch_size == 0 {
+            return usage("--batch-size must be at least 1");
+        }
+        if self.threads == Some(0) {
+            return usage("--threads must be at least 1");
+        }
+        let (files, create_dirs) = self.file_tasks()?;
+        let outputs = OutputOptions {
+            format: self.output_format,
+            compression: self.compression,
+            row_group_size: self.row_group_size,
+        };
+        let job = StreamJob {
+            files,
+            create_dirs,
+            contaminants,
+            ra: self.ra.clone(),
+            dec: self.dec.clone(),
+            kernel: self.kernel,
+            batch_size,
+            pipeline: PipelineOptions { threads: self.threads.unwrap_or_else(crate::pipeline::default_threads), max_in_flight: None },
+            cut: CutOptions {
+                on_invalid: self.on_invalid,
+                selection,
+                nearest_columns: self.nearest_columns,
+                rejected: self.rejected.is_some(),
+            },
+            outputs,
+        };
+        check_paths(&job)?;
+        Ok(job)
+    }
+
+    /// The inputs and outputs that `paths`, `out_dir` and `rejected` name; whether the outputs'
+    /// directories are to be created.
+    fn file_tasks(&self) -> Result<(Vec<FileTask>, bool), Error> {
+        let usage = Error::Usage;
+        let rejected = self.rejected.as_deref();
+        if let Some(out_dir) = &self.out_dir {
+            if rejected.is_some_and(|r| same_destination(r, out_dir)) {
+                return Err(usage("--rejected and --out-dir must be different directories".into()));
+            }
+            return Ok((plan_out_dir(&self.paths, out_dir, rejected)?, true));
+        }
+        match self.paths.as_slice() {
+            [input, output] => {
+                if input.is_dir() {
+                    return Err(usage(format!(
+                        "{} is a directory: to cut every *.parquet file in it, give --out-dir DIR instead of OUT",
+                        input.display()
+                    )));
+                }
+                let task = FileTask { input: input.clone(), output: output.clone(), rejected: rejected.map(Path::to_path_buf) };
+                Ok((vec![task], false))
+            }
+            [] => Err(usage("no input given: give IN OUT, or IN... --out-dir DIR".into())),
+            [only] => Err(usage(format!("missing OUT after {}: give IN OUT, or --out-dir DIR", only.display()))),
+            paths => Err(usage(format!(
+                "{} paths given: several inputs need --out-dir DIR (without it, give exactly IN OUT)",
+                paths.len()
+            ))),
+        }
+    }
+}
+
+/// Refuses a job that would overwrite an input, write one file twice, read stdin twice or write
+/// to an output in a format it cannot take; the contaminant file counts as an input if the job
+/// reads it.
+fn check_paths(job: &StreamJob) -> Result<(), Error> {
+    if job.files.iter().any(|t| is_stdio(&t.input)) {
+        if job.files.len() > 1 {
+            return Err(Error::Usage("stdin ('-') cannot be one of several inputs".into()));
+        }
+        if job.contaminants.as_ref().is_some_and(|c| is_stdio(&c.path)) {
+            return Err(Error::Usage("IN and the contaminants cannot both be read from stdin ('-')".into()));
+        }
+    }
+    if job.files.len() > 1 && job.files.iter().any(|t| is_stdio(&t.output)) {
+        return Err(Error::Usage("several inputs cannot all be written to stdout ('-')".into()));
+    }
+    let contaminant_file = job.contaminants.as_ref().map(|c| c.path.as_path());
+    let inputs = InputIdentities::of(job.files.iter().map(|t| t.input.as_path()).chain(contaminant_file));
+    for task in &job.files {
+        for output in std::iter::once(&task.output).chain(&task.rejected) {
+            job.outputs.resolve(output)?;
+            if !is_stdio(output) {
+                check_output_path(output, &inputs, job.create_dirs)?;
+            }
+        }
+        if let Some(rejected) = &task.rejected
+            && same_destination(rejected, &task.output)
+        {
+            return Err(Error::Usage(format!(
+                "the rejected output {} is the same file as OUT; give it another name",
+                rejected.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> StreamOptions {
+        let mut options = StreamOptions::new("fixtures/objects.parquet", "kept.parquet", "fixtures/hip2_bright.parquet");
+        options.maxsep = Some(Angle::from_arcsec(30.0));
+        options
+    }
+
+    fn refused(options: &StreamOptions) -> String {
+        let error = options.plan().expect_err("the plan should be refused");
+        assert!(error.is_usage(), "{error}");
+        error.to_string()
+    }
+
+    #[test]
+    fn combinations_that_cannot_work_are_refused_by_name() {
+        let mut o = options();
+        o.flag_column = Some("near".into());
+        o.rejected = Some("r.parquet".into());
+        assert!(refused(&o).contains("--rejected cannot be used with --flag-column"));
+
+        let mut o = options();
+        o.radius_col = Some("r".into());
+        o.radius_from_mag = Some("mag".into());
+        assert!(refused(&o).contains("--radius-col cannot be used with --radius-from-mag"));
+
+        let mut o = options();
+        o.radius_unit = Some(Angle::from_degrees(1.0));
+        assert!(refused(&o).contains("--radius-unit"));
+
+        let mut o = options();
+        o.mag_radius = vec![PowerLaw::legacy_surveys()];
+        assert!(refused(&o).contains("--mag-radius"));
+
+        let mut o = options();
+        o.maxsep = None;
+        assert!(refused(&o).contains("--maxsep is required"));
+
+        let mut o = options();
+        o.contaminant_id = Some("hip".into());
+        assert!(refused(&o).contains("--contaminant-id"));
+
+        let mut o = options();
+        o.batch_size = Some(0);
+        assert!(refused(&o).contains("--batch-size must be at least 1"));
+
+        let mut o = options();
+        o.paths.push("third.parquet".into());
+        assert!(refused(&o).contains("3 paths given"));
+    }
+
+    #[test]
+    fn output_options_that_do_not_apply_are_refused_not_ignored() {
+        let mut o = options();
+        o.paths[1] = "kept.arrow".into();
+        o.compression = Some("snappy".parse().unwrap());
+        assert!(refused(&o).contains("--compression snappy does not apply to kept.arrow"));
+        o.compression = Some("zstd".parse().unwrap());
+        assert!(o.plan().is_ok());
+        o.row_group_size = Some(1000);
+        assert!(refused(&o).contains("--row-group-size applies to Parquet output"));
+
+        // --output-format applies to the rejected output too.
+        let mut o = options();
+        o.output_format = Some(OutputFormat::IpcFile);
+        o.rejected = Some("removed.parquet".into());
+        o.compression = Some("gzip".parse().unwrap());
+        assert!(refused(&o).contains("does not apply to kept.parquet"));
+    }
+
+    #[test]
+    fn a_given_set_takes_no_contaminant_options() {
+        let mut o = options();
+        o.contaminants = None;
+        o.radius_col = Some("r".into());
+        let error = o.plan_with_given_set().unwrap_err().to_string();
+        assert!(error.contains("drop --maxsep, --radius-col"), "{error}");
+        o.maxsep = None;
+        o.radius_col = None;
+        let job = o.plan_with_given_set().unwrap();
+        assert!(job.contaminants.is_none());
+        assert!(refused(&o).contains("--contaminants FILE is required"));
+    }
+
+    #[test]
+    fn the_plan_holds_what_was_asked() {
+        let mut o = options();
+        o.invert = true;
+        o.radius_from_mag = Some("hpmag".into());
+        o.max_radius = Some(Angle::from_degrees(0.5));
+        o.threads = Some(3);
+        let job = o.plan().unwrap();
+        assert_eq!(job.cut.selection, Selection::Near);
+        assert_eq!(job.batch_size, DEFAULT_BATCH_SIZE);
+        assert_eq!(job.pipeline.threads, 3);
+        let spec = job.contaminants.unwrap();
+        let Some(RowRadius::Magnitude { rule, .. }) = spec.row_radius else { panic!("a magnitude rule") };
+        assert_eq!(rule.terms, vec![PowerLaw::legacy_surveys()]);
+        assert_eq!(rule.max, Some(Angle::from_degrees(0.5)));
+    }
+}

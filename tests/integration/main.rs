@@ -1,0 +1,11 @@
+//! The end-to-end tests of the `angcut` binary, in one test binary (ripgrep's layout): one link
+//! instead of one per file, which was most of a fresh `cargo test`'s time.
+
+mod cut;
+mod errors;
+mod faults;
+mod output_modes;
+mod pipes;
+mod several_inputs;
+mod star_mask;
+mod support;

@@ -1,0 +1,202 @@
+//! Output modes end to end: --invert, --rejected, --flag-column, --nearest-columns, and their mixes.
+
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, Int64Type};
+use predicates::str::contains;
+
+use angcut::sky::{SearchRadius, chord2, separation_deg};
+use angcut::{Angle, unit_vector};
+use crate::support::*;
+
+const MAXSEP: &str = "30arcmin";
+
+fn maxsep() -> Angle {
+    Angle::from_arcsec(1800.0)
+}
+
+/// Row numbers of the objects near a Hipparcos fixture star, by the scalar reference.
+fn near_rows() -> Vec<i64> {
+    let objects = positions(&fixture("objects.parquet"));
+    let kept = reference_kept(&objects, &positions(&fixture("hip2_bright.parquet")), maxsep());
+    (0..objects.len() as i64).filter(|i| kept.binary_search(i).is_err()).collect()
+}
+
+#[test]
+fn invert_and_rejected_split_the_catalogue_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kept, rejected, inverted) =
+        (dir.path().join("kept.parquet"), dir.path().join("rejected.parquet"), dir.path().join("inverted.parquet"));
+    let objects = fixture("objects.parquet");
+    let stars = fixture("hip2_bright.parquet");
+    let near = near_rows();
+    assert!(near.len() > 1_000 && near.len() < 19_000, "{}", near.len());
+    stream(&objects, &kept, &stars, &["--maxsep", MAXSEP, "--rejected", rejected.to_str().unwrap()])
+        .success()
+        .stderr(contains(format!("(rejected {})", near.len())));
+    stream(&objects, &inverted, &stars, &["--maxsep", MAXSEP, "--invert"]).success();
+    let kept_ids = ids(&read_parquet(&kept));
+    assert_eq!(ids(&read_parquet(&rejected)), near);
+    assert_eq!(ids(&read_parquet(&inverted)), near);
+    let mut all = kept_ids.clone();
+    all.extend(&near);
+    all.sort_unstable();
+    assert_eq!(all, (0..20_000).collect::<Vec<i64>>(), "kept and rejected cover every row once");
+    // --invert with --rejected: the far objects become the rejected ones.
+    let (near_out, far_out) = (dir.path().join("near.parquet"), dir.path().join("far.parquet"));
+    stream(&objects, &near_out, &stars, &["--maxsep", MAXSEP, "--invert", "--rejected", far_out.to_str().unwrap()])
+        .success();
+    assert_eq!(ids(&read_parquet(&near_out)), near);
+    assert_eq!(ids(&read_parquet(&far_out)), kept_ids);
+}
+
+#[test]
+fn flag_column_keeps_every_row_and_marks_the_near_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.parquet");
+    // The fixture's objects plus one without a position, kept by the policy: its flag is null.
+    let mut objects = positions(&fixture("objects.parquet"));
+    objects.push((10.0, f64::NAN));
+    write_narrow(&input, &objects, 5_000);
+    let out = dir.path().join("flagged.parquet");
+    stream(
+        &input,
+        &out,
+        &fixture("hip2_bright.parquet"),
+        &["--maxsep", MAXSEP, "--flag-column", "near_star", "--on-invalid", "keep"],
+    )
+    .success();
+    let batch = read_parquet(&out);
+    assert_eq!(ids(&batch), (0..20_001).collect::<Vec<i64>>());
+    let flags = batch.column_by_name("near_star").unwrap().as_boolean();
+    let near = near_rows();
+    for row in 0..20_000 {
+        assert_eq!(flags.value(row), near.binary_search(&(row as i64)).is_ok(), "row {row}");
+    }
+    assert!(flags.is_null(20_000));
+    assert_eq!(flags.null_count(), 1);
+}
+
+#[test]
+fn nearest_columns_name_the_closest_covering_star() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("near.parquet");
+    let stars_file = fixture("hip2_bright.parquet");
+    // Per-star radii, so the closest star is not always the one that covers the object.
+    stream(
+        &fixture("objects.parquet"),
+        &out,
+        &stars_file,
+        &["--radius-from-mag", "hpmag", "--invert", "--nearest-columns", "--contaminant-id", "hip"],
+    )
+    .success();
+    let batch = read_parquet(&out);
+    let stars = positions(&stars_file);
+    let star_table = read_parquet(&stars_file);
+    let hip = column_f64(&star_table, "hip");
+    let mags = column_f64(&star_table, "hpmag");
+    let limits: Vec<SearchRadius> =
+        mags.iter().map(|&m| SearchRadius::new(Angle::from_arcsec(1630.0 * 1.396f64.powf(-m)))).collect();
+    let separations = batch.column_by_name("nearest_sep_arcsec").unwrap().as_primitive::<Float64Type>();
+    let names = batch.column_by_name("nearest_hip").unwrap();
+    let names = arrow::compute::cast(names, &arrow::datatypes::DataType::Float64).unwrap();
+    let names = names.as_primitive::<Float64Type>();
+    let (ra, dec) = (column_f64(&batch, "ra"), column_f64(&batch, "dec"));
+    assert!(batch.num_rows() > 50);
+    for row in 0..batch.num_rows() {
+        let o = unit_vector(ra[row], dec[row]);
+        let best = stars
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| limits[*i].contains(chord2(&o, &unit_vector(s.0, s.1))))
+            .min_by(|a, b| chord2(&o, &unit_vector(a.1.0, a.1.1)).total_cmp(&chord2(&o, &unit_vector(b.1.0, b.1.1))))
+            .map(|(i, _)| i)
+            .expect("an inverted output holds only covered objects");
+        assert_eq!(names.value(row), hip[best], "row {row}");
+        let expected = separation_deg(ra[row], dec[row], stars[best].0, stars[best].1) * 3600.0;
+        assert!((separations.value(row) - expected).abs() < 1e-6, "{} vs {expected}", separations.value(row));
+    }
+    // Without --contaminant-id the row number in the contaminant file is given.
+    let out = dir.path().join("rows.parquet");
+    stream(
+        &fixture("objects.parquet"),
+        &out,
+        &stars_file,
+        &["--maxsep", MAXSEP, "--flag-column", "f", "--nearest-columns"],
+    )
+    .success();
+    let batch = read_parquet(&out);
+    let rows = batch.column_by_name("nearest_row").unwrap().as_primitive::<Int64Type>();
+    let flags = batch.column_by_name("f").unwrap().as_boolean();
+    for row in 0..batch.num_rows() {
+        assert_eq!(rows.is_valid(row), flags.value(row), "a nearest star exactly where the flag is set");
+    }
+}
+
+#[test]
+fn impossible_mixes_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
+    let rejected = dir.path().join("r.parquet");
+    let rejected = rejected.to_str().unwrap();
+    for (args, message) in [
+        (&["--flag-column", "ra"][..], "already has a column 'ra', which --flag-column would add"),
+        (&["--flag-column", "f", "--invert"], "cannot be used with"),
+        (&["--flag-column", "f", "--rejected", rejected], "cannot be used with"),
+        (&["--contaminant-id", "hip"], "--nearest-columns"),
+        (&["--nearest-columns", "--contaminant-id", "nope"], "no column 'nope' (given by --contaminant-id)"),
+        (&["--rejected", out.to_str().unwrap()], "same file"),
+    ] {
+        let mut all = vec!["--maxsep", MAXSEP];
+        all.extend(args);
+        stream(&objects, &out, &stars, &all).code(2).stderr(contains(message));
+        assert!(!out.exists(), "{args:?}");
+    }
+    assert!(!std::path::Path::new(rejected).exists());
+    // A rejected file in a missing directory: refused before anything is written.
+    let missing = dir.path().join("no/such/dir/r.parquet");
+    stream(&objects, &out, &stars, &["--maxsep", MAXSEP, "--rejected", missing.to_str().unwrap()]).failure();
+    assert!(!out.exists());
+}
+
+#[test]
+fn stats_json_records_the_run_and_quiet_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stats) = (dir.path().join("out.parquet"), dir.path().join("run \"1\".json"));
+    let near = near_rows();
+    stream(
+        &fixture("objects.parquet"),
+        &out,
+        &fixture("hip2_bright.parquet"),
+        &["--maxsep", MAXSEP, "--quiet", "--stats-json", stats.to_str().unwrap(), "--kernel", "kdtree"],
+    )
+    .success()
+    .stderr("")
+    .stdout("");
+    let json = std::fs::read_to_string(&stats).unwrap();
+    for expected in [
+        "\"rows_read\": 20000,".to_string(),
+        format!("\"rows_removed\": {},", near.len()),
+        format!("\"rows_written\": {},", 20_000 - near.len()),
+        "\"rows_invalid\": 0,".to_string(),
+        "\"rows_rejected\": null,".to_string(),
+        "\"contaminants\": 13940,".to_string(),
+        "\"kernel\": \"kdtree\",".to_string(),
+        "\"radius\": {\"kind\": \"uniform\", \"arcsec\": 1800},".to_string(),
+    ] {
+        assert!(json.contains(&expected), "{expected} not in {json}");
+    }
+    assert!(json.starts_with("{\n") && json.ends_with("\n}\n") && !json.contains(",\n}"), "{json}");
+    // A per-star radius is described by its rule.
+    stream(
+        &fixture("objects.parquet"),
+        &out,
+        &fixture("hip2_bright.parquet"),
+        &["--radius-from-mag", "hpmag", "--max-radius", "0.5deg", "-q", "--stats-json", stats.to_str().unwrap()],
+    )
+    .success();
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(json.contains("\"kind\": \"magnitude\", \"column\": \"hpmag\", \"rule\": \"1630 arcsec * 10^("), "{json}");
+    assert!(json.contains("\"largest_arcsec\": 1800"), "{json}");
+}

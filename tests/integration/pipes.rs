@@ -1,0 +1,224 @@
+//! Pipes and formats: Arrow IPC on stdin/stdout between two angcut processes, IPC files, CSV
+//! contaminants, and what happens when the pipe or the device fails.
+
+
+use std::fs::File;
+use std::io::Read;
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::Float64Type;
+use predicates::str::contains;
+
+use angcut::Angle;
+use crate::support::*;
+
+fn binary() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("angcut")
+}
+
+/// Waits for `child` at most `limit`; a hang fails the test instead of blocking it.
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("angcut did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn two_stages_joined_by_a_pipe_equal_one_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
+    let mut first = Process::new(binary())
+        .args(["stream"])
+        .arg(&objects)
+        .args(["-", "-c"])
+        .arg(&stars)
+        .args(["--maxsep", "30arcmin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut second = Process::new(binary())
+        .args(["stream", "-"])
+        .arg(&out)
+        .arg("-c")
+        .arg(&stars)
+        .args(["--maxsep", "1deg"])
+        .stdin(first.stdout.take().unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_with_timeout(&mut first, Duration::from_secs(60)).success());
+    assert!(wait_with_timeout(&mut second, Duration::from_secs(60)).success());
+    let mut messages = String::new();
+    first.stderr.take().unwrap().read_to_string(&mut messages).unwrap();
+    assert!(messages.contains("read 20000 rows"), "{messages}");
+    // The second stage removed the 30arcmin-to-1deg objects: together, the 1deg cut.
+    let expected = reference_kept(&positions(&objects), &positions(&stars), Angle::from_degrees(1.0));
+    assert_eq!(ids(&read_parquet(&out)), expected);
+}
+
+#[test]
+fn arrow_ipc_files_and_csv_contaminants_give_the_same_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
+    let expected = reference_kept(&positions(&objects), &positions(&stars), Angle::from_degrees(0.5));
+    // Parquet -> .arrow (IPC file) with nothing removed, then .arrow -> .arrows -> Parquet.
+    let arrow = dir.path().join("copy.arrow");
+    stream(&objects, &arrow, &stars, &["--maxsep", "1mas"]).success();
+    let mut head = [0u8; 6];
+    File::open(&arrow).unwrap().read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"ARROW1");
+    let arrows = dir.path().join("cut.arrows");
+    stream(&arrow, &arrows, &stars, &["--maxsep", "30arcmin"]).success();
+    let parquet = dir.path().join("cut.parquet");
+    stream(&arrows, &parquet, &stars, &["--maxsep", "30arcmin"]).success();
+    assert_eq!(ids(&read_parquet(&parquet)), expected);
+    // --output-format overrides the name.
+    let forced = dir.path().join("forced.parquet");
+    stream(&objects, &forced, &stars, &["--maxsep", "30arcmin", "--output-format", "arrow"]).success();
+    File::open(&forced).unwrap().read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"ARROW1");
+
+    // The star list as CSV, as people keep them: same rows removed.
+    let star_table = read_parquet(&stars);
+    let csv = dir.path().join("stars.csv");
+    let mut text = String::from("hip,ra,dec,hpmag\n");
+    let hip = star_table.column_by_name("hip").unwrap();
+    let hip = arrow::compute::cast(hip, &arrow::datatypes::DataType::Int64).unwrap();
+    let hip = hip.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+    let mag = column_f64(&star_table, "hpmag");
+    for (i, (ra, dec)) in positions(&stars).iter().enumerate() {
+        // 17 significant digits: the CSV holds the very same doubles.
+        text.push_str(&format!("{},{:.17e},{:.17e},{}\n", hip.value(i), ra, dec, mag[i]));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let from_csv = dir.path().join("from_csv.parquet");
+    stream(&objects, &from_csv, &csv, &["--maxsep", "30arcmin"]).success();
+    assert_eq!(ids(&read_parquet(&from_csv)), expected);
+    // With a radius per star from the CSV's magnitudes, as from the Parquet file.
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    stream(&objects, &a, &csv, &["--radius-from-mag", "hpmag"]).success();
+    stream(&objects, &b, &stars, &["--radius-from-mag", "hpmag"]).success();
+    assert_eq!(ids(&read_parquet(&a)), ids(&read_parquet(&b)));
+    let kept = read_parquet(&a);
+    assert!(
+        kept.column_by_name("ra")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::PrimitiveArray<Float64Type>>()
+            .is_some()
+    );
+    // A CSV is not accepted as the catalogue itself: it has no types to write back.
+    stream(&csv, &dir.path().join("no.parquet"), &stars, &["--maxsep", "1deg"]).code(1).stderr(contains("stars.csv"));
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_stops_angcut_cleanly() {
+    // `angcut stream IN - | head -c 100`: 100 bytes read, then the pipe closes.
+    let mut child = Process::new(binary())
+        .arg("stream")
+        .arg(fixture("objects.parquet"))
+        .args(["-", "-c"])
+        .arg(fixture("hip2_bright.parquet"))
+        .args(["--maxsep", "1mas", "--batch-size", "1000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 100];
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(&first[..4], &[0xff; 4], "an Arrow IPC stream");
+    drop(stdout);
+    let status = wait_with_timeout(&mut child, Duration::from_secs(60));
+    let mut messages = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut messages).unwrap();
+    assert_eq!(status.code(), Some(141), "{messages}");
+    assert!(messages.contains("the output pipe was closed"), "{messages}");
+    assert!(!messages.contains("panicked") && !messages.contains("internal error"), "{messages}");
+}
+
+#[test]
+fn a_full_device_on_stdout_is_an_error() {
+    let Ok(full) = File::options().write(true).open("/dev/full") else {
+        return; // not on this system: nothing to test
+    };
+    let output = Process::new(binary())
+        .arg("stream")
+        .arg(fixture("objects.parquet"))
+        .args(["-", "-c"])
+        .arg(fixture("hip2_bright.parquet"))
+        .args(["--maxsep", "1mas"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let messages = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{messages}");
+    assert!(messages.contains("<stdout>: No space left on device"), "{messages}");
+}
+
+#[test]
+fn stdin_must_be_an_ipc_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    let stars = fixture("hip2_bright.parquet");
+    let run = |stdin: Vec<u8>, extra: &[&str]| {
+        angcut()
+            .args(["stream", "-"])
+            .arg(&out)
+            .arg("-c")
+            .arg(&stars)
+            .args(["--maxsep", "1deg"])
+            .args(extra)
+            .write_stdin(stdin)
+            .assert()
+    };
+    run(std::fs::read(fixture("objects.parquet")).unwrap(), &[]).code(2).stderr(contains("needs seeking"));
+    run(Vec::new(), &[]).code(2).stderr(contains("stdin is empty"));
+    run(b"ra,dec\n1,2\n".to_vec(), &[]).code(2).stderr(contains("not an Arrow IPC stream"));
+    // A truncated stream: a clear error, no output.
+    let mut stream_bytes = Vec::new();
+    let mut child = Process::new(binary())
+        .arg("stream")
+        .arg(fixture("objects.parquet"))
+        .args(["-", "-c"])
+        .arg(&stars)
+        .args(["--maxsep", "1mas"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdout.take().unwrap().read_to_end(&mut stream_bytes).unwrap();
+    assert!(child.wait().unwrap().success());
+    stream_bytes.truncate(stream_bytes.len() / 2);
+    run(stream_bytes, &[]).code(1).stderr(contains("<stdin>"));
+    assert!(!out.exists());
+    // Both from stdin cannot be.
+    angcut()
+        .args(["stream", "-"])
+        .arg(&out)
+        .args(["-c", "-", "--maxsep", "1deg"])
+        .assert()
+        .code(2)
+        .stderr(contains("both"));
+    // stdout takes only a stream.
+    angcut()
+        .arg("stream")
+        .arg(fixture("objects.parquet"))
+        .args(["-", "-c"])
+        .arg(&stars)
+        .args(["--maxsep", "1deg", "--output-format", "parquet"])
+        .assert()
+        .code(2)
+        .stderr(contains("arrow-stream"));
+}
