@@ -168,13 +168,8 @@ fn parse_maxsep(text: &str) -> Result<Angle, String> {
     Angle::parse_maxsep(text).map_err(|e| e.to_string())
 }
 
-/// A unit name as an angle of one unit: `arcsec` is 1 arcsec.
 fn parse_unit(text: &str) -> Result<Angle, String> {
-    let unit = text.trim();
-    if unit.is_empty() || unit.chars().any(|c| c.is_ascii_digit() || c == '.') {
-        return Err(format!("'{text}' is not a unit: use arcsec, arcmin, deg, mas or rad"));
-    }
-    format!("1{unit}").parse::<Angle>().map_err(|e| e.to_string())
+    Angle::parse_unit(text).map_err(|e| e.to_string())
 }
 
 fn parse_output_format(text: &str) -> Result<OutputFormat, String> {

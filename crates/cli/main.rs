@@ -5,9 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::ExitCode;
 
 mod flags;
+mod process;
 mod progress;
 mod run;
-mod signals;
 
 /// mimalloc instead of the system allocator: with glibc's, peak memory crept up with the input's
 /// length (its arenas and moving mmap threshold keep freed batch buffers), 221 MB at 2,000,000
@@ -20,7 +20,8 @@ fn main() -> ExitCode {
     // Every panic is caught (in the workers, around the Parquet reader, and here) and reported as
     // an error, so the default hook's "thread panicked at ..." text would only be noise.
     std::panic::set_hook(Box::new(|_| {}));
-    signals::stop_cleanly_on_signals();
+    process::stop_cleanly_on_signals();
+    process::allow_many_open_files();
     match catch_unwind(AssertUnwindSafe(|| run::run(args))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) if error.downcast_ref::<angcut::Error>().is_some_and(angcut::Error::is_broken_pipe) => {

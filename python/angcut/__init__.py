@@ -21,9 +21,8 @@ across RA 0/360. Every call releases the GIL while the Rust code works.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from ._angcut import AngcutError, ContaminantSet, __version__
@@ -32,34 +31,18 @@ from . import _angcut
 __all__ = ["AngcutError", "ContaminantSet", "stream", "__version__"]
 
 
-# What describes a contaminant file: a ContaminantSet has said all of it when it was made.
-_CONTAMINANT_OPTIONS = {
-    "radius_col", "radius_unit", "radius_from_mag", "mag_radius", "min_radius", "max_radius",
-    "contaminant_ra", "contaminant_dec", "contaminant_id", "kernel",
-}
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _option_values(name: str, value: Any) -> list[str]:
-    """One keyword argument as command-line words: True is a bare flag, a list repeats the
-    option, a tuple is joined with commas (``mag_radius=[(200, 0.25, 7)]``)."""
-    if value is None or value is False:
+def _mag_radius(value: Any) -> list[str]:
+    """``mag_radius`` as the command line's terms: ``"A,B,C"``, ``"legacy"``, a tuple ``(A, B, C)``
+    or a list of them."""
+    if value is None:
         return []
-    if value is True:
-        return [_flag(name)]
-    if isinstance(value, tuple):
-        return [_flag(name), ",".join(str(v) for v in value)]
-    if isinstance(value, (list, set)):
-        words: list[str] = []
-        for item in value:
-            words += _option_values(name, item)
-        return words
-    if isinstance(value, Mapping):
-        raise TypeError(f"{name}: a mapping is not an option value")
-    return [_flag(name), os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    if isinstance(value, (str, tuple)):
+        value = [value]
+    return [",".join(str(v) for v in term) if isinstance(term, tuple) else str(term) for term in value]
+
+
+def _path(value: Any) -> str | None:
+    return None if value is None else os.fspath(value)
 
 
 def stream(
@@ -68,7 +51,30 @@ def stream(
     *,
     contaminants: str | os.PathLike | ContaminantSet,
     maxsep: str | float | None = None,
-    **options: Any,
+    out_dir: str | os.PathLike | None = None,
+    radius_col: str | None = None,
+    radius_unit: str | None = None,
+    radius_from_mag: str | None = None,
+    mag_radius: str | tuple | list | None = None,
+    min_radius: str | float | None = None,
+    max_radius: str | float | None = None,
+    invert: bool = False,
+    rejected: str | os.PathLike | None = None,
+    flag_column: str | None = None,
+    nearest_columns: bool = False,
+    contaminant_id: str | None = None,
+    ra: str | None = None,
+    dec: str | None = None,
+    contaminant_ra: str | None = None,
+    contaminant_dec: str | None = None,
+    kernel: str | None = None,
+    threads: int | None = None,
+    batch_size: int | None = None,
+    on_invalid: str | None = None,
+    compression: str | None = None,
+    output_format: str | None = None,
+    row_group_size: int | None = None,
+    stats_json: str | os.PathLike | None = None,
 ) -> dict:
     """Run ``angcut stream`` on files, in this process, with the GIL released.
 
@@ -77,7 +83,9 @@ def stream(
     Every other option of the command line is a keyword argument with ``_`` for ``-``:
     ``radius_col="r_arcsec"``, ``invert=True``, ``flag_column="near_star"``, ``kernel="grid"``,
     ``threads=2``, ``rejected="removed.parquet"``, ``out_dir="clean"`` (with a list of inputs and
-    no ``out_path``), ``mag_radius=[(200, 0.25, 7), (10, 0.1, 0)]``...
+    no ``out_path``), ``mag_radius=[(200, 0.25, 7), (10, 0.1, 0)]``... Angles are strings with
+    units (``"30arcsec"``) or numbers of degrees; ``radius_unit`` is arcsec unless given. The
+    options are checked by the same rules as the command line's, in the Rust core.
 
     ``contaminants`` may be a :class:`ContaminantSet` instead of a file: its positions, radii and
     kernel stand for the contaminant options (none of which may then be given), and its index,
@@ -89,21 +97,36 @@ def stream(
     atomically: on any error (raised as ``ValueError`` for bad arguments, :class:`AngcutError` for
     failures) no output file is left behind and the inputs are untouched.
     """
-    if "quiet" in options:
-        raise TypeError("stream() prints nothing: 'quiet' is not an option here")
     inputs = [in_path] if isinstance(in_path, (str, os.PathLike)) else list(in_path)
-    argv = [os.fspath(p) for p in inputs]
-    if out_path is not None:
-        argv.append(os.fspath(out_path))
+    paths = [os.fspath(p) for p in inputs] + ([os.fspath(out_path)] if out_path is not None else [])
     given = contaminants if isinstance(contaminants, ContaminantSet) else None
-    if given is None:
-        argv += _option_values("contaminants", contaminants)
-    else:
-        described = sorted(set(options) & _CONTAMINANT_OPTIONS | ({"maxsep"} if maxsep is not None else set()))
-        if described:
-            raise TypeError(f"stream(): a ContaminantSet already has its positions, radii and kernel: drop {', '.join(described)}")
-    argv += _option_values("maxsep", maxsep)
-    for name, value in options.items():
-        argv += _option_values(name, value)
-    argv.append("--quiet")
-    return json.loads(_angcut._stream(argv, given))
+    return _angcut._stream(
+        paths,
+        contaminants=None if given is not None else _path(contaminants),
+        given=given,
+        out_dir=_path(out_dir),
+        maxsep=maxsep,
+        radius_col=radius_col,
+        radius_unit=radius_unit,
+        radius_from_mag=radius_from_mag,
+        mag_radius=_mag_radius(mag_radius),
+        min_radius=min_radius,
+        max_radius=max_radius,
+        invert=invert,
+        rejected=_path(rejected),
+        flag_column=flag_column,
+        nearest_columns=nearest_columns,
+        contaminant_id=contaminant_id,
+        ra=ra,
+        dec=dec,
+        contaminant_ra=contaminant_ra,
+        contaminant_dec=contaminant_dec,
+        kernel=kernel,
+        threads=threads,
+        batch_size=batch_size,
+        on_invalid=on_invalid,
+        compression=compression,
+        output_format=output_format,
+        row_group_size=row_group_size,
+        stats_json=_path(stats_json),
+    )

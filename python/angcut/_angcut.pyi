@@ -24,7 +24,7 @@ class ContaminantSet:
         dec: ArrayLike,
         radius: ArrayLike | None = None,
         maxsep: Angle | None = None,
-        radius_unit: str = "deg",
+        radius_unit: str = "arcsec",
         kernel: str = "auto",
     ) -> None: ...
     @staticmethod
@@ -50,6 +50,14 @@ class ContaminantSet:
         nearest_columns: bool = False,
         on_invalid: str = "error",
     ) -> pa.Table: ...
+    def select(
+        self,
+        ra: ArrayLike,
+        dec: ArrayLike,
+        invert: bool = False,
+        flag_column: str | None = None,
+        on_invalid: str = "error",
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int8]]: ...
     def __dask_tokenize__(self) -> tuple[str, int]: ...
     def __len__(self) -> int: ...
     @property
@@ -59,4 +67,4 @@ class ContaminantSet:
     def __reduce__(self) -> tuple[Any, tuple[bytes, float | bytes, str]]: ...
 
 def _rebuild(positions: bytes, radii: float | bytes, kernel: str) -> ContaminantSet: ...
-def _stream(argv: Sequence[str], contaminants: ContaminantSet | None = None) -> str: ...
+def _stream(paths: Sequence[str], *, given: ContaminantSet | None = None, **options: Any) -> dict[str, Any]: ...

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._angcut import ContaminantSet
+from ._options import check_cut_options
 
 __all__ = ["cut", "cut_partition"]
 
@@ -44,17 +45,12 @@ def cut_partition(
 
     ``on_invalid``: a row without a valid position (null, NaN, |dec| > 90) is an error ("error"),
     kept as far from everything ("keep"), or left out ("drop")."""
-    if invert and flag_column is not None:
-        raise ValueError("flag_column keeps every row: it cannot be combined with invert")
-    state = contaminants.classify(_column(df, ra), _column(df, dec), on_invalid=on_invalid)
-    near = state == 1
-    keep = np.ones(len(df), dtype=bool) if flag_column is not None else (near if invert else ~near)
-    if on_invalid == "drop":
-        keep &= state != -1
+    # Which rows stay is the Rust core's rule, the one the command line applies to files.
+    keep, state = contaminants.select(_column(df, ra), _column(df, dec), invert, flag_column, on_invalid)
     if flag_column is not None:
         if flag_column in df.columns:
             raise ValueError(f"the partition already has a column '{flag_column}'; choose another flag_column")
-        flags = pa.array(near, mask=state == -1, type=pa.bool_())
+        flags = pa.array(state == 1, mask=state == -1, type=pa.bool_())
         df = df.assign(**{flag_column: pd.arrays.ArrowExtensionArray(flags)})
     return df if keep.all() else _rows(df, keep)
 
@@ -88,16 +84,6 @@ def _shipped(contaminants: ContaminantSet) -> Any:
     return client.scatter(contaminants, broadcast=True, hash=False)
 
 
-def _check_cut_options(contaminants: Any, invert: bool, flag_column: str | None, on_invalid: str) -> None:
-    """Refuses, before anything runs, what every partition would refuse."""
-    if not isinstance(contaminants, ContaminantSet):
-        raise TypeError(f"contaminants must be an angcut.ContaminantSet, not {type(contaminants).__name__}")
-    if invert and flag_column is not None:
-        raise ValueError("flag_column keeps every row: it cannot be combined with invert")
-    if on_invalid not in ("error", "keep", "drop"):
-        raise ValueError(f"unknown on_invalid '{on_invalid}': use error, keep or drop")
-
-
 def cut(
     catalog: Any,
     contaminants: ContaminantSet,
@@ -113,7 +99,7 @@ def cut(
     ``ra``/``dec`` default to the catalogue's own columns (LSDB) or "ra"/"dec". Returns the same
     kind of object; nothing runs until it is computed or written.
     """
-    _check_cut_options(contaminants, invert, flag_column, on_invalid)
+    check_cut_options(contaminants, invert, flag_column, on_invalid)
     is_lsdb = hasattr(catalog, "hc_structure") and hasattr(catalog, "map_partitions")
     if is_lsdb:
         info = catalog.hc_structure.catalog_info

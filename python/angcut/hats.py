@@ -29,7 +29,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from . import ContaminantSet, __version__, stream
-from .dask import _check_cut_options, _shipped
+from ._options import check_cut_options
+from .dask import _shipped
 
 __all__ = ["cut"]
 
@@ -222,7 +223,7 @@ def cut(
     """
     import dask
 
-    _check_cut_options(contaminants, invert, flag_column, on_invalid)
+    check_cut_options(contaminants, invert, flag_column, on_invalid)
     source, target = _local_path(in_path), _local_path(out_path)
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such HATS catalogue directory")

@@ -75,13 +75,26 @@ def test_per_contaminant_radii_nan_takes_maxsep_and_units_apply():
 
 def test_nearest_is_the_closest_covering_contaminant():
     cra, cdec = np.array([10.0, 10.3, 50.0]), np.array([0.0, 0.0, 0.0])
-    stars = angcut.ContaminantSet(cra, cdec, radius=[1.0, 0.1, 1.0])
+    stars = angcut.ContaminantSet(cra, cdec, radius=[1.0, 0.1, 1.0], radius_unit="deg")
     sep, which = stars.nearest([10.18, 10.35, 30.0, 50.5], [0.0, 0.0, 0.0, 0.0])
     # 10.18: contaminant 1 is closer (0.12deg) but its radius, 0.1deg, does not reach.
     assert which.tolist() == [0, 1, -1, 2]
     assert sep[0] == pytest.approx(separation_deg(10.18, 0, 10.0, 0), abs=1e-12)
     assert sep[1] == pytest.approx(0.05, abs=1e-12)
     assert np.isnan(sep[2])
+
+
+def test_radii_are_in_arcsec_unless_a_unit_is_given():
+    # One default everywhere, as the command line's --radius-unit and from_arrow's.
+    star = ([10.0], [0.0])
+    objects = ([10.0, 10.0], [30.0 / 3600, 40.0 / 3600])  # 30 and 40 arcsec north
+    arcsec = angcut.ContaminantSet(*star, radius=[35.0])
+    assert arcsec.mask(*objects).tolist() == [True, False]
+    assert arcsec.largest_radius_deg == pytest.approx(35.0 / 3600, rel=1e-12)
+    table = angcut.ContaminantSet.from_arrow(pa.table({"ra": star[0], "dec": star[1], "r": [35.0]}), radius_col="r")
+    assert table.largest_radius_deg == arcsec.largest_radius_deg
+    degrees = angcut.ContaminantSet(*star, radius=[35.0 / 3600], radius_unit="deg")
+    assert degrees.mask(*objects).tolist() == [True, False]
 
 
 def test_invalid_objects_are_errors_or_follow_the_policy():
@@ -120,7 +133,7 @@ def test_pickling_round_trip_rebuilds_the_same_index():
     radii = np.linspace(0.05, 2.0, 5_000)
     for stars in (
         angcut.ContaminantSet(cra, cdec, maxsep="0.5deg"),
-        angcut.ContaminantSet(cra, cdec, radius=radii, kernel="kdtree"),
+        angcut.ContaminantSet(cra, cdec, radius=radii, radius_unit="deg", kernel="kdtree"),
     ):
         copy = pickle.loads(pickle.dumps(stars))
         assert repr(copy) == repr(stars) and len(copy) == len(stars) and copy.kernel == stars.kernel

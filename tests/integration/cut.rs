@@ -1,6 +1,5 @@
 //! End-to-end: `angcut stream` cuts the right rows, keeps their order, and keeps every column.
 
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -12,9 +11,9 @@ use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use predicates::prelude::*;
 
+use crate::support::*;
 use angcut::Angle;
 use angcut::synthetic::uniform_positions;
-use crate::support::*;
 
 #[test]
 fn bundled_fixtures_match_the_scalar_reference_with_hipparcos_stars() {

@@ -1,13 +1,12 @@
 //! `angcut stream` on wrong command lines and bad files: the right exit code, a message that
 //! names the problem, no output file left behind, and the inputs untouched.
 
-
 use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 
-use angcut::synthetic::uniform_positions;
 use crate::support::*;
+use angcut::synthetic::uniform_positions;
 
 struct Setup {
     dir: tempfile::TempDir,

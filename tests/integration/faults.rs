@@ -1,13 +1,12 @@
 //! Faults: damaged files and interruptions end in a clear error or a clean exit, never a panic,
 //! a hang, or a partial output.
 
-
 use std::path::Path;
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use angcut::synthetic::uniform_positions;
 use crate::support::*;
+use angcut::synthetic::uniform_positions;
 
 /// Runs angcut on `input`, which may be damaged, and checks the outcome is an orderly one; returns
 /// whether the run failed.

@@ -1,13 +1,12 @@
 //! Output modes end to end: --invert, --rejected, --flag-column, --nearest-columns, and their mixes.
 
-
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type};
 use predicates::str::contains;
 
+use crate::support::*;
 use angcut::sky::{SearchRadius, chord2, separation_deg};
 use angcut::{Angle, unit_vector};
-use crate::support::*;
 
 const MAXSEP: &str = "30arcmin";
 

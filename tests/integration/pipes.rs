@@ -1,7 +1,6 @@
 //! Pipes and formats: Arrow IPC on stdin/stdout between two angcut processes, IPC files, CSV
 //! contaminants, and what happens when the pipe or the device fails.
 
-
 use std::fs::File;
 use std::io::Read;
 use std::process::{Command as Process, Stdio};
@@ -10,8 +9,8 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::Float64Type;
 use predicates::str::contains;
 
-use angcut::Angle;
 use crate::support::*;
+use angcut::Angle;
 
 fn binary() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin("angcut")

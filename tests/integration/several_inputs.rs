@@ -1,7 +1,6 @@
 //! Several inputs in one run: files and directories mirrored under --out-dir, one contaminant
 //! index for all, and all-or-nothing outputs.
 
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,8 +8,8 @@ use arrow::array::{ArrayRef, Float32Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use predicates::str::contains;
 
-use angcut::Angle;
 use crate::support::*;
+use angcut::Angle;
 
 const MAXSEP: &str = "30arcmin";
 

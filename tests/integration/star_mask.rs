@@ -1,14 +1,13 @@
 //! Star masks: a radius per contaminant, from a column or from a magnitude, end to end.
 
-
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use predicates::str::contains;
 
-use angcut::Angle;
 use crate::support::*;
+use angcut::Angle;
 
 /// The Legacy Surveys' rule, written out independently of the library.
 fn legacy_arcsec(mag: f64) -> f64 {

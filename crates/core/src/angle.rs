@@ -12,6 +12,7 @@ pub struct Angle {
 
 /// Why a text could not be read as an angle, or as a search radius.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[allow(missing_docs)] // each variant says what it means in its message
 pub enum AngleError {
     #[error("empty angle: expected a number with an optional unit, e.g. 30arcsec")]
     Empty,
@@ -23,6 +24,8 @@ pub enum AngleError {
     NotFinite { text: String },
     #[error("maxsep must be greater than 0 and at most 180deg, got {text}")]
     OutOfRange { text: String },
+    #[error("'{text}' is not a unit: use arcsec, arcmin, deg, mas or rad")]
+    NotAUnit { text: String },
 }
 
 /// The units accepted after the number, and how many radians one of them is.
@@ -59,14 +62,17 @@ impl Angle {
         Angle::from_radians(arcsec * (PI / 648_000.0))
     }
 
+    /// The angle in radians.
     pub fn radians(self) -> f64 {
         self.radians
     }
 
+    /// The angle in degrees.
     pub fn degrees(self) -> f64 {
         self.radians.to_degrees()
     }
 
+    /// The angle in arcseconds.
     pub fn arcsec(self) -> f64 {
         self.radians * (648_000.0 / PI)
     }
@@ -89,6 +95,24 @@ impl Angle {
         } else {
             Err(AngleError::OutOfRange { text: text.trim().to_string() })
         }
+    }
+}
+
+impl Angle {
+    /// A unit's name as an angle of one unit (`"arcsec"` is 1 arcsec): how a column of radii
+    /// says what its numbers mean (`--radius-unit`, Python's `radius_unit`).
+    ///
+    /// ```
+    /// use angcut::Angle;
+    /// assert_eq!(Angle::parse_unit("arcmin").unwrap(), Angle::from_arcsec(60.0));
+    /// assert!(Angle::parse_unit("2deg").is_err());
+    /// ```
+    pub fn parse_unit(text: &str) -> Result<Angle, AngleError> {
+        let unit = text.trim();
+        if unit.is_empty() || unit.chars().any(|c| c.is_ascii_digit() || c == '.') {
+            return Err(AngleError::NotAUnit { text: text.to_string() });
+        }
+        format!("1{unit}").parse()
     }
 }
 

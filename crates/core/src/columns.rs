@@ -18,20 +18,27 @@ pub const DEFAULT_DEC_NAMES: &[&str] = &["dec", "dec_deg", "dej2000", "decj2000"
 /// Which coordinate a problem is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Axis {
+    /// Right ascension.
     Ra,
+    /// Declination.
     Dec,
 }
 
 /// Why a position cannot be placed on the sphere.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Invalid {
+    /// The coordinate is null.
     Null(Axis),
+    /// The coordinate is NaN.
     NaN(Axis),
+    /// The coordinate is infinite.
     Infinite(Axis),
+    /// The declination lies outside [-90, 90] degrees.
     DecOutOfRange(f64),
 }
 
 impl Invalid {
+    /// The coordinate at fault.
     pub fn axis(self) -> Axis {
         match self {
             Invalid::Null(axis) | Invalid::NaN(axis) | Invalid::Infinite(axis) => axis,
@@ -39,6 +46,7 @@ impl Invalid {
         }
     }
 
+    /// What is wrong, in words for a message ("the value is NaN").
     pub fn describe(self) -> String {
         match self {
             Invalid::Null(_) => "the value is null".to_string(),
@@ -71,9 +79,13 @@ pub fn position(ra: Option<f64>, dec: Option<f64>) -> Result<UnitVector, Invalid
 /// The two coordinate columns of a catalogue, by index in its schema and by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoordinateColumns {
+    /// The RA column's index in the schema.
     pub ra: usize,
+    /// The Dec column's index in the schema.
     pub dec: usize,
+    /// The RA column's name, for messages.
     pub ra_name: String,
+    /// The Dec column's name, for messages.
     pub dec_name: String,
 }
 

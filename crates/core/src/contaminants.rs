@@ -16,6 +16,7 @@ use crate::star_mask::MagnitudeRule;
 
 /// Where each contaminant's own radius comes from.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // the fields are described on each variant
 pub enum RowRadius {
     /// A column of radii in `unit` (an angle of one unit: `Angle::from_arcsec(1.0)` for arcsec),
     /// clamped to `[min, max]` where given.
@@ -62,13 +63,16 @@ impl RowRadius {
 /// What to read from a contaminant file, and how each contaminant's radius is found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContaminantSpec {
+    /// The contaminant file (Parquet, Arrow IPC or CSV).
     pub path: PathBuf,
     /// Coordinate columns; `None` finds them by their usual names.
     pub ra: Option<String>,
+    /// See `ra`.
     pub dec: Option<String>,
     /// The radius of every contaminant, or with `row_radius` the radius of those whose own value
     /// is null or NaN.
     pub maxsep: Option<Angle>,
+    /// Where each contaminant's own radius comes from, if each has one.
     pub row_radius: Option<RowRadius>,
     /// A column to report as the nearest contaminant's identity (the row number otherwise).
     pub id_column: Option<String>,
@@ -91,14 +95,18 @@ impl ContaminantSpec {
 /// The radii of a contaminant set.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Radii {
+    /// One radius for every contaminant.
     Uniform(Angle),
+    /// A radius for each contaminant, in the set's order.
     PerContaminant(Vec<Angle>),
 }
 
 /// Contaminant positions with their radii (and identities, if asked for), read and checked.
 #[derive(Debug, Clone)]
 pub struct ContaminantSet {
+    /// The contaminants' positions, in file order.
     pub positions: Vec<UnitVector>,
+    /// Their radii.
     pub radii: Radii,
     /// The `id_column` values, one per contaminant, in file order.
     pub ids: Option<ArrayRef>,
@@ -281,10 +289,12 @@ impl ContaminantSet {
         Ok(ContaminantSet { positions, radii, ids })
     }
 
+    /// How many contaminants there are.
     pub fn len(&self) -> usize {
         self.positions.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.positions.is_empty()
     }

@@ -86,13 +86,46 @@ impl Selection {
 /// How batches are cut, and what is added to them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CutOptions {
+    /// What happens to objects without a valid position.
     pub on_invalid: OnInvalid,
+    /// Which rows the main output gets.
     pub selection: Selection,
     /// Append the separation to, and the identity of, the nearest contaminant within its radius.
     pub nearest_columns: bool,
     /// Also return the rows the main output does not get (other than dropped invalid ones);
     /// with [`Selection::Flag`] there are none.
     pub rejected: bool,
+}
+
+impl CutOptions {
+    /// The cut rule: where each object goes, given where it stands (`Some(true)` near a
+    /// contaminant, `Some(false)` far from all, `None` no valid position). Returns, per object,
+    /// whether the main output gets it and, if rejected rows are asked for, whether the rejected
+    /// output does. Every front door (the command line, the library, Python and its Dask and HATS
+    /// cuts) decides through here.
+    ///
+    /// ```
+    /// use angcut::{CutOptions, OnInvalid, Selection};
+    /// let state = [Some(true), Some(false), None];
+    /// let cut = CutOptions { on_invalid: OnInvalid::Drop, rejected: true, ..CutOptions::default() };
+    /// assert_eq!(cut.route(&state), (vec![false, true, false], Some(vec![true, false, false])));
+    /// let invert = CutOptions { selection: Selection::Near, ..CutOptions::default() };
+    /// assert_eq!(invert.route(&state), (vec![true, false, false], None));
+    /// ```
+    pub fn route(&self, state: &[Option<bool>]) -> (Vec<bool>, Option<Vec<bool>>) {
+        let dropped = |s: Option<bool>| s.is_none() && self.on_invalid == OnInvalid::Drop;
+        let kept: Vec<bool> = state
+            .iter()
+            .map(|&s| match self.selection {
+                _ if dropped(s) => false,
+                Selection::Far => s != Some(true),
+                Selection::Near => s == Some(true),
+                Selection::Flag(_) => true,
+            })
+            .collect();
+        let rejected = self.rejected.then(|| state.iter().zip(&kept).map(|(&s, &k)| !k && !dropped(s)).collect());
+        (kept, rejected)
+    }
 }
 
 /// The name of the separation column `nearest_columns` adds.
@@ -103,6 +136,7 @@ pub const NEAREST_ROW_COLUMN: &str = "nearest_row";
 /// Row counts of a cut.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Rows read.
     pub read: u64,
     /// Rows strictly within the radius of a contaminant.
     pub removed: u64,
@@ -130,8 +164,11 @@ impl Counts {
 /// A cut batch: the rows for the main output, the others if asked for, and the counts.
 #[derive(Debug, Clone)]
 pub struct CutBatch {
+    /// The rows for the main output, with any added columns.
     pub kept: RecordBatch,
+    /// The rows for the rejected output, if asked for.
     pub rejected: Option<RecordBatch>,
+    /// What happened to the batch's rows.
     pub counts: Counts,
 }
 
@@ -219,6 +256,7 @@ impl<'a> BatchCutter<'a> {
         self.schema.clone()
     }
 
+    /// How this cutter cuts.
     pub fn options(&self) -> &CutOptions {
         &self.options
     }
@@ -247,17 +285,7 @@ impl<'a> BatchCutter<'a> {
             state[row] = Some(n);
             counts.removed += u64::from(n);
         }
-        let dropped = |s: Option<bool>| s.is_none() && self.options.on_invalid == OnInvalid::Drop;
-        let selected: Vec<bool> = state
-            .iter()
-            .map(|&s| match self.options.selection {
-                _ if dropped(s) => false,
-                Selection::Far => s != Some(true),
-                Selection::Near => s == Some(true),
-                Selection::Flag(_) => true,
-            })
-            .collect();
-
+        let (selected, others) = self.options.route(&state);
         let extended = self.add_columns(batch, &positions, &near, &state)?;
         let filter = |mask: &[bool]| -> Result<RecordBatch, Error> {
             if mask.iter().all(|&m| m) {
@@ -268,13 +296,13 @@ impl<'a> BatchCutter<'a> {
         };
         let kept = filter(&selected)?;
         counts.written = kept.num_rows() as u64;
-        let rejected = if self.options.rejected {
-            let others: Vec<bool> = state.iter().zip(&selected).map(|(&s, &k)| !k && !dropped(s)).collect();
-            let rejected = filter(&others)?;
-            counts.rejected = rejected.num_rows() as u64;
-            Some(rejected)
-        } else {
-            None
+        let rejected = match others {
+            Some(others) => {
+                let rejected = filter(&others)?;
+                counts.rejected = rejected.num_rows() as u64;
+                Some(rejected)
+            }
+            None => None,
         };
         Ok(CutBatch { kept, rejected, counts })
     }

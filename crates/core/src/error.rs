@@ -6,6 +6,7 @@ use arrow::datatypes::DataType;
 
 /// What went wrong, with enough context for a user to find it in their data.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // each variant says what it means in its message; fields are named for what they hold
 pub enum Error {
     /// The command line asks for something impossible (same file in and out, ...).
     #[error("{0}")]
@@ -20,6 +21,14 @@ pub enum Error {
 
     #[error("{}: not a readable Parquet file: {}", path.display(), tidy_message(&source.to_string()))]
     Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    /// Writing a Parquet output failed (its schema, or the encoder); I/O failures are [`Error::Io`].
+    #[error("{}: cannot write Parquet: {}", path.display(), tidy_message(&source.to_string()))]
+    ParquetWrite {
         path: PathBuf,
         #[source]
         source: parquet::errors::ParquetError,
@@ -74,6 +83,23 @@ impl Error {
     /// the output is incomplete.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl Error {
+    /// A failure of the Parquet writer on `path`: an I/O error inside it (a full disk) is reported
+    /// as the I/O error it is, anything else as [`Error::ParquetWrite`].
+    pub fn parquet_write(path: &std::path::Path, source: parquet::errors::ParquetError) -> Error {
+        match source {
+            parquet::errors::ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+                Ok(io) => Error::Io { path: path.to_path_buf(), source: *io },
+                Err(other) => Error::ParquetWrite {
+                    path: path.to_path_buf(),
+                    source: parquet::errors::ParquetError::External(other),
+                },
+            },
+            source => Error::ParquetWrite { path: path.to_path_buf(), source },
+        }
     }
 }
 

@@ -59,20 +59,26 @@ pub struct Summary {
     pub files: Vec<FileSummary>,
     /// The totals over all inputs.
     pub counts: Counts,
+    /// How many contaminants were indexed.
     pub contaminants: usize,
+    /// The kernel the index used.
     pub kernel: Kernel,
     /// The largest contaminant radius (the one radius, unless radii are per contaminant).
     pub largest_radius: Option<Angle>,
     /// Whether rejected outputs were written (`counts.rejected` rows).
     pub rejected_output: bool,
+    /// The whole job's wall time.
     pub seconds: f64,
 }
 
 /// What the job did with one input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileSummary {
+    /// The input and its outputs.
     pub task: FileTask,
+    /// What happened to its rows.
     pub counts: Counts,
+    /// Its wall time.
     pub seconds: f64,
 }
 
@@ -102,6 +108,7 @@ pub struct ProgressReport {
     pub bytes_total: u64,
     /// The input being cut (0-based) and how many there are.
     pub file: usize,
+    /// How many inputs the job has.
     pub files: usize,
 }
 
@@ -187,7 +194,9 @@ fn stream(
                 spec.path.display()
             )));
         }
-        (None, None) => return Err(Error::Usage("this job was planned for a given contaminant set; none was given".into())),
+        (None, None) => {
+            return Err(Error::Usage("this job was planned for a given contaminant set; none was given".into()));
+        }
     };
 
     let mut created = CreatedDirs::default();
@@ -297,9 +306,9 @@ fn cut_one(
 mod tests {
     use super::*;
     use crate::plan::StreamOptions;
-    use std::path::PathBuf;
     use arrow::array::RecordBatch;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::path::PathBuf;
 
     fn rows(path: &Path) -> Vec<RecordBatch> {
         let file = std::fs::File::open(path).unwrap();

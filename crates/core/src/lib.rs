@@ -28,6 +28,8 @@
 //! assert!(!index.is_near(&unit_vector(83.82, -5.37))); // 72 arcsec north
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod angle;
 pub mod columns;
 pub mod contaminants;

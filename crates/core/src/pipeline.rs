@@ -52,7 +52,9 @@ type Done = (u64, Result<CutBatch, Error>);
 
 /// The sinks of a run: the main output, and the rejected rows' if `--rejected` asked for them.
 pub struct Sinks<'a> {
+    /// Where the main output's rows go.
     pub kept: &'a mut dyn BatchSink,
+    /// Where the rejected rows go, if anywhere.
     pub rejected: Option<&'a mut dyn BatchSink>,
     /// Told the running totals after each batch is written (a progress display).
     pub progress: Option<&'a mut dyn FnMut(&Counts)>,

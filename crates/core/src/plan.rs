@@ -60,6 +60,7 @@ pub struct StreamOptions {
     pub mag_radius: Vec<PowerLaw>,
     /// `--min-radius`, `--max-radius`: clamps of per-contaminant radii.
     pub min_radius: Option<Angle>,
+    /// See `min_radius`.
     pub max_radius: Option<Angle>,
     /// `--invert`: write only the objects near a contaminant.
     pub invert: bool,
@@ -73,9 +74,11 @@ pub struct StreamOptions {
     pub contaminant_id: Option<String>,
     /// `--ra`, `--dec`: the objects' coordinate columns (found by name if `None`).
     pub ra: Option<String>,
+    /// See `ra`.
     pub dec: Option<String>,
     /// `--contaminant-ra`, `--contaminant-dec`: the contaminants' coordinate columns.
     pub contaminant_ra: Option<String>,
+    /// See `contaminant_ra`.
     pub contaminant_dec: Option<String>,
     /// `--kernel`.
     pub kernel: KernelChoice,
@@ -87,7 +90,9 @@ pub struct StreamOptions {
     pub on_invalid: OnInvalid,
     /// `--compression`, `--output-format`, `--row-group-size`.
     pub compression: Option<OutputCompression>,
+    /// See `compression`.
     pub output_format: Option<OutputFormat>,
+    /// See `compression`.
     pub row_group_size: Option<usize>,
 }
 
@@ -115,21 +120,7 @@ impl StreamOptions {
     /// ([`crate::stream_with_index`]): the set says everything the contaminant options would,
     /// so none of them may be given.
     pub fn plan_with_given_set(&self) -> Result<StreamJob, Error> {
-        let given = [
-            ("--contaminants", self.contaminants.is_some()),
-            ("--maxsep", self.maxsep.is_some()),
-            ("--radius-col", self.radius_col.is_some()),
-            ("--radius-unit", self.radius_unit.is_some()),
-            ("--radius-from-mag", self.radius_from_mag.is_some()),
-            ("--mag-radius", !self.mag_radius.is_empty()),
-            ("--min-radius", self.min_radius.is_some()),
-            ("--max-radius", self.max_radius.is_some()),
-            ("--contaminant-ra", self.contaminant_ra.is_some()),
-            ("--contaminant-dec", self.contaminant_dec.is_some()),
-            ("--contaminant-id", self.contaminant_id.is_some()),
-            ("--kernel", self.kernel != KernelChoice::Auto),
-        ];
-        let named: Vec<&str> = given.iter().filter(|(_, set)| *set).map(|(name, _)| *name).collect();
+        let named = self.contaminant_options();
         if !named.is_empty() {
             return Err(Error::Usage(format!(
                 "a contaminant set given already indexed has its positions, radii and kernel: drop {}",
@@ -137,6 +128,30 @@ impl StreamOptions {
             )));
         }
         self.job(None)
+    }
+
+    /// The contaminant options that are set (by field name, in name order): what a contaminant
+    /// file needs and a set given already indexed has said already.
+    pub fn contaminant_options(&self) -> Vec<&'static str> {
+        let mut set: Vec<&str> = [
+            ("contaminants", self.contaminants.is_some()),
+            ("maxsep", self.maxsep.is_some()),
+            ("radius_col", self.radius_col.is_some()),
+            ("radius_unit", self.radius_unit.is_some()),
+            ("radius_from_mag", self.radius_from_mag.is_some()),
+            ("mag_radius", !self.mag_radius.is_empty()),
+            ("min_radius", self.min_radius.is_some()),
+            ("max_radius", self.max_radius.is_some()),
+            ("contaminant_ra", self.contaminant_ra.is_some()),
+            ("contaminant_dec", self.contaminant_dec.is_some()),
+            ("contaminant_id", self.contaminant_id.is_some()),
+            ("kernel", self.kernel != KernelChoice::Auto),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect();
+        set.sort_unstable();
+        set
     }
 
     /// The contaminant file's columns and radius model.
@@ -219,7 +234,10 @@ impl StreamOptions {
             dec: self.dec.clone(),
             kernel: self.kernel,
             batch_size,
-            pipeline: PipelineOptions { threads: self.threads.unwrap_or_else(crate::pipeline::default_threads), max_in_flight: None },
+            pipeline: PipelineOptions {
+                threads: self.threads.unwrap_or_else(crate::pipeline::default_threads),
+                max_in_flight: None,
+            },
             cut: CutOptions {
                 on_invalid: self.on_invalid,
                 selection,
@@ -251,7 +269,11 @@ impl StreamOptions {
                         input.display()
                     )));
                 }
-                let task = FileTask { input: input.clone(), output: output.clone(), rejected: rejected.map(Path::to_path_buf) };
+                let task = FileTask {
+                    input: input.clone(),
+                    output: output.clone(),
+                    rejected: rejected.map(Path::to_path_buf),
+                };
                 Ok((vec![task], false))
             }
             [] => Err(usage("no input given: give IN OUT, or IN... --out-dir DIR".into())),
@@ -305,7 +327,8 @@ mod tests {
     use super::*;
 
     fn options() -> StreamOptions {
-        let mut options = StreamOptions::new("fixtures/objects.parquet", "kept.parquet", "fixtures/hip2_bright.parquet");
+        let mut options =
+            StreamOptions::new("fixtures/objects.parquet", "kept.parquet", "fixtures/hip2_bright.parquet");
         options.maxsep = Some(Angle::from_arcsec(30.0));
         options
     }
@@ -378,7 +401,7 @@ mod tests {
         o.contaminants = None;
         o.radius_col = Some("r".into());
         let error = o.plan_with_given_set().unwrap_err().to_string();
-        assert!(error.contains("drop --maxsep, --radius-col"), "{error}");
+        assert!(error.contains("drop maxsep, radius_col"), "{error}");
         o.maxsep = None;
         o.radius_col = None;
         let job = o.plan_with_given_set().unwrap();

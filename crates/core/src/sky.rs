@@ -48,6 +48,7 @@ impl SearchRadius {
         SearchRadius { angle, limit }
     }
 
+    /// The radius as an angle.
     pub fn angle(&self) -> Angle {
         self.angle
     }

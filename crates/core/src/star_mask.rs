@@ -13,8 +13,11 @@ use crate::angle::Angle;
 /// One term of a rule: `a_arcsec * 10^(b * (c - mag))` arcsec.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PowerLaw {
+    /// The radius at `mag = c`, in arcsec.
     pub a_arcsec: f64,
+    /// How fast the radius falls with magnitude (dex per magnitude).
     pub b: f64,
+    /// The magnitude at which the term is `a_arcsec`.
     pub c: f64,
 }
 
@@ -60,8 +63,11 @@ impl fmt::Display for PowerLaw {
 /// A radius for each magnitude: the sum of the terms, clamped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MagnitudeRule {
+    /// The terms, summed.
     pub terms: Vec<PowerLaw>,
+    /// Radii below this are raised to it.
     pub min: Option<Angle>,
+    /// Radii above this are lowered to it.
     pub max: Option<Angle>,
 }
 

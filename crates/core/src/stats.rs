@@ -32,8 +32,7 @@ pub enum Value {
 /// `angcut.stream` returns.
 pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
     use Value::{Int, Null, Record, Seconds, Text};
-    let rejected =
-        |counts: &crate::pipeline::Counts| if summary.rejected_output { Int(counts.rejected) } else { Null };
+    let rejected = |counts: &crate::pipeline::Counts| if summary.rejected_output { Int(counts.rejected) } else { Null };
     let path = |p: &Path| Text(p.to_string_lossy().into_owned());
     let files = summary
         .files

@@ -7,9 +7,10 @@ use crate::error::Error;
 
 /// The files a job reads, so that no output can replace one of them (by any name: hard links
 /// and `..` included).
-pub struct InputIdentities(std::collections::HashMap<FileIdentity, PathBuf>);
+pub(crate) struct InputIdentities(std::collections::HashMap<FileIdentity, PathBuf>);
 
 impl InputIdentities {
+    /// The identities of `inputs` (those that do not exist are left out).
     pub fn of<'a>(inputs: impl IntoIterator<Item = &'a Path>) -> InputIdentities {
         let known = inputs.into_iter().filter_map(|input| Some((FileIdentity::of(input)?, input.to_path_buf())));
         InputIdentities(known.collect())
@@ -23,7 +24,7 @@ impl InputIdentities {
 
 /// Refuses an output path that would destroy an input, or that cannot be created; its directory
 /// must exist unless `create_dirs`.
-pub fn check_output_path(output: &Path, inputs: &InputIdentities, create_dirs: bool) -> Result<(), Error> {
+pub(crate) fn check_output_path(output: &Path, inputs: &InputIdentities, create_dirs: bool) -> Result<(), Error> {
     if output.is_dir() {
         return Err(Error::Usage(format!("output {} is a directory; give a file name", output.display())));
     }
@@ -50,7 +51,7 @@ pub fn check_output_path(output: &Path, inputs: &InputIdentities, create_dirs: b
 
 /// Would writing `a` and `b` write the same file? Either may not exist yet: their directories
 /// are compared as the file system resolves them, then their names.
-pub fn same_destination(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_destination(a: &Path, b: &Path) -> bool {
     if same_file(a, b) {
         return true;
     }

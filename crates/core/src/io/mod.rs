@@ -5,7 +5,7 @@
 //! output from replacing an input. `-` meaning stdin or stdout is decided here, once
 //! ([`is_stdio`]).
 
-pub mod identity;
+pub(crate) mod identity;
 pub mod paths;
 pub mod read;
 pub mod write;

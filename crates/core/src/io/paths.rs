@@ -10,6 +10,7 @@ use crate::io::is_stdio;
 /// One input and where its rows go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileTask {
+    /// The file to cut (`-` for stdin).
     pub input: PathBuf,
     /// Where the selected rows go (`-` for stdout).
     pub output: PathBuf,
@@ -18,6 +19,7 @@ pub struct FileTask {
 }
 
 impl FileTask {
+    /// `input` cut into `output`, with no rejected output.
     pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> FileTask {
         FileTask { input: input.into(), output: output.into(), rejected: None }
     }
@@ -148,9 +150,10 @@ fn find_parquet_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error>
 /// Creates `dir` and any missing parents, remembering which it created so that a failed run can
 /// take them away again ([`CreatedDirs::remove_if_empty`]).
 #[derive(Debug, Default)]
-pub struct CreatedDirs(Vec<PathBuf>);
+pub(crate) struct CreatedDirs(Vec<PathBuf>);
 
 impl CreatedDirs {
+    /// Creates `dir` and its missing parents, remembering those it created.
     pub fn create(&mut self, dir: &Path) -> Result<(), Error> {
         let mut missing = Vec::new();
         let mut next = Some(dir);

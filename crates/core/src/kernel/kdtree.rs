@@ -42,13 +42,8 @@ pub struct KdTreeKernel {
 
 impl KdTreeKernel {
     /// Builds the trees; `points` must not be empty, `limits[i]` is the squared chord of
-    /// contaminant `i`'s radius.
-    pub fn new(points: &[UnitVector], limits: &[f64]) -> Result<KdTreeKernel, String> {
-        KdTreeKernel::with_merge_budget(points, limits, MERGE_BUDGET)
-    }
-
-    /// [`KdTreeKernel::new`] with another merge budget: 0 keeps one tree per factor-2 class,
-    /// infinity makes one tree (for benchmarks).
+    /// contaminant `i`'s radius. Radius classes are merged under `budget` ([`MERGE_BUDGET`]
+    /// normally; 0 keeps one tree per factor-2 class, infinity makes one tree, for benchmarks).
     pub fn with_merge_budget(points: &[UnitVector], limits: &[f64], budget: f64) -> Result<KdTreeKernel, String> {
         let mut order: Vec<u32> = (0..points.len() as u32).collect();
         order.sort_by(|&a, &b| limits[a as usize].total_cmp(&limits[b as usize]));

@@ -14,9 +14,9 @@ use std::str::FromStr;
 use crate::angle::Angle;
 use crate::sky::{SearchRadius, UnitVector};
 
-pub use grid::GridKernel;
-pub use kdtree::KdTreeKernel;
-pub use naive::NaiveKernel;
+use grid::GridKernel;
+use kdtree::KdTreeKernel;
+use naive::NaiveKernel;
 
 /// Which kernel the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,16 +25,22 @@ pub enum KernelChoice {
     /// [`AUTO_KDTREE_MAX_CONTAMINANTS`], the grid above.
     #[default]
     Auto,
+    /// Brute force: every contaminant for every object, in SIMD-friendly chunks.
     Naive,
+    /// A k-d tree (kiddo) per radius class.
     KdTree,
+    /// A zone grid of cells at least one radius wide.
     Grid,
 }
 
 /// The kernel actually used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
+    /// Brute force.
     Naive,
+    /// k-d trees.
     KdTree,
+    /// The zone grid.
     Grid,
 }
 
@@ -136,10 +142,13 @@ fn closer(best: Option<Nearest>, candidate: Nearest) -> Option<Nearest> {
 /// Why a set of contaminants cannot be indexed. The kernels report their own errors, so that
 /// they depend on nothing but sky geometry and angles; the library's [`crate::Error`] wraps them.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[allow(missing_docs)] // each variant says what it means in its message
 pub enum IndexError {
     #[error("contaminant radii: {radii} radii given for {contaminants} contaminants")]
     Count { radii: usize, contaminants: usize },
-    #[error("contaminant radii: contaminant {index} has radius {radius}; a radius must be greater than 0 and at most 180deg")]
+    #[error(
+        "contaminant radii: contaminant {index} has radius {radius}; a radius must be greater than 0 and at most 180deg"
+    )]
     OutOfRange { index: usize, radius: Angle },
     #[error("building the contaminant index: {0}")]
     Build(String),
@@ -281,6 +290,7 @@ impl ContaminantIndex {
         }
     }
 
+    /// The kernel this index uses.
     pub fn kernel(&self) -> Kernel {
         self.kernel
     }
@@ -303,6 +313,7 @@ impl ContaminantIndex {
         self.len
     }
 
+    /// Whether no contaminant is indexed.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

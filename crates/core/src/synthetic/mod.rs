@@ -22,10 +22,12 @@ pub use wide::{wide_batch, wide_schema};
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// The generator started from `seed`.
     pub fn new(seed: u64) -> SplitMix64 {
         SplitMix64(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -57,6 +59,7 @@ impl SplitMix64 {
     }
 
     /// A position uniform on the sphere: ra = 360 u, dec = asin(2 v - 1), in degrees.
+    /// The next (ra, dec) in degrees.
     pub fn next_position(&mut self) -> (f64, f64) {
         let ra = 360.0 * self.next_f64();
         let dec = (2.0 * self.next_f64() - 1.0).asin().to_degrees();
@@ -123,6 +126,7 @@ pub struct Positions {
 }
 
 impl Positions {
+    /// Positions on `sky`, the same for the same `seed`.
     pub fn new(sky: Sky, seed: u64) -> Positions {
         let patches = match sky {
             Sky::Uniform => Vec::new(),
@@ -140,6 +144,7 @@ impl Positions {
         Positions { rng: SplitMix64::new(seed), patches }
     }
 
+    /// The next (ra, dec) in degrees: in a patch, or anywhere on the sky.
     pub fn next_position(&mut self) -> (f64, f64) {
         if self.patches.is_empty() || !self.rng.chance(IN_PATCHES) {
             return self.rng.next_position();
@@ -196,13 +201,18 @@ fn narrow_batch_from(first_id: i64, ra: Vec<f64>, dec: Vec<f64>) -> RecordBatch 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Catalogue {
+    /// How many rows.
     pub rows: u64,
+    /// The same seed gives the same rows.
     pub seed: u64,
+    /// Which columns.
     pub schema: TableSchema,
+    /// Where the positions lie.
     pub sky: Sky,
 }
 
 impl Catalogue {
+    /// The columns of the catalogue.
     pub fn arrow_schema(&self) -> SchemaRef {
         match self.schema {
             TableSchema::Narrow => narrow_schema(),

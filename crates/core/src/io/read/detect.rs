@@ -7,9 +7,13 @@ use std::path::Path;
 /// The formats angcut reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
+    /// Apache Parquet (`PAR1`).
     Parquet,
+    /// An Arrow IPC file (`ARROW1`, Feather v2).
     IpcFile,
+    /// An Arrow IPC stream.
     IpcStream,
+    /// Text with a header line, comma separated.
     Csv,
 }
 

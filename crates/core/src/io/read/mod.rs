@@ -36,8 +36,11 @@ pub trait BatchSource: Send {
 
 /// An opened catalogue: its batches, and its row count if the format records one.
 pub struct Catalogue {
+    /// Its batches.
     pub source: Box<dyn BatchSource>,
+    /// The format its content showed.
     pub format: InputFormat,
+    /// Its row count, if the format records one (Parquet).
     pub rows: Option<u64>,
 }
 
@@ -51,7 +54,8 @@ pub fn open_catalogue(path: &Path, batch_size: usize, allow_csv: bool) -> Result
     }
     let mut file = open_file(path)?;
     let mut head = [0u8; 512];
-    let read = detect::read_head(&mut file, &mut head).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let read =
+        detect::read_head(&mut file, &mut head).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let format = match InputFormat::detect(&head[..read], path) {
         Some(InputFormat::Csv) if !allow_csv => None,
         found => found,
@@ -94,6 +98,7 @@ pub struct ArrowSource {
 }
 
 impl ArrowSource {
+    /// Batches of `schema` from `reader`, named `path` in messages.
     pub fn new(
         path: &Path,
         schema: SchemaRef,
@@ -132,4 +137,3 @@ pub(crate) fn next_guarded(
         }
     }
 }
-

@@ -16,7 +16,9 @@ use crate::error::{Error, panic_message};
 
 /// An open Parquet catalogue, streaming record batches.
 pub struct ParquetCatalog {
+    /// The file, for messages.
     pub path: PathBuf,
+    /// The columns of its batches.
     pub schema: SchemaRef,
     /// Rows in the file, from its footer.
     pub rows: u64,
@@ -70,7 +72,6 @@ fn reader_schema(reader: &ParquetRecordBatchReader) -> SchemaRef {
     reader.schema()
 }
 
-
 /// Opens a file for reading, with an error that says which file and why.
 pub fn open_file(path: &Path) -> Result<File, Error> {
     let io_error = |source| Error::Io { path: path.to_path_buf(), source };
@@ -83,7 +84,6 @@ pub fn open_file(path: &Path) -> Result<File, Error> {
     }
     File::open(path).map_err(io_error)
 }
-
 
 impl BatchSource for ParquetCatalog {
     fn path(&self) -> &Path {

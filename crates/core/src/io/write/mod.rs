@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::str::FromStr;
 
+use ::parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use ::parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 
 use crate::error::Error;
 use crate::io::is_stdio;
@@ -25,6 +25,7 @@ pub use parquet::ParquetFileSink;
 /// The formats angcut writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
+    /// Apache Parquet.
     Parquet,
     /// The Arrow IPC file format (Feather v2).
     IpcFile,
@@ -89,9 +90,17 @@ pub struct OutputOptions {
 /// One output's format and encoding, resolved and checked by [`OutputOptions::resolve`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OutputSettings {
+    /// A Parquet file, written with these options.
     Parquet(ParquetOutputOptions),
     /// An Arrow IPC file, or a stream (`stream`), with its batches compressed by `compression`.
-    Ipc { stream: bool, compression: Option<arrow::ipc::CompressionType>, level: Option<i32> },
+    Ipc {
+        /// The stream format (else the file format).
+        stream: bool,
+        /// The batches' codec, if any.
+        compression: Option<arrow::ipc::CompressionType>,
+        /// The codec's level (zstd only).
+        level: Option<i32>,
+    },
 }
 
 impl OutputOptions {
@@ -101,7 +110,9 @@ impl OutputOptions {
     pub fn resolve(&self, path: &Path) -> Result<OutputSettings, Error> {
         let format = self.format.unwrap_or_else(|| OutputFormat::for_path(path));
         if is_stdio(path) && format != OutputFormat::IpcStream {
-            return Err(Error::Usage("stdout ('-') takes an Arrow IPC stream: use --output-format arrow-stream".into()));
+            return Err(Error::Usage(
+                "stdout ('-') takes an Arrow IPC stream: use --output-format arrow-stream".into(),
+            ));
         }
         let Some(stream) = format.ipc_stream() else {
             let row_group_size = self.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
@@ -143,7 +154,11 @@ impl OutputOptions {
 
 /// Opens the sink for `destination` with `settings` ([`OutputOptions::resolve`]): `-` is stdout,
 /// any other name a file written under a temporary name and moved into place once committed.
-pub fn create_sink(destination: &Path, settings: &OutputSettings, schema: SchemaRef) -> Result<Box<dyn BatchSink>, Error> {
+pub fn create_sink(
+    destination: &Path,
+    settings: &OutputSettings,
+    schema: SchemaRef,
+) -> Result<Box<dyn BatchSink>, Error> {
     match *settings {
         OutputSettings::Ipc { compression, level, .. } if is_stdio(destination) => {
             Ok(Box::new(IpcStreamSink::stdout(schema, compression, level)?))
@@ -211,7 +226,9 @@ impl FromStr for OutputCompression {
 /// How to write the output file.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ParquetOutputOptions {
+    /// How its pages are compressed.
     pub compression: OutputCompression,
+    /// Rows per row group.
     pub row_group_size: usize,
 }
 
@@ -223,6 +240,7 @@ impl Default for ParquetOutputOptions {
 
 /// Where the kept rows go, in order.
 pub trait BatchSink: Send {
+    /// Writes the next batch.
     fn write(&mut self, batch: &RecordBatch) -> Result<(), Error>;
     /// Completes the output and makes it durable, still under its temporary name: it appears
     /// under its final name only when the result is committed ([`FinishedOutput::commit`]), so a
@@ -248,5 +266,4 @@ mod tests {
         assert!("zip".parse::<OutputCompression>().unwrap_err().contains("unknown compression"));
         assert!("gzip:x".parse::<OutputCompression>().unwrap_err().contains("not an integer"));
     }
-
 }

@@ -47,7 +47,7 @@ impl ParquetFileSink {
         // Fail now, not after the run, if the writer cannot represent the schema.
         parquet::arrow::ArrowSchemaConverter::new()
             .convert(&schema)
-            .map_err(|source| Error::Parquet { path: destination.to_path_buf(), source })?;
+            .map_err(|source| Error::parquet_write(destination, source))?;
         let (file, partial) = create_partial(destination, ".parquet.partial")?;
         Ok(ParquetFileSink {
             destination: destination.to_path_buf(),
@@ -96,7 +96,7 @@ impl ParquetFileSink {
     }
 
     fn parquet_error(&self, source: parquet::errors::ParquetError) -> Error {
-        Error::Parquet { path: self.destination.clone(), source }
+        Error::parquet_write(&self.destination, source)
     }
 }
 
@@ -112,7 +112,7 @@ impl BatchSink for ParquetFileSink {
                 Ok(())
             }
             SinkState::Writing(writer) => {
-                writer.write(batch).map_err(|source| Error::Parquet { path: self.destination.clone(), source })?;
+                writer.write(batch).map_err(|source| Error::parquet_write(&self.destination, source))?;
                 self.writeback.wrote_up_to(writer.bytes_written());
                 Ok(())
             }
@@ -131,7 +131,7 @@ impl BatchSink for ParquetFileSink {
             return Err(Error::Internal { path: destination, message: "finish after a failed write".into() });
         };
         let temp: NamedTempFile =
-            writer.into_inner().map_err(|source| Error::Parquet { path: destination.clone(), source })?;
+            writer.into_inner().map_err(|source| Error::parquet_write(&destination, source))?;
         durable(temp, &destination, partial)
     }
 }
@@ -190,6 +190,34 @@ impl Drop for Writeback {
 mod tests {
     use super::*;
 
+    /// A device that is full from its first byte.
+    struct Full;
+
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_as_the_write_error_it_is() {
+        let batch = crate::synthetic::narrow_batch(1_000, 0, &mut crate::synthetic::SplitMix64::new(3));
+        let failed = ParallelParquetWriter::try_new(Full, batch.schema(), WriterProperties::default())
+            .and_then(|mut writer| {
+                writer.write(&batch)?;
+                writer.into_inner().map(|_| ())
+            })
+            .expect_err("nothing can be written to a full device");
+        let error = Error::parquet_write(Path::new("out.parquet"), failed);
+        assert!(matches!(&error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull), "{error:?}");
+        assert!(!error.to_string().contains("readable"), "{error}");
+        assert!(error.to_string().starts_with("out.parquet: "), "{error}");
+    }
+
     #[test]
     fn dictionary_encoding_only_on_the_repetitive_columns_of_the_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -228,9 +256,9 @@ mod tests {
             Field::new("nothing", DataType::Struct(Fields::empty()), true),
         ]));
         let err = ParquetFileSink::create(&out, schema, &ParquetOutputOptions::default()).err().unwrap();
-        assert!(matches!(err, Error::Parquet { .. }), "{err:?}");
+        assert!(matches!(err, Error::ParquetWrite { .. }), "{err:?}");
+        assert!(err.to_string().contains("cannot write Parquet"), "{err}");
         assert!(err.to_string().contains("empty struct"), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no output and no temporary file");
     }
-
 }
