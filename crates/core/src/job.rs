@@ -5,52 +5,16 @@ use std::time::Instant;
 
 use crate::angle::Angle;
 use crate::columns::{CoordinateColumns, schema_difference};
-use crate::contaminants::{ContaminantSet, ContaminantSpec};
-use crate::cut::{BatchCutter, CutOptions};
+use crate::contaminants::ContaminantSet;
+use crate::cut::BatchCutter;
 use crate::error::Error;
 use crate::io::paths::CreatedDirs;
 pub use crate::io::paths::FileTask;
 use crate::io::read::{Catalogue, open_catalogue};
-use crate::io::write::{BatchSink, FinishedOutput, OutputOptions, commit_all, create_sink};
-use crate::kernel::{ContaminantIndex, Kernel, KernelChoice};
-use crate::pipeline::{Counts, PipelineOptions, Sinks, run};
-
-/// A run of `angcut stream`, planned and checked: made by [`StreamOptions::plan`], run by
-/// [`stream_file`]. Its rules were checked when it was made; the job trusts them.
-#[derive(Debug, Clone)]
-pub struct StreamJob {
-    /// The inputs and where their rows go, cut one after the other against one contaminant index.
-    pub(crate) files: Vec<FileTask>,
-    /// Create the outputs' missing parent directories (what `--out-dir` does); without it a
-    /// missing directory is an error. Directories created by a failed run are removed again.
-    pub(crate) create_dirs: bool,
-    /// The contaminant file, its columns, and the radius model; `None` when the contaminants are
-    /// given already indexed ([`stream_with_index`]).
-    pub(crate) contaminants: Option<ContaminantSpec>,
-    /// Object coordinate columns; `None` finds them by their usual names.
-    pub(crate) ra: Option<String>,
-    pub(crate) dec: Option<String>,
-    pub(crate) kernel: KernelChoice,
-    pub(crate) batch_size: usize,
-    pub(crate) pipeline: PipelineOptions,
-    /// Which rows go to the outputs, and what columns are added; `cut.rejected` is set exactly
-    /// when the files have rejected outputs.
-    pub(crate) cut: CutOptions,
-    /// How every output is written, resolved per output ([`OutputOptions::resolve`]).
-    pub(crate) outputs: OutputOptions,
-}
-
-impl StreamJob {
-    /// The inputs, in the order they are cut, and their outputs.
-    pub fn files(&self) -> &[FileTask] {
-        &self.files
-    }
-
-    /// The contaminant file and how its radii are found; `None` for a set given already indexed.
-    pub fn contaminants(&self) -> Option<&ContaminantSpec> {
-        self.contaminants.as_ref()
-    }
-}
+use crate::io::write::{BatchSink, FinishedOutput, commit_all, create_sink};
+use crate::kernel::{ContaminantIndex, Kernel};
+use crate::pipeline::{Counts, Sinks, run};
+pub use crate::plan::StreamJob;
 
 /// What a finished job did.
 #[derive(Debug, Clone, PartialEq)]
@@ -305,6 +269,7 @@ fn cut_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::KernelChoice;
     use crate::plan::StreamOptions;
     use arrow::array::RecordBatch;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -16,13 +16,49 @@ use crate::io::identity::{InputIdentities, check_output_path, same_destination};
 use crate::io::is_stdio;
 use crate::io::paths::{FileTask, plan_out_dir};
 use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
-use crate::job::StreamJob;
 use crate::kernel::KernelChoice;
 use crate::pipeline::PipelineOptions;
 use crate::star_mask::{MagnitudeRule, PowerLaw};
 
 /// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
 pub const DEFAULT_BATCH_SIZE: usize = 65_536;
+
+/// A run of `angcut stream`, planned and checked: made by [`StreamOptions::plan`], run by
+/// [`crate::stream_file`]. Its rules were checked when it was made; the job trusts them.
+#[derive(Debug, Clone)]
+pub struct StreamJob {
+    /// The inputs and where their rows go, cut one after the other against one contaminant index.
+    pub(crate) files: Vec<FileTask>,
+    /// Create the outputs' missing parent directories (what `--out-dir` does); without it a
+    /// missing directory is an error. Directories created by a failed run are removed again.
+    pub(crate) create_dirs: bool,
+    /// The contaminant file, its columns, and the radius model; `None` when the contaminants are
+    /// given already indexed ([`crate::stream_with_index`]).
+    pub(crate) contaminants: Option<ContaminantSpec>,
+    /// Object coordinate columns; `None` finds them by their usual names.
+    pub(crate) ra: Option<String>,
+    pub(crate) dec: Option<String>,
+    pub(crate) kernel: KernelChoice,
+    pub(crate) batch_size: usize,
+    pub(crate) pipeline: PipelineOptions,
+    /// Which rows go to the outputs, and what columns are added; `cut.rejected` is set exactly
+    /// when the files have rejected outputs.
+    pub(crate) cut: CutOptions,
+    /// How every output is written, resolved per output ([`OutputOptions::resolve`]).
+    pub(crate) outputs: OutputOptions,
+}
+
+impl StreamJob {
+    /// The inputs, in the order they are cut, and their outputs.
+    pub fn files(&self) -> &[FileTask] {
+        &self.files
+    }
+
+    /// The contaminant file and how its radii are found; `None` for a set given already indexed.
+    pub fn contaminants(&self) -> Option<&ContaminantSpec> {
+        self.contaminants.as_ref()
+    }
+}
 
 /// Everything a user can ask of `angcut stream`, unchecked. Each field is one option of the
 /// command line (named in its doc); `None`, `false` and empty mean the option was not given.

@@ -148,7 +148,11 @@ fn remove_dead_partials(dir: &Path) -> usize {
             .and_then(|modified| SystemTime::now().duration_since(modified).ok())
             .is_some_and(|age| age >= STALE_AFTER);
         // Holding its lock while removing it: no run can take the file up in between.
-        if old && let Ok(file) = File::open(&path) && file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+        if old
+            && let Ok(file) = File::open(&path)
+            && file.try_lock().is_ok()
+            && std::fs::remove_file(&path).is_ok()
+        {
             removed += 1;
         }
     }
@@ -172,7 +176,9 @@ pub(super) fn create_partial(destination: &Path, suffix: &str) -> Result<(NamedT
     let io_error = |source| Error::Io { path: destination.to_path_buf(), source };
     let file = builder.tempfile_in(dir).map_err(io_error)?;
     let partial = PartialOutput::register(file.path());
-    file.as_file().try_lock().map_err(|error| io_error(std::io::Error::other(format!("cannot lock its temporary file: {error}"))))?;
+    file.as_file()
+        .try_lock()
+        .map_err(|error| io_error(std::io::Error::other(format!("cannot lock its temporary file: {error}"))))?;
     Ok((file, partial))
 }
 

@@ -130,8 +130,7 @@ impl BatchSink for ParquetFileSink {
         let SinkState::Writing(writer) = state else {
             return Err(Error::Internal { path: destination, message: "finish after a failed write".into() });
         };
-        let temp: NamedTempFile =
-            writer.into_inner().map_err(|source| Error::parquet_write(&destination, source))?;
+        let temp: NamedTempFile = writer.into_inner().map_err(|source| Error::parquet_write(&destination, source))?;
         durable(temp, &destination, partial)
     }
 }
@@ -213,7 +212,10 @@ mod tests {
             })
             .expect_err("nothing can be written to a full device");
         let error = Error::parquet_write(Path::new("out.parquet"), failed);
-        assert!(matches!(&error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull), "{error:?}");
+        assert!(
+            matches!(&error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+            "{error:?}"
+        );
         assert!(!error.to_string().contains("readable"), "{error}");
         assert!(error.to_string().starts_with("out.parquet: "), "{error}");
     }

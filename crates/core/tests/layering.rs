@@ -1,0 +1,92 @@
+//! The core's modules import one way: each may use only the modules listed before it in
+//! [`LAYERS`] (README "Project layout" shows the same order). A `use crate::x` that points up the
+//! list, or a module missing from it, fails here with the file and the import.
+
+use std::path::Path;
+
+/// The core's top-level modules, lowest first.
+const LAYERS: &[&str] = &[
+    "angle",
+    "sky",
+    "star_mask",
+    "kernel",
+    "error",
+    "columns",
+    "io",
+    "synthetic",
+    "contaminants",
+    "cut",
+    "pipeline",
+    "plan",
+    "job",
+    "stats",
+];
+
+/// The crate-level names a module may mention whatever its layer: the crate's re-exports of
+/// lower modules' types.
+const REEXPORTS: &[(&str, &str)] = &[("Angle", "angle"), ("Error", "error")];
+
+/// The modules `text` refers to as `crate::NAME`, outside comments and its test module.
+fn imports(text: &str) -> Vec<String> {
+    let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+    let mut found = Vec::new();
+    for line in code.lines() {
+        let line = line.split("//").next().unwrap_or("");
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let module = REEXPORTS.iter().find(|(item, _)| *item == name).map_or(name.clone(), |(_, m)| m.to_string());
+            found.push(module);
+        }
+    }
+    found
+}
+
+fn rust_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("the source directory is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_module_imports_only_the_layers_below_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 20, "the core's sources were found: {}", files.len());
+    let mut wrong = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).expect("below src");
+        let module = relative.components().next().expect("a file").as_os_str().to_string_lossy().replace(".rs", "");
+        if module == "lib" {
+            continue;
+        }
+        let Some(layer) = LAYERS.iter().position(|m| *m == module) else {
+            wrong.push(format!("{}: module '{module}' is not in LAYERS", relative.display()));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).expect("a readable source file");
+        for import in imports(&text) {
+            match LAYERS.iter().position(|m| *m == import) {
+                Some(at) if at <= layer => {}
+                Some(_) => {
+                    wrong.push(format!("{}: '{module}' imports '{import}', a layer above it", relative.display()))
+                }
+                None => wrong.push(format!("{}: imports 'crate::{import}', which is no module", relative.display())),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "imports against the layering:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_check_sees_an_import_that_points_up() {
+    let text = "use crate::sky::UnitVector;\n// use crate::job::nothing;\nfn f() -> crate::Angle { todo!() }\n#[cfg(test)]\nmod tests {\n    use crate::job::Summary;\n}\n";
+    assert_eq!(imports(text), vec!["sky".to_string(), "angle".to_string()]);
+}
