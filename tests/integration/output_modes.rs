@@ -2,6 +2,7 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type};
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 use crate::support::*;
@@ -127,8 +128,16 @@ fn nearest_columns_name_the_closest_covering_star() {
     let batch = read_parquet(&out);
     let rows = batch.column_by_name("nearest_row").unwrap().as_primitive::<Int64Type>();
     let flags = batch.column_by_name("f").unwrap().as_boolean();
+    let far = reference_kept(
+        &positions(&fixture("objects.parquet")),
+        &positions(&stars_file),
+        Angle::parse_maxsep(MAXSEP).unwrap(),
+    );
+    assert!(far.len() < batch.num_rows() && !far.is_empty(), "some objects are near a star, some are not");
     for row in 0..batch.num_rows() {
-        assert_eq!(rows.is_valid(row), flags.value(row), "a nearest star exactly where the flag is set");
+        let near = far.binary_search(&(row as i64)).is_err();
+        assert_eq!(flags.value(row), near, "row {row}: flagged as the reference says");
+        assert_eq!(rows.is_valid(row), near, "row {row}: a nearest star exactly where the flag is set");
     }
 }
 
@@ -155,7 +164,9 @@ fn impossible_mixes_are_usage_errors() {
     assert!(!std::path::Path::new(rejected).exists());
     // A rejected file in a missing directory: refused before anything is written.
     let missing = dir.path().join("no/such/dir/r.parquet");
-    stream(&objects, &out, &stars, &["--maxsep", MAXSEP, "--rejected", missing.to_str().unwrap()]).failure();
+    stream(&objects, &out, &stars, &["--maxsep", MAXSEP, "--rejected", missing.to_str().unwrap()])
+        .code(2)
+        .stderr(contains("directory").and(contains("does not exist")));
     assert!(!out.exists());
 }
 

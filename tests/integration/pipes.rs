@@ -6,7 +6,6 @@ use std::io::Read;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use arrow::datatypes::Float64Type;
 use predicates::str::contains;
 
 use crate::support::*;
@@ -108,15 +107,12 @@ fn arrow_ipc_files_and_csv_contaminants_give_the_same_cut() {
     let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
     stream(&objects, &a, &csv, &["--radius-from-mag", "hpmag"]).success();
     stream(&objects, &b, &stars, &["--radius-from-mag", "hpmag"]).success();
-    assert_eq!(ids(&read_parquet(&a)), ids(&read_parquet(&b)));
-    let kept = read_parquet(&a);
-    assert!(
-        kept.column_by_name("ra")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<arrow::array::PrimitiveArray<Float64Type>>()
-            .is_some()
-    );
+    let rule = angcut::star_mask::MagnitudeRule::default();
+    let radii: Vec<Angle> = mag.iter().map(|&m| rule.radius(m).expect("every star has a magnitude")).collect();
+    let by_magnitude = reference_kept_with_radii(&positions(&objects), &positions(&stars), &radii);
+    assert!(!by_magnitude.is_empty() && by_magnitude != expected, "the magnitude radii cut other rows than 30arcmin");
+    assert_eq!(ids(&read_parquet(&a)), by_magnitude);
+    assert_eq!(ids(&read_parquet(&b)), by_magnitude);
     // A CSV is not accepted as the catalogue itself: it has no types to write back.
     stream(&csv, &dir.path().join("no.parquet"), &stars, &["--maxsep", "1deg"]).code(1).stderr(contains("stars.csv"));
 }
@@ -147,11 +143,10 @@ fn a_reader_that_closes_the_pipe_early_stops_angcut_cleanly() {
     assert!(!messages.contains("panicked") && !messages.contains("internal error"), "{messages}");
 }
 
+#[cfg(target_os = "linux")] // /dev/full: a device that is always full
 #[test]
 fn a_full_device_on_stdout_is_an_error() {
-    let Ok(full) = File::options().write(true).open("/dev/full") else {
-        return; // not on this system: nothing to test
-    };
+    let full = File::options().write(true).open("/dev/full").expect("Linux has /dev/full");
     let output = Process::new(binary())
         .arg("stream")
         .arg(fixture("objects.parquet"))
@@ -220,4 +215,48 @@ fn stdin_must_be_an_ipc_stream() {
         .assert()
         .code(2)
         .stderr(contains("arrow-stream"));
+}
+
+/// The batches of an Arrow IPC file.
+fn read_ipc_file(path: &std::path::Path) -> Vec<arrow::array::RecordBatch> {
+    let reader = arrow::ipc::reader::FileReader::try_new(File::open(path).unwrap(), None).unwrap();
+    reader.map(|batch| batch.unwrap()).collect()
+}
+
+#[test]
+fn output_options_apply_to_every_output_or_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
+    let cut = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["--maxsep", "30arcmin"];
+        args.extend_from_slice(extra);
+        stream(&objects, out, &stars, &args)
+    };
+    // --compression applies to Arrow IPC output: the same rows, in fewer bytes.
+    let (plain, packed) = (dir.path().join("plain.arrow"), dir.path().join("packed.arrow"));
+    cut(&plain, &[]).success();
+    cut(&packed, &["--compression", "zstd"]).success();
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+    assert!(size(&packed) * 10 < size(&plain) * 8, "zstd: {} bytes against {}", size(&packed), size(&plain));
+    assert_eq!(read_ipc_file(&packed), read_ipc_file(&plain));
+    let expected = reference_kept(&positions(&objects), &positions(&stars), Angle::parse_maxsep("30arcmin").unwrap());
+    let rows: usize = read_ipc_file(&packed).iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, expected.len());
+
+    // --output-format applies to the rejected output as well as to OUT.
+    let (kept, removed) = (dir.path().join("kept.parquet"), dir.path().join("removed.parquet"));
+    cut(&kept, &["--output-format", "arrow", "--rejected", removed.to_str().unwrap()]).success();
+    let kept_rows: usize = read_ipc_file(&kept).iter().map(|b| b.num_rows()).sum();
+    let removed_rows: usize = read_ipc_file(&removed).iter().map(|b| b.num_rows()).sum();
+    assert_eq!((kept_rows, removed_rows), (expected.len(), 20_000 - expected.len()));
+
+    // Options that do not apply to the output's format are refused, not ignored.
+    let refused = dir.path().join("refused.arrow");
+    cut(&refused, &["--compression", "snappy"]).code(2).stderr(contains("--compression snappy does not apply to"));
+    cut(&refused, &["--row-group-size", "1000"]).code(2).stderr(contains("--row-group-size applies to Parquet output"));
+    let rejected_ipc = dir.path().join("refused.parquet");
+    cut(&rejected_ipc, &["--output-format", "arrow-stream", "--compression", "gzip"])
+        .code(2)
+        .stderr(contains("does not apply to"));
+    assert!(!refused.exists() && !rejected_ipc.exists());
 }

@@ -143,24 +143,34 @@ fn impossible_radii_and_option_mixes_are_refused() {
         .code(1)
         .stderr(contains("row 1, column 'r_arcmin': -2 gives the radius"))
         .stderr(contains("--min-radius"));
-    // --min-radius clamps it, and the run succeeds.
+    // --min-radius clamps it, and the run cuts with the clamped radius.
     stream(&objects, &out, &mask, &["--radius-col", "r_arcmin", "--radius-unit", "arcmin", "--min-radius", "1arcsec"])
         .success();
+    let radii = [Angle::from_arcsec(60.0), Angle::from_arcsec(1.0)];
+    let expected = reference_kept_with_radii(&positions(&objects), &[(10.0, 10.0), (20.0, 20.0)], &radii);
+    assert_eq!(ids(&read_parquet(&out)), expected);
     std::fs::remove_file(&out).unwrap();
     stream(&objects, &out, &mask, &["--radius-col", "name"]).code(1).stderr(contains("column 'name' has type Utf8"));
     stream(&objects, &out, &mask, &["--radius-col", "nope"])
         .code(2)
         .stderr(contains("no column 'nope' (given by --radius-col); available columns: ra, dec, r_arcmin, name"));
-    for args in [
-        &["--radius-col", "r_arcmin", "--radius-from-mag", "r_arcmin"][..],
-        &["--maxsep", "1deg", "--mag-radius", "legacy"],
-        &["--maxsep", "1deg", "--radius-unit", "deg"],
-        &["--maxsep", "1deg", "--min-radius", "1arcsec"],
-        &["--radius-from-mag", "r_arcmin", "--mag-radius", "1,2"],
-        &["--radius-col", "r_arcmin", "--radius-unit", "furlong"],
-        &[],
+    for (args, message) in [
+        (
+            &["--radius-col", "r_arcmin", "--radius-from-mag", "r_arcmin"][..],
+            "--radius-col cannot be used with --radius-from-mag",
+        ),
+        (&["--maxsep", "1deg", "--mag-radius", "legacy"], "--mag-radius gives the rule of --radius-from-mag"),
+        (&["--maxsep", "1deg", "--radius-unit", "deg"], "--radius-unit gives the unit of --radius-col"),
+        (&["--maxsep", "1deg", "--min-radius", "1arcsec"], "--min-radius and --max-radius clamp"),
+        (&["--radius-from-mag", "r_arcmin", "--mag-radius", "1,2"], "--mag-radius"),
+        (&["--radius-col", "r_arcmin", "--radius-unit", "furlong"], "unknown angle unit 'furlong'"),
+        (
+            &["--radius-col", "r_arcmin", "--min-radius", "1deg", "--max-radius", "1arcsec"],
+            "--min-radius is larger than --max-radius",
+        ),
+        (&[], "--maxsep is required unless --radius-col or --radius-from-mag"),
     ] {
-        stream(&objects, &out, &mask, args).code(2);
+        stream(&objects, &out, &mask, args).code(2).stderr(contains(message));
     }
     assert!(!out.exists());
 }

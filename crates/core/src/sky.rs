@@ -122,12 +122,38 @@ mod tests {
 
     #[test]
     fn separation_is_strictly_less() {
-        // Two points 1deg apart on the equator, with maxsep exactly their chord: not near.
+        // A limit exactly the chord of a pair: the pair is not near, a closer one is.
         let a = unit_vector(10.0, 0.0);
         let b = unit_vector(11.0, 0.0);
         let limit_exact = SearchRadius { angle: Angle::from_degrees(1.0), limit: chord2(&a, &b) };
         assert!(!limit_exact.contains(chord2(&a, &b)));
         assert!(limit_exact.contains(chord2(&a, &a)));
+    }
+
+    #[test]
+    fn a_radius_is_the_chord_of_that_separation() {
+        // SearchRadius::new against the chord of two points that far apart along the equator,
+        // from 1 mas to 180deg; and a point just inside or just outside falls on its side.
+        for degrees in [1.0 / 3.6e6, 1.0 / 3600.0, 0.5, 1.0, 30.0, 90.0, 135.0, 179.0, 180.0] {
+            let radius = SearchRadius::new(Angle::from_degrees(degrees));
+            assert_eq!(radius.angle(), Angle::from_degrees(degrees));
+            let (start, end) = (unit_vector(0.0, 0.0), unit_vector(degrees, 0.0));
+            let chord = chord2(&start, &end);
+            assert!(
+                (radius.chord2_limit() - chord).abs() <= 1e-14 * chord,
+                "{degrees}deg: {} vs {chord}",
+                radius.chord2_limit()
+            );
+            // Near 180deg the chord changes with the square of the distance to the antipode, so
+            // a part in 1e9 is below its resolution there: a part in 1e6 is not.
+            let step = if degrees < 90.0 { 1e-9 } else { 1e-6 };
+            let inside = unit_vector(degrees * (1.0 - step), 0.0);
+            assert!(radius.contains(chord2(&start, &inside)), "{degrees}deg: just inside");
+            if degrees < 180.0 {
+                let outside = unit_vector(degrees * (1.0 + step), 0.0);
+                assert!(!radius.contains(chord2(&start, &outside)), "{degrees}deg: just outside");
+            }
+        }
     }
 
     #[test]
