@@ -8,18 +8,21 @@
 # a pyarrow copy) when python3 has numpy, pyarrow and scipy. Data is generated under bench-data/
 # (git-ignored) by `angcut gen` and reused.
 #
-# Usage: scripts/bench.sh [--quick] [--no-peers] [--runs N]
-#   --quick     W3 at 2,000,000 rows (a few minutes in all)
+# Usage: scripts/bench.sh [--quick] [--no-peers] [--runs N] [--compare BIN]
+#   --quick        W3 at 2,000,000 rows (a few minutes in all)
+#   --compare BIN  also time another angcut binary (an older build) on every line, right after
+#                  this one's, and print this / BIN per line: before-and-after in one run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0 peers=1 runs=3
+quick=0 peers=1 runs=3 other=
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=1 ;;
         --no-peers) peers=0 ;;
         --runs) runs=$2; shift ;;
-        *) echo "usage: scripts/bench.sh [--quick] [--no-peers] [--runs N]" >&2; exit 2 ;;
+        --compare) other=$(realpath "$2"); shift ;;
+        *) echo "usage: scripts/bench.sh [--quick] [--no-peers] [--runs N] [--compare BIN]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -68,6 +71,7 @@ measure() {
 }
 angcut() { # WORKLOAD LABEL IN CONTAMINANTS MAXSEP [OPTIONS...]
     measure "$1" "$2" "$bin" stream "$3" "$out" -c "$4" --maxsep "$5" "${@:6}"
+    [ -z "$other" ] || measure "$1" "$2 (other)" "$other" stream "$3" "$out" -c "$4" --maxsep "$5" "${@:6}"
 }
 none=$d/no-contaminants.parquet
 
@@ -116,11 +120,11 @@ ratio() { # NAME WORKLOAD LABEL_A LABEL_B: median A / median B
 }
 
 echo "angcut $("$bin" --version | cut -d' ' -f2), $(date -u +%Y-%m-%d), $(nproc) cores; wall seconds over $runs runs"
-printf '%-5s %-18s %8s %8s %8s %12s %11s\n' work config min median rss_MB rows/s kept
+printf '%-5s %-26s %8s %8s %8s %12s %11s\n' work config min median rss_MB rows/s kept
 cut -f1,2 "$results" | awk '!seen[$0]++' | while IFS=$'\t' read -r w label; do
     read -r min med rss rows kept < <(stats "$w" "$label")
     awk -v w="$w" -v l="$label" -v min="$min" -v med="$med" -v rss="$rss" -v rows="$rows" -v kept="$kept" \
-        'BEGIN { printf "%-5s %-18s %8.3f %8.3f %8.0f %12.0f %11s\n", w, l, min, med, rss / 1024, rows / med, kept }'
+        'BEGIN { printf "%-5s %-26s %8.3f %8.3f %8.0f %12.0f %11s\n", w, l, min, med, rss / 1024, rows / med, kept }'
 done
 echo "ratios of medians:"
 for w in W1 W2 W2b W3; do
@@ -134,3 +138,9 @@ for w in W1 W2 W2b W3; do
     ratio "$w scipy / angcut" "$w" "peer scipy" auto
     ratio "$w floor / pyarrow copy" "$w" floor "peer pyarrow copy"
 done
+if [ -n "$other" ]; then
+    echo "this build / $other, per line:"
+    cut -f1,2 "$results" | awk '!seen[$0]++' | grep -v ' (other)$' | while IFS=$'\t' read -r w label; do
+        ratio "$w $label" "$w" "$label" "$label (other)"
+    done
+fi

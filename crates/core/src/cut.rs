@@ -226,6 +226,19 @@ impl<'a> BatchCutter<'a> {
     ) -> Result<BatchCutter<'a>, Error> {
         let path = path.into();
         let columns = CoordinateColumns::resolve(schema, &path, ra, dec, ("--ra", "--dec"))?;
+        BatchCutter::with_columns(schema, path, columns, index, ids, options)
+    }
+
+    /// [`BatchCutter::new`] with the coordinate columns already found (a job with several inputs
+    /// of one schema finds them once).
+    pub fn with_columns(
+        schema: &SchemaRef,
+        path: PathBuf,
+        columns: CoordinateColumns,
+        index: &'a ContaminantIndex,
+        ids: Option<(&'a ArrayRef, &str)>,
+        options: CutOptions,
+    ) -> Result<BatchCutter<'a>, Error> {
         let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
         let mut add = |name: String, data_type: DataType, flag: &str| {
             if schema.fields().iter().any(|f| f.name() == &name) {

@@ -123,17 +123,22 @@ fn stream(
     // is created: a wrong input file, or one whose schema differs from the first's, is reported
     // first and leaves nothing behind.
     let mut first = None;
+    let mut columns = None;
     let mut rows_total = Some(0u64);
     let mut bytes_total = 0u64;
     for task in &job.files {
         let catalogue = open_catalogue(&task.input, job.batch_size, false)?;
         let schema = catalogue.source.schema();
         let name = catalogue.source.path().to_path_buf();
-        CoordinateColumns::resolve(&schema, &name, job.ra.as_deref(), job.dec.as_deref(), ("--ra", "--dec"))?;
         rows_total = rows_total.zip(catalogue.rows).map(|(a, b)| a + b);
         bytes_total += std::fs::metadata(&task.input).map_or(0, |m| m.len());
         match &first {
-            None => first = Some((catalogue, name)),
+            None => {
+                // Found once: every other input must have the same columns.
+                let axes = (job.ra.as_deref(), job.dec.as_deref());
+                columns = Some(CoordinateColumns::resolve(&schema, &name, axes.0, axes.1, ("--ra", "--dec"))?);
+                first = Some((catalogue, name));
+            }
             Some((first, first_name)) => {
                 if let Some(difference) = schema_difference(&first.source.schema(), &schema) {
                     return Err(Error::SchemaChange { path: name, first: first_name.clone(), difference });
@@ -184,8 +189,9 @@ fn stream(
                     progress(&ProgressReport { counts: total, rows_total, bytes_total, file: i, files });
                 }
             };
-            let file_counts =
-                cut_one(job, task, catalogue, contaminants, index, &mut created, &mut finished, &mut report)?;
+            let columns = columns.clone().ok_or_else(|| Error::Usage("no input given".into()))?;
+            let cutter = cutter(job, &catalogue, columns, contaminants, index)?;
+            let file_counts = cut_one(job, task, catalogue, &cutter, &mut created, &mut finished, &mut report)?;
             counts.add(&file_counts);
             counts.peak_in_flight = counts.peak_in_flight.max(file_counts.peak_in_flight);
             files.push(FileSummary {
@@ -212,33 +218,32 @@ fn stream(
     })
 }
 
-/// Cuts one input into its outputs, which are finished (complete, durable) but not yet in place.
-#[allow(clippy::too_many_arguments)]
-fn cut_one(
+/// The cutter for one input, its coordinate columns found already.
+fn cutter<'a>(
     job: &StreamJob,
-    task: &FileTask,
-    mut catalogue: Catalogue,
-    contaminants: &ContaminantSet,
-    index: &ContaminantIndex,
-    created: &mut CreatedDirs,
-    finished: &mut Vec<FinishedOutput>,
-    report: &mut dyn FnMut(&Counts),
-) -> Result<Counts, Error> {
-    let input_schema = catalogue.source.schema();
-    let input_name = catalogue.source.path().to_path_buf();
+    catalogue: &Catalogue,
+    columns: CoordinateColumns,
+    contaminants: &'a ContaminantSet,
+    index: &'a ContaminantIndex,
+) -> Result<BatchCutter<'a>, Error> {
     let ids = match (&contaminants.ids, job.contaminants.as_ref().and_then(|c| c.id_column.as_ref())) {
         (Some(ids), Some(name)) => Some((ids, name.as_str())),
         _ => None,
     };
-    let cutter = BatchCutter::new(
-        &input_schema,
-        &input_name,
-        job.ra.as_deref(),
-        job.dec.as_deref(),
-        index,
-        ids,
-        job.cut.clone(),
-    )?;
+    let (schema, path) = (catalogue.source.schema(), catalogue.source.path().to_path_buf());
+    BatchCutter::with_columns(&schema, path, columns, index, ids, job.cut.clone())
+}
+
+/// Cuts one input into its outputs, which are finished (complete, durable) but not yet in place.
+fn cut_one(
+    job: &StreamJob,
+    task: &FileTask,
+    mut catalogue: Catalogue,
+    cutter: &BatchCutter,
+    created: &mut CreatedDirs,
+    finished: &mut Vec<FinishedOutput>,
+    report: &mut dyn FnMut(&Counts),
+) -> Result<Counts, Error> {
     let schema = cutter.output_schema();
     let mut open = |path: &Path| -> Result<Box<dyn BatchSink>, Error> {
         if job.create_dirs
@@ -258,7 +263,7 @@ fn cut_one(
         rejected: rejected.as_deref_mut().map(|s| s as &mut dyn BatchSink),
         progress: Some(report),
     };
-    let counts = run(catalogue.source.as_mut(), &cutter, &job.pipeline, sinks)?;
+    let counts = run(catalogue.source.as_mut(), cutter, &job.pipeline, sinks)?;
     finished.push(sink.finish()?);
     if let Some(rejected) = rejected {
         finished.push(rejected.finish()?);
