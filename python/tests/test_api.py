@@ -212,7 +212,7 @@ def test_from_arrow_reads_columns_by_the_command_lines_rules():
     assert per.mask([10.15, 20.1], [0.0, 0.0]).tolist() == [True, False]
     with pytest.raises(ValueError, match="'r'.*null"):
         angcut.ContaminantSet.from_arrow(radii, radius_col="r")
-    with pytest.raises(ValueError, match=r"no column 'x' \(given by --ra\); available columns: RAJ2000, DEJ2000, r"):
+    with pytest.raises(ValueError, match=r"<arrow table>: no column 'x' \(given by --contaminant-ra\); available columns: RAJ2000, DEJ2000, r"):
         angcut.ContaminantSet.from_arrow(radii, ra="x", dec="DEJ2000", maxsep=1)
 
 
