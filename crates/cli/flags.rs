@@ -53,7 +53,7 @@ const STREAM_EXAMPLES: &str = "Examples:
 #[derive(Debug, ClapArgs)]
 pub struct StreamArgs {
     /// IN OUT: the object catalogue to cut (Parquet or Arrow IPC file or stream, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, or --output-format; '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
-    #[arg(value_name = "PATHS", required = true)]
+    #[arg(value_names = ["IN", "OUT"], num_args = 1.., required = true)]
     pub paths: Vec<PathBuf>,
     /// Cut every IN (a directory: every *.parquet file below it, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
     #[arg(long, value_name = "DIR")]

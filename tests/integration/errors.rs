@@ -173,7 +173,7 @@ fn non_numeric_coordinates_and_invalid_contaminants_fail_naming_file_column_row(
     write_narrow(&bad_stars, &positions, 30);
     stream(&s.input, &s.out, &bad_stars, &["--maxsep", "1deg", "--on-invalid", "keep"]).code(1).stderr(
         predicate::str::contains(
-            "bad_stars.parquet: row 77, column 'dec': contaminant declination 91 is outside [-90, 90]",
+            "bad_stars.parquet: row 77, column 'dec': declination 91 is outside [-90, 90]; every contaminant needs a valid position",
         ),
     );
     assert!(!s.out.exists());

@@ -210,3 +210,34 @@ fn stats_json_records_the_run_and_quiet_prints_nothing() {
     assert!(json.contains("\"kind\": \"magnitude\", \"column\": \"hpmag\", \"rule\": \"1630 arcsec * 10^("), "{json}");
     assert!(json.contains("\"largest_arcsec\": 1800"), "{json}");
 }
+
+#[test]
+fn the_summary_line_says_what_became_of_the_near_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
+    let far = reference_kept(&positions(&objects), &positions(&stars), Angle::parse_maxsep(MAXSEP).unwrap()).len();
+    let near = 20_000 - far;
+    assert!(near > 0 && far > 0);
+    for (args, line) in [
+        (&[][..], format!("read 20000 rows, removed {near}, invalid 0, wrote {far} in")),
+        (&["--invert"], format!("read 20000 rows, near {near}, invalid 0, wrote {near} in")),
+        (&["--flag-column", "f"], format!("read 20000 rows, flagged {near}, invalid 0, wrote 20000 in")),
+    ] {
+        let mut all = vec!["--maxsep", MAXSEP];
+        all.extend_from_slice(args);
+        stream(&objects, &out, &stars, &all).success().stderr(contains(line));
+        std::fs::remove_file(&out).unwrap();
+    }
+}
+
+#[test]
+fn an_invalid_contaminant_is_named_by_file_row_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stars, out) = (dir.path().join("stars.csv"), dir.path().join("out.parquet"));
+    std::fs::write(&stars, "ra,dec\n10,20\n30,\n").unwrap();
+    stream(&fixture("objects.parquet"), &out, &stars, &["--maxsep", MAXSEP]).code(1).stderr(contains(
+        "stars.csv: row 1, column 'dec': the value is null; every contaminant needs a valid position",
+    ));
+    assert!(!out.exists());
+}

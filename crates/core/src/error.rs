@@ -54,7 +54,7 @@ pub enum Error {
     #[error("{}: row {row}, column '{column}': {problem} (use --on-invalid keep or drop to let such objects through)", path.display())]
     InvalidObject { path: PathBuf, row: u64, column: String, problem: String },
 
-    #[error("{}: row {row}, column '{column}': contaminant {problem}; every contaminant needs a valid position", path.display())]
+    #[error("{}: row {row}, column '{column}': {problem}; every contaminant needs a valid position", path.display())]
     InvalidContaminant { path: PathBuf, row: u64, column: String, problem: String },
 
     #[error("{}: row {row}, column '{column}': {problem}", path.display())]

@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::angle::Angle;
 use crate::columns::{CoordinateColumns, schema_difference};
 use crate::contaminants::ContaminantSet;
-use crate::cut::BatchCutter;
+use crate::cut::{BatchCutter, Selection};
 use crate::error::Error;
 use crate::io::paths::CreatedDirs;
 pub use crate::io::paths::FileTask;
@@ -31,6 +31,8 @@ pub struct Summary {
     pub largest_radius: Option<Angle>,
     /// Whether rejected outputs were written (`counts.rejected` rows).
     pub rejected_output: bool,
+    /// Which rows the main output got: the summary line says "removed", "near" or "flagged".
+    pub selection: Selection,
     /// The whole job's wall time.
     pub seconds: f64,
 }
@@ -53,8 +55,15 @@ impl Summary {
         let rate = if self.seconds > 0.0 { c.read as f64 / self.seconds } else { 0.0 };
         let rejected = if self.rejected_output { format!(" (rejected {})", c.rejected) } else { String::new() };
         let files = if self.files.len() == 1 { String::new() } else { format!("{} files: ", self.files.len()) };
+        // `counts.removed` counts the near objects: removed by the cut, kept by --invert, flagged
+        // by --flag-column.
+        let near = match self.selection {
+            Selection::Far => "removed",
+            Selection::Near => "near",
+            Selection::Flag(_) => "flagged",
+        };
         format!(
-            "angcut: {files}read {} rows, removed {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
+            "angcut: {files}read {} rows, {near} {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
             c.read, c.removed, c.invalid, c.written, self.seconds, rate, self.contaminants, self.kernel
         )
     }
@@ -214,6 +223,7 @@ fn stream(
         kernel: index.kernel(),
         largest_radius: contaminants.largest_radius(),
         rejected_output: job.cut.rejected,
+        selection: job.cut.selection.clone(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
