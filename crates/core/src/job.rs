@@ -112,7 +112,7 @@ pub fn stream_file_with_progress(job: &StreamJob, progress: Option<&mut Progress
 
 /// [`stream_file`] against contaminants already read and indexed, for a caller that cuts many
 /// jobs with one set (a Dask worker cutting the partition files of a HATS catalogue indexes its
-/// set once, not once per file). The job is planned by [`StreamOptions::plan_with_given_set`]:
+/// set once, not once per file). The job is planned by [`crate::StreamOptions::plan_with_given_set`]:
 /// the set and its index say everything the contaminant options would.
 pub fn stream_with_index(
     job: &StreamJob,

@@ -1,7 +1,7 @@
 //! Reading and writing catalogues: every format, file or stdio, and the paths of a job.
 //!
-//! [`read`] opens inputs by their content, [`write`] creates outputs that appear whole or not at
-//! all, [`paths`] maps several inputs and directories onto outputs, and [`identity`] keeps an
+//! [`read`] opens inputs by their content, [`write`](mod@write) creates outputs that appear whole or not at
+//! all, [`paths`] maps several inputs and directories onto outputs, and `identity` keeps an
 //! output from replacing an input. `-` meaning stdin or stdout is decided here, once
 //! ([`is_stdio`]).
 

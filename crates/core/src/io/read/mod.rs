@@ -1,4 +1,4 @@
-//! Opening any catalogue a user gives, recognised by its content ([`detect`]): Parquet, an Arrow
+//! Opening any catalogue a user gives, recognised by its content (`detect`): Parquet, an Arrow
 //! IPC file, an Arrow IPC stream (also on stdin, `-`), or CSV with a header (contaminant lists).
 //! Every reader is a [`BatchSource`]; whatever a damaged file makes a decoder do (an error or a
 //! panic) comes out as an [`Error`] naming the file.

@@ -1,5 +1,5 @@
-//! Catalogue output: Parquet ([`parquet`]), an Arrow IPC file or stream ([`ipc`]), each written
-//! under a temporary name and moved into place by [`commit`] only when everything succeeded, so a
+//! Catalogue output: Parquet (`parquet`), an Arrow IPC file or stream (`ipc`), each written
+//! under a temporary name and moved into place by `commit` only when everything succeeded, so a
 //! failed run never leaves a partial OUT; or an IPC stream to stdout for the next stage of a pipe.
 
 use std::path::Path;

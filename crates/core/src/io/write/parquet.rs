@@ -18,7 +18,7 @@ use crate::error::Error;
 
 /// A Parquet file being written under a temporary name beside its destination.
 ///
-/// The first [`dictionary::SAMPLE_ROWS`] rows are held back until the writer knows which columns
+/// The first `dictionary::SAMPLE_ROWS` rows are held back until the writer knows which columns
 /// to dictionary-encode. Dropping the sink before [`BatchSink::finish`] deletes the temporary file.
 pub struct ParquetFileSink {
     destination: PathBuf,
