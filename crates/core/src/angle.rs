@@ -35,11 +35,17 @@ const UNITS: &[(&str, f64)] = &[
     ("degrees", PI / 180.0),
     ("d", PI / 180.0),
     ("arcmin", PI / 10_800.0),
+    ("arcminute", PI / 10_800.0),
+    ("arcminutes", PI / 10_800.0),
     ("amin", PI / 10_800.0),
     ("'", PI / 10_800.0),
+    ("′", PI / 10_800.0), // prime
     ("arcsec", PI / 648_000.0),
+    ("arcsecond", PI / 648_000.0),
+    ("arcseconds", PI / 648_000.0),
     ("asec", PI / 648_000.0),
     ("\"", PI / 648_000.0),
+    ("″", PI / 648_000.0), // double prime
     ("mas", PI / 648_000_000.0),
     ("rad", 1.0),
     ("radian", 1.0),
@@ -193,6 +199,12 @@ mod tests {
             ("2d", 2.0),
             ("1.5'", 1.5 / 60.0),
             ("3\"", 3.0 / 3600.0),
+            ("30 arcseconds", 30.0 / 3600.0),
+            ("1 arcsecond", 1.0 / 3600.0),
+            ("2 arcminutes", 2.0 / 60.0),
+            ("1arcminute", 1.0 / 60.0),
+            ("1.5′", 1.5 / 60.0),
+            ("3″", 3.0 / 3600.0),
         ];
         for (text, degrees) in cases {
             let angle: Angle = text.parse().unwrap();
