@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
 use angcut::star_mask::PowerLaw;
 use angcut::synthetic::{Catalogue, Sky, TableSchema};
-use angcut::{Angle, DEFAULT_BATCH_SIZE, KernelChoice, OnInvalid, StreamOptions};
+use angcut::{Angle, DEFAULT_BATCH_SIZE, KernelChoice, OnInvalid, SearchRadius, StreamOptions};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -68,7 +68,7 @@ pub struct StreamArgs {
         value_parser = parse_maxsep,
         allow_hyphen_values = true
     )]
-    pub maxsep: Option<Angle>,
+    pub maxsep: Option<SearchRadius>,
     /// Each contaminant's own radius, from this column (in --radius-unit).
     #[arg(long, value_name = "COL")]
     pub radius_col: Option<String>,
@@ -83,10 +83,10 @@ pub struct StreamArgs {
     pub mag_radius: Vec<PowerLaw>,
     /// Per-contaminant radii below this are raised to it.
     #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
-    pub min_radius: Option<Angle>,
+    pub min_radius: Option<SearchRadius>,
     /// Per-contaminant radii above this are lowered to it.
     #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
-    pub max_radius: Option<Angle>,
+    pub max_radius: Option<SearchRadius>,
     /// Write only the objects near a contaminant (the ones the cut would remove).
     #[arg(long)]
     pub invert: bool,
@@ -164,8 +164,8 @@ fn parse_table_schema(text: &str) -> Result<TableSchema, String> {
     text.parse()
 }
 
-fn parse_maxsep(text: &str) -> Result<Angle, String> {
-    Angle::parse_maxsep(text).map_err(|e| e.to_string())
+fn parse_maxsep(text: &str) -> Result<SearchRadius, String> {
+    SearchRadius::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_unit(text: &str) -> Result<Angle, String> {

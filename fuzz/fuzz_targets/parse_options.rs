@@ -7,15 +7,15 @@ use std::str::FromStr;
 
 use angcut::io::write::{OutputCompression, OutputFormat};
 use angcut::star_mask::PowerLaw;
-use angcut::{Angle, KernelChoice, OnInvalid};
+use angcut::{Angle, KernelChoice, OnInvalid, SearchRadius};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(maxsep) = Angle::parse_maxsep(text) {
-        let degrees = maxsep.degrees();
+    if let Ok(maxsep) = SearchRadius::parse(text) {
+        let degrees = maxsep.angle().degrees();
         assert!(degrees > 0.0 && degrees <= 180.0, "maxsep {text:?} accepted as {degrees} deg");
     }
     if let Ok(angle) = Angle::from_str(text) {

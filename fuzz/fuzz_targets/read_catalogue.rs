@@ -9,7 +9,7 @@ use std::sync::Once;
 
 use angcut::columns::CoordinateColumns;
 use angcut::io::read::open_catalogue;
-use angcut::{Angle, ContaminantSet, ContaminantSpec, RowRadius};
+use angcut::{Angle, ContaminantSet, ContaminantSpec, RowRadius, SearchRadius};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -47,7 +47,7 @@ fn read_as_catalogue(path: &Path) {
 }
 
 fn read_as_contaminants(path: &Path) {
-    let mut spec = ContaminantSpec::uniform(path, Angle::from_arcsec(30.0));
+    let mut spec = ContaminantSpec::uniform(path, SearchRadius::parse("30arcsec").expect("a radius"));
     let _ = ContaminantSet::read(&spec);
     spec.row_radius = Some(RowRadius::Column { name: "r".into(), unit: Angle::from_arcsec(1.0), min: None, max: None });
     let _ = ContaminantSet::read(&spec);

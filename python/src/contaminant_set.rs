@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use angcut::columns::{Axis, position};
 use angcut::{
-    Angle, BatchCutter, ContaminantIndex, ContaminantSet, ContaminantSpec, CutOptions, KernelChoice, OnInvalid, Radii,
-    RowRadius, Selection, UnitVector,
+    Angle, BatchCutter, ContaminantIndex, ContaminantSet, ContaminantSpec, CutOptions, KernelChoice, OnInvalid,
+    OptionNames, Radii, RowRadius, SearchRadius, Selection, UnitVector,
 };
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, RecordBatchReader};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
 use crate::convert::{
-    angle_argument, arrow_stream, float64_array, kernel_argument, on_invalid_argument, pyarrow_table, unit_argument,
+    arrow_stream, float64_array, kernel_argument, on_invalid_argument, pyarrow_table, radius_argument, unit_argument,
 };
 use crate::errors::{AngcutError, guarded, py_error};
 
@@ -97,6 +97,17 @@ fn classify(
 /// `radius_unit` (arcsec unless given, as everywhere in angcut: the command line's `--radius-unit`,
 /// `from_arrow`, `angcut.stream`). An object is near when its separation from some contaminant is strictly less
 /// than that contaminant's radius.
+/// What `ContaminantSet` and `ContaminantSet.from_arrow` call the options, for the core's messages.
+const PYTHON_NAMES: OptionNames = OptionNames {
+    ra: "ra=",
+    dec: "dec=",
+    maxsep: "maxsep=",
+    radius_col: "radius_col=",
+    radius_from_mag: "radius_col=", // no magnitude rule here
+    clamps: "a smaller radius",
+    id_column: "id_column=",
+};
+
 #[pyclass(module = "angcut._angcut", name = "ContaminantSet", frozen)]
 pub struct PyContaminantSet {
     pub set: ContaminantSet,
@@ -116,8 +127,8 @@ fn fingerprint(set: &ContaminantSet, choice: KernelChoice) -> u64 {
         v.map(f64::to_bits).hash(&mut hasher);
     }
     match &set.radii {
-        Radii::Uniform(r) => r.radians().to_bits().hash(&mut hasher),
-        Radii::PerContaminant(radii) => radii.iter().for_each(|r| r.radians().to_bits().hash(&mut hasher)),
+        Radii::Uniform(r) => r.angle().radians().to_bits().hash(&mut hasher),
+        Radii::PerContaminant(radii) => radii.iter().for_each(|r| r.angle().radians().to_bits().hash(&mut hasher)),
     }
     choice.to_string().hash(&mut hasher);
     hasher.finish()
@@ -163,7 +174,7 @@ impl PyContaminantSet {
         kernel: &str,
     ) -> PyResult<PyContaminantSet> {
         let choice = kernel_argument(kernel)?;
-        let maxsep = maxsep.map(|m| angle_argument(m, "maxsep")).transpose()?;
+        let maxsep = maxsep.map(|m| radius_argument(m, "maxsep")).transpose()?;
         if radius.is_none() && maxsep.is_none() {
             return Err(PyValueError::new_err("give maxsep (one radius for all) or radius (one per contaminant)"));
         }
@@ -181,6 +192,7 @@ impl PyContaminantSet {
             maxsep,
             row_radius: None,
             id_column: None,
+            names: OptionNames { radius_col: "radius=", ..PYTHON_NAMES },
         };
         if radius.is_some() {
             let unit = unit_argument(radius_unit)?;
@@ -208,7 +220,7 @@ impl PyContaminantSet {
         kernel: &str,
     ) -> PyResult<PyContaminantSet> {
         let choice = kernel_argument(kernel)?;
-        let maxsep = maxsep.map(|m| angle_argument(m, "maxsep")).transpose()?;
+        let maxsep = maxsep.map(|m| radius_argument(m, "maxsep")).transpose()?;
         if radius_col.is_none() && maxsep.is_none() {
             return Err(PyValueError::new_err("give maxsep (one radius for all) or radius_col (one per contaminant)"));
         }
@@ -220,6 +232,7 @@ impl PyContaminantSet {
             maxsep,
             row_radius: radius_col.map(|name| RowRadius::Column { name, unit, min: None, max: None }),
             id_column: None,
+            names: PYTHON_NAMES,
         };
         let reader = arrow_stream(table)?;
         let set = py.detach(|| guarded(|| ContaminantSet::from_reader(reader, &spec).map_err(py_error)))?;
@@ -239,7 +252,7 @@ impl PyContaminantSet {
         dec: &Bound<'py, PyAny>,
         on_invalid: &str,
     ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        let state = self.classify_objects(py, ra, dec, on_invalid)?;
+        let state = self.classify_objects(py, ra, dec, on_invalid_argument(on_invalid)?)?;
         Ok(state.into_iter().map(|s| s == Some(true)).collect::<Vec<_>>().into_pyarray(py))
     }
 
@@ -255,7 +268,7 @@ impl PyContaminantSet {
         dec: &Bound<'py, PyAny>,
         on_invalid: &str,
     ) -> PyResult<Bound<'py, PyArray1<i8>>> {
-        let state = self.classify_objects(py, ra, dec, on_invalid)?;
+        let state = self.classify_objects(py, ra, dec, on_invalid_argument(on_invalid)?)?;
         Ok(state.into_iter().map(|s| s.map_or(-1, i8::from)).collect::<Vec<_>>().into_pyarray(py))
     }
 
@@ -366,7 +379,7 @@ impl PyContaminantSet {
             selection: Selection::from_flags(invert, flag_column).map_err(py_error)?,
             ..CutOptions::default()
         };
-        let state = self.classify_objects(py, ra, dec, on_invalid)?;
+        let state = self.classify_objects(py, ra, dec, options.on_invalid)?;
         let (keep, _) = options.route(&state);
         let state: Vec<i8> = state.into_iter().map(|s| s.map_or(-1, i8::from)).collect();
         PyTuple::new(py, [keep.into_pyarray(py).into_any(), state.into_pyarray(py).into_any()])
@@ -415,9 +428,9 @@ impl PyContaminantSet {
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let positions: Vec<u8> = self.set.positions.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
         let radii: Bound<'py, PyAny> = match &self.set.radii {
-            Radii::Uniform(r) => r.radians().into_pyobject(py)?.into_any(),
+            Radii::Uniform(r) => r.angle().radians().into_pyobject(py)?.into_any(),
             Radii::PerContaminant(radii) => {
-                let bytes: Vec<u8> = radii.iter().flat_map(|r| r.radians().to_le_bytes()).collect();
+                let bytes: Vec<u8> = radii.iter().flat_map(|r| r.angle().radians().to_le_bytes()).collect();
                 PyBytes::new(py, &bytes).into_any()
             }
         };
@@ -433,9 +446,8 @@ impl PyContaminantSet {
         py: Python<'_>,
         ra: &Bound<'_, PyAny>,
         dec: &Bound<'_, PyAny>,
-        on_invalid: &str,
+        on_invalid: OnInvalid,
     ) -> PyResult<Vec<Option<bool>>> {
-        let on_invalid = on_invalid_argument(on_invalid)?;
         let (ra, dec) = (float64_array(ra)?, float64_array(dec)?);
         let (ra, dec) = (ra.as_slice()?, dec.as_slice()?);
         if ra.is_empty() && dec.is_empty() {
@@ -460,11 +472,15 @@ pub fn _rebuild(positions: &[u8], radii: &Bound<'_, PyAny>, kernel: &str) -> PyR
         return Err(PyValueError::new_err("not a pickled angcut.ContaminantSet: positions are not whole unit vectors"));
     }
     let positions: Vec<UnitVector> = coordinates.chunks_exact(3).map(|v| [v[0], v[1], v[2]]).collect();
+    let radius = |radians: f64| {
+        SearchRadius::new(Angle::from_radians(radians))
+            .map_err(|error| PyValueError::new_err(format!("not a pickled angcut.ContaminantSet: {error}")))
+    };
     let radii = if let Ok(radians) = radii.extract::<f64>() {
-        Radii::Uniform(Angle::from_radians(radians))
+        Radii::Uniform(radius(radians)?)
     } else {
         let bytes: Vec<u8> = radii.extract()?;
-        Radii::PerContaminant(f64s(&bytes).into_iter().map(Angle::from_radians).collect())
+        Radii::PerContaminant(f64s(&bytes).into_iter().map(radius).collect::<PyResult<_>>()?)
     };
     if let Radii::PerContaminant(r) = &radii
         && r.len() != positions.len()

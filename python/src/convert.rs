@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use angcut::stats::Value;
-use angcut::{Angle, KernelChoice, OnInvalid};
+use angcut::{Angle, KernelChoice, OnInvalid, SearchRadius};
 use arrow::array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow::datatypes::Schema;
 use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
@@ -22,8 +22,8 @@ pub fn float64_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray1<
     Ok(array.cast_into::<PyArray1<f64>>()?.readonly())
 }
 
-/// An angle from Python: a string with units (`"30arcsec"`), or a number of degrees.
-pub fn angle_argument(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Angle> {
+/// A radius from Python: a string with units (`"30arcsec"`), or a number of degrees.
+pub fn radius_argument(value: &Bound<'_, PyAny>, what: &str) -> PyResult<SearchRadius> {
     let text = if let Ok(text) = value.extract::<String>() {
         text
     } else if let Ok(degrees) = value.extract::<f64>() {
@@ -31,7 +31,7 @@ pub fn angle_argument(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Angle> {
     } else {
         return Err(PyTypeError::new_err(format!("{what} must be a string such as '30arcsec' or a number of degrees")));
     };
-    Angle::parse_maxsep(&text).map_err(|error| PyValueError::new_err(format!("{what}: {error}")))
+    SearchRadius::parse(&text).map_err(|error| PyValueError::new_err(format!("{what}: {error}")))
 }
 
 pub fn unit_argument(text: &str) -> PyResult<Angle> {

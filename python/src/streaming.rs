@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use angcut::io::write::{OutputCompression, OutputFormat};
 use angcut::star_mask::PowerLaw;
-use angcut::{Angle, StreamOptions};
+use angcut::{SearchRadius, StreamOptions};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::contaminant_set::PyContaminantSet;
-use crate::convert::{angle_argument, kernel_argument, on_invalid_argument, summary_value, unit_argument};
+use crate::convert::{kernel_argument, on_invalid_argument, radius_argument, summary_value, unit_argument};
 use crate::errors::{AngcutError, guarded, py_error};
 
 /// An option's text parsed by the core's parser for it, a ValueError naming the option if bad.
@@ -19,8 +19,8 @@ fn parsed<T: std::str::FromStr<Err = String>>(name: &str, text: Option<&str>) ->
     text.map(|text| text.parse::<T>().map_err(|error| PyValueError::new_err(format!("{name}: {error}")))).transpose()
 }
 
-fn angle(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Angle>> {
-    value.map(|value| angle_argument(value, name)).transpose()
+fn radius(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<SearchRadius>> {
+    value.map(|value| radius_argument(value, name)).transpose()
 }
 
 /// Runs `angcut stream` with these options, GIL released; returns the summary (what
@@ -70,7 +70,7 @@ pub fn _stream<'py>(
         paths,
         out_dir,
         contaminants,
-        maxsep: angle(maxsep, "maxsep")?,
+        maxsep: radius(maxsep, "maxsep")?,
         radius_col,
         radius_unit: radius_unit.map(unit_argument).transpose()?,
         radius_from_mag,
@@ -78,8 +78,8 @@ pub fn _stream<'py>(
             .iter()
             .map(|term| term.parse::<PowerLaw>().map_err(|error| PyValueError::new_err(format!("mag_radius: {error}"))))
             .collect::<PyResult<_>>()?,
-        min_radius: angle(min_radius, "min_radius")?,
-        max_radius: angle(max_radius, "max_radius")?,
+        min_radius: radius(min_radius, "min_radius")?,
+        max_radius: radius(max_radius, "max_radius")?,
         invert,
         rejected,
         flag_column,
@@ -97,19 +97,15 @@ pub fn _stream<'py>(
         output_format: parsed::<OutputFormat>("output_format", output_format)?,
         row_group_size,
     };
-    // A set has said what the contaminant options would: giving both is a mistake in the call.
-    let named = options.contaminant_options();
-    if given.is_some() && !named.is_empty() {
-        return Err(PyTypeError::new_err(format!(
-            "stream(): a ContaminantSet already has its positions, radii and kernel: drop {}",
-            named.join(", ")
-        )));
-    }
     let job = match given {
         Some(_) => options.plan_with_given_set(),
         None => options.plan(),
     }
-    .map_err(py_error)?;
+    .map_err(|error| match error {
+        // A set has said what the contaminant options would: giving both is a mistake in the call.
+        angcut::Error::OptionsForGivenSet(_) => PyTypeError::new_err(format!("stream(): {error}")),
+        error => py_error(error),
+    })?;
     let record = py.detach(|| {
         guarded(|| {
             let summary = match given {

@@ -210,10 +210,13 @@ def test_from_arrow_reads_columns_by_the_command_lines_rules():
     radii = pa.table({"RAJ2000": [10.0, 20.0], "DEJ2000": [0.0, 0.0], "r": [600.0, None]})
     per = angcut.ContaminantSet.from_arrow(radii, radius_col="r", maxsep="5arcmin")
     assert per.mask([10.15, 20.1], [0.0, 0.0]).tolist() == [True, False]
-    with pytest.raises(ValueError, match="'r'.*null"):
+    # Messages name the keyword arguments, not the command line's flags.
+    with pytest.raises(ValueError, match=r"'r'.*the value is null; give maxsep= to use it"):
         angcut.ContaminantSet.from_arrow(radii, radius_col="r")
-    with pytest.raises(ValueError, match=r"<arrow table>: no column 'x' \(given by --contaminant-ra\); available columns: RAJ2000, DEJ2000, r"):
+    with pytest.raises(ValueError, match=r"<arrow table>: no column 'x' \(given by ra=\); available columns: RAJ2000, DEJ2000, r"):
         angcut.ContaminantSet.from_arrow(radii, ra="x", dec="DEJ2000", maxsep=1)
+    with pytest.raises(ValueError, match=r"<contaminant arrays>.*'radius'.*the value is NaN; give maxsep= to use it"):
+        angcut.ContaminantSet([1.0], [2.0], radius=[float("nan")])
 
 
 def test_threads_share_one_set():

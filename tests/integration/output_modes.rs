@@ -96,7 +96,7 @@ fn nearest_columns_name_the_closest_covering_star() {
     let hip = column_f64(&star_table, "hip");
     let mags = column_f64(&star_table, "hpmag");
     let limits: Vec<SearchRadius> =
-        mags.iter().map(|&m| SearchRadius::new(Angle::from_arcsec(1630.0 * 1.396f64.powf(-m)))).collect();
+        mags.iter().map(|&m| SearchRadius::new(Angle::from_arcsec(1630.0 * 1.396f64.powf(-m))).unwrap()).collect();
     let separations = batch.column_by_name("nearest_sep_arcsec").unwrap().as_primitive::<Float64Type>();
     let names = batch.column_by_name("nearest_hip").unwrap();
     let names = arrow::compute::cast(names, &arrow::datatypes::DataType::Float64).unwrap();
@@ -131,7 +131,7 @@ fn nearest_columns_name_the_closest_covering_star() {
     let far = reference_kept(
         &positions(&fixture("objects.parquet")),
         &positions(&stars_file),
-        Angle::parse_maxsep(MAXSEP).unwrap(),
+        SearchRadius::parse(MAXSEP).unwrap().angle(),
     );
     assert!(far.len() < batch.num_rows() && !far.is_empty(), "some objects are near a star, some are not");
     for row in 0..batch.num_rows() {
@@ -216,7 +216,8 @@ fn the_summary_line_says_what_became_of_the_near_objects() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.parquet");
     let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
-    let far = reference_kept(&positions(&objects), &positions(&stars), Angle::parse_maxsep(MAXSEP).unwrap()).len();
+    let far =
+        reference_kept(&positions(&objects), &positions(&stars), SearchRadius::parse(MAXSEP).unwrap().angle()).len();
     let near = 20_000 - far;
     assert!(near > 0 && far > 0);
     for (args, line) in [

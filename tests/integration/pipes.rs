@@ -239,7 +239,7 @@ fn output_options_apply_to_every_output_or_are_refused() {
     let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
     assert!(size(&packed) * 10 < size(&plain) * 8, "zstd: {} bytes against {}", size(&packed), size(&plain));
     assert_eq!(read_ipc_file(&packed), read_ipc_file(&plain));
-    let expected = reference_kept(&positions(&objects), &positions(&stars), Angle::parse_maxsep("30arcmin").unwrap());
+    let expected = reference_kept(&positions(&objects), &positions(&stars), "30arcmin".parse::<Angle>().unwrap());
     let rows: usize = read_ipc_file(&packed).iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, expected.len());
 

@@ -87,7 +87,8 @@ pub fn reference_kept(objects: &[(f64, f64)], contaminants: &[(f64, f64)], maxse
 /// The scalar reference with a radius per contaminant.
 pub fn reference_kept_with_radii(objects: &[(f64, f64)], contaminants: &[(f64, f64)], radii: &[Angle]) -> Vec<i64> {
     let stars: Vec<_> = contaminants.iter().map(|&(r, d)| unit_vector(r, d)).collect();
-    let limits: Vec<SearchRadius> = radii.iter().map(|&r| SearchRadius::new(r)).collect();
+    let limits: Vec<SearchRadius> =
+        radii.iter().map(|&r| SearchRadius::new(r).expect("a radius in (0, 180deg]")).collect();
     objects
         .iter()
         .enumerate()

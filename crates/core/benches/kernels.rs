@@ -7,7 +7,12 @@
 use std::hint::black_box;
 
 use angcut::synthetic::{Positions, Sky, uniform_positions};
-use angcut::{Angle, ContaminantIndex, KernelChoice, UnitVector, unit_vector};
+use angcut::{Angle, ContaminantIndex, KernelChoice, SearchRadius, UnitVector, unit_vector};
+
+/// The radius `angle`, which the bench knows to be one.
+fn radius(angle: Angle) -> SearchRadius {
+    SearchRadius::new(angle).expect("a radius in (0, 180deg]")
+}
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn vectors(n: usize, seed: u64) -> Vec<UnitVector> {
@@ -32,7 +37,7 @@ fn naive_pairs(c: &mut Criterion) {
     let objects = vectors(2_000, 1);
     for contaminants in [500, 5_000] {
         let set = vectors(contaminants, 2);
-        let index = ContaminantIndex::build(&set, Angle::from_arcsec(1e-3), KernelChoice::Naive).unwrap();
+        let index = ContaminantIndex::build(&set, radius(Angle::from_arcsec(1e-3)), KernelChoice::Naive).unwrap();
         group.throughput(Throughput::Elements((objects.len() * contaminants) as u64));
         group.bench_with_input(BenchmarkId::new("batch", contaminants), &index, |b, index| {
             b.iter(|| count_near(index, black_box(&objects)))
@@ -47,13 +52,13 @@ fn naive_pairs(c: &mut Criterion) {
 /// Both kernels on the same workloads, in objects per second: where they cross sets `auto`.
 fn kernels_by_size(c: &mut Criterion) {
     let objects = vectors(20_000, 3);
-    let mut cases: Vec<(String, usize, Angle)> = Vec::new();
+    let mut cases: Vec<(String, usize, SearchRadius)> = Vec::new();
     for n in [16, 32, 64, 128, 512, 2_048] {
-        cases.push((format!("{n}x1deg"), n, Angle::from_degrees(1.0)));
-        cases.push((format!("{n}x5arcsec"), n, Angle::from_arcsec(5.0)));
+        cases.push((format!("{n}x1deg"), n, radius(Angle::from_degrees(1.0))));
+        cases.push((format!("{n}x5arcsec"), n, radius(Angle::from_arcsec(5.0))));
     }
-    cases.push(("50000x1deg".into(), 50_000, Angle::from_degrees(1.0)));
-    cases.push(("50000x1arcmin".into(), 50_000, Angle::from_arcsec(60.0)));
+    cases.push(("50000x1deg".into(), 50_000, radius(Angle::from_degrees(1.0))));
+    cases.push(("50000x1arcmin".into(), 50_000, radius(Angle::from_arcsec(60.0))));
     let mut group = c.benchmark_group("objects_per_second");
     group.throughput(Throughput::Elements(objects.len() as u64));
     group.sample_size(10);
@@ -62,7 +67,7 @@ fn kernels_by_size(c: &mut Criterion) {
         for (kernel, choice) in
             [("naive", KernelChoice::Naive), ("kdtree", KernelChoice::KdTree), ("grid", KernelChoice::Grid)]
         {
-            if kernel == "naive" && n > 5_000 && maxsep.arcsec() < 3600.0 {
+            if kernel == "naive" && n > 5_000 && maxsep.angle().arcsec() < 3600.0 {
                 continue; // minutes per sample, and never the faster kernel there
             }
             let index = ContaminantIndex::build(&set, maxsep, choice).unwrap();
@@ -79,7 +84,7 @@ fn kernels_by_size(c: &mut Criterion) {
 fn large_sets(c: &mut Criterion) {
     let mut group = c.benchmark_group("1M_contaminants_5arcsec");
     group.sample_size(10);
-    let maxsep = Angle::from_arcsec(5.0);
+    let maxsep = radius(Angle::from_arcsec(5.0));
     for sky in [Sky::Uniform, Sky::Clustered] {
         let set = sky_vectors(sky, 1_000_000, 5);
         let objects = sky_vectors(sky, 100_000, 6);
@@ -121,11 +126,11 @@ fn star_mask(c: &mut Criterion) {
     let mut rng = angcut::synthetic::SplitMix64::new(8);
     // Inverse CDF of a density growing as 10^(0.4 mag) on [-1.5, 12.5].
     let (low, high, slope) = (-1.5f64, 12.5f64, 0.4 * std::f64::consts::LN_10);
-    let radii: Vec<Angle> = (0..stars.len())
+    let radii: Vec<SearchRadius> = (0..stars.len())
         .map(|_| {
             let u = rng.next_f64();
             let mag = low + ((1.0 - u) + u * (slope * (high - low)).exp()).ln() / slope;
-            Angle::from_arcsec(1630.0 * 1.396f64.powf(-mag))
+            radius(Angle::from_arcsec(1630.0 * 1.396f64.powf(-mag)))
         })
         .collect();
     radius_policies(&mut group, &stars, &radii, vectors(100_000, 9));
@@ -136,8 +141,8 @@ fn star_mask(c: &mut Criterion) {
     let mut group = c.benchmark_group("mixed_1M_5arcsec_100_1deg");
     group.sample_size(10);
     let mixed = vectors(1_000_100, 10);
-    let mut radii = vec![Angle::from_arcsec(5.0); 1_000_000];
-    radii.extend([Angle::from_degrees(1.0); 100]);
+    let mut radii = vec![radius(Angle::from_arcsec(5.0)); 1_000_000];
+    radii.extend([radius(Angle::from_degrees(1.0)); 100]);
     radius_policies(&mut group, &mixed, &radii, vectors(100_000, 11));
     group.finish();
 }
@@ -145,7 +150,7 @@ fn star_mask(c: &mut Criterion) {
 fn radius_policies(
     group: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>,
     stars: &[UnitVector],
-    radii: &[Angle],
+    radii: &[SearchRadius],
     objects: Vec<UnitVector>,
 ) {
     group.throughput(Throughput::Elements(objects.len() as u64));

@@ -83,28 +83,18 @@ impl Angle {
         self.radians * (648_000.0 / PI)
     }
 
-    /// Parses a search radius: an angle greater than 0 and at most 180 degrees.
+    /// The angle in arcseconds to 15 significant digits, as reports print it: a change of unit
+    /// leaves noise in the last bits (30deg is 107999.99999999999 arcsec) that nobody wrote.
     ///
     /// ```
     /// use angcut::Angle;
-    /// let r = Angle::parse_maxsep("30arcsec").unwrap();
-    /// assert!((r.arcsec() - 30.0).abs() < 1e-12);
-    /// assert!(Angle::parse_maxsep("0").is_err());
-    /// assert!(Angle::parse_maxsep("181deg").is_err());
+    /// assert_eq!(Angle::from_degrees(30.0).arcsec_rounded(), 108_000.0);
+    /// assert_eq!(Angle::from_arcsec(0.001).arcsec_rounded(), 0.001);
     /// ```
-    pub fn parse_maxsep(text: &str) -> Result<Angle, AngleError> {
-        let angle: Angle = text.parse()?;
-        // 180deg parsed from "180deg" or "648000arcsec" may land one ulp above pi; accept it as pi.
-        let pi_tolerance = PI * (1.0 + 4.0 * f64::EPSILON);
-        if angle.radians > 0.0 && angle.radians <= pi_tolerance {
-            Ok(Angle::from_radians(angle.radians.min(PI)))
-        } else {
-            Err(AngleError::OutOfRange { text: text.trim().to_string() })
-        }
+    pub fn arcsec_rounded(self) -> f64 {
+        significant(self.arcsec())
     }
-}
 
-impl Angle {
     /// A unit's name as an angle of one unit (`"arcsec"` is 1 arcsec): how a column of radii
     /// says what its numbers mean (`--radius-unit`, Python's `radius_unit`).
     ///
@@ -161,19 +151,25 @@ impl FromStr for Angle {
 
 impl fmt::Display for Angle {
     /// Shows the angle in the unit that reads best: arcsec below 1 arcmin, arcmin below 1 deg;
-    /// radians for angles too large to convert (what it prints, `parse` reads back).
+    /// radians for angles too large to convert (what it prints, `parse` reads back to 15
+    /// significant digits).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (arcsec, degrees) = (self.arcsec(), self.degrees());
         if !degrees.is_finite() {
             write!(f, "{:e}rad", self.radians)
         } else if arcsec.abs() < 60.0 {
-            write!(f, "{arcsec}arcsec")
+            write!(f, "{}arcsec", significant(arcsec))
         } else if arcsec.abs() < 3600.0 {
-            write!(f, "{}arcmin", arcsec / 60.0)
+            write!(f, "{}arcmin", significant(arcsec / 60.0))
         } else {
-            write!(f, "{degrees}deg")
+            write!(f, "{}deg", significant(degrees))
         }
     }
+}
+
+/// `x` rounded to 15 significant digits, which every f64 holds exactly enough to print back.
+fn significant(x: f64) -> f64 {
+    format!("{x:.14e}").parse().unwrap_or(x)
 }
 
 #[cfg(test)]
@@ -228,29 +224,23 @@ mod tests {
     }
 
     #[test]
-    fn maxsep_range_is_open_at_zero_and_closed_at_180() {
-        for bad in ["0", "0deg", "-1arcsec", "180.0001deg", "181", "4rad"] {
-            assert!(matches!(Angle::parse_maxsep(bad), Err(AngleError::OutOfRange { .. })), "{bad}");
-        }
-        assert_eq!(Angle::parse_maxsep("180deg").unwrap().radians(), PI);
-        assert_eq!(Angle::parse_maxsep("648000arcsec").unwrap().radians(), PI);
-        assert!(Angle::parse_maxsep("1mas").unwrap().radians() > 0.0);
-    }
-
-    #[test]
     fn displays_in_a_readable_unit() {
         assert_eq!(Angle::from_arcsec(30.0).to_string(), "30arcsec");
         assert_eq!(Angle::from_degrees(0.5).to_string(), "30arcmin");
         assert_eq!(Angle::from_degrees(2.0).to_string(), "2deg");
         assert_eq!(Angle::from_arcsec(-90.0).to_string(), "-1.5arcmin");
         assert_eq!(Angle::from_radians(-1e308).to_string(), "-1e308rad");
+        // A change of unit leaves last-bit noise, which is not printed.
+        assert_eq!(Angle::from_degrees(30.0).arcsec(), 107_999.999_999_999_99);
+        assert_eq!(Angle::from_arcsec(108_000.0).to_string(), "30deg");
+        assert_eq!(Angle::from_degrees(0.1).to_string(), "6arcmin");
+        assert_eq!(Angle::from_degrees(1.0 / 3600.0 * 7.0).to_string(), "7arcsec");
     }
 
     proptest! {
         #[test]
         fn parser_never_panics(text in "\\PC{0,20}") {
             let _ = text.parse::<Angle>();
-            let _ = Angle::parse_maxsep(&text);
         }
 
         #[test]
@@ -258,13 +248,6 @@ mod tests {
             let angle = Angle::from_radians(radians);
             let again: Angle = angle.to_string().parse().unwrap();
             prop_assert!((again.radians() - radians).abs() <= 1e-12 * radians.abs(), "{angle} -> {again:?}");
-        }
-
-        #[test]
-        fn maxsep_accepts_only_its_range(text in "[-+]?[0-9.e]{1,8} ?(deg|arcmin|arcsec|mas|rad|'|)") {
-            if let Ok(maxsep) = Angle::parse_maxsep(&text) {
-                prop_assert!(maxsep.radians() > 0.0 && maxsep.radians() <= PI, "{text} -> {maxsep:?}");
-            }
         }
 
         #[test]

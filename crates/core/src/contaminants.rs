@@ -1,7 +1,7 @@
 //! The contaminant set: positions read from a catalogue file, each with a radius (one for all,
 //! from a column, or from a magnitude by a star-mask rule), ready to be indexed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, RecordBatchReader};
 use arrow::compute::concat;
@@ -11,7 +11,7 @@ use crate::columns::{Axis, CoordinateColumns, find_named_column, position, read_
 use crate::error::Error;
 use crate::io::read::{ArrowSource, BatchSource, InputFormat, ParquetCatalog, open_catalogue};
 use crate::kernel::{ContaminantIndex, KernelChoice};
-use crate::sky::UnitVector;
+use crate::sky::{OutOfRange, SearchRadius, UnitVector};
 use crate::star_mask::MagnitudeRule;
 
 /// Where each contaminant's own radius comes from.
@@ -32,10 +32,10 @@ impl RowRadius {
         }
     }
 
-    fn flag(&self) -> &'static str {
+    fn option(&self, names: &OptionNames) -> &'static str {
         match self {
-            RowRadius::Column { .. } => "--radius-col",
-            RowRadius::Magnitude { .. } => "--radius-from-mag",
+            RowRadius::Column { .. } => names.radius_col,
+            RowRadius::Magnitude { .. } => names.radius_from_mag,
         }
     }
 
@@ -60,6 +60,33 @@ impl RowRadius {
     }
 }
 
+/// What the caller calls the options that fill a [`ContaminantSpec`], so that a message tells a
+/// user of the command line to give `--contaminant-ra` and a Python user `ra=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // one field per option, named after the spec's field it sets
+pub struct OptionNames {
+    pub ra: &'static str,
+    pub dec: &'static str,
+    pub maxsep: &'static str,
+    pub radius_col: &'static str,
+    pub radius_from_mag: &'static str,
+    pub clamps: &'static str,
+    pub id_column: &'static str,
+}
+
+impl OptionNames {
+    /// The names of `angcut stream`'s flags.
+    pub const COMMAND_LINE: OptionNames = OptionNames {
+        ra: "--contaminant-ra",
+        dec: "--contaminant-dec",
+        maxsep: "--maxsep",
+        radius_col: "--radius-col",
+        radius_from_mag: "--radius-from-mag",
+        clamps: "--min-radius or --max-radius",
+        id_column: "--contaminant-id",
+    };
+}
+
 /// What to read from a contaminant file, and how each contaminant's radius is found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContaminantSpec {
@@ -71,16 +98,18 @@ pub struct ContaminantSpec {
     pub dec: Option<String>,
     /// The radius of every contaminant, or with `row_radius` the radius of those whose own value
     /// is null or NaN.
-    pub maxsep: Option<Angle>,
+    pub maxsep: Option<SearchRadius>,
     /// Where each contaminant's own radius comes from, if each has one.
     pub row_radius: Option<RowRadius>,
     /// A column to report as the nearest contaminant's identity (the row number otherwise).
     pub id_column: Option<String>,
+    /// What the caller calls these options, for messages.
+    pub names: OptionNames,
 }
 
 impl ContaminantSpec {
     /// Every contaminant in `path` with the radius `maxsep`.
-    pub fn uniform(path: impl Into<PathBuf>, maxsep: Angle) -> ContaminantSpec {
+    pub fn uniform(path: impl Into<PathBuf>, maxsep: SearchRadius) -> ContaminantSpec {
         ContaminantSpec {
             path: path.into(),
             ra: None,
@@ -88,6 +117,7 @@ impl ContaminantSpec {
             maxsep: Some(maxsep),
             row_radius: None,
             id_column: None,
+            names: OptionNames::COMMAND_LINE,
         }
     }
 }
@@ -96,9 +126,9 @@ impl ContaminantSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Radii {
     /// One radius for every contaminant.
-    Uniform(Angle),
+    Uniform(SearchRadius),
     /// A radius for each contaminant, in the set's order.
-    PerContaminant(Vec<Angle>),
+    PerContaminant(Vec<SearchRadius>),
 }
 
 /// Contaminant positions with their radii (and identities, if asked for), read and checked.
@@ -122,13 +152,13 @@ impl ContaminantSet {
     /// ```
     /// use angcut::contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
     /// use angcut::star_mask::MagnitudeRule;
-    /// let mut spec = ContaminantSpec::uniform("fixtures/hip2_bright.parquet", angcut::Angle::from_arcsec(30.0));
+    /// let mut spec = ContaminantSpec::uniform("fixtures/hip2_bright.parquet", angcut::SearchRadius::parse("30arcsec").unwrap());
     /// spec.row_radius = Some(RowRadius::Magnitude { name: "hpmag".into(), rule: MagnitudeRule::default() });
     /// let stars = ContaminantSet::read(&spec).unwrap();
     /// assert_eq!(stars.positions.len(), 13_940);
     /// let Radii::PerContaminant(radii) = &stars.radii else { unreachable!() };
     /// // Sirius, Hp = -1.09: 1630 arcsec * 1.396^1.09 = 2344 arcsec.
-    /// let largest = radii.iter().map(|r| r.arcsec()).fold(0.0, f64::max);
+    /// let largest = radii.iter().map(|r| r.angle().arcsec()).fold(0.0, f64::max);
     /// assert!((2_300.0..2_400.0).contains(&largest), "{largest}");
     /// ```
     pub fn read(spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
@@ -151,13 +181,13 @@ impl ContaminantSet {
     /// ```
     /// use std::sync::Arc;
     /// use arrow::array::{Float64Array, RecordBatch};
-    /// use angcut::{Angle, ContaminantSet, ContaminantSpec, RowRadius};
+    /// use angcut::{Angle, ContaminantSet, ContaminantSpec, RowRadius, SearchRadius};
     /// let batch = RecordBatch::try_from_iter([
     ///     ("ra", Arc::new(Float64Array::from(vec![10.0, 200.0])) as _),
     ///     ("dec", Arc::new(Float64Array::from(vec![-30.0, 45.0])) as _),
     ///     ("r_arcsec", Arc::new(Float64Array::from(vec![Some(12.0), None])) as _),
     /// ]).unwrap();
-    /// let mut spec = ContaminantSpec::uniform("artefacts", Angle::from_arcsec(5.0)); // fills the null
+    /// let mut spec = ContaminantSpec::uniform("artefacts", SearchRadius::parse("5arcsec").unwrap()); // fills the null
     /// spec.row_radius = Some(RowRadius::Column { name: "r_arcsec".into(), unit: Angle::from_arcsec(1.0), min: None, max: None });
     /// let set = ContaminantSet::from_batch(&batch, &spec).unwrap();
     /// assert_eq!(set.largest_radius(), Some(Angle::from_arcsec(12.0)));
@@ -175,14 +205,14 @@ impl ContaminantSet {
     /// ```
     /// use std::sync::Arc;
     /// use arrow::array::{Float64Array, RecordBatch, RecordBatchIterator};
-    /// use angcut::{Angle, ContaminantSet, ContaminantSpec};
+    /// use angcut::{ContaminantSet, ContaminantSpec, SearchRadius};
     /// let batch = |ra: f64| RecordBatch::try_from_iter([
     ///     ("RAJ2000", Arc::new(Float64Array::from(vec![ra])) as _),
     ///     ("DEJ2000", Arc::new(Float64Array::from(vec![-5.0])) as _),
     /// ]).unwrap();
     /// let (a, b) = (batch(10.0), batch(20.0));
     /// let reader = RecordBatchIterator::new([Ok(a.clone()), Ok(b)], a.schema());
-    /// let set = ContaminantSet::from_reader(reader, &ContaminantSpec::uniform("stream", Angle::from_arcsec(9.0))).unwrap();
+    /// let set = ContaminantSet::from_reader(reader, &ContaminantSpec::uniform("stream", SearchRadius::parse("9arcsec").unwrap())).unwrap();
     /// assert_eq!(set.len(), 2);
     /// ```
     pub fn from_reader(
@@ -199,8 +229,8 @@ impl ContaminantSet {
     /// is an error naming its index.
     ///
     /// ```
-    /// use angcut::{Angle, ContaminantSet, KernelChoice, Radii, unit_vector};
-    /// let set = ContaminantSet::from_degrees(&[83.82], &[-5.39], Radii::Uniform(Angle::from_arcsec(60.0))).unwrap();
+    /// use angcut::{ContaminantSet, KernelChoice, Radii, SearchRadius, unit_vector};
+    /// let set = ContaminantSet::from_degrees(&[83.82], &[-5.39], Radii::Uniform(SearchRadius::parse("60arcsec").unwrap())).unwrap();
     /// let index = set.index(KernelChoice::Auto).unwrap();
     /// assert!(index.is_near(&unit_vector(83.82, -5.38)));
     /// ```
@@ -239,7 +269,7 @@ impl ContaminantSet {
         columns: &SpecColumns,
     ) -> Result<ContaminantSet, Error> {
         let path = spec.path.as_path();
-        let flags = ("--contaminant-ra", "--contaminant-dec");
+        let flags = (spec.names.ra, spec.names.dec);
         let names = &columns.names;
         let schema = source.schema();
         let projected = CoordinateColumns::resolve(&schema, path, Some(&names.0), Some(&names.1), flags)?;
@@ -266,7 +296,7 @@ impl ContaminantSet {
             }
             if let (Some(row_radius), Some(column)) = (&spec.row_radius, radius_index) {
                 let values = read_f64(batch.column(column), path, row_radius.column())?;
-                push_radii(&values, row_radius, spec.maxsep, path, first_row, &mut radii)?;
+                push_radii(&values, spec, first_row, &mut radii)?;
             }
             if let Some(column) = id_index {
                 ids.push(batch.column(column).clone());
@@ -275,7 +305,11 @@ impl ContaminantSet {
         let radii = match (&spec.row_radius, spec.maxsep) {
             (Some(_), _) => Radii::PerContaminant(radii),
             (None, Some(maxsep)) => Radii::Uniform(maxsep),
-            (None, None) => return Err(Error::Usage("give --maxsep, --radius-col or --radius-from-mag".into())),
+            (None, None) => {
+                let names = &spec.names;
+                let options = format!("{}, {} or {}", names.maxsep, names.radius_col, names.radius_from_mag);
+                return Err(Error::Usage(format!("give {options}")));
+            }
         };
         let ids = match id_index {
             // No rows: an empty array of the column's own type, so the added column keeps it.
@@ -302,8 +336,8 @@ impl ContaminantSet {
     /// The largest radius (`None` for an empty set with radii per contaminant).
     pub fn largest_radius(&self) -> Option<Angle> {
         match &self.radii {
-            Radii::Uniform(radius) => Some(*radius),
-            Radii::PerContaminant(radii) => radii.iter().copied().reduce(|a, b| if b > a { b } else { a }),
+            Radii::Uniform(radius) => Some(radius.angle()),
+            Radii::PerContaminant(radii) => SearchRadius::largest(radii.iter().copied()).map(|r| r.angle()),
         }
     }
 
@@ -326,14 +360,14 @@ struct SpecColumns {
 impl SpecColumns {
     fn find(schema: &arrow::datatypes::Schema, spec: &ContaminantSpec) -> Result<SpecColumns, Error> {
         let path = spec.path.as_path();
-        let flags = ("--contaminant-ra", "--contaminant-dec");
+        let flags = (spec.names.ra, spec.names.dec);
         let columns = CoordinateColumns::resolve(schema, path, spec.ra.as_deref(), spec.dec.as_deref(), flags)?;
         let radius_column = match &spec.row_radius {
-            Some(row) => Some(find_named_column(schema, path, row.column(), row.flag())?),
+            Some(row) => Some(find_named_column(schema, path, row.column(), row.option(&spec.names))?),
             None => None,
         };
         let id_column = match &spec.id_column {
-            Some(name) => Some(find_named_column(schema, path, name, "--contaminant-id")?),
+            Some(name) => Some(find_named_column(schema, path, name, spec.names.id_column)?),
             None => None,
         };
         let name = |i: usize| schema.field(i).name().clone();
@@ -349,32 +383,37 @@ impl SpecColumns {
 /// Appends the radius of each row of `values`, or fails naming the first row without one.
 fn push_radii(
     values: &Float64Array,
-    row_radius: &RowRadius,
-    fill: Option<Angle>,
-    path: &Path,
+    spec: &ContaminantSpec,
     first_row: u64,
-    radii: &mut Vec<Angle>,
+    radii: &mut Vec<SearchRadius>,
 ) -> Result<(), Error> {
+    let Some(row_radius) = &spec.row_radius else { return Ok(()) };
+    let (fill, names) = (spec.maxsep, &spec.names);
     for i in 0..values.len() {
-        let value = (!values.is_null(i)).then(|| values.value(i));
-        let found = match value {
-            Some(v) if !v.is_nan() => row_radius.radius(v),
-            _ => fill, // null or NaN: --maxsep fills it, if given
-        };
-        let problem = match (value, found) {
-            (_, Some(r)) if r.degrees() > 0.0 && r.degrees() <= 180.0 => {
-                radii.push(r);
+        let value = (!values.is_null(i)).then(|| values.value(i)).filter(|v| !v.is_nan());
+        let problem = match (value, fill) {
+            (Some(v), _) => match row_radius.radius(v).map(SearchRadius::new) {
+                Some(Ok(radius)) => {
+                    radii.push(radius);
+                    continue;
+                }
+                Some(Err(OutOfRange(r))) => {
+                    format!("{v} gives the radius {r}, outside (0, 180deg]; {} can clamp it", names.clamps)
+                }
+                None => format!("{v} gives no radius"),
+            },
+            // Null or NaN: --maxsep fills it, if given.
+            (None, Some(fill)) => {
+                radii.push(fill);
                 continue;
             }
-            (Some(v), _) if !v.is_nan() && found.is_none() => format!("{v} gives no radius"),
-            (Some(v), Some(r)) if !v.is_nan() => {
-                format!("{v} gives the radius {r}, outside (0, 180deg]; --min-radius or --max-radius can clamp it")
+            (None, None) => {
+                let what = if values.is_null(i) { "null" } else { "NaN" };
+                format!("the value is {what}; give {} to use it for contaminants without a radius", names.maxsep)
             }
-            (None, _) => "the value is null; give --maxsep to use it for contaminants without a radius".to_string(),
-            _ => "the value is NaN; give --maxsep to use it for contaminants without a radius".to_string(),
         };
         return Err(Error::InvalidRadius {
-            path: path.to_path_buf(),
+            path: spec.path.clone(),
             row: first_row + i as u64,
             column: row_radius.column().to_string(),
             problem,

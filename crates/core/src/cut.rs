@@ -179,7 +179,7 @@ pub struct CutBatch {
 /// use arrow::array::{Float64Array, RecordBatch};
 /// use arrow::datatypes::{DataType, Field, Schema};
 /// use angcut::cut::{BatchCutter, CutOptions, Selection};
-/// use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
+/// use angcut::{ContaminantIndex, KernelChoice, SearchRadius, unit_vector};
 ///
 /// let schema = Arc::new(Schema::new(vec![
 ///     Field::new("ra", DataType::Float64, false),
@@ -189,7 +189,7 @@ pub struct CutBatch {
 ///     Arc::new(Float64Array::from(vec![10.0, 10.0, 50.0])),
 ///     Arc::new(Float64Array::from(vec![20.0, 20.002, 20.0])),
 /// ]).unwrap();
-/// let index = ContaminantIndex::build(&[unit_vector(10.0, 20.0)], Angle::from_arcsec(30.0), KernelChoice::Auto).unwrap();
+/// let index = ContaminantIndex::build(&[unit_vector(10.0, 20.0)], SearchRadius::parse("30arcsec").unwrap(), KernelChoice::Auto).unwrap();
 ///
 /// let options = CutOptions { selection: Selection::Flag("near_star".into()), nearest_columns: true, ..CutOptions::default() };
 /// let cutter = BatchCutter::new(&schema, "in.parquet", None, None, &index, None, options).unwrap();

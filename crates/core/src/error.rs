@@ -12,6 +12,11 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// Contaminant options given beside a contaminant set already indexed, which has said
+    /// everything they would (named by field, in name order).
+    #[error("a contaminant set given already indexed has its positions, radii and kernel: drop {}", .0.join(", "))]
+    OptionsForGivenSet(Vec<&'static str>),
+
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -76,7 +81,7 @@ pub enum Error {
 impl Error {
     /// Usage errors are fixed by changing the command line; they exit with code 2.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Usage(_) | Error::Column { .. })
+        matches!(self, Error::Usage(_) | Error::OptionsForGivenSet(_) | Error::Column { .. })
     }
 
     /// The output was a pipe whose reader went away (`angcut ... - | head`): not a crash, but

@@ -92,11 +92,11 @@ pub type Progress<'a> = dyn FnMut(&ProgressReport) + 'a;
 /// streams the cut of each input, and moves the outputs into place only if all succeeded.
 ///
 /// ```
-/// use angcut::{Angle, StreamOptions, stream_file};
+/// use angcut::{SearchRadius, StreamOptions, stream_file};
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let out = dir.path().join("kept.parquet");
 /// let mut options = StreamOptions::new("fixtures/objects.parquet", &out, "fixtures/hip2_bright.parquet");
-/// options.maxsep = Some(Angle::parse_maxsep("30arcmin").unwrap());
+/// options.maxsep = Some(SearchRadius::parse("30arcmin").unwrap());
 /// let summary = stream_file(&options.plan().unwrap()).unwrap();
 /// assert_eq!(summary.counts.read, 20_000);
 /// assert!(summary.counts.removed > 0 && summary.counts.written < 20_000);
@@ -157,6 +157,8 @@ fn stream(
         // Only the first stays open (it may be stdin): thousands of inputs must not hold
         // thousands of open files.
     }
+    // A plan has at least one input; a job built by hand might not.
+    let Some(columns) = columns else { return Err(Error::Usage("no input given".into())) };
     let read;
     let (contaminants, index) = match (given, &job.contaminants) {
         (Some(given), None) => given,
@@ -198,8 +200,7 @@ fn stream(
                     progress(&ProgressReport { counts: total, rows_total, bytes_total, file: i, files });
                 }
             };
-            let columns = columns.clone().ok_or_else(|| Error::Usage("no input given".into()))?;
-            let cutter = cutter(job, &catalogue, columns, contaminants, index)?;
+            let cutter = cutter(job, &catalogue, columns.clone(), contaminants, index)?;
             let file_counts = cut_one(job, task, catalogue, &cutter, &mut created, &mut finished, &mut report)?;
             counts.add(&file_counts);
             counts.peak_in_flight = counts.peak_in_flight.max(file_counts.peak_in_flight);
@@ -221,7 +222,7 @@ fn stream(
         counts,
         contaminants: index.len(),
         kernel: index.kernel(),
-        largest_radius: contaminants.largest_radius(),
+        largest_radius: index.largest_radius(),
         rejected_output: job.cut.rejected,
         selection: job.cut.selection.clone(),
         seconds: started.elapsed().as_secs_f64(),
@@ -286,6 +287,7 @@ mod tests {
     use super::*;
     use crate::kernel::KernelChoice;
     use crate::plan::StreamOptions;
+    use crate::sky::SearchRadius;
     use arrow::array::RecordBatch;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use std::path::PathBuf;
@@ -299,7 +301,7 @@ mod tests {
     fn options(out: &Path, contaminants: Option<&str>) -> StreamOptions {
         let mut options = StreamOptions::new("fixtures/objects.parquet", out, "");
         options.contaminants = contaminants.map(PathBuf::from);
-        options.maxsep = contaminants.map(|_| Angle::parse_maxsep("30arcmin").unwrap());
+        options.maxsep = contaminants.map(|_| SearchRadius::parse("30arcmin").unwrap());
         options
     }
 

@@ -20,10 +20,10 @@
 //! - [`job`]: running a job, [`stream_file`]; [`stats`]: its summary as JSON.
 //!
 //! ```
-//! use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
+//! use angcut::{ContaminantIndex, KernelChoice, SearchRadius, unit_vector};
 //!
 //! let stars = vec![unit_vector(83.82, -5.39)]; // the Trapezium
-//! let index = ContaminantIndex::build(&stars, Angle::parse_maxsep("1arcmin").unwrap(), KernelChoice::Auto).unwrap();
+//! let index = ContaminantIndex::build(&stars, SearchRadius::parse("1arcmin").unwrap(), KernelChoice::Auto).unwrap();
 //! assert!(index.is_near(&unit_vector(83.82, -5.38))); // 36 arcsec north
 //! assert!(!index.is_near(&unit_vector(83.82, -5.37))); // 72 arcsec north
 //! ```
@@ -47,7 +47,7 @@ pub mod stats;
 pub mod synthetic;
 
 pub use angle::{Angle, AngleError};
-pub use contaminants::{ContaminantSet, ContaminantSpec, Radii, RowRadius};
+pub use contaminants::{ContaminantSet, ContaminantSpec, OptionNames, Radii, RowRadius};
 pub use cut::{BatchCutter, CutOptions, OnInvalid, Selection};
 pub use error::Error;
 pub use io::paths::FileTask;
@@ -55,7 +55,7 @@ pub use job::{StreamJob, Summary, stream_file, stream_file_with_progress, stream
 pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
 pub use pipeline::PipelineOptions;
 pub use plan::{DEFAULT_BATCH_SIZE, StreamOptions};
-pub use sky::{UnitVector, unit_vector};
+pub use sky::{SearchRadius, UnitVector, unit_vector};
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.
 #[doc = include_str!("../../../README.md")]

@@ -112,7 +112,7 @@ pub fn run(
 ///
 /// ```
 /// use std::fs::File;
-/// use angcut::{Angle, BatchCutter, ContaminantSet, CutOptions, KernelChoice, PipelineOptions, Radii};
+/// use angcut::{BatchCutter, ContaminantSet, CutOptions, KernelChoice, PipelineOptions, Radii, SearchRadius};
 /// use arrow::array::RecordBatchReader;
 /// use parquet::arrow::ArrowWriter;
 /// use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -120,7 +120,7 @@ pub fn run(
 /// // Any reader of record batches: here a Parquet file.
 /// let reader = ParquetRecordBatchReaderBuilder::try_new(File::open("fixtures/objects.parquet")?)?.build()?;
 /// // Two contaminants with their own radii, from plain arrays (degrees).
-/// let radii = Radii::PerContaminant(vec![Angle::from_degrees(20.0), Angle::from_arcsec(1800.0)]);
+/// let radii = Radii::PerContaminant(vec![SearchRadius::parse("20deg").unwrap(), SearchRadius::parse("1800arcsec").unwrap()]);
 /// let stars = ContaminantSet::from_degrees(&[10.0, 250.0], &[-20.0, 60.0], radii)?;
 /// let index = stars.index(KernelChoice::Auto)?;
 /// let cutter = BatchCutter::new(&reader.schema(), "objects", None, None, &index, None, CutOptions::default())?;
@@ -287,6 +287,7 @@ mod tests {
     use crate::Angle;
     use crate::cut::CutOptions;
     use crate::kernel::{ContaminantIndex, KernelChoice};
+    use crate::sky::SearchRadius;
     use crate::synthetic::{SplitMix64, narrow_batch, narrow_schema, uniform_positions};
     use arrow::array::{AsArray, Float64Array, Int64Array};
     use arrow::datatypes::{Int64Type, SchemaRef};
@@ -355,7 +356,8 @@ mod tests {
 
     fn index(n: usize, maxsep_deg: f64) -> ContaminantIndex {
         let stars: Vec<_> = uniform_positions(n, 4).iter().map(|&(r, d)| crate::unit_vector(r, d)).collect();
-        ContaminantIndex::build(&stars, Angle::from_degrees(maxsep_deg), KernelChoice::Auto).unwrap()
+        ContaminantIndex::build(&stars, SearchRadius::new(Angle::from_degrees(maxsep_deg)).unwrap(), KernelChoice::Auto)
+            .unwrap()
     }
 
     fn expected_ids(input: &[RecordBatch], index: &ContaminantIndex) -> Vec<i64> {
@@ -474,7 +476,7 @@ mod tests {
         )
         .unwrap();
         let stars = [crate::unit_vector(10.0, 0.0)];
-        let index = ContaminantIndex::build(&stars, Angle::from_degrees(1.0), KernelChoice::Naive).unwrap();
+        let index = ContaminantIndex::build(&stars, SearchRadius::parse("1deg").unwrap(), KernelChoice::Naive).unwrap();
         let cut = cutter(&index).cut(&batch, 0).unwrap();
         assert_eq!(cut.kept.column(0).as_primitive::<Int64Type>().values().to_vec(), vec![2]);
         let counts = cut.counts;

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::angle::Angle;
-use crate::contaminants::{ContaminantSpec, RowRadius};
+use crate::contaminants::{ContaminantSpec, OptionNames, RowRadius};
 use crate::cut::{CutOptions, OnInvalid, Selection};
 use crate::error::Error;
 use crate::io::identity::{InputIdentities, check_output_path, same_destination};
@@ -18,6 +18,7 @@ use crate::io::paths::{FileTask, plan_out_dir};
 use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
 use crate::kernel::KernelChoice;
 use crate::pipeline::PipelineOptions;
+use crate::sky::SearchRadius;
 use crate::star_mask::{MagnitudeRule, PowerLaw};
 
 /// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
@@ -64,11 +65,11 @@ impl StreamJob {
 /// command line (named in its doc); `None`, `false` and empty mean the option was not given.
 ///
 /// ```
-/// use angcut::{Angle, StreamOptions, stream_file};
+/// use angcut::{SearchRadius, StreamOptions, stream_file};
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let out = dir.path().join("kept.parquet");
 /// let mut options = StreamOptions::new("fixtures/objects.parquet", &out, "fixtures/hip2_bright.parquet");
-/// options.maxsep = Some(Angle::parse_maxsep("30arcmin").unwrap());
+/// options.maxsep = Some(SearchRadius::parse("30arcmin").unwrap());
 /// let summary = stream_file(&options.plan().unwrap()).unwrap();
 /// assert_eq!(summary.counts.read, 20_000);
 ///
@@ -85,7 +86,7 @@ pub struct StreamOptions {
     /// `--contaminants`: the contaminant file. `None` only for [`StreamOptions::plan_with_given_set`].
     pub contaminants: Option<PathBuf>,
     /// `--maxsep`: the radius of every contaminant, or of those without their own.
-    pub maxsep: Option<Angle>,
+    pub maxsep: Option<SearchRadius>,
     /// `--radius-col`: each contaminant's radius from this column, in `radius_unit`.
     pub radius_col: Option<String>,
     /// `--radius-unit`: the unit of `radius_col`, as an angle of one unit (arcsec if `None`).
@@ -95,9 +96,9 @@ pub struct StreamOptions {
     /// `--mag-radius`: the terms of the magnitude rule (the Legacy Surveys' if empty).
     pub mag_radius: Vec<PowerLaw>,
     /// `--min-radius`, `--max-radius`: clamps of per-contaminant radii.
-    pub min_radius: Option<Angle>,
+    pub min_radius: Option<SearchRadius>,
     /// See `min_radius`.
-    pub max_radius: Option<Angle>,
+    pub max_radius: Option<SearchRadius>,
     /// `--invert`: write only the objects near a contaminant.
     pub invert: bool,
     /// `--rejected`: also write the objects OUT does not get here (a directory with `out_dir`).
@@ -158,10 +159,7 @@ impl StreamOptions {
     pub fn plan_with_given_set(&self) -> Result<StreamJob, Error> {
         let named = self.contaminant_options();
         if !named.is_empty() {
-            return Err(Error::Usage(format!(
-                "a contaminant set given already indexed has its positions, radii and kernel: drop {}",
-                named.join(", ")
-            )));
+            return Err(Error::OptionsForGivenSet(named));
         }
         self.job(None)
     }
@@ -199,7 +197,7 @@ impl StreamOptions {
         if !self.mag_radius.is_empty() && self.radius_from_mag.is_none() {
             return usage("--mag-radius gives the rule of --radius-from-mag, which is not given");
         }
-        let (min, max) = (self.min_radius, self.max_radius);
+        let (min, max) = (self.min_radius.map(|r| r.angle()), self.max_radius.map(|r| r.angle()));
         let row_radius = match (&self.radius_col, &self.radius_from_mag) {
             (Some(_), Some(_)) => return usage("--radius-col cannot be used with --radius-from-mag: choose one"),
             (Some(name), None) => Some(RowRadius::Column {
@@ -237,6 +235,7 @@ impl StreamOptions {
             maxsep: self.maxsep,
             row_radius,
             id_column: self.contaminant_id.clone(),
+            names: OptionNames::COMMAND_LINE,
         })
     }
 
@@ -365,7 +364,7 @@ mod tests {
     fn options() -> StreamOptions {
         let mut options =
             StreamOptions::new("fixtures/objects.parquet", "kept.parquet", "fixtures/hip2_bright.parquet");
-        options.maxsep = Some(Angle::from_arcsec(30.0));
+        options.maxsep = Some(SearchRadius::parse("30arcsec").unwrap());
         options
     }
 
@@ -450,7 +449,7 @@ mod tests {
         let mut o = options();
         o.invert = true;
         o.radius_from_mag = Some("hpmag".into());
-        o.max_radius = Some(Angle::from_degrees(0.5));
+        o.max_radius = Some(SearchRadius::parse("0.5deg").unwrap());
         o.threads = Some(3);
         let job = o.plan().unwrap();
         assert_eq!(job.cut.selection, Selection::Near);

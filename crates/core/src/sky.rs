@@ -11,7 +11,9 @@
 //! chord flattens (d chord / d theta -> 0) and the resolution drops to ~sqrt(eps) = 1e-8 rad (2 mas),
 //! which matters only for radii within a few mas of 180deg.
 
-use crate::angle::Angle;
+use std::f64::consts::PI;
+
+use crate::angle::{Angle, AngleError};
 
 /// A position on the unit sphere: x towards (ra 0, dec 0), z towards the north pole.
 pub type UnitVector = [f64; 3];
@@ -33,19 +35,53 @@ pub fn chord2(a: &UnitVector, b: &UnitVector) -> f64 {
     dx * dx + dy * dy + dz * dz
 }
 
-/// A search radius, kept as the squared chord the kernels compare against.
+/// A search radius: an angle greater than 0 and at most 180 degrees, checked once where it is
+/// made ([`SearchRadius::new`], [`SearchRadius::parse`]) and trusted from then on by the kernels,
+/// kept with the squared chord they compare against.
+///
+/// ```
+/// use angcut::{Angle, SearchRadius};
+/// let r = SearchRadius::parse("30arcsec").unwrap();
+/// assert!((r.angle().arcsec() - 30.0).abs() < 1e-12);
+/// assert!(SearchRadius::parse("0").is_err());
+/// assert!(SearchRadius::new(Angle::from_degrees(181.0)).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SearchRadius {
     angle: Angle,
     limit: f64,
 }
 
+impl std::fmt::Display for SearchRadius {
+    /// The radius as its angle prints: `30arcsec`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.angle.fmt(f)
+    }
+}
+
+/// An angle that is not a search radius: not greater than 0, over 180 degrees, or not a number.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("{0} is not a radius: a radius must be greater than 0 and at most 180deg")]
+pub struct OutOfRange(pub Angle);
+
 impl SearchRadius {
-    /// The radius `angle`, which the caller has checked lies in (0, 180deg].
-    pub fn new(angle: Angle) -> SearchRadius {
+    /// The radius `angle`, if it lies in (0, 180deg]: the one place that range is checked.
+    pub fn new(angle: Angle) -> Result<SearchRadius, OutOfRange> {
+        // 180deg from "180deg" or "648000arcsec" may land an ulp or two above pi; it is pi.
+        let radians = angle.radians();
+        if !(radians > 0.0 && radians <= PI * (1.0 + 4.0 * f64::EPSILON)) {
+            return Err(OutOfRange(angle));
+        }
+        let angle = Angle::from_radians(radians.min(PI));
         let half_chord = (angle.radians() / 2.0).sin();
-        let limit = 4.0 * half_chord * half_chord;
-        SearchRadius { angle, limit }
+        Ok(SearchRadius { angle, limit: 4.0 * half_chord * half_chord })
+    }
+
+    /// Reads a radius as `--maxsep` takes it: a number with an optional unit (a bare number is
+    /// degrees), greater than 0 and at most 180 degrees.
+    pub fn parse(text: &str) -> Result<SearchRadius, AngleError> {
+        let angle: Angle = text.parse()?;
+        SearchRadius::new(angle).map_err(|_| AngleError::OutOfRange { text: text.trim().to_string() })
     }
 
     /// The radius as an angle.
@@ -62,6 +98,11 @@ impl SearchRadius {
     #[inline(always)]
     pub fn contains(&self, chord2: f64) -> bool {
         chord2 < self.limit
+    }
+
+    /// The largest of `radii`, `None` if there are none.
+    pub fn largest(radii: impl IntoIterator<Item = SearchRadius>) -> Option<SearchRadius> {
+        radii.into_iter().reduce(|a, b| if b.angle > a.angle { b } else { a })
     }
 }
 
@@ -83,7 +124,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn near(ra1: f64, dec1: f64, ra2: f64, dec2: f64, maxsep: Angle) -> bool {
-        SearchRadius::new(maxsep).contains(chord2(&unit_vector(ra1, dec1), &unit_vector(ra2, dec2)))
+        SearchRadius::new(maxsep).unwrap().contains(chord2(&unit_vector(ra1, dec1), &unit_vector(ra2, dec2)))
     }
 
     #[test]
@@ -135,7 +176,7 @@ mod tests {
         // SearchRadius::new against the chord of two points that far apart along the equator,
         // from 1 mas to 180deg; and a point just inside or just outside falls on its side.
         for degrees in [1.0 / 3.6e6, 1.0 / 3600.0, 0.5, 1.0, 30.0, 90.0, 135.0, 179.0, 180.0] {
-            let radius = SearchRadius::new(Angle::from_degrees(degrees));
+            let radius = SearchRadius::new(Angle::from_degrees(degrees)).unwrap();
             assert_eq!(radius.angle(), Angle::from_degrees(degrees));
             let (start, end) = (unit_vector(0.0, 0.0), unit_vector(degrees, 0.0));
             let chord = chord2(&start, &end);
@@ -157,13 +198,38 @@ mod tests {
     }
 
     #[test]
+    fn a_radius_is_open_at_zero_and_closed_at_180() {
+        for bad in ["0", "0deg", "-1arcsec", "180.0001deg", "181", "4rad"] {
+            assert!(matches!(SearchRadius::parse(bad), Err(AngleError::OutOfRange { .. })), "{bad}");
+        }
+        for bad in [0.0, -1.0, f64::NAN, 180.5, f64::INFINITY] {
+            let angle = Angle::from_degrees(bad);
+            assert!(
+                matches!(SearchRadius::new(angle), Err(OutOfRange(a)) if a.radians().to_bits() == angle.radians().to_bits()),
+                "{bad}"
+            );
+        }
+        assert_eq!(SearchRadius::parse("180deg").unwrap().angle().radians(), PI);
+        assert_eq!(SearchRadius::parse("648000arcsec").unwrap().angle().radians(), PI);
+        assert_eq!(SearchRadius::parse("1mas").unwrap().angle(), Angle::from_radians(PI / 648_000_000.0));
+        assert_eq!(SearchRadius::parse("1mas").unwrap().angle().to_string(), "0.001arcsec");
+    }
+
+    #[test]
+    fn the_largest_radius_is_the_widest_angle() {
+        let r = |arcsec: f64| SearchRadius::new(Angle::from_arcsec(arcsec)).unwrap();
+        assert_eq!(SearchRadius::largest([r(3.0), r(90.0), r(7.0)]), Some(r(90.0)));
+        assert_eq!(SearchRadius::largest([]), None);
+    }
+
+    #[test]
     fn antipodes_are_only_inside_nothing() {
-        let half_turn = SearchRadius::new(Angle::from_degrees(180.0));
+        let half_turn = SearchRadius::new(Angle::from_degrees(180.0)).unwrap();
         assert_eq!(half_turn.chord2_limit(), 4.0);
         // Everything but the antipode is closer than 180deg.
         assert!(half_turn.contains(chord2(&unit_vector(0.0, 0.0), &unit_vector(179.999, 0.0))));
         assert!(!half_turn.contains(chord2(&unit_vector(0.0, 90.0), &unit_vector(0.0, -90.0))));
-        let nearly = SearchRadius::new(Angle::from_degrees(179.0));
+        let nearly = SearchRadius::new(Angle::from_degrees(179.0)).unwrap();
         assert!(!nearly.contains(chord2(&unit_vector(0.0, 0.0), &unit_vector(180.0, 0.0))));
     }
 
@@ -185,6 +251,14 @@ mod tests {
         }
 
         /// Close pairs at every scale, placed on purpose near the boundary.
+        #[test]
+        fn a_parsed_radius_lies_in_its_range(text in "[-+]?[0-9.e]{1,8} ?(deg|arcmin|arcsec|mas|rad|'|)") {
+            if let Ok(radius) = SearchRadius::parse(&text) {
+                let radians = radius.angle().radians();
+                prop_assert!(radians > 0.0 && radians <= PI, "{text} -> {radius:?}");
+            }
+        }
+
         #[test]
         fn close_pairs_agree_with_vincenty(
             ra in 0.0f64..360.0, u in -1.0f64..1.0, bearing in 0.0f64..360.0,

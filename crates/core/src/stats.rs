@@ -72,12 +72,12 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
 /// The summary of `job` as one JSON object.
 ///
 /// ```
-/// use angcut::{Angle, StreamOptions, stream_file};
+/// use angcut::{SearchRadius, StreamOptions, stream_file};
 /// use angcut::stats::summary_json;
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let out = dir.path().join("kept.parquet");
 /// let mut options = StreamOptions::new("fixtures/objects.parquet", &out, "fixtures/hip2_bright.parquet");
-/// options.maxsep = Some(Angle::from_arcsec(30.0));
+/// options.maxsep = Some(SearchRadius::parse("30arcsec").unwrap());
 /// let job = options.plan().unwrap();
 /// let json = summary_json(&job, &stream_file(&job).unwrap());
 /// assert!(json.contains(r#""rows_read": 20000"#));
@@ -124,13 +124,14 @@ fn inline(value: &Value) -> String {
 
 fn radius(spec: Option<&ContaminantSpec>, summary: &Summary) -> Value {
     use Value::{Null, Number, Record, Text};
-    let arcsec = |a: Option<crate::Angle>| a.map_or(Null, |a| Number(a.arcsec()));
+    let arcsec = |a: Option<crate::Angle>| a.map_or(Null, |a| Number(a.arcsec_rounded()));
+    let maxsep = spec.and_then(|spec| spec.maxsep).map(|r| r.angle());
     // Contaminants given already indexed ([`crate::stream_with_index`]): no rule to tell.
     let Some(spec) = spec else {
         return Record(vec![("kind", Text("given".into())), ("largest_arcsec", arcsec(summary.largest_radius))]);
     };
     match &spec.row_radius {
-        None => Record(vec![("kind", Text("uniform".into())), ("arcsec", arcsec(spec.maxsep))]),
+        None => Record(vec![("kind", Text("uniform".into())), ("arcsec", arcsec(maxsep))]),
         Some(row) => {
             let (kind, column, rule) = match row {
                 RowRadius::Column { name, .. } => ("column", name, Null),
@@ -140,7 +141,7 @@ fn radius(spec: Option<&ContaminantSpec>, summary: &Summary) -> Value {
                 ("kind", Text(kind.into())),
                 ("column", Text(column.clone())),
                 ("rule", rule),
-                ("fill_arcsec", arcsec(spec.maxsep)),
+                ("fill_arcsec", arcsec(maxsep)),
                 ("largest_arcsec", arcsec(summary.largest_radius)),
             ])
         }

@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::{Nearest, closer};
-use crate::sky::{UnitVector, chord2};
+use crate::sky::{SearchRadius, UnitVector, chord2};
 
 /// Contaminants per cell aimed at when sizing the grid.
 const TARGET_PER_CELL: f64 = 2.0;
@@ -52,10 +52,10 @@ pub struct GridKernel {
 
 impl GridKernel {
     /// Builds the grid; `points` must not be empty and must hold fewer than 2^32 cell entries.
-    /// `radii_deg[i]` and `limits[i]` are contaminant `i`'s radius in degrees and its squared chord.
-    pub fn new(points: &[UnitVector], radii_deg: &[f64], limits: &[f64]) -> Result<GridKernel, String> {
+    /// `radii[i]` is contaminant `i`'s radius.
+    pub fn new(points: &[UnitVector], radii: &[SearchRadius]) -> Result<GridKernel, String> {
         // Each cap once, in parallel: the trigonometry is most of the build.
-        let caps: Vec<Cap> = points.par_iter().zip(radii_deg).map(|(p, &r)| Cap::new(p, r)).collect();
+        let caps: Vec<Cap> = points.par_iter().zip(radii).map(|(p, r)| Cap::new(p, r.angle().degrees())).collect();
         let budget = MAX_ENTRIES_PER_CONTAMINANT * points.len() as f64;
         let mut cell = (SKY_DEG2 * TARGET_PER_CELL / points.len() as f64).sqrt().max(MIN_CELL_DEG);
         while cell < 180.0 && estimated_entries(&caps, cell) > budget {
@@ -73,7 +73,7 @@ impl GridKernel {
             grid = GridKernel::empty(cell);
             counts = grid.count(&caps);
         }
-        grid.fill(points, limits, &caps, &counts)?;
+        grid.fill(points, radii, &caps, &counts)?;
         Ok(grid)
     }
 
@@ -108,7 +108,13 @@ impl GridKernel {
     }
 
     /// Lays the cell lists out one after another, as `count` sized them.
-    fn fill(&mut self, points: &[UnitVector], limits: &[f64], caps: &[Cap], counts: &[u32]) -> Result<(), String> {
+    fn fill(
+        &mut self,
+        points: &[UnitVector],
+        radii: &[SearchRadius],
+        caps: &[Cap],
+        counts: &[u32],
+    ) -> Result<(), String> {
         let mut total = 0u64;
         for (start, &n) in self.cell_start.iter_mut().zip(counts) {
             *start = total as u32;
@@ -122,7 +128,8 @@ impl GridKernel {
         let mut next: Vec<u32> = self.cell_start[..cells].to_vec();
         let mut entries = vec![Entry { v: [0.0; 3], limit: 0.0 }; total as usize];
         let mut entry_ids = vec![0u32; total as usize];
-        for (id, ((p, &limit), cap)) in points.iter().zip(limits).zip(caps).enumerate() {
+        for (id, ((p, radius), cap)) in points.iter().zip(radii).zip(caps).enumerate() {
+            let limit = radius.chord2_limit();
             self.for_each_cell(cap, |c| {
                 entries[next[c] as usize] = Entry { v: *p, limit };
                 entry_ids[next[c] as usize] = id as u32;
@@ -282,11 +289,14 @@ fn ra_dec(v: &UnitVector) -> (f64, f64) {
 mod tests {
     use super::*;
     use crate::Angle;
-    use crate::sky::{SearchRadius, unit_vector};
+    use crate::sky::unit_vector;
 
-    fn uniform_grid(points: &[UnitVector], radius: Angle) -> GridKernel {
-        let limit = SearchRadius::new(radius).chord2_limit();
-        GridKernel::new(points, &vec![radius.degrees(); points.len()], &vec![limit; points.len()]).unwrap()
+    fn radius(angle: Angle) -> SearchRadius {
+        SearchRadius::new(angle).unwrap()
+    }
+
+    fn uniform_grid(points: &[UnitVector], angle: Angle) -> GridKernel {
+        GridKernel::new(points, &vec![radius(angle); points.len()]).unwrap()
     }
 
     #[test]
@@ -295,19 +305,17 @@ mod tests {
         // 0.45-degree cells each; the cells grow until the entries fit the budget.
         let points: Vec<UnitVector> =
             crate::synthetic::uniform_positions(20_200, 7).iter().map(|&(r, d)| unit_vector(r, d)).collect();
-        let radii: Vec<Angle> = (0..points.len())
-            .map(|i| if i < 200 { Angle::from_degrees(2.0) } else { Angle::from_arcsec(5.0) })
+        let radii: Vec<SearchRadius> = (0..points.len())
+            .map(|i| radius(if i < 200 { Angle::from_degrees(2.0) } else { Angle::from_arcsec(5.0) }))
             .collect();
-        let degrees: Vec<f64> = radii.iter().map(|r| r.degrees()).collect();
-        let limits: Vec<f64> = radii.iter().map(|&r| SearchRadius::new(r).chord2_limit()).collect();
-        let grid = GridKernel::new(&points, &degrees, &limits).unwrap();
+        let grid = GridKernel::new(&points, &radii).unwrap();
         assert!(grid.entries.len() as f64 <= 1.2 * MAX_ENTRIES_PER_CONTAMINANT * points.len() as f64);
         // Still exact: 1.9 degrees from a big star is near, 6 arcsec from a small one is not.
         let (ra, dec) = crate::synthetic::uniform_positions(1, 7)[0];
         assert!(grid.is_near(&unit_vector(ra, if dec > 0.0 { dec - 1.9 } else { dec + 1.9 })));
         let (ra, dec) = crate::synthetic::uniform_positions(20_200, 7)[20_199];
         let beside = unit_vector(ra, if dec > 0.0 { dec - 6.0 / 3600.0 } else { dec + 6.0 / 3600.0 });
-        let brute = points.iter().zip(&limits).any(|(p, &l)| chord2(&beside, p) < l);
+        let brute = points.iter().zip(&radii).any(|(p, r)| r.contains(chord2(&beside, p)));
         assert_eq!(grid.is_near(&beside), brute);
     }
 
@@ -346,12 +354,12 @@ mod tests {
 
     #[test]
     fn a_cap_over_the_pole_or_the_seam_is_found_from_every_side() {
-        let limit = SearchRadius::new(Angle::from_degrees(2.0)).chord2_limit();
+        let two_degrees = radius(Angle::from_degrees(2.0));
         let stars = [unit_vector(0.0, 89.0), unit_vector(359.5, -30.0), unit_vector(0.5, 10.0)];
         let mut grid = GridKernel::empty(0.5);
         let caps: Vec<Cap> = stars.iter().map(|p| Cap::new(p, 2.0)).collect();
         let counts = grid.count(&caps);
-        grid.fill(&stars, &[limit; 3], &caps, &counts).unwrap();
+        grid.fill(&stars, &[two_degrees; 3], &caps, &counts).unwrap();
         for (ra, dec, near) in [
             (180.0, 89.5, true), // across the pole
             (90.0, 89.5, true),

@@ -146,10 +146,6 @@ fn closer(best: Option<Nearest>, candidate: Nearest) -> Option<Nearest> {
 pub enum IndexError {
     #[error("contaminant radii: {radii} radii given for {contaminants} contaminants")]
     Count { radii: usize, contaminants: usize },
-    #[error(
-        "contaminant radii: contaminant {index} has radius {radius}; a radius must be greater than 0 and at most 180deg"
-    )]
-    OutOfRange { index: usize, radius: Angle },
     #[error("building the contaminant index: {0}")]
     Build(String),
 }
@@ -159,15 +155,15 @@ pub enum IndexError {
 /// Every contaminant may have a radius of its own (a bright-star mask), or all share one.
 ///
 /// ```
-/// use angcut::{Angle, ContaminantIndex, KernelChoice, unit_vector};
+/// use angcut::{Angle, ContaminantIndex, KernelChoice, SearchRadius, unit_vector};
 /// let stars = [unit_vector(10.0, 20.0), unit_vector(200.0, -45.0)];
-/// let maxsep = Angle::parse_maxsep("30arcsec").unwrap();
+/// let maxsep = SearchRadius::parse("30arcsec").unwrap();
 /// let index = ContaminantIndex::build(&stars, maxsep, KernelChoice::Auto).unwrap();
 /// assert!(index.is_near(&unit_vector(10.0, 20.005))); // 18 arcsec away
 /// assert!(!index.is_near(&unit_vector(10.0, 20.01))); // 36 arcsec away
 ///
 /// // The second star masks 1 degree around it, the first still 30 arcsec.
-/// let radii = [maxsep, Angle::from_degrees(1.0)];
+/// let radii = [maxsep, SearchRadius::new(Angle::from_degrees(1.0)).unwrap()];
 /// let mask = ContaminantIndex::build_with_radii(&stars, &radii, KernelChoice::Auto).unwrap();
 /// assert!(mask.is_near(&unit_vector(200.0, -44.2)));
 /// assert!(!mask.is_near(&unit_vector(10.0, 20.2)));
@@ -178,27 +174,24 @@ pub enum IndexError {
 pub struct ContaminantIndex {
     index: Index,
     kernel: Kernel,
-    largest: Angle,
+    largest: Option<SearchRadius>,
     len: usize,
 }
 
 impl ContaminantIndex {
-    /// Indexes `contaminants` for the one radius `maxsep` (which must lie in (0, 180deg]).
+    /// Indexes `contaminants` for the one radius `maxsep`.
     pub fn build(
         contaminants: &[UnitVector],
-        maxsep: Angle,
+        maxsep: SearchRadius,
         choice: KernelChoice,
     ) -> Result<ContaminantIndex, IndexError> {
-        let radii = vec![maxsep; contaminants.len()];
-        let mut index = ContaminantIndex::build_with_radii(contaminants, &radii, choice)?;
-        index.largest = maxsep;
-        Ok(index)
+        ContaminantIndex::build_with_radii(contaminants, &vec![maxsep; contaminants.len()], choice)
     }
 
-    /// Indexes `contaminants`, contaminant `i` with its own radius `radii[i]` (in (0, 180deg]).
+    /// Indexes `contaminants`, contaminant `i` with its own radius `radii[i]`.
     pub fn build_with_radii(
         contaminants: &[UnitVector],
-        radii: &[Angle],
+        radii: &[SearchRadius],
         choice: KernelChoice,
     ) -> Result<ContaminantIndex, IndexError> {
         ContaminantIndex::build_with_kdtree_budget(contaminants, radii, choice, kdtree::MERGE_BUDGET)
@@ -207,34 +200,25 @@ impl ContaminantIndex {
     /// [`ContaminantIndex::build_with_radii`], a k-d tree merging its radius classes under `budget`.
     fn build_with_kdtree_budget(
         contaminants: &[UnitVector],
-        radii: &[Angle],
+        radii: &[SearchRadius],
         choice: KernelChoice,
         budget: f64,
     ) -> Result<ContaminantIndex, IndexError> {
         if radii.len() != contaminants.len() {
             return Err(IndexError::Count { radii: radii.len(), contaminants: contaminants.len() });
         }
-        let mut largest = Angle::from_radians(0.0);
-        for (index, &radius) in radii.iter().enumerate() {
-            if !(radius.degrees() > 0.0 && radius.degrees() <= 180.0) {
-                return Err(IndexError::OutOfRange { index, radius });
-            }
-            largest = if radius > largest { radius } else { largest };
-        }
-        let limits: Vec<f64> = radii.iter().map(|&r| SearchRadius::new(r).chord2_limit()).collect();
+        let largest = SearchRadius::largest(radii.iter().copied());
         let kernel = choice.resolve(contaminants.len());
         let index = if contaminants.is_empty() {
             Index::Empty
         } else {
+            let limits = || radii.iter().map(SearchRadius::chord2_limit).collect::<Vec<f64>>();
             match kernel {
-                Kernel::Naive => Index::Naive(NaiveKernel::new(contaminants, &limits)),
+                Kernel::Naive => Index::Naive(NaiveKernel::new(contaminants, &limits())),
                 Kernel::KdTree => Index::KdTree(
-                    KdTreeKernel::with_merge_budget(contaminants, &limits, budget).map_err(IndexError::Build)?,
+                    KdTreeKernel::with_merge_budget(contaminants, &limits(), budget).map_err(IndexError::Build)?,
                 ),
-                Kernel::Grid => {
-                    let degrees: Vec<f64> = radii.iter().map(|r| r.degrees()).collect();
-                    Index::Grid(GridKernel::new(contaminants, &degrees, &limits).map_err(IndexError::Build)?)
-                }
+                Kernel::Grid => Index::Grid(GridKernel::new(contaminants, radii).map_err(IndexError::Build)?),
             }
         };
         Ok(ContaminantIndex { index, kernel, largest, len: contaminants.len() })
@@ -246,7 +230,7 @@ impl ContaminantIndex {
     #[doc(hidden)]
     pub fn build_kdtree_with_merge_budget(
         contaminants: &[UnitVector],
-        radii: &[Angle],
+        radii: &[SearchRadius],
         budget: f64,
     ) -> Result<ContaminantIndex, IndexError> {
         ContaminantIndex::build_with_kdtree_budget(contaminants, radii, KernelChoice::KdTree, budget)
@@ -295,9 +279,9 @@ impl ContaminantIndex {
         self.kernel
     }
 
-    /// The largest radius of any contaminant (0 for an empty set built with radii).
-    pub fn largest_radius(&self) -> Angle {
-        self.largest
+    /// The largest radius of any contaminant (`None` for an empty set).
+    pub fn largest_radius(&self) -> Option<Angle> {
+        self.largest.map(|r| r.angle())
     }
 
     /// How many trees the k-d tree kernel split the set into by radius (1 for other kernels).
@@ -327,10 +311,14 @@ mod tests {
 
     const ALL: [KernelChoice; 3] = [KernelChoice::Naive, KernelChoice::KdTree, KernelChoice::Grid];
 
+    /// The radius `angle`, which the test knows to be one.
+    fn radius(angle: Angle) -> SearchRadius {
+        SearchRadius::new(angle).unwrap()
+    }
+
     /// The plain scalar reference: every pair, the exact predicate, nothing clever.
-    fn reference(objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
-        let radius = SearchRadius::new(maxsep);
-        objects.iter().map(|o| contaminants.iter().any(|c| radius.contains(chord2(o, c)))).collect()
+    fn reference(objects: &[UnitVector], contaminants: &[UnitVector], maxsep: SearchRadius) -> Vec<bool> {
+        objects.iter().map(|o| contaminants.iter().any(|c| maxsep.contains(chord2(o, c)))).collect()
     }
 
     #[test]
@@ -340,7 +328,12 @@ mod tests {
         }
     }
 
-    fn cut_with(choice: KernelChoice, objects: &[UnitVector], contaminants: &[UnitVector], maxsep: Angle) -> Vec<bool> {
+    fn cut_with(
+        choice: KernelChoice,
+        objects: &[UnitVector],
+        contaminants: &[UnitVector],
+        maxsep: SearchRadius,
+    ) -> Vec<bool> {
         let index = ContaminantIndex::build(contaminants, maxsep, choice).unwrap();
         answers(&index, objects)
     }
@@ -361,7 +354,7 @@ mod tests {
     fn nearest_reference(
         objects: &[UnitVector],
         contaminants: &[UnitVector],
-        radii: &[Angle],
+        radii: &[SearchRadius],
     ) -> Vec<Option<(u32, f64)>> {
         objects
             .iter()
@@ -369,7 +362,7 @@ mod tests {
                 let mut best: Option<(u32, f64)> = None;
                 for (i, (c, &r)) in contaminants.iter().zip(radii).enumerate() {
                     let d = chord2(o, c);
-                    if SearchRadius::new(r).contains(d) && best.is_none_or(|(_, bd)| d < bd) {
+                    if r.contains(d) && best.is_none_or(|(_, bd)| d < bd) {
                         best = Some((i as u32, d));
                     }
                 }
@@ -380,12 +373,12 @@ mod tests {
 
     /// Radii spread over five decades, as in a bright-star mask (1 arcsec .. 28 degrees), with a
     /// few at the extremes.
-    fn radii(n: usize) -> impl Strategy<Value = Vec<Angle>> {
+    fn radii(n: usize) -> impl Strategy<Value = Vec<SearchRadius>> {
         prop::collection::vec(
             prop_oneof![
-                8 => (0.0f64..5.0).prop_map(|l| Angle::from_arcsec(10f64.powf(l))),
-                1 => Just(Angle::from_degrees(180.0)),
-                1 => Just(Angle::from_arcsec(1e-3)),
+                8 => (0.0f64..5.0).prop_map(|l| radius(Angle::from_arcsec(10f64.powf(l)))),
+                1 => Just(radius(Angle::from_degrees(180.0))),
+                1 => Just(radius(Angle::from_arcsec(1e-3))),
             ],
             n,
         )
@@ -402,11 +395,11 @@ mod tests {
         ]
     }
 
-    fn maxsep() -> impl Strategy<Value = Angle> {
+    fn maxsep() -> impl Strategy<Value = SearchRadius> {
         prop_oneof![
-            4 => (-6.6f64..2.2553).prop_map(|l| Angle::from_degrees(10f64.powf(l))),
-            1 => Just(Angle::from_degrees(180.0)),
-            1 => Just(Angle::from_arcsec(1e-3)),
+            4 => (-6.6f64..2.2553).prop_map(|l| radius(Angle::from_degrees(10f64.powf(l)))),
+            1 => Just(radius(Angle::from_degrees(180.0))),
+            1 => Just(radius(Angle::from_arcsec(1e-3))),
         ]
     }
 
@@ -479,30 +472,30 @@ mod tests {
             // Find the angle whose SearchRadius limit is exactly `exact`, if one exists in f64.
             let mut angle = 2.0 * (exact.sqrt() / 2.0).asin();
             for _ in 0..64 {
-                let limit = SearchRadius::new(Angle::from_radians(angle)).chord2_limit();
+                let limit = radius(Angle::from_radians(angle)).chord2_limit();
                 if limit == exact { break; }
                 angle = if limit < exact { f64::from_bits(angle.to_bits() + 1) } else { f64::from_bits(angle.to_bits() - 1) };
             }
-            let radius = Angle::from_radians(angle);
-            if SearchRadius::new(radius).chord2_limit() == exact {
-                let wider = Angle::from_radians(f64::from_bits(angle.to_bits() + 1));
+            let at = radius(Angle::from_radians(angle));
+            if at.chord2_limit() == exact {
+                let wider = radius(Angle::from_radians(f64::from_bits(angle.to_bits() + 1)));
                 // Also as a full tile of 8 objects, which the brute-force kernel screens with the
                 // dot product before its exact test.
                 let tile = [object; 8];
                 for choice in ALL {
                     // At the boundary to the last bit: the star alone does not cut the object...
-                    prop_assert!(!cut_with(choice, &[object], &[star], radius)[0]);
-                    prop_assert!(cut_with(choice, &tile, &[star], radius).iter().all(|&near| !near));
+                    prop_assert!(!cut_with(choice, &[object], &[star], at)[0]);
+                    prop_assert!(cut_with(choice, &tile, &[star], at).iter().all(|&near| !near));
                     // ...and the next larger radius does.
-                    if SearchRadius::new(wider).chord2_limit() > exact {
+                    if wider.chord2_limit() > exact {
                         prop_assert!(cut_with(choice, &[object], &[star], wider)[0]);
                         prop_assert!(cut_with(choice, &tile, &[star], wider).iter().all(|&near| near));
                     }
                 }
             }
-            let expected = reference(&[object], &contaminants, radius);
+            let expected = reference(&[object], &contaminants, at);
             for choice in ALL {
-                prop_assert_eq!(&cut_with(choice, &[object], &contaminants, radius), &expected, "{:?}", choice);
+                prop_assert_eq!(&cut_with(choice, &[object], &contaminants, at), &expected, "{:?}", choice);
             }
         }
     }
@@ -514,7 +507,7 @@ mod tests {
         let contaminants = crate::synthetic::uniform_positions(500, 2);
         let to_vectors = |p: &[(f64, f64)]| p.iter().map(|&(r, d)| unit_vector(r, d)).collect::<Vec<_>>();
         let (objects, contaminants) = (to_vectors(&objects), to_vectors(&contaminants));
-        let maxsep = Angle::from_degrees(1.0);
+        let maxsep = radius(Angle::from_degrees(1.0));
         let expected = reference(&objects, &contaminants, maxsep);
         let removed = expected.iter().filter(|&&near| near).count();
         // A 1deg cap is (1 - cos 1deg) / 2 = 7.6e-5 of the sky; 500 of them cover ~3.7%: ~185 objects.
@@ -531,8 +524,9 @@ mod tests {
         // (a query at 0.7deg meets 3,000 x 1.5e-4 / 4 = 0.1 extra candidates).
         let stars: Vec<UnitVector> =
             crate::synthetic::uniform_positions(3_000, 5).iter().map(|&(r, d)| unit_vector(r, d)).collect();
-        let radii: Vec<Angle> =
-            (0..stars.len()).map(|i| Angle::from_arcsec(1630.0 * 1.396f64.powf(1.0 - (i % 14) as f64))).collect();
+        let radii: Vec<SearchRadius> = (0..stars.len())
+            .map(|i| radius(Angle::from_arcsec(1630.0 * 1.396f64.powf(1.0 - (i % 14) as f64))))
+            .collect();
         let unmerged = ContaminantIndex::build_kdtree_with_merge_budget(&stars, &radii, 0.0).unwrap();
         assert!((5..=7).contains(&unmerged.radius_classes()), "{}", unmerged.radius_classes());
         let index = ContaminantIndex::build_with_radii(&stars, &radii, KernelChoice::KdTree).unwrap();
@@ -541,34 +535,32 @@ mod tests {
         // meet 200,000 x 1.2e-3 / 4 = 61 artefacts; the stars keep a tree of their own.
         let mut mixed: Vec<UnitVector> =
             crate::synthetic::uniform_positions(200_010, 6).iter().map(|&(r, d)| unit_vector(r, d)).collect();
-        let mut mixed_radii = vec![Angle::from_arcsec(5.0); 200_000];
-        mixed_radii.extend([Angle::from_degrees(2.0); 10]);
+        let mut mixed_radii = vec![radius(Angle::from_arcsec(5.0)); 200_000];
+        mixed_radii.extend([radius(Angle::from_degrees(2.0)); 10]);
         mixed.truncate(mixed_radii.len());
         let mixed_index = ContaminantIndex::build_with_radii(&mixed, &mixed_radii, KernelChoice::KdTree).unwrap();
         assert_eq!(mixed_index.radius_classes(), 2);
-        let uniform = ContaminantIndex::build(&stars, Angle::from_arcsec(30.0), KernelChoice::KdTree).unwrap();
+        let uniform = ContaminantIndex::build(&stars, radius(Angle::from_arcsec(30.0)), KernelChoice::KdTree).unwrap();
         assert_eq!(uniform.radius_classes(), 1);
-        let largest = index.largest_radius().arcsec();
+        let largest = index.largest_radius().unwrap().arcsec();
         assert!((largest - 1630.0 * 1.396).abs() < 1e-9, "{largest}");
     }
 
     #[test]
-    fn bad_radii_are_refused() {
+    fn radii_must_be_one_per_contaminant() {
         let stars = [unit_vector(0.0, 0.0), unit_vector(1.0, 1.0)];
-        let err = |radii: &[Angle]| ContaminantIndex::build_with_radii(&stars, radii, KernelChoice::Auto).err();
-        assert!(matches!(err(&[Angle::from_degrees(1.0)]), Some(IndexError::Count { .. })));
-        for bad in [0.0, -1.0, f64::NAN, 180.5] {
-            let found = err(&[Angle::from_degrees(1.0), Angle::from_degrees(bad)]);
-            assert!(matches!(found, Some(IndexError::OutOfRange { index: 1, .. })), "{bad}");
-        }
+        let one = [radius(Angle::from_degrees(1.0))];
+        let found = ContaminantIndex::build_with_radii(&stars, &one, KernelChoice::Auto).err();
+        assert_eq!(found, Some(IndexError::Count { radii: 1, contaminants: 2 }));
     }
 
     #[test]
     fn an_empty_set_is_near_nothing() {
         for choice in [KernelChoice::Naive, KernelChoice::KdTree, KernelChoice::Grid, KernelChoice::Auto] {
-            let index = ContaminantIndex::build(&[], Angle::from_degrees(180.0), choice).unwrap();
+            let index = ContaminantIndex::build(&[], radius(Angle::from_degrees(180.0)), choice).unwrap();
             assert!(!index.is_near(&unit_vector(0.0, 0.0)));
             assert!(index.is_empty());
+            assert_eq!(index.largest_radius(), None);
         }
     }
 
@@ -577,7 +569,7 @@ mod tests {
         let star = unit_vector(45.0, 45.0);
         let stars = vec![star; 5_000];
         for choice in [KernelChoice::KdTree, KernelChoice::Grid] {
-            let index = ContaminantIndex::build(&stars, Angle::from_arcsec(1.0), choice).unwrap();
+            let index = ContaminantIndex::build(&stars, radius(Angle::from_arcsec(1.0)), choice).unwrap();
             assert!(index.is_near(&unit_vector(45.0, 45.0001)));
             assert!(!index.is_near(&unit_vector(45.0, 45.001)));
         }
