@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use angcut::columns::{DEFAULT_DEC_NAMES, DEFAULT_RA_NAMES};
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
 use angcut::star_mask::PowerLaw;
 use angcut::synthetic::{Catalogue, Sky, TableSchema};
@@ -52,7 +53,7 @@ const STREAM_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, ClapArgs)]
 pub struct StreamArgs {
-    /// IN OUT: the object catalogue to cut (Parquet or Arrow IPC file or stream, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, or --output-format; '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
+    /// IN OUT: the object catalogue to cut (Parquet or Arrow IPC file or stream, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, .csv, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
     #[arg(value_names = ["IN", "OUT"], num_args = 1.., required = true)]
     pub paths: Vec<PathBuf>,
     /// Cut every IN (a directory: every *.parquet file below it, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
@@ -68,7 +69,7 @@ pub struct StreamArgs {
         value_parser = parse_maxsep,
         allow_hyphen_values = true
     )]
-    pub maxsep: Option<SearchRadius>,
+    pub maxsep: Option<RadiusFlag>,
     /// Each contaminant's own radius, from this column (in --radius-unit).
     #[arg(long, value_name = "COL")]
     pub radius_col: Option<String>,
@@ -83,10 +84,10 @@ pub struct StreamArgs {
     pub mag_radius: Vec<PowerLaw>,
     /// Per-contaminant radii below this are raised to it.
     #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
-    pub min_radius: Option<SearchRadius>,
+    pub min_radius: Option<RadiusFlag>,
     /// Per-contaminant radii above this are lowered to it.
     #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
-    pub max_radius: Option<SearchRadius>,
+    pub max_radius: Option<RadiusFlag>,
     /// Write only the objects near a contaminant (the ones the cut would remove).
     #[arg(long)]
     pub invert: bool,
@@ -102,11 +103,9 @@ pub struct StreamArgs {
     /// The contaminant column that names the nearest contaminant in --nearest-columns [default: its row number].
     #[arg(long, value_name = "COL")]
     pub contaminant_id: Option<String>,
-    /// Object RA column, degrees [default: ra, ra_deg or raj2000, any case].
-    #[arg(long, value_name = "COL")]
+    #[arg(long, value_name = "COL", help = names_help("Object RA column, degrees", DEFAULT_RA_NAMES))]
     pub ra: Option<String>,
-    /// Object Dec column, degrees [default: dec, dec_deg, dej2000 or decj2000, any case].
-    #[arg(long, value_name = "COL")]
+    #[arg(long, value_name = "COL", help = names_help("Object Dec column, degrees", DEFAULT_DEC_NAMES))]
     pub dec: Option<String>,
     /// Contaminant RA column [default: as for --ra].
     #[arg(long, value_name = "COL")]
@@ -129,7 +128,7 @@ pub struct StreamArgs {
     /// Output compression: zstd (level 1), zstd(N), snappy, lz4, gzip(N), brotli(N), none; Arrow IPC output takes none, lz4 and zstd(N). [default: zstd for Parquet, none for Arrow IPC]
     #[arg(long, value_parser = parse_compression)]
     pub compression: Option<OutputCompression>,
-    /// Output format: parquet, arrow (IPC file) or arrow-stream [default: from OUT's name, Parquet unless .arrow/.feather/.ipc/.arrows; arrow-stream for '-'].
+    /// Output format: parquet, arrow (IPC file), arrow-stream or csv [default: from OUT's name: .parquet/.pq, .arrow/.feather/.ipc, .arrows, .csv; arrow-stream for '-'].
     #[arg(long, value_name = "FORMAT", value_parser = parse_output_format)]
     pub output_format: Option<OutputFormat>,
     /// Write the run's summary (files, rows read/removed/invalid/written, seconds, kernel, contaminants, radius) to FILE as JSON.
@@ -164,8 +163,16 @@ fn parse_table_schema(text: &str) -> Result<TableSchema, String> {
     text.parse()
 }
 
-fn parse_maxsep(text: &str) -> Result<SearchRadius, String> {
-    SearchRadius::parse(text).map_err(|e| e.to_string())
+/// A radius flag's value, with the text it was written as (to warn of a bare number).
+#[derive(Debug, Clone)]
+pub struct RadiusFlag {
+    radius: SearchRadius,
+    text: String,
+}
+
+fn parse_maxsep(text: &str) -> Result<RadiusFlag, String> {
+    let radius = SearchRadius::parse(text).map_err(|e| e.to_string())?;
+    Ok(RadiusFlag { radius, text: text.to_string() })
 }
 
 fn parse_unit(text: &str) -> Result<Angle, String> {
@@ -188,6 +195,11 @@ fn parse_on_invalid(text: &str) -> Result<OnInvalid, String> {
     text.parse()
 }
 
+/// A coordinate flag's help: what it names, and the names tried without it (from the core's list).
+fn names_help(what: &str, defaults: &[&str]) -> String {
+    format!("{what} [default: {}, in any case; exactly one may be present]", defaults.join(", "))
+}
+
 /// A count of threads or rows; whether it may be 0 is the plan's to say.
 fn parse_count(text: &str) -> Result<usize, String> {
     text.trim().parse::<usize>().map_err(|_| format!("'{text}' is not a positive whole number"))
@@ -207,6 +219,8 @@ pub enum Args {
         stats_json: Option<PathBuf>,
         /// No progress line, no summary line.
         quiet: bool,
+        /// What the flags say that their user probably did not mean, to print before running.
+        warnings: Vec<String>,
     },
     /// `angcut gen`: a synthetic catalogue to write.
     Gen { output: PathBuf, catalogue: Catalogue },
@@ -227,17 +241,24 @@ pub fn parse() -> Args {
 impl StreamArgs {
     /// The flags as the core's options: one field each, nothing decided here.
     fn into_args(self) -> Args {
+        let radii =
+            [("--maxsep", &self.maxsep), ("--min-radius", &self.min_radius), ("--max-radius", &self.max_radius)];
+        let warnings = radii
+            .iter()
+            .filter_map(|(flag, value)| value.as_ref().and_then(|v| angcut::angle::unitless_warning(flag, &v.text)))
+            .collect();
+        let radius = |flag: Option<RadiusFlag>| flag.map(|f| f.radius);
         let options = StreamOptions {
             paths: self.paths,
             out_dir: self.out_dir,
             contaminants: self.contaminants,
-            maxsep: self.maxsep,
+            maxsep: radius(self.maxsep),
             radius_col: self.radius_col,
             radius_unit: self.radius_unit,
             radius_from_mag: self.radius_from_mag,
             mag_radius: self.mag_radius,
-            min_radius: self.min_radius,
-            max_radius: self.max_radius,
+            min_radius: radius(self.min_radius),
+            max_radius: radius(self.max_radius),
             invert: self.invert,
             rejected: self.rejected,
             flag_column: self.flag_column,
@@ -255,6 +276,6 @@ impl StreamArgs {
             output_format: self.output_format,
             row_group_size: self.row_group_size,
         };
-        Args::Stream { options: Box::new(options), stats_json: self.stats_json, quiet: self.quiet }
+        Args::Stream { options: Box::new(options), stats_json: self.stats_json, quiet: self.quiet, warnings }
     }
 }

@@ -57,21 +57,32 @@ fn describe(report: &ProgressReport, seconds: f64) -> String {
     let rate_text =
         if rate >= 1e6 { format!("{:.1}M rows/s", rate / 1e6) } else { format!("{:.0}k rows/s", rate / 1e3) };
     let file = if report.files > 1 { format!("file {}/{}: ", report.file + 1, report.files) } else { String::new() };
-    let megabytes = report.bytes_total as f64 / 1e6;
     match report.rows_total {
         Some(total) if total > 0 => {
             let done = rows.min(total) as f64 / total as f64;
             let left = if rate > 0.0 { total.saturating_sub(rows) as f64 / rate } else { 0.0 };
             format!(
-                "angcut: {file}{} / {} rows ({:.0}%), {:.0} / {megabytes:.0} MB, {rate_text}, {left:.0} s left",
+                "angcut: {file}{} / {} rows ({:.0}%), {}, {rate_text}, {left:.0} s left",
                 grouped(rows),
                 grouped(total),
                 100.0 * done,
-                done * megabytes,
+                sizes(done * report.bytes_total as f64, report.bytes_total as f64),
             )
         }
         _ => format!("angcut: {file}{} rows, {rate_text}", grouped(rows)),
     }
+}
+
+/// "52 / 840 MB": bytes done of the total, in the unit that shows the total in a few digits (a
+/// small file would otherwise read "0 / 0 MB").
+fn sizes(done: f64, total: f64) -> String {
+    let (scale, unit) = match total {
+        t if t >= 1e10 => (1e9, "GB"),
+        t if t >= 1e7 => (1e6, "MB"),
+        t if t >= 1e4 => (1e3, "kB"),
+        _ => (1.0, "bytes"),
+    };
+    format!("{:.0} / {:.0} {unit}", done / scale, total / scale)
 }
 
 /// 1234567 as "1,234,567".
@@ -111,5 +122,10 @@ mod tests {
             "angcut: file 3/7: 10,000,000 / 20,000,000 rows (50%), 420 / 840 MB, 2.5M rows/s, 4 s left"
         );
         assert_eq!(describe(&report(50_000, None, 0, 1), 1.0), "angcut: 50,000 rows, 50k rows/s");
+        // Small and huge inputs in a unit that shows them.
+        assert_eq!(sizes(120_000.0, 480_000.0), "120 / 480 kB");
+        assert_eq!(sizes(100.0, 900.0), "100 / 900 bytes");
+        assert_eq!(sizes(1.3e10, 2.6e10), "13 / 26 GB");
+        assert_eq!(sizes(5e6, 9.9e6), "5000 / 9900 kB");
     }
 }

@@ -14,8 +14,12 @@ use crate::progress::ProgressLine;
 /// Runs the parsed command; errors carry the library's context (file, column, row).
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args {
-        Args::Stream { options, stats_json, quiet } => {
+        Args::Stream { options, stats_json, quiet, warnings } => {
             let job = options.plan()?;
+            // Warnings are printed even with --quiet: they are about the result, not the progress.
+            for warning in &warnings {
+                eprintln!("angcut: warning: {warning}");
+            }
             // A progress line only for a person watching: not when stderr goes to a file or a pipe.
             let summary = if !quiet && std::io::stderr().is_terminal() {
                 let mut line = ProgressLine::new();
@@ -31,6 +35,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             if !quiet {
                 eprintln!("{}", summary.line());
+            }
+            for warning in summary.warnings() {
+                eprintln!("angcut: warning: {warning}");
             }
             Ok(())
         }

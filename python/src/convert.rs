@@ -31,7 +31,17 @@ pub fn radius_argument(value: &Bound<'_, PyAny>, what: &str) -> PyResult<SearchR
     } else {
         return Err(PyTypeError::new_err(format!("{what} must be a string such as '30arcsec' or a number of degrees")));
     };
-    SearchRadius::parse(&text).map_err(|error| PyValueError::new_err(format!("{what}: {error}")))
+    let radius = SearchRadius::parse(&text).map_err(|error| PyValueError::new_err(format!("{what}: {error}")))?;
+    if let Some(warning) = angcut::angle::unitless_warning(what, &text) {
+        warn(value.py(), &warning)?;
+    }
+    Ok(radius)
+}
+
+/// Issues a Python `UserWarning` (an error only if the caller's filters make warnings errors).
+pub fn warn(py: Python<'_>, message: &str) -> PyResult<()> {
+    let message = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
+    PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyUserWarning>(), &message, 1)
 }
 
 pub fn unit_argument(text: &str) -> PyResult<Angle> {

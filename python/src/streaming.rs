@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::contaminant_set::PyContaminantSet;
-use crate::convert::{kernel_argument, on_invalid_argument, radius_argument, summary_value, unit_argument};
+use crate::convert::{kernel_argument, on_invalid_argument, radius_argument, summary_value, unit_argument, warn};
 use crate::errors::{AngcutError, guarded, py_error};
 
 /// An option's text parsed by the core's parser for it, a ValueError naming the option if bad.
@@ -106,7 +106,7 @@ pub fn _stream<'py>(
         angcut::Error::OptionsForGivenSet(_) => PyTypeError::new_err(format!("stream(): {error}")),
         error => py_error(error),
     })?;
-    let record = py.detach(|| {
+    let (record, warnings) = py.detach(|| {
         guarded(|| {
             let summary = match given {
                 Some(set) => angcut::stream_with_index(&job, &set.set, set.index()?),
@@ -117,8 +117,11 @@ pub fn _stream<'py>(
                 std::fs::write(path, angcut::stats::summary_json(&job, &summary))
                     .map_err(|e| AngcutError::new_err(format!("{}: {e}", path.display())))?;
             }
-            Ok(angcut::stats::summary_record(&job, &summary))
+            Ok((angcut::stats::summary_record(&job, &summary), summary.warnings()))
         })
     })?;
+    for warning in &warnings {
+        warn(py, warning)?;
+    }
     summary_value(py, &record)
 }

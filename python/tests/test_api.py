@@ -278,6 +278,24 @@ def test_stream_errors_are_exceptions_and_leave_no_output(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_stream_warns_of_a_bare_radius_in_degrees_and_of_a_cut_of_everything(tmp_path):
+    objects, hip = REPO / "fixtures" / "objects.parquet", REPO / "fixtures" / "hip2_bright.parquet"
+    with pytest.warns(UserWarning) as caught:
+        summary = angcut.stream(objects, tmp_path / "all.parquet", contaminants=hip, maxsep=30)
+    messages = [str(w.message) for w in caught]
+    assert summary["rows_written"] == 0
+    assert messages == [
+        "maxsep 30 is read as 30 deg; write 30arcsec for arcseconds (a unit also silences this warning: 30deg)",
+        "every one of the 20000 rows was near a contaminant and removed (the largest radius is 30deg): is the radius what you meant?",
+    ]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the call
+        angcut.stream(objects, tmp_path / "some.parquet", contaminants=hip, maxsep="30arcsec")
+        angcut.ContaminantSet([1.0], [2.0], maxsep=0.5)
+
+
 def test_module_docstring_example():
     import doctest
 

@@ -66,6 +66,28 @@ fn bad_maxsep_values_are_usage_errors_that_say_why() {
 }
 
 #[test]
+fn a_bare_radius_above_one_degree_and_a_cut_of_every_row_are_warned_of() {
+    let s = setup();
+    // 20 stars at 90deg cover the sky: every one of the 200 rows goes, with two warnings, even
+    // with --quiet (they are about the result); the run itself succeeds as asked.
+    let warned = "angcut: warning: --maxsep 90 is read as 90 deg; write 90arcsec for arcseconds";
+    let removed =
+        "angcut: warning: every one of the 200 rows was near a contaminant and removed (the largest radius is 90deg)";
+    s.stream(&["--maxsep", "90", "-q"])
+        .success()
+        .stderr(predicate::str::contains(warned).and(predicate::str::contains(removed)));
+    assert_eq!(read_parquet(&s.out).num_rows(), 0);
+    // A unit, or a bare number of at most 1 degree, says what it means: no warning.
+    for quiet in [["--maxsep", "90deg"], ["--maxsep", "1"]] {
+        let assert = s.stream(&[quiet[0], quiet[1], "-q"]).success();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(!stderr.contains("is read as"), "{quiet:?}: {stderr}");
+    }
+    s.stream(&["--radius-col", "ra", "--max-radius", "2", "-q"])
+        .stderr(predicate::str::contains("--max-radius 2 is read as 2 deg; write 2arcsec for arcseconds"));
+}
+
+#[test]
 fn bad_option_values_are_usage_errors() {
     let s = setup();
     let before = s.inputs();
@@ -149,7 +171,7 @@ fn missing_or_ambiguous_columns_list_the_columns_there_are() {
         .stderr(predicate::str::contains("several columns could be RA (RA, ra_deg); choose one with --ra"));
     stream(&odd, &s.out, &s.stars, &["--maxsep", "1deg", "--ra", "ra_deg"])
         .code(2)
-        .stderr(predicate::str::contains("no Dec column found (looked for dec, dec_deg, dej2000, decj2000 in any case); name it with --dec; available columns: RA, ra_deg, decl"));
+        .stderr(predicate::str::contains("no Dec column found (looked for dec, dec_deg, dej2000, decj2000, delta_j2000, de_icrs, dec_icrs, dedeg in any case); name it with --dec; available columns: RA, ra_deg, decl"));
     assert!(!s.out.exists());
 }
 

@@ -209,6 +209,17 @@ fn stats_json_records_the_run_and_quiet_prints_nothing() {
     let json = std::fs::read_to_string(&stats).unwrap();
     assert!(json.contains("\"kind\": \"magnitude\", \"column\": \"hpmag\", \"rule\": \"1630 arcsec * 10^("), "{json}");
     assert!(json.contains("\"largest_arcsec\": 1800"), "{json}");
+    // Radii print as the decimals they were written as: 30deg is 107999.99999999999 arcsec in
+    // binary, which nobody wrote.
+    stream(
+        &fixture("objects.parquet"),
+        &out,
+        &fixture("hip2_bright.parquet"),
+        &["--maxsep", "30deg", "-q", "--stats-json", stats.to_str().unwrap()],
+    )
+    .success();
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(json.contains("\"radius\": {\"kind\": \"uniform\", \"arcsec\": 108000},"), "{json}");
 }
 
 #[test]
@@ -241,4 +252,74 @@ fn an_invalid_contaminant_is_named_by_file_row_and_column() {
         "stars.csv: row 1, column 'dec': the value is null; every contaminant needs a valid position",
     ));
     assert!(!out.exists());
+}
+
+#[test]
+fn csv_output_holds_the_same_rows_and_values_as_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (parquet, csv, rejected) =
+        (dir.path().join("kept.parquet"), dir.path().join("kept.csv"), dir.path().join("near.CSV"));
+    let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
+    stream(&objects, &parquet, &stars, &["--maxsep", MAXSEP]).success();
+    stream(&objects, &csv, &stars, &["--maxsep", MAXSEP, "--rejected", rejected.to_str().unwrap()]).success();
+    let expected = read_parquet(&parquet);
+    let (ids, ra, dec) = (ids(&expected), column_f64(&expected, "ra"), column_f64(&expected, "dec"));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,ra,dec"));
+    let rows: Vec<(i64, f64, f64)> = lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            (fields[0].parse().unwrap(), fields[1].parse().unwrap(), fields[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), expected.num_rows());
+    for (row, &(id, r, d)) in rows.iter().enumerate() {
+        // Every double is written so that it reads back to itself, bit for bit.
+        assert_eq!((id, r.to_bits(), d.to_bits()), (ids[row], ra[row].to_bits(), dec[row].to_bits()), "row {row}");
+    }
+    let near = std::fs::read_to_string(&rejected).unwrap();
+    assert_eq!(near.lines().count(), 1 + near_rows().len(), "the rejected output is CSV too (.CSV in any case)");
+    // Nothing kept: the header alone still says what the columns are.
+    let none = dir.path().join("none.csv");
+    stream(&objects, &none, &stars, &["--maxsep", "180deg"]).success();
+    assert_eq!(std::fs::read_to_string(&none).unwrap(), "id,ra,dec\n");
+}
+
+#[test]
+fn an_output_name_that_says_no_known_format_is_refused_unless_the_format_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
+    for name in ["out.fits", "out.txt", "out"] {
+        let out = dir.path().join(name);
+        stream(&objects, &out, &stars, &["--maxsep", MAXSEP]).code(2).stderr(
+            contains(format!("{name}: cannot tell which format to write from the name"))
+                .and(contains("--output-format")),
+        );
+        assert!(!out.exists(), "{name}");
+    }
+    let rejected = dir.path().join("near.dat");
+    stream(
+        &objects,
+        &dir.path().join("kept.parquet"),
+        &stars,
+        &["--maxsep", MAXSEP, "--rejected", rejected.to_str().unwrap()],
+    )
+    .code(2)
+    .stderr(contains("near.dat: cannot tell which format"));
+    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+    // Told the format, any name will do.
+    let out = dir.path().join("out.txt");
+    stream(&objects, &out, &stars, &["--maxsep", MAXSEP, "--output-format", "parquet"]).success();
+    assert_eq!(ids(&read_parquet(&out)).len(), 20_000 - near_rows().len());
+    // CSV takes neither a codec nor row groups.
+    for option in [["--compression", "zstd"], ["--row-group-size", "100"]] {
+        let csv = dir.path().join("kept.csv");
+        let mut args = vec!["--maxsep", MAXSEP];
+        args.extend(option);
+        stream(&objects, &csv, &stars, &args)
+            .code(2)
+            .stderr(contains(format!("{} does not apply to", option[0])).and(contains("written as CSV")));
+        assert!(!csv.exists());
+    }
 }

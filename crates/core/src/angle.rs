@@ -112,6 +112,28 @@ impl Angle {
     }
 }
 
+/// The warning a bare number above 1 deserves where an angle is asked for: it is read as degrees,
+/// but a user who writes `--maxsep 30` more likely meant 30 arcsec (30 degrees removes most of
+/// the sky). `None` for a number with a unit, or one of at most 1 degree. `option` names where the
+/// text was given (`--maxsep`, `maxsep=`).
+///
+/// ```
+/// use angcut::angle::unitless_warning;
+/// assert_eq!(
+///     unitless_warning("--maxsep", "30").as_deref(),
+///     Some("--maxsep 30 is read as 30 deg; write 30arcsec for arcseconds (a unit also silences this warning: 30deg)")
+/// );
+/// assert_eq!(unitless_warning("--maxsep", "30arcsec"), None);
+/// assert_eq!(unitless_warning("--maxsep", "0.5"), None);
+/// ```
+pub fn unitless_warning(option: &str, text: &str) -> Option<String> {
+    let text = text.trim();
+    let degrees: f64 = text.parse().ok()?;
+    (degrees > 1.0).then(|| {
+        format!("{option} {text} is read as {text} deg; write {text}arcsec for arcseconds (a unit also silences this warning: {text}deg)")
+    })
+}
+
 impl FromStr for Angle {
     type Err = AngleError;
 

@@ -11,9 +11,13 @@ use crate::error::Error;
 use crate::sky::{UnitVector, unit_vector};
 
 /// Names tried, in any case, when no RA column is named.
-pub const DEFAULT_RA_NAMES: &[&str] = &["ra", "ra_deg", "raj2000"];
+/// Besides the plain names: `alpha_j2000` (SExtractor), `ra_icrs` (Gaia through VizieR), `radeg`
+/// (VizieR's computed positions). A table with two of them (VizieR gives both `RA_ICRS` and
+/// `RAJ2000`) must say which with `--ra`: they can differ by the proper motion since the epoch.
+pub const DEFAULT_RA_NAMES: &[&str] = &["ra", "ra_deg", "raj2000", "alpha_j2000", "ra_icrs", "radeg"];
 /// Names tried, in any case, when no Dec column is named.
-pub const DEFAULT_DEC_NAMES: &[&str] = &["dec", "dec_deg", "dej2000", "decj2000"];
+pub const DEFAULT_DEC_NAMES: &[&str] =
+    &["dec", "dec_deg", "dej2000", "decj2000", "delta_j2000", "de_icrs", "dec_icrs", "dedeg"];
 
 /// Which coordinate a problem is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,6 +313,13 @@ mod tests {
         assert_eq!(resolve(&["ra_deg", "dec_deg", "mag"], None, None), pair("ra_deg", "dec_deg"));
         assert_eq!(resolve(&["RAJ2000", "DEJ2000"], None, None), pair("RAJ2000", "DEJ2000"));
         assert_eq!(resolve(&["alpha", "delta"], Some("alpha"), Some("DELTA")), pair("alpha", "delta"));
+        // SExtractor, Gaia through VizieR, VizieR's computed positions.
+        assert_eq!(resolve(&["ALPHA_J2000", "DELTA_J2000", "FLUX"], None, None), pair("ALPHA_J2000", "DELTA_J2000"));
+        assert_eq!(resolve(&["Source", "RA_ICRS", "DE_ICRS"], None, None), pair("RA_ICRS", "DE_ICRS"));
+        assert_eq!(resolve(&["_RAJ2000", "RAdeg", "DEdeg"], None, None), pair("RAdeg", "DEdeg"));
+        // VizieR's Gaia tables hold positions at two epochs: which one is the user's to say.
+        let err = resolve(&["RA_ICRS", "DE_ICRS", "RAJ2000", "DEJ2000"], None, None).unwrap_err();
+        assert!(err.contains("several columns could be RA (RA_ICRS, RAJ2000); choose one with --ra"), "{err}");
     }
 
     #[test]

@@ -67,6 +67,21 @@ impl Summary {
             c.read, c.removed, c.invalid, c.written, self.seconds, rate, self.contaminants, self.kernel
         )
     }
+
+    /// What the run did that its user probably did not mean: a cut that removed every row (a
+    /// radius in degrees meant as arcsec covers the sky). Empty when nothing looks wrong.
+    pub fn warnings(&self) -> Vec<String> {
+        let c = &self.counts;
+        let mut warnings = Vec::new();
+        if self.selection == Selection::Far && c.read > 0 && c.removed == c.read {
+            let radius = self.largest_radius.map_or(String::new(), |r| format!(" (the largest radius is {r})"));
+            warnings.push(format!(
+                "every one of the {} rows was near a contaminant and removed{radius}: is the radius what you meant?",
+                c.read
+            ));
+        }
+        warnings
+    }
 }
 
 /// How far a job has got, told to a progress display after each batch.
@@ -323,6 +338,27 @@ mod tests {
         // A job that reads its own contaminants refuses a given set, and the other way round.
         assert!(stream_with_index(&job, &set, &index).unwrap_err().is_usage());
         assert!(stream_file(&given_job).unwrap_err().is_usage());
+    }
+
+    #[test]
+    fn a_cut_that_removes_every_row_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.parquet");
+        let mut o = options(&out, Some("fixtures/hip2_bright.parquet"));
+        let run = |o: &StreamOptions| stream_file(&o.plan().unwrap()).unwrap();
+        assert_eq!(run(&o).warnings(), Vec::<String>::new(), "30arcmin keeps most rows");
+        o.maxsep = Some(SearchRadius::parse("30deg").unwrap());
+        let everything = run(&o);
+        assert_eq!(everything.counts.written, 0);
+        assert_eq!(
+            everything.warnings(),
+            [
+                "every one of the 20000 rows was near a contaminant and removed (the largest radius is 30deg): is the radius what you meant?"
+            ]
+        );
+        // Inverted, the same radius writes every row: nothing to warn of.
+        o.invert = true;
+        assert_eq!(run(&o).warnings(), Vec::<String>::new());
     }
 
     #[test]

@@ -340,10 +340,11 @@ fn check_paths(job: &StreamJob) -> Result<(), Error> {
     let inputs = InputIdentities::of(job.files.iter().map(|t| t.input.as_path()).chain(contaminant_file));
     for task in &job.files {
         for output in std::iter::once(&task.output).chain(&task.rejected) {
-            job.outputs.resolve(output)?;
+            // Whether the path can be an output at all comes before what format its name implies.
             if !is_stdio(output) {
                 check_output_path(output, &inputs, job.create_dirs)?;
             }
+            job.outputs.resolve(output)?;
         }
         if let Some(rejected) = &task.rejected
             && same_destination(rejected, &task.output)

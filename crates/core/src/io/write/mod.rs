@@ -1,4 +1,4 @@
-//! Catalogue output: Parquet (`parquet`), an Arrow IPC file or stream (`ipc`), each written
+//! Catalogue output: Parquet (`parquet`), an Arrow IPC file or stream (`ipc`), CSV (`csv`), each written
 //! under a temporary name and moved into place by `commit` only when everything succeeded, so a
 //! failed run never leaves a partial OUT; or an IPC stream to stdout for the next stage of a pipe.
 
@@ -13,12 +13,14 @@ use crate::error::Error;
 use crate::io::is_stdio;
 
 mod commit;
+mod csv;
 mod dictionary;
 mod ipc;
 mod parallel_writer;
 mod parquet;
 
 pub use commit::{FinishedOutput, commit_all, remove_partial_outputs};
+pub use csv::CsvFileSink;
 pub use ipc::{IpcFileSink, IpcStreamSink};
 pub use parquet::ParquetFileSink;
 
@@ -31,20 +33,29 @@ pub enum OutputFormat {
     IpcFile,
     /// The Arrow IPC stream format, what `-` writes to stdout.
     IpcStream,
+    /// Comma-separated text with a header line.
+    Csv,
 }
 
 impl OutputFormat {
-    /// The format an output name implies: `-` is a stream to stdout, `.arrow`/`.feather`/`.ipc`
-    /// an IPC file, `.arrows` an IPC stream, anything else Parquet.
-    pub fn for_path(path: &Path) -> OutputFormat {
+    /// The format an output name implies: `-` is a stream to stdout, `.parquet`/`.pq`/`.parq`
+    /// Parquet, `.arrow`/`.feather`/`.ipc` an IPC file, `.arrows` an IPC stream, `.csv` CSV. Any
+    /// other name is a usage error: writing Parquet bytes into `out.fits` or `out.txt` would only
+    /// surprise whoever opens it.
+    pub fn for_path(path: &Path) -> Result<OutputFormat, Error> {
         if is_stdio(path) {
-            return OutputFormat::IpcStream;
+            return Ok(OutputFormat::IpcStream);
         }
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         match extension.as_deref() {
-            Some("arrow" | "feather" | "ipc") => OutputFormat::IpcFile,
-            Some("arrows") => OutputFormat::IpcStream,
-            _ => OutputFormat::Parquet,
+            Some("parquet" | "pq" | "parq") => Ok(OutputFormat::Parquet),
+            Some("arrow" | "feather" | "ipc") => Ok(OutputFormat::IpcFile),
+            Some("arrows") => Ok(OutputFormat::IpcStream),
+            Some("csv") => Ok(OutputFormat::Csv),
+            _ => Err(Error::Usage(format!(
+                "{}: cannot tell which format to write from the name: end it in .parquet, .arrow, .arrows or .csv, or give --output-format",
+                path.display()
+            ))),
         }
     }
 }
@@ -53,7 +64,7 @@ impl OutputFormat {
     /// For the Arrow IPC formats, whether it is the stream format; `None` for Parquet.
     fn ipc_stream(self) -> Option<bool> {
         match self {
-            OutputFormat::Parquet => None,
+            OutputFormat::Parquet | OutputFormat::Csv => None,
             OutputFormat::IpcFile => Some(false),
             OutputFormat::IpcStream => Some(true),
         }
@@ -68,7 +79,8 @@ impl FromStr for OutputFormat {
             "parquet" => Ok(OutputFormat::Parquet),
             "arrow" | "ipc" | "feather" => Ok(OutputFormat::IpcFile),
             "arrow-stream" | "ipc-stream" | "arrows" => Ok(OutputFormat::IpcStream),
-            _ => Err(format!("unknown output format '{text}': use parquet, arrow or arrow-stream")),
+            "csv" => Ok(OutputFormat::Csv),
+            _ => Err(format!("unknown output format '{text}': use parquet, arrow, arrow-stream or csv")),
         }
     }
 }
@@ -92,6 +104,8 @@ pub struct OutputOptions {
 pub enum OutputSettings {
     /// A Parquet file, written with these options.
     Parquet(ParquetOutputOptions),
+    /// A CSV file.
+    Csv,
     /// An Arrow IPC file, or a stream (`stream`), with its batches compressed by `compression`.
     Ipc {
         /// The stream format (else the file format).
@@ -108,11 +122,25 @@ impl OutputOptions {
     /// name, and the compression and row group size that format takes. An option that does not
     /// apply to the format is a usage error, never silently dropped.
     pub fn resolve(&self, path: &Path) -> Result<OutputSettings, Error> {
-        let format = self.format.unwrap_or_else(|| OutputFormat::for_path(path));
+        let format = match self.format {
+            Some(format) => format,
+            None => OutputFormat::for_path(path)?,
+        };
         if is_stdio(path) && format != OutputFormat::IpcStream {
             return Err(Error::Usage(
                 "stdout ('-') takes an Arrow IPC stream: use --output-format arrow-stream".into(),
             ));
+        }
+        if format == OutputFormat::Csv {
+            let refused =
+                [("--compression", self.compression.is_some()), ("--row-group-size", self.row_group_size.is_some())];
+            if let Some((option, _)) = refused.iter().find(|(_, given)| *given) {
+                return Err(Error::Usage(format!(
+                    "{option} does not apply to {}, written as CSV (plain text)",
+                    path.display()
+                )));
+            }
+            return Ok(OutputSettings::Csv);
         }
         let Some(stream) = format.ipc_stream() else {
             let row_group_size = self.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
@@ -164,6 +192,7 @@ pub fn create_sink(
             Ok(Box::new(IpcStreamSink::stdout(schema, compression, level)?))
         }
         OutputSettings::Parquet(options) => Ok(Box::new(ParquetFileSink::create(destination, schema, &options)?)),
+        OutputSettings::Csv => Ok(Box::new(CsvFileSink::create(destination, schema)?)),
         OutputSettings::Ipc { stream, compression, level } => {
             Ok(Box::new(IpcFileSink::create(destination, schema, stream, compression, level)?))
         }
