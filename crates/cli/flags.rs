@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use angcut::columns::{DEFAULT_DEC_NAMES, DEFAULT_RA_NAMES};
+use angcut::io::read::HduChoice;
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
 use angcut::star_mask::PowerLaw;
 use angcut::synthetic::{Catalogue, Sky, TableSchema};
@@ -53,13 +54,13 @@ const STREAM_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, ClapArgs)]
 pub struct StreamArgs {
-    /// IN OUT: the object catalogue to cut (Parquet or Arrow IPC file or stream, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, .csv, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
+    /// IN OUT: the object catalogue to cut (Parquet, Arrow IPC file or stream, or FITS binary table, also .fits.gz, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, .csv, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
     #[arg(value_names = ["IN", "OUT"], num_args = 1.., required = true)]
     pub paths: Vec<PathBuf>,
     /// Cut every IN (a directory: every *.parquet file below it, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// The contaminant positions: Parquet, Arrow IPC, or CSV with a header.
+    /// The contaminant positions: Parquet, Arrow IPC, FITS (also .fits.gz), or CSV with a header.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub contaminants: Option<PathBuf>,
     /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg. With --radius-col or --radius-from-mag, the radius of contaminants whose value is null or NaN.
@@ -107,6 +108,12 @@ pub struct StreamArgs {
     pub ra: Option<String>,
     #[arg(long, value_name = "COL", help = names_help("Object Dec column, degrees", DEFAULT_DEC_NAMES))]
     pub dec: Option<String>,
+    /// The HDU of a FITS IN that holds the table: its number (0 is the primary HDU, 1 the first extension) or its EXTNAME [default: the first binary table].
+    #[arg(long, value_name = "N|EXTNAME", value_parser = parse_hdu)]
+    pub hdu: Option<HduChoice>,
+    /// The same for a FITS contaminant file.
+    #[arg(long, value_name = "N|EXTNAME", value_parser = parse_hdu)]
+    pub contaminant_hdu: Option<HduChoice>,
     /// Contaminant RA column [default: as for --ra].
     #[arg(long, value_name = "COL")]
     pub contaminant_ra: Option<String>,
@@ -184,6 +191,10 @@ fn parse_output_format(text: &str) -> Result<OutputFormat, String> {
 }
 
 fn parse_power_law(text: &str) -> Result<PowerLaw, String> {
+    text.parse()
+}
+
+fn parse_hdu(text: &str) -> Result<HduChoice, String> {
     text.parse()
 }
 
@@ -266,6 +277,8 @@ impl StreamArgs {
             contaminant_id: self.contaminant_id,
             ra: self.ra,
             dec: self.dec,
+            hdu: self.hdu,
+            contaminant_hdu: self.contaminant_hdu,
             contaminant_ra: self.contaminant_ra,
             contaminant_dec: self.contaminant_dec,
             kernel: self.kernel,

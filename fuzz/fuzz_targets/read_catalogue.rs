@@ -1,5 +1,5 @@
 //! Arbitrary bytes as a catalogue file: recognised by content (Parquet, Arrow IPC file or stream,
-//! CSV), its batches read, its coordinate columns found and read, and the same bytes as a
+//! FITS, gzipped FITS, CSV), its batches read, its coordinate columns found and read, and the same bytes as a
 //! contaminant file with a radius column. Every failure must be an `Err` naming the file: a panic
 //! that escapes angcut's containment is a finding.
 #![no_main]
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn read_as_catalogue(path: &Path) {
-    let Ok(mut catalogue) = open_catalogue(path, 1_024, true) else {
+    let Ok(mut catalogue) = open_catalogue(path, 1_024, true, None) else {
         return;
     };
     let schema = catalogue.source.schema();

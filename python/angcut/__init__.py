@@ -65,6 +65,8 @@ def stream(
     contaminant_id: str | None = None,
     ra: str | None = None,
     dec: str | None = None,
+    hdu: int | str | None = None,
+    contaminant_hdu: int | str | None = None,
     contaminant_ra: str | None = None,
     contaminant_dec: str | None = None,
     kernel: str | None = None,
@@ -82,7 +84,7 @@ def stream(
     ``angcut stream in.parquet out.parquet --contaminants stars.parquet --maxsep 30arcsec``.
     Every other option of the command line is a keyword argument with ``_`` for ``-``:
     ``radius_col="r_arcsec"``, ``invert=True``, ``flag_column="near_star"``, ``kernel="grid"``,
-    ``threads=2``, ``rejected="removed.parquet"``, ``out_dir="clean"`` (with a list of inputs and
+    ``threads=2``, ``hdu="OBJECTS"`` (a FITS input's table), ``rejected="removed.parquet"``, ``out_dir="clean"`` (with a list of inputs and
     no ``out_path``), ``mag_radius=[(200, 0.25, 7), (10, 0.1, 0)]``... Angles are strings with
     units (``"30arcsec"``) or numbers of degrees; ``radius_unit`` is arcsec unless given. The
     options are checked by the same rules as the command line's, in the Rust core.
@@ -119,6 +121,8 @@ def stream(
         contaminant_id=contaminant_id,
         ra=ra,
         dec=dec,
+        hdu=hdu,
+        contaminant_hdu=contaminant_hdu,
         contaminant_ra=contaminant_ra,
         contaminant_dec=contaminant_dec,
         kernel=kernel,

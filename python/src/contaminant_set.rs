@@ -192,6 +192,7 @@ impl PyContaminantSet {
             maxsep,
             row_radius: None,
             id_column: None,
+            hdu: None,
             names: OptionNames { radius_col: "radius=", ..PYTHON_NAMES },
         };
         if radius.is_some() {
@@ -232,6 +233,7 @@ impl PyContaminantSet {
             maxsep,
             row_radius: radius_col.map(|name| RowRadius::Column { name, unit, min: None, max: None }),
             id_column: None,
+            hdu: None,
             names: PYTHON_NAMES,
         };
         let reader = arrow_stream(table)?;

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use angcut::io::read::HduChoice;
 use angcut::io::write::{OutputCompression, OutputFormat};
 use angcut::star_mask::PowerLaw;
 use angcut::{SearchRadius, StreamOptions};
@@ -19,6 +20,18 @@ fn parsed<T: std::str::FromStr<Err = String>>(name: &str, text: Option<&str>) ->
     text.map(|text| text.parse::<T>().map_err(|error| PyValueError::new_err(format!("{name}: {error}")))).transpose()
 }
 
+/// An HDU from Python: its number, or its EXTNAME.
+fn hdu_argument(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<HduChoice>> {
+    let Some(value) = value else { return Ok(None) };
+    let text = match value.extract::<usize>() {
+        Ok(index) => index.to_string(),
+        Err(_) => value
+            .extract::<String>()
+            .map_err(|_| PyTypeError::new_err(format!("{name} must be an HDU number or an EXTNAME string")))?,
+    };
+    parsed::<HduChoice>(name, Some(&text))
+}
+
 fn radius(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<SearchRadius>> {
     value.map(|value| radius_argument(value, name)).transpose()
 }
@@ -30,8 +43,8 @@ fn radius(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Searc
 #[pyo3(signature = (
     paths, *, contaminants=None, given=None, out_dir=None, maxsep=None, radius_col=None, radius_unit=None,
     radius_from_mag=None, mag_radius=Vec::new(), min_radius=None, max_radius=None, invert=false, rejected=None,
-    flag_column=None, nearest_columns=false, contaminant_id=None, ra=None, dec=None, contaminant_ra=None,
-    contaminant_dec=None, kernel=None, threads=None, batch_size=None, on_invalid=None, compression=None,
+    flag_column=None, nearest_columns=false, contaminant_id=None, ra=None, dec=None, hdu=None,
+    contaminant_hdu=None, contaminant_ra=None, contaminant_dec=None, kernel=None, threads=None, batch_size=None, on_invalid=None, compression=None,
     output_format=None, row_group_size=None, stats_json=None
 ))]
 #[allow(clippy::too_many_arguments)] // Python keyword arguments, one per option
@@ -55,6 +68,8 @@ pub fn _stream<'py>(
     contaminant_id: Option<String>,
     ra: Option<String>,
     dec: Option<String>,
+    hdu: Option<&Bound<'py, PyAny>>,
+    contaminant_hdu: Option<&Bound<'py, PyAny>>,
     contaminant_ra: Option<String>,
     contaminant_dec: Option<String>,
     kernel: Option<&str>,
@@ -87,6 +102,8 @@ pub fn _stream<'py>(
         contaminant_id,
         ra,
         dec,
+        hdu: hdu_argument(hdu, "hdu")?,
+        contaminant_hdu: hdu_argument(contaminant_hdu, "contaminant_hdu")?,
         contaminant_ra,
         contaminant_dec,
         kernel: kernel.map(kernel_argument).transpose()?.unwrap_or_default(),

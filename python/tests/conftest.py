@@ -72,6 +72,9 @@ def client():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
+            # Both workers registered before any test scatters: a broadcast reaches the workers the
+            # scheduler knows at that moment (under load, the second can still be starting).
+            client.wait_for_workers(2, timeout=120)
             yield client
 
 

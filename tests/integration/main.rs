@@ -4,6 +4,7 @@
 mod cut;
 mod errors;
 mod faults;
+mod fits;
 mod output_modes;
 mod pipes;
 mod several_inputs;

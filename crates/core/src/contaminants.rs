@@ -9,7 +9,7 @@ use arrow::compute::concat;
 use crate::angle::Angle;
 use crate::columns::{Axis, CoordinateColumns, find_named_column, position, read_f64};
 use crate::error::Error;
-use crate::io::read::{ArrowSource, BatchSource, InputFormat, ParquetCatalog, open_catalogue};
+use crate::io::read::{ArrowSource, BatchSource, HduChoice, InputFormat, ParquetCatalog, open_catalogue};
 use crate::kernel::{ContaminantIndex, KernelChoice};
 use crate::sky::{OutOfRange, SearchRadius, UnitVector};
 use crate::star_mask::MagnitudeRule;
@@ -103,6 +103,8 @@ pub struct ContaminantSpec {
     pub row_radius: Option<RowRadius>,
     /// A column to report as the nearest contaminant's identity (the row number otherwise).
     pub id_column: Option<String>,
+    /// The HDU of a FITS contaminant file that holds the table (its first binary table if `None`).
+    pub hdu: Option<HduChoice>,
     /// What the caller calls these options, for messages.
     pub names: OptionNames,
 }
@@ -117,6 +119,7 @@ impl ContaminantSpec {
             maxsep: Some(maxsep),
             row_radius: None,
             id_column: None,
+            hdu: None,
             names: OptionNames::COMMAND_LINE,
         }
     }
@@ -163,7 +166,7 @@ impl ContaminantSet {
     /// ```
     pub fn read(spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
         let path = spec.path.as_path();
-        let opened = open_catalogue(path, 65_536, true)?;
+        let opened = open_catalogue(path, 65_536, true, spec.hdu.as_ref())?;
         let columns = SpecColumns::find(&opened.source.schema(), spec)?;
         // Parquet decodes only the columns needed; the other formats are read whole (star lists).
         let source: Box<dyn BatchSource> = if opened.format == InputFormat::Parquet {

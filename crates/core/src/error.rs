@@ -17,6 +17,10 @@ pub enum Error {
     #[error("a contaminant set given already indexed has its positions, radii and kernel: drop {}", .0.join(", "))]
     OptionsForGivenSet(Vec<&'static str>),
 
+    /// A FITS file that cannot be read or written as a table, with cfitsio's reason or ours.
+    #[error("{}: {message}", path.display())]
+    Fits { path: PathBuf, message: String },
+
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

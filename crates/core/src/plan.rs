@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::io::identity::{InputIdentities, check_output_path, same_destination};
 use crate::io::is_stdio;
 use crate::io::paths::{FileTask, plan_out_dir};
+use crate::io::read::HduChoice;
 use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
 use crate::kernel::KernelChoice;
 use crate::pipeline::PipelineOptions;
@@ -39,6 +40,8 @@ pub struct StreamJob {
     /// Object coordinate columns; `None` finds them by their usual names.
     pub(crate) ra: Option<String>,
     pub(crate) dec: Option<String>,
+    /// The table HDU of FITS inputs; `None` reads each one's first binary table.
+    pub(crate) hdu: Option<HduChoice>,
     pub(crate) kernel: KernelChoice,
     pub(crate) batch_size: usize,
     pub(crate) pipeline: PipelineOptions,
@@ -113,6 +116,10 @@ pub struct StreamOptions {
     pub ra: Option<String>,
     /// See `ra`.
     pub dec: Option<String>,
+    /// `--hdu`: the HDU of FITS inputs that holds the table (the first binary table if `None`).
+    pub hdu: Option<HduChoice>,
+    /// `--contaminant-hdu`: the same for a FITS contaminant file.
+    pub contaminant_hdu: Option<HduChoice>,
     /// `--contaminant-ra`, `--contaminant-dec`: the contaminants' coordinate columns.
     pub contaminant_ra: Option<String>,
     /// See `contaminant_ra`.
@@ -178,6 +185,7 @@ impl StreamOptions {
             ("max_radius", self.max_radius.is_some()),
             ("contaminant_ra", self.contaminant_ra.is_some()),
             ("contaminant_dec", self.contaminant_dec.is_some()),
+            ("contaminant_hdu", self.contaminant_hdu.is_some()),
             ("contaminant_id", self.contaminant_id.is_some()),
             ("kernel", self.kernel != KernelChoice::Auto),
         ]
@@ -235,6 +243,7 @@ impl StreamOptions {
             maxsep: self.maxsep,
             row_radius,
             id_column: self.contaminant_id.clone(),
+            hdu: self.contaminant_hdu.clone(),
             names: OptionNames::COMMAND_LINE,
         })
     }
@@ -267,6 +276,7 @@ impl StreamOptions {
             contaminants,
             ra: self.ra.clone(),
             dec: self.dec.clone(),
+            hdu: self.hdu.clone(),
             kernel: self.kernel,
             batch_size,
             pipeline: PipelineOptions {

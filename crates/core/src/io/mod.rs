@@ -5,6 +5,7 @@
 //! output from replacing an input. `-` meaning stdin or stdout is decided here, once
 //! ([`is_stdio`]).
 
+pub(crate) mod fits;
 pub(crate) mod identity;
 pub mod paths;
 pub mod read;

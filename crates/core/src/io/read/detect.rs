@@ -15,6 +15,10 @@ pub enum InputFormat {
     IpcStream,
     /// Text with a header line, comma separated.
     Csv,
+    /// A FITS file (`SIMPLE  =`), its first binary table (or the HDU asked for).
+    Fits,
+    /// A gzip-compressed FITS file (`.fits.gz`).
+    FitsGz,
 }
 
 impl InputFormat {
@@ -23,6 +27,12 @@ impl InputFormat {
     pub fn detect(head: &[u8], path: &Path) -> Option<InputFormat> {
         if head.starts_with(b"PAR1") {
             return Some(InputFormat::Parquet);
+        }
+        if head.starts_with(FITS_START) {
+            return Some(InputFormat::Fits);
+        }
+        if head.starts_with(&[0x1f, 0x8b]) && gunzipped_head(head).starts_with(FITS_START) {
+            return Some(InputFormat::FitsGz);
         }
         if head.starts_with(b"ARROW1") {
             return Some(InputFormat::IpcFile);
@@ -36,6 +46,17 @@ impl InputFormat {
         let looks_like_csv = std::str::from_utf8(first_line).is_ok_and(|line| line.contains(','));
         (named_csv || looks_like_csv).then_some(InputFormat::Csv)
     }
+}
+
+/// Every FITS file starts with this card.
+const FITS_START: &[u8] = b"SIMPLE  =";
+
+/// The first bytes that a gzip stream starting with `head` decompresses to (as many as `head` gives).
+fn gunzipped_head(head: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let _ = flate2::read::GzDecoder::new(head).take(FITS_START.len() as u64).read_to_end(&mut out);
+    out
 }
 
 /// Reads up to `head.len()` bytes (fewer only at the end of the file).
@@ -64,6 +85,11 @@ mod tests {
         assert_eq!(InputFormat::detect(b"ra\n1\n", Path::new("stars.CSV")), Some(InputFormat::Csv));
         assert_eq!(InputFormat::detect(b"just some notes\n", any), None);
         assert_eq!(InputFormat::detect(b"", any), None);
+        let fits = std::fs::read("fixtures/objects_2k.fits").unwrap();
+        assert_eq!(InputFormat::detect(&fits[..512], any), Some(InputFormat::Fits));
+        let gz = std::fs::read("fixtures/objects_2k.fits.gz").unwrap();
+        assert_eq!(InputFormat::detect(&gz[..512], any), Some(InputFormat::FitsGz));
+        assert_eq!(InputFormat::detect(&[0x1f, 0x8b, 8, 0, 0, 0], any), None, "gzip of something else");
         assert_eq!(InputFormat::detect(&[0x89, b'P', b'N', b'G'], any), None);
     }
 }

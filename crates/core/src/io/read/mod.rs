@@ -1,11 +1,13 @@
 //! Opening any catalogue a user gives, recognised by its content (`detect`): Parquet, an Arrow
-//! IPC file, an Arrow IPC stream (also on stdin, `-`), or CSV with a header (contaminant lists).
+//! IPC file, an Arrow IPC stream (also on stdin, `-`), a FITS binary table (also gzipped), or CSV
+//! with a header (contaminant lists).
 //! Every reader is a [`BatchSource`]; whatever a damaged file makes a decoder do (an error or a
 //! panic) comes out as an [`Error`] naming the file.
 
 mod bounded_file;
 mod csv;
 mod detect;
+mod fits;
 mod ipc;
 mod parquet;
 mod stdin;
@@ -19,6 +21,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 
 pub use detect::InputFormat;
+pub use fits::{FitsCatalog, HduChoice};
 pub use parquet::{ParquetCatalog, open_file};
 
 use crate::error::{Error, panic_message};
@@ -46,9 +49,15 @@ pub struct Catalogue {
 
 /// Opens `path` (`-` for stdin) in whatever format its content shows, with `batch_size` rows per
 /// batch. CSV is accepted only if `allow_csv` (contaminant lists, not catalogues: CSV has no
-/// types to write back). Unrecognised content is handed to the Parquet reader, whose message
-/// says what is wrong with it.
-pub fn open_catalogue(path: &Path, batch_size: usize, allow_csv: bool) -> Result<Catalogue, Error> {
+/// types to write back). `hdu` chooses a FITS file's table (the first binary table if `None`; an
+/// error for any other format). Unrecognised content is handed to the Parquet reader, whose
+/// message says what is wrong with it.
+pub fn open_catalogue(
+    path: &Path,
+    batch_size: usize,
+    allow_csv: bool,
+    hdu: Option<&HduChoice>,
+) -> Result<Catalogue, Error> {
     if is_stdio(path) {
         return stdin::open_stdin();
     }
@@ -61,7 +70,19 @@ pub fn open_catalogue(path: &Path, batch_size: usize, allow_csv: bool) -> Result
         found => found,
     };
     file.rewind().map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    if hdu.is_some() && !matches!(format, Some(InputFormat::Fits | InputFormat::FitsGz)) {
+        return Err(Error::Usage(format!(
+            "{}: an HDU is chosen only in a FITS file, and this is not one",
+            path.display()
+        )));
+    }
     let (source, rows): (Box<dyn BatchSource>, Option<u64>) = match format {
+        Some(format @ (InputFormat::Fits | InputFormat::FitsGz)) => {
+            drop(file);
+            let catalog = FitsCatalog::open(path, format == InputFormat::FitsGz, hdu, batch_size)?;
+            let rows = Some(catalog.rows);
+            (Box::new(catalog), rows)
+        }
         Some(InputFormat::IpcFile) => {
             ipc::check_ipc_blocks(path, &mut file)?;
             let reader = guarded(path, || arrow::ipc::reader::FileReader::try_new_buffered(file, None))?;

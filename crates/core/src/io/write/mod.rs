@@ -15,12 +15,14 @@ use crate::io::is_stdio;
 mod commit;
 mod csv;
 mod dictionary;
+mod fits;
 mod ipc;
 mod parallel_writer;
 mod parquet;
 
 pub use commit::{FinishedOutput, commit_all, remove_partial_outputs};
 pub use csv::CsvFileSink;
+pub use fits::FitsFileSink;
 pub use ipc::{IpcFileSink, IpcStreamSink};
 pub use parquet::ParquetFileSink;
 
@@ -35,11 +37,14 @@ pub enum OutputFormat {
     IpcStream,
     /// Comma-separated text with a header line.
     Csv,
+    /// A FITS binary table.
+    Fits,
 }
 
 impl OutputFormat {
     /// The format an output name implies: `-` is a stream to stdout, `.parquet`/`.pq`/`.parq`
-    /// Parquet, `.arrow`/`.feather`/`.ipc` an IPC file, `.arrows` an IPC stream, `.csv` CSV. Any
+    /// Parquet, `.arrow`/`.feather`/`.ipc` an IPC file, `.arrows` an IPC stream, `.csv` CSV,
+    /// `.fits`/`.fit`/`.fts` a FITS binary table. Any
     /// other name is a usage error: writing Parquet bytes into `out.fits` or `out.txt` would only
     /// surprise whoever opens it.
     pub fn for_path(path: &Path) -> Result<OutputFormat, Error> {
@@ -52,21 +57,11 @@ impl OutputFormat {
             Some("arrow" | "feather" | "ipc") => Ok(OutputFormat::IpcFile),
             Some("arrows") => Ok(OutputFormat::IpcStream),
             Some("csv") => Ok(OutputFormat::Csv),
+            Some("fits" | "fit" | "fts") => Ok(OutputFormat::Fits),
             _ => Err(Error::Usage(format!(
-                "{}: cannot tell which format to write from the name: end it in .parquet, .arrow, .arrows or .csv, or give --output-format",
+                "{}: cannot tell which format to write from the name: end it in .parquet, .arrow, .arrows, .csv or .fits, or give --output-format",
                 path.display()
             ))),
-        }
-    }
-}
-
-impl OutputFormat {
-    /// For the Arrow IPC formats, whether it is the stream format; `None` for Parquet.
-    fn ipc_stream(self) -> Option<bool> {
-        match self {
-            OutputFormat::Parquet | OutputFormat::Csv => None,
-            OutputFormat::IpcFile => Some(false),
-            OutputFormat::IpcStream => Some(true),
         }
     }
 }
@@ -80,7 +75,8 @@ impl FromStr for OutputFormat {
             "arrow" | "ipc" | "feather" => Ok(OutputFormat::IpcFile),
             "arrow-stream" | "ipc-stream" | "arrows" => Ok(OutputFormat::IpcStream),
             "csv" => Ok(OutputFormat::Csv),
-            _ => Err(format!("unknown output format '{text}': use parquet, arrow, arrow-stream or csv")),
+            "fits" => Ok(OutputFormat::Fits),
+            _ => Err(format!("unknown output format '{text}': use parquet, arrow, arrow-stream, csv or fits")),
         }
     }
 }
@@ -106,6 +102,8 @@ pub enum OutputSettings {
     Parquet(ParquetOutputOptions),
     /// A CSV file.
     Csv,
+    /// A FITS file.
+    Fits,
     /// An Arrow IPC file, or a stream (`stream`), with its batches compressed by `compression`.
     Ipc {
         /// The stream format (else the file format).
@@ -131,26 +129,31 @@ impl OutputOptions {
                 "stdout ('-') takes an Arrow IPC stream: use --output-format arrow-stream".into(),
             ));
         }
-        if format == OutputFormat::Csv {
+        let plain = |settings: OutputSettings, what: &str| {
             let refused =
                 [("--compression", self.compression.is_some()), ("--row-group-size", self.row_group_size.is_some())];
-            if let Some((option, _)) = refused.iter().find(|(_, given)| *given) {
-                return Err(Error::Usage(format!(
-                    "{option} does not apply to {}, written as CSV (plain text)",
-                    path.display()
-                )));
+            match refused.iter().find(|(_, given)| *given) {
+                Some((option, _)) => {
+                    Err(Error::Usage(format!("{option} does not apply to {}, written as {what}", path.display())))
+                }
+                None => Ok(settings),
             }
-            return Ok(OutputSettings::Csv);
-        }
-        let Some(stream) = format.ipc_stream() else {
-            let row_group_size = self.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
-            if row_group_size == 0 {
-                return Err(Error::Usage("--row-group-size must be at least 1".into()));
+        };
+        let stream = match format {
+            OutputFormat::Csv => return plain(OutputSettings::Csv, "CSV (plain text)"),
+            OutputFormat::Fits => return plain(OutputSettings::Fits, "FITS (uncompressed rows)"),
+            OutputFormat::Parquet => {
+                let row_group_size = self.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
+                if row_group_size == 0 {
+                    return Err(Error::Usage("--row-group-size must be at least 1".into()));
+                }
+                return Ok(OutputSettings::Parquet(ParquetOutputOptions {
+                    compression: self.compression.unwrap_or_default(),
+                    row_group_size,
+                }));
             }
-            return Ok(OutputSettings::Parquet(ParquetOutputOptions {
-                compression: self.compression.unwrap_or_default(),
-                row_group_size,
-            }));
+            OutputFormat::IpcFile => false,
+            OutputFormat::IpcStream => true,
         };
         if self.row_group_size.is_some() {
             return Err(Error::Usage(format!(
@@ -193,6 +196,7 @@ pub fn create_sink(
         }
         OutputSettings::Parquet(options) => Ok(Box::new(ParquetFileSink::create(destination, schema, &options)?)),
         OutputSettings::Csv => Ok(Box::new(CsvFileSink::create(destination, schema)?)),
+        OutputSettings::Fits => Ok(Box::new(FitsFileSink::create(destination, schema)?)),
         OutputSettings::Ipc { stream, compression, level } => {
             Ok(Box::new(IpcFileSink::create(destination, schema, stream, compression, level)?))
         }

@@ -1,0 +1,542 @@
+//! FITS binary tables: the file handle (cfitsio), header cards, and how each column kind maps to
+//! Arrow. The reader (`read/fits.rs`) and the writer (`write/fits.rs`) share these rules, so a
+//! table read and written back keeps its types.
+//!
+//! cfitsio (the bundled build of the `fitsio` crates, through `fitsio-sys`) opens the file,
+//! navigates its HDUs, parses and writes every header, and moves the table's bytes. We call it
+//! directly rather than through `fitsio::FitsFile` because that type reads every path with
+//! cfitsio's extended file-name syntax (`cat[1].fits` would be a filter, `!out.fits` a clobber)
+//! and panics on a path that is not UTF-8; `ffdkopn` takes a name as it is. Rows move as raw
+//! bytes (`ffgtbb`/`ffptbb`) and are converted here, column by column, between FITS's big-endian
+//! row layout and Arrow's columns: cfitsio's per-column readers would walk the rows once per
+//! column and convert through its own types.
+
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::DataType;
+use fitsio_sys as sys;
+
+use crate::error::Error;
+
+/// A FITS file open in cfitsio, closed when dropped.
+pub(crate) struct FitsHandle {
+    ptr: *mut sys::fitsfile,
+    path: PathBuf,
+}
+
+// SAFETY: cfitsio is built with --enable-reentrant, and a handle is only ever used by one thread at
+// a time: it moves to the pipeline's reader (or writer) thread and is never shared.
+unsafe impl Send for FitsHandle {}
+
+/// cfitsio's HDU types (`ffghdt`) and the status past the last HDU.
+const ASCII_TBL: c_int = 1;
+const BINARY_TBL: c_int = 2;
+const END_OF_FILE: c_int = 107;
+
+fn hdu_kind(kind: c_int) -> HduKind {
+    match kind {
+        BINARY_TBL => HduKind::BinaryTable,
+        ASCII_TBL => HduKind::AsciiTable,
+        _ => HduKind::Image,
+    }
+}
+
+impl FitsHandle {
+    /// Opens `path` read-only (or read-write), its name taken literally.
+    pub(crate) fn open(path: &Path, writable: bool) -> Result<FitsHandle, Error> {
+        let name = c_path(path)?;
+        let mut ptr = std::ptr::null_mut();
+        let mut status = 0;
+        // SAFETY: `name` is a valid C string; cfitsio sets `ptr` or reports `status`.
+        unsafe { sys::ffdkopn(&mut ptr, name.as_ptr(), c_int::from(writable), &mut status) };
+        if status != 0 || ptr.is_null() {
+            return Err(fits_error(path, "not a readable FITS file", status));
+        }
+        Ok(FitsHandle { ptr, path: path.to_path_buf() })
+    }
+
+    /// An error naming the file, what was being done and cfitsio's reason for `status`.
+    fn check(&self, status: c_int, doing: &str) -> Result<(), Error> {
+        if status == 0 { Ok(()) } else { Err(fits_error(&self.path, doing, status)) }
+    }
+
+    /// What each HDU of the file holds, in order (the primary one is HDU 0). A damaged header
+    /// is an error naming its HDU (cfitsio's own count would stop short of it without a word).
+    pub(crate) fn hdus(&mut self) -> Result<Vec<HduKind>, Error> {
+        let mut kinds = Vec::new();
+        loop {
+            let (mut kind, mut status) = (0, 0);
+            let number = c_int::try_from(kinds.len() + 1).unwrap_or(c_int::MAX);
+            // SAFETY: a valid open handle.
+            unsafe { sys::ffmahd(self.ptr, number, &mut kind, &mut status) };
+            match status {
+                0 => kinds.push(hdu_kind(kind)),
+                END_OF_FILE if !kinds.is_empty() => return Ok(kinds),
+                _ => return Err(fits_error(&self.path, &format!("reading the header of HDU {}", kinds.len()), status)),
+            }
+        }
+    }
+
+    /// Moves to HDU `index` (0 is the primary HDU), which [`FitsHandle::hdus`] has seen, and
+    /// checks that the file holds all of its data: a truncated file is named so before any row
+    /// is read.
+    pub(crate) fn move_to(&mut self, index: usize) -> Result<HduKind, Error> {
+        let (mut kind, mut status) = (0, 0);
+        let number = c_int::try_from(index + 1).unwrap_or(c_int::MAX);
+        // SAFETY: a valid open handle.
+        unsafe { sys::ffmahd(self.ptr, number, &mut kind, &mut status) };
+        self.check(status, &format!("reading HDU {index}"))?;
+        let (mut head, mut data, mut end) = (0, 0, 0);
+        // SAFETY: a valid open handle.
+        unsafe { sys::ffghadll(self.ptr, &mut head, &mut data, &mut end, &mut status) };
+        self.check(status, &format!("reading HDU {index}"))?;
+        let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(u64::MAX);
+        // The data's last 2880-byte block may be padding a writer left out: only real bytes count.
+        let needed = u64::try_from(end).unwrap_or(0).saturating_sub(2879);
+        if size < needed {
+            return Err(Error::Fits {
+                path: self.path.clone(),
+                message: format!("truncated: HDU {index} needs {needed} bytes or more, the file has {size}"),
+            });
+        }
+        Ok(hdu_kind(kind))
+    }
+
+    /// Every card of the current HDU's header, in order, without `END`.
+    pub(crate) fn cards(&mut self) -> Result<Vec<String>, Error> {
+        let (mut count, mut more, mut status) = (0, 0, 0);
+        // SAFETY: a valid open handle.
+        unsafe { sys::ffghsp(self.ptr, &mut count, &mut more, &mut status) };
+        self.check(status, "reading its header")?;
+        let mut cards = Vec::with_capacity(count.max(0) as usize);
+        let mut card = [0 as c_char; 81];
+        for n in 1..=count {
+            // SAFETY: `card` holds the 80 characters and the NUL cfitsio writes.
+            unsafe { sys::ffgrec(self.ptr, n, card.as_mut_ptr(), &mut status) };
+            self.check(status, "reading its header")?;
+            // SAFETY: cfitsio NUL-terminates the card.
+            let text = unsafe { CStr::from_ptr(card.as_ptr()) };
+            cards.push(text.to_string_lossy().into_owned());
+        }
+        Ok(cards)
+    }
+
+    /// Reads rows `first..first + n` (0-based) of the current table into `buffer`, which holds
+    /// exactly `n` rows of `row_bytes` each.
+    pub(crate) fn read_rows(&mut self, first: u64, buffer: &mut [u8]) -> Result<(), Error> {
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        let mut status = 0;
+        // SAFETY: a valid handle; cfitsio writes exactly `buffer.len()` bytes into it.
+        unsafe {
+            sys::ffgtbb(self.ptr, first as i64 + 1, 1, buffer.len() as i64, buffer.as_mut_ptr(), &mut status);
+        }
+        self.check(status, &format!("reading rows from row {first}"))
+    }
+
+    /// Appends a binary table HDU with these columns (names, TFORMs, units) and no rows yet.
+    pub(crate) fn create_table(&mut self, names: &[String], forms: &[String], units: &[String]) -> Result<(), Error> {
+        let to_c = |texts: &[String]| -> Result<Vec<CString>, Error> {
+            texts
+                .iter()
+                .map(|t| {
+                    CString::new(t.as_str()).map_err(|_| Error::Fits {
+                        path: self.path.clone(),
+                        message: format!("column name or unit {t:?} holds a NUL byte, which FITS cannot store"),
+                    })
+                })
+                .collect()
+        };
+        let (names, forms, units) = (to_c(names)?, to_c(forms)?, to_c(units)?);
+        let pointers = |texts: &[CString]| texts.iter().map(|t| t.as_ptr().cast_mut()).collect::<Vec<_>>();
+        let (mut n, mut f, mut u) = (pointers(&names), pointers(&forms), pointers(&units));
+        let mut status = 0;
+        let fields = c_int::try_from(names.len()).unwrap_or(c_int::MAX);
+        // SAFETY: three arrays of `fields` valid C strings, alive for the call; a null EXTNAME.
+        unsafe {
+            sys::ffcrtb(
+                self.ptr,
+                BINARY_TBL,
+                0,
+                fields,
+                n.as_mut_ptr(),
+                f.as_mut_ptr(),
+                u.as_mut_ptr(),
+                std::ptr::null(),
+                &mut status,
+            );
+        }
+        self.check(status, "creating its table")
+    }
+
+    /// Appends one 80-character header card (cfitsio checks and pads it).
+    pub(crate) fn write_card(&mut self, card: &str) -> Result<(), Error> {
+        let text = CString::new(card.replace('\0', " ")).unwrap_or_default();
+        let mut status = 0;
+        // SAFETY: a valid handle and C string.
+        unsafe { sys::ffprec(self.ptr, text.as_ptr(), &mut status) };
+        self.check(status, &format!("writing the header card {:?}", card.trim_end()))
+    }
+
+    /// Writes `bytes`, whole rows, at row `first` (0-based) of the current table, extending it.
+    pub(crate) fn write_rows(&mut self, first: u64, bytes: &[u8]) -> Result<(), Error> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut status = 0;
+        // SAFETY: a valid handle; cfitsio only reads `bytes` (its binding takes a mutable pointer).
+        unsafe {
+            sys::ffptbb(self.ptr, first as i64 + 1, 1, bytes.len() as i64, bytes.as_ptr().cast_mut(), &mut status);
+        }
+        self.check(status, "writing rows")
+    }
+
+    /// Gives column `n` (1-based) of the current table `length` elements a row (characters for
+    /// a string column), moving the rows already written.
+    pub(crate) fn set_vector_length(&mut self, n: usize, length: usize) -> Result<(), Error> {
+        let mut status = 0;
+        let column = c_int::try_from(n).unwrap_or(c_int::MAX);
+        // SAFETY: a valid handle on a binary table.
+        unsafe { sys::ffmvec(self.ptr, column, length as i64, &mut status) };
+        self.check(status, &format!("widening column {n} to {length}"))
+    }
+
+    /// Deletes the keyword `key` from the current header.
+    pub(crate) fn delete_key(&mut self, key: &str) -> Result<(), Error> {
+        let name = CString::new(key).unwrap_or_default();
+        let mut status = 0;
+        // SAFETY: a valid handle and C string.
+        unsafe { sys::ffdkey(self.ptr, name.as_ptr(), &mut status) };
+        self.check(status, &format!("deleting {key}"))
+    }
+
+    /// Closes the file, writing what cfitsio still holds (the final NAXIS2, the padding).
+    pub(crate) fn close(mut self) -> Result<(), Error> {
+        let mut status = 0;
+        let ptr = std::mem::replace(&mut self.ptr, std::ptr::null_mut());
+        // SAFETY: a valid handle, closed once (Drop sees null).
+        unsafe { sys::ffclos(ptr, &mut status) };
+        self.check(status, "closing it")
+    }
+}
+
+impl Drop for FitsHandle {
+    fn drop(&mut self) {
+        if !self.ptr.is_null() {
+            let mut status = 0;
+            // SAFETY: a valid handle, closed once.
+            unsafe { sys::ffclos(self.ptr, &mut status) };
+        }
+    }
+}
+
+/// What an HDU holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HduKind {
+    Image,
+    AsciiTable,
+    BinaryTable,
+}
+
+/// `path` as cfitsio takes it.
+fn c_path(path: &Path) -> Result<CString, Error> {
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = path.to_string_lossy().into_owned().into_bytes();
+    CString::new(bytes)
+        .map_err(|_| Error::Fits { path: path.to_path_buf(), message: "a file name with a NUL byte".into() })
+}
+
+/// cfitsio's words for `status`, after what was being done.
+fn fits_error(path: &Path, doing: &str, status: c_int) -> Error {
+    let mut text = [0 as c_char; 31];
+    // SAFETY: ffgerr writes at most 30 characters and a NUL.
+    unsafe { sys::ffgerr(status, text.as_mut_ptr()) };
+    // SAFETY: NUL-terminated by ffgerr.
+    let reason = unsafe { CStr::from_ptr(text.as_ptr()) }.to_string_lossy().into_owned();
+    Error::Fits { path: path.to_path_buf(), message: format!("{doing}: {reason} (cfitsio status {status})") }
+}
+
+/// A header value, as a card writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CardValue {
+    Text(String),
+    Logical(bool),
+    Number(f64),
+}
+
+impl CardValue {
+    pub(crate) fn number(&self) -> Option<f64> {
+        match self {
+            CardValue::Number(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn text(&self) -> Option<&str> {
+        match self {
+            CardValue::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// A card's keyword and value (`None` for commentary cards and cards without `= `).
+pub(crate) fn parse_card(card: &str) -> (String, Option<CardValue>) {
+    let key = card.get(..8).unwrap_or(card).trim().to_string();
+    if card.get(8..10) != Some("= ") {
+        return (key, None);
+    }
+    let rest = card.get(10..).unwrap_or("").trim_start();
+    if let Some(quoted) = rest.strip_prefix('\'') {
+        // A string: '' inside stands for one quote; trailing blanks are not significant.
+        let mut text = String::new();
+        let mut chars = quoted.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                    text.push('\'');
+                    continue;
+                }
+                break;
+            }
+            text.push(c);
+        }
+        return (key, Some(CardValue::Text(text.trim_end().to_string())));
+    }
+    let token = rest.split('/').next().unwrap_or("").trim();
+    let value = match token {
+        "T" => Some(CardValue::Logical(true)),
+        "F" => Some(CardValue::Logical(false)),
+        "" => None,
+        number => number.replace(['D', 'd'], "E").parse().ok().map(CardValue::Number),
+    };
+    (key, value)
+}
+
+/// The keyword names that describe a table's layout or one column's storage: the reader turns
+/// them into the Arrow schema, the writer makes them again from it.
+pub(crate) fn is_structural(key: &str) -> bool {
+    const FIXED: &[&str] =
+        &["SIMPLE", "XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS", "THEAP", "EXTEND", "END"];
+    const CHECKSUMS: &[&str] = &["CHECKSUM", "DATASUM"]; // no longer hold once the rows change
+    const PER_COLUMN: &[&str] = &["NAXIS", "TTYPE", "TFORM", "TUNIT", "TNULL", "TSCAL", "TZERO", "TDIM"];
+    if FIXED.contains(&key) || CHECKSUMS.contains(&key) {
+        return true;
+    }
+    PER_COLUMN
+        .iter()
+        .any(|prefix| key.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+}
+
+/// The Arrow field metadata key of a column's unit (FITS's TUNIT).
+pub(crate) const UNIT_KEY: &str = "unit";
+/// The Arrow schema metadata key holding a FITS input's other header cards, one per line.
+pub(crate) const HEADER_KEY: &str = "fits:header";
+
+/// One column of a binary table as its header describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FitsColumn {
+    pub name: String,
+    /// The TFORM type letter.
+    pub code: char,
+    /// Elements per row (characters for `A`).
+    pub repeat: usize,
+    /// Byte offset of the column in a row.
+    pub offset: usize,
+    pub unit: Option<String>,
+    pub scale: f64,
+    pub zero: f64,
+    pub null: Option<i64>,
+    pub dim: Option<String>,
+}
+
+/// The Arrow type of a stored column, and how its bytes become values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Storage {
+    Logical,
+    /// An integer of this many bytes, stored signed (`B` unsigned).
+    Int {
+        bytes: usize,
+        unsigned_offset: bool,
+    },
+    /// A scaled integer, TZERO + TSCAL * stored, as float64.
+    ScaledInt {
+        bytes: usize,
+    },
+    Float32,
+    Float64,
+    /// A float with TSCAL/TZERO, as float64.
+    ScaledFloat {
+        bytes: usize,
+    },
+    Text,
+}
+
+impl FitsColumn {
+    /// Bytes per element of a type letter; `None` for the kinds angcut does not read.
+    fn element_bytes(code: char) -> Option<usize> {
+        match code {
+            'L' | 'B' | 'A' => Some(1),
+            'I' => Some(2),
+            'J' | 'E' => Some(4),
+            'K' | 'D' => Some(8),
+            _ => None,
+        }
+    }
+
+    /// How this column is stored and what Arrow type it becomes; the reason if angcut cannot read it.
+    pub(crate) fn storage(&self) -> Result<(Storage, DataType), String> {
+        let plain = self.scale == 1.0;
+        let storage = match self.code {
+            'L' => Storage::Logical,
+            'A' => Storage::Text,
+            'E' | 'D' if !(plain && self.zero == 0.0) => {
+                Storage::ScaledFloat { bytes: if self.code == 'E' { 4 } else { 8 } }
+            }
+            'E' => Storage::Float32,
+            'D' => Storage::Float64,
+            'B' | 'I' | 'J' | 'K' => {
+                let bytes = Self::element_bytes(self.code).unwrap_or(1);
+                // The unsigned (and, for bytes, signed) conventions: TZERO shifts by half the range.
+                let half = 2f64.powi(8 * bytes as i32 - 1);
+                let offset = if self.code == 'B' { -half } else { half };
+                if plain && self.zero == 0.0 {
+                    Storage::Int { bytes, unsigned_offset: false }
+                } else if plain && self.zero == offset {
+                    Storage::Int { bytes, unsigned_offset: true }
+                } else {
+                    Storage::ScaledInt { bytes }
+                }
+            }
+            'X' => return Err("bits (X), which angcut does not read".into()),
+            'C' | 'M' => return Err("complex numbers (C, M), which angcut does not read".into()),
+            'P' | 'Q' => return Err("variable-length arrays (P, Q), which angcut does not read yet".into()),
+            other => return Err(format!("the unknown type letter '{other}'")),
+        };
+        let element = match storage {
+            Storage::Logical => DataType::Boolean,
+            Storage::Text => return Ok((storage, DataType::Utf8)),
+            Storage::Float32 => DataType::Float32,
+            Storage::Float64 | Storage::ScaledInt { .. } | Storage::ScaledFloat { .. } => DataType::Float64,
+            Storage::Int { bytes, unsigned_offset } => match (bytes, unsigned_offset) {
+                (1, false) => DataType::UInt8,
+                (1, true) => DataType::Int8,
+                (2, false) => DataType::Int16,
+                (2, true) => DataType::UInt16,
+                (4, false) => DataType::Int32,
+                (4, true) => DataType::UInt32,
+                (8, false) => DataType::Int64,
+                _ => DataType::UInt64,
+            },
+        };
+        Ok(match self.repeat {
+            1 => (storage, element),
+            n => (
+                storage,
+                DataType::FixedSizeList(arrow::datatypes::Field::new_list_field(element, true).into(), n as i32),
+            ),
+        })
+    }
+
+    /// Bytes of one row of this column.
+    pub(crate) fn width(&self) -> usize {
+        Self::element_bytes(self.code).unwrap_or(0) * self.repeat
+    }
+}
+
+/// Reads a TFORM: `rT` (repeat, type letter, and for `A` an optional substring width we ignore).
+/// Variable-length arrays (`rPT(max)`, `rQT(max)`) take 8 or 16 bytes per row whatever their type.
+pub(crate) fn parse_tform(tform: &str) -> Option<(usize, char, usize)> {
+    let tform = tform.trim();
+    let digits = tform.bytes().take_while(u8::is_ascii_digit).count();
+    let repeat: usize = if digits == 0 { 1 } else { tform[..digits].parse().ok()? };
+    let code = tform[digits..].chars().next()?.to_ascii_uppercase();
+    let bytes_per_row = match code {
+        'X' => repeat.div_ceil(8),
+        'C' => 8 * repeat,
+        'M' => 16 * repeat,
+        'P' => 8 * repeat,
+        'Q' => 16 * repeat,
+        other => FitsColumn::element_bytes(other)? * repeat,
+    };
+    Some((repeat, code, bytes_per_row))
+}
+
+/// The columns of a binary table header, in order, with their byte offsets; the row length.
+pub(crate) fn table_columns(path: &Path, cards: &[String]) -> Result<(Vec<FitsColumn>, usize), Error> {
+    let bad = |message: String| Error::Fits { path: path.to_path_buf(), message };
+    let values: std::collections::HashMap<String, CardValue> =
+        cards.iter().map(|c| parse_card(c)).filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+    let number = |key: &str| values.get(key).and_then(CardValue::number);
+    let fields = number("TFIELDS").ok_or_else(|| bad("its table header has no TFIELDS".into()))?;
+    let row_bytes = number("NAXIS1").ok_or_else(|| bad("its table header has no NAXIS1".into()))?;
+    let mut columns = Vec::new();
+    let mut offset = 0usize;
+    for n in 1..=fields.max(0.0) as usize {
+        let text = |key: &str| values.get(&format!("{key}{n}")).and_then(|v| v.text().map(str::to_string));
+        let name = text("TTYPE").filter(|t| !t.is_empty()).unwrap_or_else(|| format!("col{n}"));
+        let tform = text("TFORM").ok_or_else(|| bad(format!("column {n} ('{name}') has no TFORM{n}")))?;
+        let (repeat, code, width) = parse_tform(&tform)
+            .ok_or_else(|| bad(format!("column '{name}' has the TFORM '{tform}', which is not one")))?;
+        columns.push(FitsColumn {
+            name,
+            code,
+            repeat,
+            offset,
+            unit: text("TUNIT").filter(|u| !u.is_empty()),
+            scale: number(&format!("TSCAL{n}")).unwrap_or(1.0),
+            zero: number(&format!("TZERO{n}")).unwrap_or(0.0),
+            null: number(&format!("TNULL{n}")).map(|x| x as i64),
+            dim: text("TDIM"),
+        });
+        offset += width;
+    }
+    if offset != row_bytes as usize {
+        return Err(bad(format!("its columns take {offset} bytes a row but NAXIS1 says {row_bytes}")));
+    }
+    Ok((columns, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cards_are_read_as_fits_writes_them() {
+        let card = |text: &str| format!("{text:<80}");
+        assert_eq!(parse_card(&card("NAXIS1  =                  121 / length")).1, Some(CardValue::Number(121.0)));
+        assert_eq!(parse_card(&card("TTYPE1  = 'it''s   '")).1, Some(CardValue::Text("it's".into())));
+        assert_eq!(parse_card(&card("SIMPLE  =                    T")).1, Some(CardValue::Logical(true)));
+        assert_eq!(parse_card(&card("TZERO9  =  9223372036854775808")).1, Some(CardValue::Number(2f64.powi(63))));
+        assert_eq!(parse_card(&card("EPOCH   =            2.016D+03")).1, Some(CardValue::Number(2016.0)));
+        assert_eq!(parse_card(&card("HISTORY written by hand")), ("HISTORY".into(), None));
+        assert_eq!(parse_card(&card("NOVALUE =")).1, None);
+    }
+
+    #[test]
+    fn tforms_give_repeat_type_and_width() {
+        assert_eq!(parse_tform("D"), Some((1, 'D', 8)));
+        assert_eq!(parse_tform("3E"), Some((3, 'E', 12)));
+        assert_eq!(parse_tform("20A"), Some((20, 'A', 20)));
+        assert_eq!(parse_tform("8X"), Some((8, 'X', 1)));
+        assert_eq!(parse_tform("1PE(10)"), Some((1, 'P', 8)));
+        assert_eq!(parse_tform("0J"), Some((0, 'J', 0)));
+        assert_eq!(parse_tform("Z"), None);
+        assert_eq!(parse_tform(""), None);
+    }
+
+    #[test]
+    fn structural_keywords_are_the_layout_and_the_regenerated_column_ones() {
+        for key in ["NAXIS2", "TTYPE12", "TFORM3", "TZERO1", "TNULL7", "CHECKSUM", "TFIELDS"] {
+            assert!(is_structural(key), "{key}");
+        }
+        for key in ["EXTNAME", "SURVEY", "TDISP3", "TCOMM1", "TUNITS", "HISTORY"] {
+            assert!(!is_structural(key), "{key}");
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! FITS binary tables, streamed in row chunks: memory holds one chunk, whatever the file's size.
+//! A gzip-compressed file (`.fits.gz`) is first decompressed to a temporary file (cfitsio would
+//! hold it whole in memory).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, RecordBatch, StringArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use tempfile::NamedTempFile;
+
+use super::BatchSource;
+use crate::error::Error;
+use crate::io::fits::{FitsColumn, FitsHandle, HEADER_KEY, HduKind, Storage, UNIT_KEY, is_structural, table_columns};
+
+/// Which HDU of a FITS file holds the table: its index (0 is the primary HDU) or its EXTNAME.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HduChoice {
+    /// HDU number `n`, counting the primary HDU as 0 (astropy's and cfitsio's `file[n]`).
+    Index(usize),
+    /// The HDU whose EXTNAME is this, in any case.
+    Name(String),
+}
+
+impl std::str::FromStr for HduChoice {
+    type Err = String;
+
+    /// A number is an index, anything else an EXTNAME.
+    fn from_str(text: &str) -> Result<HduChoice, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty HDU: give its number (1 is the first extension) or its EXTNAME".into());
+        }
+        Ok(text.parse().map(HduChoice::Index).unwrap_or_else(|_| HduChoice::Name(text.to_string())))
+    }
+}
+
+/// A FITS table being read, chunk by chunk.
+pub struct FitsCatalog {
+    path: PathBuf,
+    schema: SchemaRef,
+    handle: FitsHandle,
+    columns: Vec<(FitsColumn, Storage)>,
+    row_bytes: usize,
+    /// Rows in the table, from NAXIS2.
+    pub rows: u64,
+    next_row: u64,
+    batch_size: usize,
+    buffer: Vec<u8>,
+    // The decompressed copy of a `.fits.gz`, deleted when the catalogue is dropped (after `handle`).
+    _decompressed: Option<NamedTempFile>,
+}
+
+impl FitsCatalog {
+    /// Opens the table in `path` (HDU `hdu`, or the first binary table), `batch_size` rows per batch.
+    pub fn open(path: &Path, gzipped: bool, hdu: Option<&HduChoice>, batch_size: usize) -> Result<FitsCatalog, Error> {
+        let decompressed = if gzipped { Some(decompress(path)?) } else { None };
+        let opened = decompressed.as_ref().map_or(path, |temp| temp.path());
+        let mut handle = FitsHandle::open(opened, false).map_err(|error| rename(error, path))?;
+        let index = find_table(&mut handle, path, hdu)?;
+        let cards = handle.cards().map_err(|error| rename(error, path))?;
+        let (columns, row_bytes) = table_columns(path, &cards)?;
+        let values: HashMap<String, f64> = cards
+            .iter()
+            .map(|c| crate::io::fits::parse_card(c))
+            .filter_map(|(k, v)| v.and_then(|v| v.number()).map(|v| (k, v)))
+            .collect();
+        let rows = values.get("NAXIS2").copied().unwrap_or(0.0).max(0.0) as u64;
+        let mut fields = Vec::with_capacity(columns.len());
+        let mut stored = Vec::with_capacity(columns.len());
+        for column in columns {
+            let (storage, data_type) = column.storage().map_err(|why| Error::Fits {
+                path: path.to_path_buf(),
+                message: format!("HDU {index}: column '{}' holds {why}", column.name),
+            })?;
+            let mut metadata = HashMap::new();
+            if let Some(unit) = &column.unit {
+                metadata.insert(UNIT_KEY.to_string(), unit.clone());
+            }
+            if let Some(dim) = &column.dim {
+                metadata.insert("fits:tdim".to_string(), dim.clone());
+            }
+            fields.push(Field::new(column.name.clone(), data_type, true).with_metadata(metadata));
+            stored.push((column, storage));
+        }
+        // The header's other cards (EXTNAME, HISTORY, the survey's keywords) travel with the schema.
+        let kept: Vec<&str> = cards
+            .iter()
+            .filter(|card| !is_structural(&crate::io::fits::parse_card(card).0))
+            .map(|card| card.trim_end())
+            .collect();
+        let metadata = HashMap::from([(HEADER_KEY.to_string(), kept.join("\n"))]);
+        let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
+        Ok(FitsCatalog {
+            path: path.to_path_buf(),
+            schema,
+            handle,
+            columns: stored,
+            row_bytes,
+            rows,
+            next_row: 0,
+            batch_size: batch_size.max(1),
+            buffer: Vec::new(),
+            _decompressed: decompressed,
+        })
+    }
+
+    fn read_batch(&mut self) -> Result<RecordBatch, Error> {
+        let n = (self.rows - self.next_row).min(self.batch_size as u64) as usize;
+        self.buffer.resize(n * self.row_bytes, 0);
+        self.handle.read_rows(self.next_row, &mut self.buffer).map_err(|error| rename(error, &self.path))?;
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .iter()
+            .zip(self.schema.fields())
+            .map(|((column, storage), field)| decode(&self.buffer, self.row_bytes, n, column, *storage, field))
+            .collect();
+        self.next_row += n as u64;
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map_err(|source| Error::Arrow { path: self.path.clone(), source })
+    }
+}
+
+impl BatchSource for FitsCatalog {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
+        (self.next_row < self.rows).then(|| self.read_batch())
+    }
+}
+
+/// The HDU to read, moved to: the one asked for, which must be a binary table, or the first
+/// binary table after the primary HDU.
+fn find_table(handle: &mut FitsHandle, path: &Path, hdu: Option<&HduChoice>) -> Result<usize, Error> {
+    let bad = |message: String| Error::Fits { path: path.to_path_buf(), message };
+    // An HDU asked for that is not there, or not a table, is the asker's to fix (exit 2).
+    let wrong = |message: String| Error::Usage(format!("{}: {message}", path.display()));
+    let kinds = handle.hdus().map_err(|error| rename(error, path))?;
+    let count = kinds.len();
+    let index = match hdu {
+        None => kinds.iter().position(|&k| k == HduKind::BinaryTable).ok_or_else(|| {
+            bad(format!(
+                "no binary table in its {count} HDU(s) (only images or ASCII tables): nothing to read as a catalogue"
+            ))
+        })?,
+        Some(HduChoice::Index(index)) if *index < count => *index,
+        Some(HduChoice::Index(index)) => {
+            return Err(wrong(format!("has no HDU {index}: its HDUs are 0 to {}", count.saturating_sub(1))));
+        }
+        Some(HduChoice::Name(name)) => {
+            let mut names = Vec::new();
+            let mut found = None;
+            for index in 0..count {
+                handle.move_to(index).map_err(|error| rename(error, path))?;
+                let cards = handle.cards().map_err(|error| rename(error, path))?;
+                let extname = cards
+                    .iter()
+                    .map(|c| crate::io::fits::parse_card(c))
+                    .find(|(k, _)| k == "EXTNAME")
+                    .and_then(|(_, v)| v.and_then(|v| v.text().map(str::to_string)));
+                if let Some(extname) = extname {
+                    if found.is_none() && extname.eq_ignore_ascii_case(name) {
+                        found = Some(index);
+                    }
+                    names.push(extname);
+                }
+            }
+            found.ok_or_else(|| wrong(format!("has no HDU named '{name}'; its EXTNAMEs: {}", names.join(", "))))?
+        }
+    };
+    match kinds[index] {
+        HduKind::BinaryTable => {}
+        HduKind::AsciiTable => return Err(wrong(format!("HDU {index} is an ASCII table, which angcut does not read"))),
+        HduKind::Image => return Err(wrong(format!("HDU {index} is an image, not a table"))),
+    }
+    handle.move_to(index).map_err(|error| rename(error, path))?;
+    Ok(index)
+}
+
+/// A gzip-compressed FITS file, decompressed into a temporary file (in the system's temporary
+/// directory), so that memory stays one chunk whatever the file's size.
+fn decompress(path: &Path) -> Result<NamedTempFile, Error> {
+    let io_error = |source| Error::Io { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(io_error)?;
+    let mut temp = tempfile::Builder::new().prefix(".angcut-").suffix(".fits").tempfile().map_err(io_error)?;
+    let mut input = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
+    let mut output = BufWriter::with_capacity(1 << 20, temp.as_file_mut());
+    std::io::copy(&mut input, &mut output).map_err(|source| Error::Fits {
+        path: path.to_path_buf(),
+        message: format!("cannot decompress it (gzip): {source}"),
+    })?;
+    drop(output);
+    Ok(temp)
+}
+
+/// An error about the decompressed copy, named after the file the user gave.
+fn rename(error: Error, path: &Path) -> Error {
+    match error {
+        Error::Fits { message, .. } => Error::Fits { path: path.to_path_buf(), message },
+        other => other,
+    }
+}
+
+/// One column of `n` rows, from the row-major bytes of the chunk.
+fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storage: Storage, field: &Field) -> ArrayRef {
+    let per_row = column.repeat;
+    // Element `e` of row `r` starts at this byte.
+    let element_bytes = column.width().checked_div(per_row).unwrap_or(0);
+    let at = |r: usize, e: usize| r * row_bytes + column.offset + e * element_bytes;
+    let values = n * per_row;
+    let element = |i: usize| at(i / per_row.max(1), i % per_row.max(1));
+    let values: ArrayRef = match storage {
+        Storage::Text => {
+            let strings: StringArray = (0..n)
+                .map(|r| {
+                    let bytes = &buffer[at(r, 0)..at(r, 0) + per_row];
+                    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                    Some(String::from_utf8_lossy(&bytes[..end]).trim_end().to_string())
+                })
+                .collect();
+            return Arc::new(strings);
+        }
+        Storage::Logical => Arc::new(
+            (0..values)
+                .map(|i| match buffer[element(i)] {
+                    b'T' => Some(true),
+                    b'F' => Some(false),
+                    _ => None,
+                })
+                .collect::<BooleanArray>(),
+        ),
+        Storage::Float32 => Arc::new(Float32Array::from_iter_values(
+            (0..values).map(|i| f32::from_be_bytes(bytes4(buffer, element(i)))),
+        )),
+        Storage::Float64 => Arc::new(Float64Array::from_iter_values(
+            (0..values).map(|i| f64::from_be_bytes(bytes8(buffer, element(i)))),
+        )),
+        Storage::ScaledFloat { bytes } => Arc::new(Float64Array::from_iter_values((0..values).map(|i| {
+            let raw = if bytes == 4 {
+                f64::from(f32::from_be_bytes(bytes4(buffer, element(i))))
+            } else {
+                f64::from_be_bytes(bytes8(buffer, element(i)))
+            };
+            column.zero + column.scale * raw
+        }))),
+        Storage::ScaledInt { bytes } => {
+            let raw: Vec<i64> = (0..values).map(|i| stored_int(buffer, element(i), bytes)).collect();
+            let nulls = null_mask(&raw, column.null);
+            let scaled = Float64Array::from_iter_values(raw.iter().map(|&v| column.zero + column.scale * v as f64));
+            Arc::new(Float64Array::new(scaled.values().clone(), nulls))
+        }
+        Storage::Int { bytes, unsigned_offset } => {
+            let raw: Vec<i64> = (0..values).map(|i| stored_int(buffer, element(i), bytes)).collect();
+            let nulls = null_mask(&raw, column.null);
+            integers(&raw, bytes, unsigned_offset, nulls)
+        }
+    };
+    match field.data_type() {
+        DataType::FixedSizeList(item, size) => Arc::new(FixedSizeListArray::new(item.clone(), *size, values, None)),
+        _ => values,
+    }
+}
+
+fn bytes4(buffer: &[u8], at: usize) -> [u8; 4] {
+    let mut out = [0; 4];
+    out.copy_from_slice(&buffer[at..at + 4]);
+    out
+}
+
+fn bytes8(buffer: &[u8], at: usize) -> [u8; 8] {
+    let mut out = [0; 8];
+    out.copy_from_slice(&buffer[at..at + 8]);
+    out
+}
+
+/// The stored integer at `at`, as FITS stores it (bytes unsigned, the others signed, big-endian).
+fn stored_int(buffer: &[u8], at: usize, bytes: usize) -> i64 {
+    match bytes {
+        1 => i64::from(buffer[at]),
+        2 => i64::from(i16::from_be_bytes([buffer[at], buffer[at + 1]])),
+        4 => i64::from(i32::from_be_bytes(bytes4(buffer, at))),
+        _ => i64::from_be_bytes(bytes8(buffer, at)),
+    }
+}
+
+/// Valid where the stored value is not TNULL.
+fn null_mask(raw: &[i64], null: Option<i64>) -> Option<NullBuffer> {
+    let null = null?;
+    raw.contains(&null).then(|| NullBuffer::from_iter(raw.iter().map(|&v| v != null)))
+}
+
+/// Stored integers as their Arrow type: with `unsigned_offset` the half-range TZERO is applied by
+/// flipping the top bit (exact for every value, where adding a float would round 64-bit ones).
+fn integers(raw: &[i64], bytes: usize, unsigned_offset: bool, nulls: Option<NullBuffer>) -> ArrayRef {
+    match (bytes, unsigned_offset) {
+        (1, false) => Arc::new(UInt8Array::new(raw.iter().map(|&v| v as u8).collect(), nulls)),
+        (1, true) => Arc::new(Int8Array::new(raw.iter().map(|&v| (v as u8 ^ 0x80) as i8).collect(), nulls)),
+        (2, false) => Arc::new(Int16Array::new(raw.iter().map(|&v| v as i16).collect(), nulls)),
+        (2, true) => Arc::new(UInt16Array::new(raw.iter().map(|&v| v as u16 ^ 0x8000).collect(), nulls)),
+        (4, false) => Arc::new(Int32Array::new(raw.iter().map(|&v| v as i32).collect(), nulls)),
+        (4, true) => Arc::new(UInt32Array::new(raw.iter().map(|&v| v as u32 ^ 0x8000_0000).collect(), nulls)),
+        (_, false) => Arc::new(Int64Array::new(raw.iter().copied().collect(), nulls)),
+        (_, true) => Arc::new(UInt64Array::new(raw.iter().map(|&v| v as u64 ^ (1 << 63)).collect(), nulls)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, Int64Type};
+
+    fn kinds() -> RecordBatch {
+        let mut catalogue = FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, None, 1000).unwrap();
+        assert_eq!(catalogue.rows, 5);
+        let batch = catalogue.next_batch().unwrap().unwrap();
+        assert!(catalogue.next_batch().is_none());
+        batch
+    }
+
+    #[test]
+    fn every_column_kind_reads_as_astropy_wrote_it() {
+        let batch = kinds();
+        let column = |name: &str| batch.column_by_name(name).unwrap_or_else(|| panic!("{name}")).clone();
+        let types: Vec<String> =
+            batch.schema().fields().iter().map(|f| format!("{}:{}", f.name(), f.data_type())).collect();
+        assert_eq!(
+            types[..12].join(" "),
+            "flag:Boolean u8:UInt8 i8:Int8 i16:Int16 u16:UInt16 i32:Int32 u32:UInt32 i64:Int64 u64:UInt64 f32:Float32 f64:Float64 name:Utf8"
+        );
+        let flag = column("flag");
+        assert_eq!(flag.as_boolean().iter().collect::<Vec<_>>(), [true, false, true, false, true].map(Some));
+        assert_eq!(column("u8").as_primitive::<arrow::datatypes::UInt8Type>().values().to_vec(), [0, 1, 127, 200, 255]);
+        assert_eq!(column("i8").as_primitive::<arrow::datatypes::Int8Type>().values().to_vec(), [-128, -1, 0, 1, 127]);
+        assert_eq!(
+            column("u16").as_primitive::<arrow::datatypes::UInt16Type>().values().to_vec(),
+            [0, 1, 32768, 40000, 65535]
+        );
+        assert_eq!(
+            column("u32").as_primitive::<arrow::datatypes::UInt32Type>().values().to_vec(),
+            [0, 1, 1 << 31, 3_000_000_000, u32::MAX]
+        );
+        assert_eq!(column("i64").as_primitive::<Int64Type>().values().to_vec(), [i64::MIN, -1, 0, 1, i64::MAX]);
+        assert_eq!(
+            column("u64").as_primitive::<arrow::datatypes::UInt64Type>().values().to_vec(),
+            [0, 1, 1 << 63, (1 << 63) + 5, u64::MAX]
+        );
+        let f64s = column("f64");
+        let f64s = f64s.as_primitive::<Float64Type>();
+        assert_eq!((f64s.value(0), f64s.value(1), f64s.value(4)), (0.1, -1e300, 1.0 / 3.0));
+        assert!(f64s.value(2).is_nan() && f64s.is_valid(2), "a NaN float stays a NaN value");
+        let names = column("name");
+        assert_eq!(
+            names.as_string::<i32>().iter().collect::<Vec<_>>(),
+            ["alpha", "b", "", "with sp", "12345678"].map(Some)
+        );
+        let vec = column("vec");
+        let vec = vec.as_fixed_size_list();
+        assert_eq!((vec.value_length(), vec.len()), (3, 5));
+        assert_eq!(vec.value(1).as_primitive::<Float64Type>().values().to_vec(), [3.0, 4.0, 5.0]);
+        let img = batch.schema().field_with_name("img").unwrap().clone();
+        assert_eq!(img.metadata().get("fits:tdim").map(String::as_str), Some("(3,2)"));
+        assert!(matches!(img.data_type(), DataType::FixedSizeList(_, 6)));
+        let scaled = column("scaled");
+        let scaled = scaled.as_primitive::<Float64Type>();
+        for (got, want) in scaled.values().iter().zip([100.0, 100.01, 99.5, 427.67, -227.68]) {
+            assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        }
+        let nullable = column("nullable");
+        assert_eq!(
+            nullable.as_primitive::<arrow::datatypes::Int32Type>().iter().collect::<Vec<_>>(),
+            [Some(5), None, Some(7), None, Some(9)]
+        );
+    }
+
+    #[test]
+    fn units_and_header_keywords_travel_in_the_schema() {
+        let batch = kinds();
+        let schema = batch.schema();
+        let unit = |name: &str| schema.field_with_name(name).unwrap().metadata().get(UNIT_KEY).cloned();
+        assert_eq!((unit("ra").as_deref(), unit("f32").as_deref(), unit("u8")), (Some("deg"), Some("mag"), None));
+        let header = &schema.metadata()[HEADER_KEY];
+        assert!(header.contains("EXTNAME = 'KINDS   '"), "{header}");
+        assert!(header.contains("SURVEY  = 'TEST    '           / a keyword angcut must carry over"), "{header}");
+        assert!(header.contains("HISTORY written by fixtures/make_fits.py"), "{header}");
+        assert!(!header.contains("TFORM") && !header.contains("NAXIS") && !header.contains("TZERO"), "{header}");
+    }
+
+    #[test]
+    fn an_hdu_is_chosen_by_number_or_name_and_the_wrong_ones_say_why() {
+        let open = |hdu: &str| {
+            FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, Some(&hdu.parse().unwrap()), 10)
+        };
+        let second = open("2").unwrap();
+        assert_eq!((second.rows, second.schema.fields().len()), (2, 2));
+        assert_eq!(open("second").unwrap().rows, 2);
+        let message = |hdu: &str| open(hdu).err().unwrap().to_string();
+        assert_eq!(message("0"), "fixtures/fits_kinds.fits: HDU 0 is an image, not a table");
+        assert_eq!(message("9"), "fixtures/fits_kinds.fits: has no HDU 9: its HDUs are 0 to 4");
+        assert_eq!(
+            message("third"),
+            "fixtures/fits_kinds.fits: has no HDU named 'third'; its EXTNAMEs: KINDS, SECOND, BITS, COMPLEX"
+        );
+        assert!(open("9").err().unwrap().is_usage());
+        assert_eq!(
+            message("bits"),
+            "fixtures/fits_kinds.fits: HDU 3: column 'bits' holds bits (X), which angcut does not read"
+        );
+        assert_eq!(
+            message("4"),
+            "fixtures/fits_kinds.fits: HDU 4: column 'z' holds complex numbers (C, M), which angcut does not read"
+        );
+        assert!("".parse::<HduChoice>().is_err());
+    }
+
+    #[test]
+    fn chunks_follow_one_another_and_gzip_reads_the_same() {
+        let read = |path: &str, gz: bool| {
+            let mut catalogue = FitsCatalog::open(Path::new(path), gz, None, 300).unwrap();
+            assert_eq!(catalogue.rows, 2000);
+            let mut ids = Vec::new();
+            while let Some(batch) = catalogue.next_batch() {
+                let batch = batch.unwrap();
+                assert!(batch.num_rows() <= 300);
+                ids.extend(batch.column(0).as_primitive::<Int64Type>().values().iter().copied());
+            }
+            ids
+        };
+        let plain = read("fixtures/objects_2k.fits", false);
+        assert_eq!(plain, (0..2000).collect::<Vec<i64>>());
+        assert_eq!(read("fixtures/objects_2k.fits.gz", true), plain);
+    }
+}
