@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
-    Int64Array, RecordBatch, StringArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    Int64Array, RecordBatch, StringBuilder, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -216,56 +216,83 @@ fn rename(error: Error, path: &Path) -> Error {
 
 /// One column of `n` rows, from the row-major bytes of the chunk.
 fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storage: Storage, field: &Field) -> ArrayRef {
-    let per_row = column.repeat;
-    // Element `e` of row `r` starts at this byte.
-    let element_bytes = column.width().checked_div(per_row).unwrap_or(0);
-    let at = |r: usize, e: usize| r * row_bytes + column.offset + e * element_bytes;
-    let values = n * per_row;
-    let element = |i: usize| at(i / per_row.max(1), i % per_row.max(1));
+    let fields = ColumnBytes { buffer, row_bytes, n, offset: column.offset, width: column.width() };
+    let tnull = column.null;
     let values: ArrayRef = match storage {
         Storage::Text => {
-            let strings: StringArray = (0..n)
-                .map(|r| {
-                    let bytes = &buffer[at(r, 0)..at(r, 0) + per_row];
-                    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-                    Some(String::from_utf8_lossy(&bytes[..end]).trim_end().to_string())
-                })
-                .collect();
-            return Arc::new(strings);
+            let mut strings = StringBuilder::with_capacity(n, n * column.width());
+            for bytes in fields.iter() {
+                // Up to a NUL, trailing blanks not significant; FITS text is ASCII, anything else
+                // is kept as lossy UTF-8 rather than refused.
+                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                let text = bytes[..end].trim_ascii_end();
+                match std::str::from_utf8(text) {
+                    Ok(text) => strings.append_value(text),
+                    Err(_) => strings.append_value(String::from_utf8_lossy(text)),
+                }
+            }
+            return Arc::new(strings.finish());
         }
         Storage::Logical => Arc::new(
-            (0..values)
-                .map(|i| match buffer[element(i)] {
+            fields
+                .map::<1, _>(|[b]| match b {
                     b'T' => Some(true),
                     b'F' => Some(false),
                     _ => None,
                 })
+                .into_iter()
                 .collect::<BooleanArray>(),
         ),
-        Storage::Float32 => Arc::new(Float32Array::from_iter_values(
-            (0..values).map(|i| f32::from_be_bytes(bytes4(buffer, element(i)))),
+        Storage::Float32 => Arc::new(Float32Array::from(fields.map::<4, _>(f32::from_be_bytes))),
+        Storage::Float64 => Arc::new(Float64Array::from(fields.map::<8, _>(f64::from_be_bytes))),
+        Storage::ScaledFloat { bytes: 4 } => Arc::new(Float64Array::from(
+            fields.map::<4, _>(|b| column.zero + column.scale * f64::from(f32::from_be_bytes(b))),
         )),
-        Storage::Float64 => Arc::new(Float64Array::from_iter_values(
-            (0..values).map(|i| f64::from_be_bytes(bytes8(buffer, element(i)))),
-        )),
-        Storage::ScaledFloat { bytes } => Arc::new(Float64Array::from_iter_values((0..values).map(|i| {
-            let raw = if bytes == 4 {
-                f64::from(f32::from_be_bytes(bytes4(buffer, element(i))))
-            } else {
-                f64::from_be_bytes(bytes8(buffer, element(i)))
-            };
-            column.zero + column.scale * raw
-        }))),
-        Storage::ScaledInt { bytes } => {
-            let raw: Vec<i64> = (0..values).map(|i| stored_int(buffer, element(i), bytes)).collect();
-            let nulls = null_mask(&raw, column.null);
-            let scaled = Float64Array::from_iter_values(raw.iter().map(|&v| column.zero + column.scale * v as f64));
-            Arc::new(Float64Array::new(scaled.values().clone(), nulls))
+        Storage::ScaledFloat { .. } => {
+            Arc::new(Float64Array::from(fields.map::<8, _>(|b| column.zero + column.scale * f64::from_be_bytes(b))))
         }
-        Storage::Int { bytes, unsigned_offset } => {
-            let raw: Vec<i64> = (0..values).map(|i| stored_int(buffer, element(i), bytes)).collect();
-            let nulls = null_mask(&raw, column.null);
-            integers(&raw, bytes, unsigned_offset, nulls)
+        Storage::ScaledInt { bytes } => {
+            let raw = stored_ints(&fields, bytes);
+            let scaled: Vec<f64> = raw.iter().map(|&v| column.zero + column.scale * v as f64).collect();
+            Arc::new(Float64Array::new(scaled.into(), null_mask(&raw, tnull)))
+        }
+        // Each integer kind read at its own width; the unsigned conventions flip the top bit
+        // (exact for every value, where adding TZERO as a float would round 64-bit ones).
+        Storage::Int { bytes: 1, unsigned_offset } => {
+            let raw: Vec<u8> = fields.map::<1, _>(|[b]| b);
+            let nulls = null_mask_of(&raw, tnull);
+            if unsigned_offset {
+                Arc::new(Int8Array::new(raw.iter().map(|&v| (v ^ 0x80) as i8).collect(), nulls))
+            } else {
+                Arc::new(UInt8Array::new(raw.into(), nulls))
+            }
+        }
+        Storage::Int { bytes: 2, unsigned_offset } => {
+            let raw: Vec<i16> = fields.map::<2, _>(i16::from_be_bytes);
+            let nulls = null_mask_of(&raw, tnull);
+            if unsigned_offset {
+                Arc::new(UInt16Array::new(raw.iter().map(|&v| v as u16 ^ 0x8000).collect(), nulls))
+            } else {
+                Arc::new(Int16Array::new(raw.into(), nulls))
+            }
+        }
+        Storage::Int { bytes: 4, unsigned_offset } => {
+            let raw: Vec<i32> = fields.map::<4, _>(i32::from_be_bytes);
+            let nulls = null_mask_of(&raw, tnull);
+            if unsigned_offset {
+                Arc::new(UInt32Array::new(raw.iter().map(|&v| v as u32 ^ 0x8000_0000).collect(), nulls))
+            } else {
+                Arc::new(Int32Array::new(raw.into(), nulls))
+            }
+        }
+        Storage::Int { unsigned_offset, .. } => {
+            let raw: Vec<i64> = fields.map::<8, _>(i64::from_be_bytes);
+            let nulls = null_mask_of(&raw, tnull);
+            if unsigned_offset {
+                Arc::new(UInt64Array::new(raw.iter().map(|&v| v as u64 ^ (1 << 63)).collect(), nulls))
+            } else {
+                Arc::new(Int64Array::new(raw.into(), nulls))
+            }
         }
     };
     match field.data_type() {
@@ -274,47 +301,58 @@ fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storag
     }
 }
 
-fn bytes4(buffer: &[u8], at: usize) -> [u8; 4] {
-    let mut out = [0; 4];
-    out.copy_from_slice(&buffer[at..at + 4]);
-    out
+/// One column's bytes in the rows of a chunk.
+struct ColumnBytes<'a> {
+    buffer: &'a [u8],
+    row_bytes: usize,
+    n: usize,
+    offset: usize,
+    width: usize,
 }
 
-fn bytes8(buffer: &[u8], at: usize) -> [u8; 8] {
-    let mut out = [0; 8];
-    out.copy_from_slice(&buffer[at..at + 8]);
-    out
-}
+impl<'a> ColumnBytes<'a> {
+    /// The column's bytes in each row, in row order.
+    fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        let (offset, width) = (self.offset, self.width);
+        (0..self.n).map(move |r| &self.buffer[r * self.row_bytes + offset..r * self.row_bytes + offset + width])
+    }
 
-/// The stored integer at `at`, as FITS stores it (bytes unsigned, the others signed, big-endian).
-fn stored_int(buffer: &[u8], at: usize, bytes: usize) -> i64 {
-    match bytes {
-        1 => i64::from(buffer[at]),
-        2 => i64::from(i16::from_be_bytes([buffer[at], buffer[at + 1]])),
-        4 => i64::from(i32::from_be_bytes(bytes4(buffer, at))),
-        _ => i64::from_be_bytes(bytes8(buffer, at)),
+    /// Its elements of `W` bytes, row after row, each turned into a value by `f`. Nested loops
+    /// over exact chunks: a flattened iterator here cost a fifth of a FITS copy's time.
+    fn map<const W: usize, T>(&self, f: impl Fn([u8; W]) -> T) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.n * (self.width / W));
+        if self.row_bytes == 0 {
+            return out;
+        }
+        for row in self.buffer.chunks_exact(self.row_bytes).take(self.n) {
+            for bytes in row[self.offset..self.offset + self.width].chunks_exact(W) {
+                out.push(f(<[u8; W]>::try_from(bytes).unwrap_or([0; W])));
+            }
+        }
+        out
     }
 }
 
-/// Valid where the stored value is not TNULL.
+/// The stored integers of a scaled column, as i64.
+fn stored_ints(fields: &ColumnBytes, bytes: usize) -> Vec<i64> {
+    match bytes {
+        1 => fields.map::<1, _>(|[b]| i64::from(b)),
+        2 => fields.map::<2, _>(|b| i64::from(i16::from_be_bytes(b))),
+        4 => fields.map::<4, _>(|b| i64::from(i32::from_be_bytes(b))),
+        _ => fields.map::<8, _>(i64::from_be_bytes),
+    }
+}
+
+/// Valid where the stored value is not TNULL (`None` when no value is).
 fn null_mask(raw: &[i64], null: Option<i64>) -> Option<NullBuffer> {
     let null = null?;
     raw.contains(&null).then(|| NullBuffer::from_iter(raw.iter().map(|&v| v != null)))
 }
 
-/// Stored integers as their Arrow type: with `unsigned_offset` the half-range TZERO is applied by
-/// flipping the top bit (exact for every value, where adding a float would round 64-bit ones).
-fn integers(raw: &[i64], bytes: usize, unsigned_offset: bool, nulls: Option<NullBuffer>) -> ArrayRef {
-    match (bytes, unsigned_offset) {
-        (1, false) => Arc::new(UInt8Array::new(raw.iter().map(|&v| v as u8).collect(), nulls)),
-        (1, true) => Arc::new(Int8Array::new(raw.iter().map(|&v| (v as u8 ^ 0x80) as i8).collect(), nulls)),
-        (2, false) => Arc::new(Int16Array::new(raw.iter().map(|&v| v as i16).collect(), nulls)),
-        (2, true) => Arc::new(UInt16Array::new(raw.iter().map(|&v| v as u16 ^ 0x8000).collect(), nulls)),
-        (4, false) => Arc::new(Int32Array::new(raw.iter().map(|&v| v as i32).collect(), nulls)),
-        (4, true) => Arc::new(UInt32Array::new(raw.iter().map(|&v| v as u32 ^ 0x8000_0000).collect(), nulls)),
-        (_, false) => Arc::new(Int64Array::new(raw.iter().copied().collect(), nulls)),
-        (_, true) => Arc::new(UInt64Array::new(raw.iter().map(|&v| v as u64 ^ (1 << 63)).collect(), nulls)),
-    }
+/// [`null_mask`] for stored integers of any width.
+fn null_mask_of<S: Copy + Into<i64>>(raw: &[S], null: Option<i64>) -> Option<NullBuffer> {
+    let null = null?;
+    raw.iter().any(|&v| v.into() == null).then(|| NullBuffer::from_iter(raw.iter().map(|&v| v.into() != null)))
 }
 
 #[cfg(test)]

@@ -380,34 +380,54 @@ fn longest_string(array: &ArrayRef) -> usize {
 /// Writes `array`'s values into the rows of `out` (`row_bytes` each) at the column's offset.
 fn encode(array: &ArrayRef, column: &mut Column, row_bytes: usize, out: &mut [u8]) -> Result<(), String> {
     let rows = array.len();
-    let repeat = column.repeat;
-    let element = column.kind.element_bytes();
-    let at = |i: usize| (i / repeat) * row_bytes + column.offset + (i % repeat) * element;
+    let (offset, width, element) = (column.offset, column.width(), column.kind.element_bytes());
+    if width == 0 {
+        return Ok(());
+    }
+    // The column's slot in each row, and in it each element's.
+    let fields = out.chunks_exact_mut(row_bytes).take(rows).map(|row| &mut row[offset..offset + width]);
     // A list's elements, each null where its row or itself is.
-    let (values, row_nulls): (ArrayRef, Option<arrow::buffer::NullBuffer>) = match array.data_type() {
+    let values: ArrayRef = match array.data_type() {
         DataType::FixedSizeList(..) => {
             let list = array.as_fixed_size_list();
-            (list.values().slice(list.offset() * repeat, rows * repeat), list.logical_nulls())
-        }
-        _ => (array.clone(), None),
-    };
-    let is_null = |i: usize| values.is_null(i) || row_nulls.as_ref().is_some_and(|n| n.is_null(i / repeat));
-    match column.kind {
-        Kind::Text => {
-            let strings = arrow::compute::cast(&values, &DataType::Utf8).map_err(|e| e.to_string())?;
-            let strings = strings.as_string::<i32>();
-            for r in 0..rows {
-                let text = if strings.is_null(r) { "" } else { strings.value(r) };
-                let start = r * row_bytes + column.offset;
-                let field = &mut out[start..start + repeat];
-                field.fill(b' ');
-                field[..text.len()].copy_from_slice(text.as_bytes());
+            let values = list.values().slice(list.offset() * column.repeat, rows * column.repeat);
+            match list.logical_nulls() {
+                Some(rows_null) => {
+                    let each = arrow::buffer::NullBuffer::from_iter(
+                        (0..values.len()).map(|i| values.is_valid(i) && rows_null.is_valid(i / column.repeat)),
+                    );
+                    arrow::array::make_array(
+                        values.to_data().into_builder().nulls(Some(each)).build().map_err(|e| e.to_string())?,
+                    )
+                }
+                None => values,
             }
         }
+        _ => array.clone(),
+    };
+    if column.kind == Kind::Text {
+        let strings = arrow::compute::cast(&values, &DataType::Utf8).map_err(|e| e.to_string())?;
+        let strings = strings.as_string::<i32>();
+        for (r, field) in fields.enumerate() {
+            let text = if strings.is_null(r) { "" } else { strings.value(r) };
+            field.fill(b' ');
+            field[..text.len()].copy_from_slice(text.as_bytes());
+        }
+        return Ok(());
+    }
+    // Each element's slot, row after row: nested loops over exact chunks (a flattened iterator
+    // was a fifth of a FITS copy's time).
+    let mut slots = Vec::with_capacity(rows * column.repeat);
+    for field in fields {
+        slots.extend(field.chunks_exact_mut(element));
+    }
+    let nulls = values.logical_nulls();
+    let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+    match column.kind {
         Kind::Logical => {
             let bools = values.as_boolean();
-            for i in 0..rows * repeat {
-                out[at(i)] = if is_null(i) {
+            for (i, slot) in slots.into_iter().enumerate() {
+                slot[0] = if !valid(i) {
                     0
                 } else if bools.value(i) {
                     b'T'
@@ -418,55 +438,72 @@ fn encode(array: &ArrayRef, column: &mut Column, row_bytes: usize, out: &mut [u8
         }
         Kind::Float32 => {
             let floats = arrow::compute::cast(&values, &DataType::Float32).map_err(|e| e.to_string())?;
-            let floats = floats.as_primitive::<arrow::datatypes::Float32Type>();
-            for i in 0..rows * repeat {
-                let v = if is_null(i) { f32::NAN } else { floats.value(i) };
-                out[at(i)..at(i) + 4].copy_from_slice(&v.to_be_bytes());
+            let floats = floats.as_primitive::<arrow::datatypes::Float32Type>().values();
+            for (i, slot) in slots.into_iter().enumerate() {
+                let v = if valid(i) { floats[i] } else { f32::NAN };
+                slot.copy_from_slice(&v.to_be_bytes());
             }
         }
         Kind::Float64 => {
-            let floats = values.as_primitive::<arrow::datatypes::Float64Type>();
-            for i in 0..rows * repeat {
-                let v = if is_null(i) { f64::NAN } else { floats.value(i) };
-                out[at(i)..at(i) + 8].copy_from_slice(&v.to_be_bytes());
+            let floats = values.as_primitive::<arrow::datatypes::Float64Type>().values();
+            for (i, slot) in slots.into_iter().enumerate() {
+                let v = if valid(i) { floats[i] } else { f64::NAN };
+                slot.copy_from_slice(&v.to_be_bytes());
             }
         }
-        Kind::Int { bytes, flip } => {
-            // Every integer type as i64 stored bits: the unsigned ones flipped at their top bit.
-            let wide = arrow::compute::cast(&values, &DataType::Int64);
-            let stored: Vec<i64> = match (&wide, values.data_type()) {
-                (_, DataType::UInt64) => {
-                    let u = values.as_primitive::<arrow::datatypes::UInt64Type>();
-                    u.values().iter().map(|&v| (v ^ (1 << 63)) as i64).collect()
+        Kind::Int { bytes, .. } => {
+            use arrow::datatypes as t;
+            // Each type's values as the stored integer: the unsigned ones shifted by TZERO.
+            let stored: Box<dyn Fn(usize) -> i64 + '_> = match values.data_type() {
+                DataType::UInt8 => {
+                    let a = values.as_primitive::<t::UInt8Type>();
+                    Box::new(move |i| i64::from(a.value(i)))
                 }
-                (Ok(wide), _) => {
-                    let w = wide.as_primitive::<arrow::datatypes::Int64Type>();
-                    let top = 1i64 << (8 * bytes as u32 - 1);
-                    w.values()
-                        .iter()
-                        .map(|&v| match (bytes, flip) {
-                            (1, true) => v + 128, // Int8 -> B with TZERO -128
-                            (1, false) => v,      // UInt8 as stored
-                            (_, true) => v - top, // UInt16/32 -> TZERO 2^(n-1)
-                            (_, false) => v,
-                        })
-                        .collect()
+                DataType::Int8 => {
+                    let a = values.as_primitive::<t::Int8Type>();
+                    Box::new(move |i| i64::from(a.value(i)) + 128)
                 }
-                (Err(e), _) => return Err(e.to_string()),
+                DataType::Int16 => {
+                    let a = values.as_primitive::<t::Int16Type>();
+                    Box::new(move |i| i64::from(a.value(i)))
+                }
+                DataType::UInt16 => {
+                    let a = values.as_primitive::<t::UInt16Type>();
+                    Box::new(move |i| i64::from(a.value(i)) - 32768)
+                }
+                DataType::Int32 => {
+                    let a = values.as_primitive::<t::Int32Type>();
+                    Box::new(move |i| i64::from(a.value(i)))
+                }
+                DataType::UInt32 => {
+                    let a = values.as_primitive::<t::UInt32Type>();
+                    Box::new(move |i| i64::from(a.value(i)) - (1 << 31))
+                }
+                DataType::Int64 => {
+                    let a = values.as_primitive::<t::Int64Type>();
+                    Box::new(move |i| a.value(i))
+                }
+                DataType::UInt64 => {
+                    let a = values.as_primitive::<t::UInt64Type>();
+                    Box::new(move |i| (a.value(i) ^ (1 << 63)) as i64)
+                }
+                other => return Err(format!("{other} is not an integer type")),
             };
             let sentinel = column.kind.null_stored();
-            for (i, &v) in stored.iter().enumerate() {
-                let v = if is_null(i) {
+            let watch = column.nullable_int;
+            for (i, slot) in slots.into_iter().enumerate() {
+                let v = if valid(i) {
+                    let v = stored(i);
+                    column.wrote_sentinel |= watch && v == sentinel;
+                    v
+                } else {
                     column.wrote_null = true;
                     sentinel
-                } else {
-                    column.wrote_sentinel |= column.nullable_int && v == sentinel;
-                    v
                 };
-                let bytes_be = v.to_be_bytes();
-                out[at(i)..at(i) + bytes].copy_from_slice(&bytes_be[8 - bytes..]);
+                slot.copy_from_slice(&v.to_be_bytes()[8 - bytes..]);
             }
         }
+        Kind::Text => {}
     }
     Ok(())
 }
