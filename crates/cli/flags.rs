@@ -54,13 +54,13 @@ const STREAM_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, ClapArgs)]
 pub struct StreamArgs {
-    /// IN OUT: the object catalogue to cut (Parquet, Arrow IPC file or stream, or FITS binary table, also .fits.gz, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, .csv, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
+    /// IN OUT: the object catalogue to cut (Parquet, Arrow IPC file or stream, FITS binary table (also .fits.gz), or CSV/TSV with a header, by content; '-' reads an Arrow IPC stream from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, .csv, .fits, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
     #[arg(value_names = ["IN", "OUT"], num_args = 1.., required = true)]
     pub paths: Vec<PathBuf>,
     /// Cut every IN (a directory: every *.parquet file below it, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// The contaminant positions: Parquet, Arrow IPC, FITS (also .fits.gz), or CSV with a header.
+    /// The contaminant positions: Parquet, Arrow IPC, FITS (also .fits.gz), or CSV/TSV with a header.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub contaminants: Option<PathBuf>,
     /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg. With --radius-col or --radius-from-mag, the radius of contaminants whose value is null or NaN.

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn read_as_catalogue(path: &Path) {
-    let Ok(mut catalogue) = open_catalogue(path, 1_024, true, None) else {
+    let Ok(mut catalogue) = open_catalogue(path, 1_024, None) else {
         return;
     };
     let schema = catalogue.source.schema();

@@ -1,6 +1,7 @@
 //! Pipes and formats: Arrow IPC on stdin/stdout between two angcut processes, IPC files, CSV
 //! contaminants, and what happens when the pipe or the device fails.
 
+use predicates::prelude::PredicateBooleanExt;
 use std::fs::File;
 use std::io::Read;
 use std::process::{Command as Process, Stdio};
@@ -113,8 +114,10 @@ fn arrow_ipc_files_and_csv_contaminants_give_the_same_cut() {
     assert!(!by_magnitude.is_empty() && by_magnitude != expected, "the magnitude radii cut other rows than 30arcmin");
     assert_eq!(ids(&read_parquet(&a)), by_magnitude);
     assert_eq!(ids(&read_parquet(&b)), by_magnitude);
-    // A CSV is not accepted as the catalogue itself: it has no types to write back.
-    stream(&csv, &dir.path().join("no.parquet"), &stars, &["--maxsep", "1deg"]).code(1).stderr(contains("stars.csv"));
+    // The CSV as the catalogue itself: every star is within 1 arcsec of itself.
+    let own = dir.path().join("own.parquet");
+    stream(&csv, &own, &stars, &["--maxsep", "1arcsec"]).success().stderr(contains("every one of the 13940 rows"));
+    assert_eq!(read_parquet(&own).num_rows(), 0);
 }
 
 #[test]
@@ -259,4 +262,50 @@ fn output_options_apply_to_every_output_or_are_refused() {
         .code(2)
         .stderr(contains("does not apply to"));
     assert!(!refused.exists() && !rejected_ipc.exists());
+}
+
+#[test]
+fn csv_and_tsv_catalogues_are_cut_as_the_parquet_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, stars) = (fixture("objects.parquet"), fixture("hip2_bright.parquet"));
+    let expected = reference_kept(&positions(&objects), &positions(&stars), Angle::from_degrees(0.5));
+    let rows: Vec<(i64, (f64, f64))> = ids(&read_parquet(&objects)).into_iter().zip(positions(&objects)).collect();
+    // As people write them: comment lines first (and between rows), blanks around header names.
+    for (name, sep) in [("objects.csv", ","), ("objects.tsv", "\t"), ("objects_tabs.txt", "\t")] {
+        let mut text = format!("# synthetic objects\n# columns: id, ra, dec (deg)\n id {sep} ra {sep} dec \n");
+        for (i, (id, (ra, dec))) in rows.iter().enumerate() {
+            if i == 100 {
+                text.push_str("# a comment between rows\n");
+            }
+            text.push_str(&format!("{id}{sep}{ra:.17e}{sep}{dec:.17e}\n"));
+        }
+        let input = dir.path().join(name);
+        std::fs::write(&input, text).unwrap();
+        let out = dir.path().join("kept.parquet");
+        stream(&input, &out, &stars, &["--maxsep", "30arcmin"]).success();
+        assert_eq!(ids(&read_parquet(&out)), expected, "{name}");
+    }
+    // A header and no rows: an empty catalogue, cut into an empty output.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "# nothing observed\nid,ra,dec\n").unwrap();
+    let out = dir.path().join("none.parquet");
+    stream(&empty, &out, &stars, &["--maxsep", "30arcmin"]).success().stderr(predicates::str::contains("read 0 rows"));
+    assert_eq!(read_parquet(&out).num_rows(), 0);
+    // A value that is not a number: among the rows whose types are inferred, the column is text
+    // and refused by name; after them, the value is refused with its line.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,ra,dec\n1,10.0,20.0\n2,ten,20.0\n").unwrap();
+    stream(&bad, &dir.path().join("bad.parquet"), &stars, &["--maxsep", "30arcmin"])
+        .code(1)
+        .stderr(contains("bad.csv: column 'ra' has type Utf8, but it must be numeric"));
+    let late = dir.path().join("late.csv");
+    let mut text = String::from("id,ra,dec\n");
+    (0..10_050).for_each(|i| text.push_str(&format!("{i},10.5,-20.25\n")));
+    text.push_str("10050,ten,20.0\n");
+    std::fs::write(&late, text).unwrap();
+    stream(&late, &dir.path().join("late.parquet"), &stars, &["--maxsep", "30arcmin"])
+        .code(1)
+        // (arrow counts lines from 0: the file's line 10,052 is its "line 10051")
+        .stderr(contains("late.csv").and(contains("'ten' as type 'Float64' for column 1 at line 10051")));
+    assert!(!dir.path().join("late.parquet").exists() && !dir.path().join("bad.parquet").exists());
 }

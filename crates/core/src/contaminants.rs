@@ -166,7 +166,7 @@ impl ContaminantSet {
     /// ```
     pub fn read(spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
         let path = spec.path.as_path();
-        let opened = open_catalogue(path, 65_536, true, spec.hdu.as_ref())?;
+        let opened = open_catalogue(path, 65_536, spec.hdu.as_ref())?;
         let columns = SpecColumns::find(&opened.source.schema(), spec)?;
         // Parquet decodes only the columns needed; the other formats are read whole (star lists).
         let source: Box<dyn BatchSource> = if opened.format == InputFormat::Parquet {

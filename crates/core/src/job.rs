@@ -151,7 +151,7 @@ fn stream(
     let mut rows_total = Some(0u64);
     let mut bytes_total = 0u64;
     for task in &job.files {
-        let catalogue = open_catalogue(&task.input, job.batch_size, false, job.hdu.as_ref())?;
+        let catalogue = open_catalogue(&task.input, job.batch_size, job.hdu.as_ref())?;
         let schema = catalogue.source.schema();
         let name = catalogue.source.path().to_path_buf();
         rows_total = rows_total.zip(catalogue.rows).map(|(a, b)| a + b);
@@ -205,7 +205,7 @@ fn stream(
             let file_started = Instant::now();
             let catalogue = match first.take() {
                 Some(catalogue) => catalogue,
-                None => open_catalogue(&task.input, job.batch_size, false, job.hdu.as_ref())?,
+                None => open_catalogue(&task.input, job.batch_size, job.hdu.as_ref())?,
             };
             let mut report = |so_far: &Counts| {
                 if let Some(progress) = progress.as_deref_mut() {

@@ -15,6 +15,8 @@ pub enum InputFormat {
     IpcStream,
     /// Text with a header line, comma separated.
     Csv,
+    /// Text with a header line, tab separated.
+    Tsv,
     /// A FITS file (`SIMPLE  =`), its first binary table (or the HDU asked for).
     Fits,
     /// A gzip-compressed FITS file (`.fits.gz`).
@@ -22,8 +24,9 @@ pub enum InputFormat {
 }
 
 impl InputFormat {
-    /// The format of a file that starts with `head`; `None` if nothing recognisable. CSV is
-    /// recognised by the name `path` (`.csv`), or by a first line of text with a comma in it.
+    /// The format of a file that starts with `head`; `None` if nothing recognisable. CSV and TSV
+    /// are recognised by the name `path` (`.csv`, `.tsv`), or by a header line (the first that is
+    /// not a `#` comment) with a comma, or with tabs and no comma, in it.
     pub fn detect(head: &[u8], path: &Path) -> Option<InputFormat> {
         if head.starts_with(b"PAR1") {
             return Some(InputFormat::Parquet);
@@ -41,10 +44,14 @@ impl InputFormat {
         if head.starts_with(&[0xff, 0xff, 0xff, 0xff]) {
             return Some(InputFormat::IpcStream);
         }
-        let named_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-        let looks_like_csv = std::str::from_utf8(first_line).is_ok_and(|line| line.contains(','));
-        (named_csv || looks_like_csv).then_some(InputFormat::Csv)
+        let named = |name: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(name));
+        // The header: the first line that is not a `#` comment.
+        let header = head.split(|&b| b == b'\n').find(|line| !line.starts_with(b"#")).unwrap_or_default();
+        let header = std::str::from_utf8(header).unwrap_or_default();
+        if named("tsv") || header.contains('\t') && !header.contains(',') {
+            return Some(InputFormat::Tsv);
+        }
+        (named("csv") || header.contains(',')).then_some(InputFormat::Csv)
     }
 }
 
@@ -84,6 +91,9 @@ mod tests {
         assert_eq!(InputFormat::detect(b"hip,ra,dec\n1,2,3\n", any), Some(InputFormat::Csv));
         assert_eq!(InputFormat::detect(b"ra\n1\n", Path::new("stars.CSV")), Some(InputFormat::Csv));
         assert_eq!(InputFormat::detect(b"just some notes\n", any), None);
+        assert_eq!(InputFormat::detect(b"# from VizieR\n# (c) CDS\nra,dec\n", any), Some(InputFormat::Csv));
+        assert_eq!(InputFormat::detect(b"ra\tdec\n1\t2\n", any), Some(InputFormat::Tsv));
+        assert_eq!(InputFormat::detect(b"ra\n1\n", Path::new("stars.tsv")), Some(InputFormat::Tsv));
         assert_eq!(InputFormat::detect(b"", any), None);
         let fits = std::fs::read("fixtures/objects_2k.fits").unwrap();
         assert_eq!(InputFormat::detect(&fits[..512], any), Some(InputFormat::Fits));

@@ -1,6 +1,6 @@
 //! Opening any catalogue a user gives, recognised by its content (`detect`): Parquet, an Arrow
 //! IPC file, an Arrow IPC stream (also on stdin, `-`), a FITS binary table (also gzipped), or CSV
-//! with a header (contaminant lists).
+//! or TSV with a header.
 //! Every reader is a [`BatchSource`]; whatever a damaged file makes a decoder do (an error or a
 //! panic) comes out as an [`Error`] naming the file.
 
@@ -48,16 +48,10 @@ pub struct Catalogue {
 }
 
 /// Opens `path` (`-` for stdin) in whatever format its content shows, with `batch_size` rows per
-/// batch. CSV is accepted only if `allow_csv` (contaminant lists, not catalogues: CSV has no
-/// types to write back). `hdu` chooses a FITS file's table (the first binary table if `None`; an
+/// batch. `hdu` chooses a FITS file's table (the first binary table if `None`; an
 /// error for any other format). Unrecognised content is handed to the Parquet reader, whose
 /// message says what is wrong with it.
-pub fn open_catalogue(
-    path: &Path,
-    batch_size: usize,
-    allow_csv: bool,
-    hdu: Option<&HduChoice>,
-) -> Result<Catalogue, Error> {
+pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -> Result<Catalogue, Error> {
     if is_stdio(path) {
         return stdin::open_stdin();
     }
@@ -65,10 +59,7 @@ pub fn open_catalogue(
     let mut head = [0u8; 512];
     let read =
         detect::read_head(&mut file, &mut head).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let format = match InputFormat::detect(&head[..read], path) {
-        Some(InputFormat::Csv) if !allow_csv => None,
-        found => found,
-    };
+    let format = InputFormat::detect(&head[..read], path);
     file.rewind().map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     if hdu.is_some() && !matches!(format, Some(InputFormat::Fits | InputFormat::FitsGz)) {
         return Err(Error::Usage(format!(
@@ -92,7 +83,8 @@ pub fn open_catalogue(
             let reader = guarded(path, || arrow::ipc::reader::StreamReader::try_new_buffered(file, None))?;
             (Box::new(ArrowSource::new(path, reader.schema(), reader)), None)
         }
-        Some(InputFormat::Csv) => (Box::new(csv::open_csv(path, file, batch_size)?), None),
+        Some(InputFormat::Csv) => (Box::new(csv::open_csv(path, file, batch_size, b',')?), None),
+        Some(InputFormat::Tsv) => (Box::new(csv::open_csv(path, file, batch_size, b'\t')?), None),
         Some(InputFormat::Parquet) | None => {
             let catalog = ParquetCatalog::open(path, batch_size)?;
             let rows = Some(catalog.rows);
