@@ -194,6 +194,20 @@ pub(super) fn durable(
     Ok(FinishedOutput { pending: Some((temp, destination.to_path_buf(), partial)) })
 }
 
+/// [`durable`] for a sink that wrote through a buffer and keeps its partial file's registration
+/// in an `Option` (taken here): the buffer is flushed first, an I/O error of that flush named.
+pub(super) fn durable_buffered(
+    out: std::io::BufWriter<NamedTempFile>,
+    destination: &Path,
+    partial: &mut Option<PartialOutput>,
+) -> Result<FinishedOutput, Error> {
+    let temp = out.into_inner().map_err(|e| Error::Io { path: destination.to_path_buf(), source: e.into_error() })?;
+    let partial = partial
+        .take()
+        .ok_or_else(|| Error::Internal { path: destination.to_path_buf(), message: "no temporary file".into() })?;
+    durable(temp, destination, partial)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

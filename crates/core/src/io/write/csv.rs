@@ -13,7 +13,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use tempfile::NamedTempFile;
 
 use super::BatchSink;
-use super::commit::{FinishedOutput, PartialOutput, create_partial, durable};
+use super::commit::{FinishedOutput, PartialOutput, create_partial, durable_buffered};
 use crate::error::Error;
 
 /// A CSV file under a temporary name beside its destination.
@@ -84,12 +84,7 @@ impl BatchSink for CsvFileSink {
             drop(writer);
             out.write_all(&self.buffer).map_err(|source| Error::Io { path: destination.clone(), source })?;
         }
-        let temp = out.into_inner().map_err(|e| Error::Io { path: destination.clone(), source: e.into_error() })?;
-        let partial = self
-            .partial
-            .take()
-            .ok_or_else(|| Error::Internal { path: destination.clone(), message: "no temporary file".into() })?;
-        durable(temp, &destination, partial)
+        durable_buffered(out, &destination, &mut self.partial)
     }
 }
 

@@ -12,7 +12,7 @@ use arrow::ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
 use tempfile::NamedTempFile;
 
 use super::BatchSink;
-use super::commit::{FinishedOutput, PartialOutput, create_partial, durable};
+use super::commit::{FinishedOutput, PartialOutput, create_partial, durable_buffered};
 use crate::error::Error;
 use crate::io::STDOUT_NAME;
 
@@ -78,12 +78,7 @@ impl BatchSink for IpcFileSink {
             }
             None => return Err(Error::Internal { path: destination, message: "finish twice".into() }),
         };
-        let temp = out.into_inner().map_err(|e| Error::Io { path: destination.clone(), source: e.into_error() })?;
-        let partial = self
-            .partial
-            .take()
-            .ok_or_else(|| Error::Internal { path: destination.clone(), message: "no temporary file".into() })?;
-        durable(temp, &destination, partial)
+        durable_buffered(out, &destination, &mut self.partial)
     }
 }
 
