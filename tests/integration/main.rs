@@ -10,3 +10,4 @@ mod pipes;
 mod several_inputs;
 mod star_mask;
 mod support;
+mod text;

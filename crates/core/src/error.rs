@@ -50,6 +50,11 @@ pub enum Error {
         source: arrow::error::ArrowError,
     },
 
+    /// A line of a text catalogue (CSV, TSV, ECSV) that cannot be read, counted from 1 as an
+    /// editor shows it (comment lines included).
+    #[error("{}: line {line}: {message}", path.display())]
+    TextRow { path: PathBuf, line: u64, message: String },
+
     /// The reader panicked on a damaged file; the panic is contained and reported here.
     #[error("{}: the file is corrupt ({message})", path.display())]
     Corrupt { path: PathBuf, message: String },

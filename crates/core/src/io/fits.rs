@@ -333,8 +333,6 @@ pub(crate) fn is_structural(key: &str) -> bool {
         .any(|prefix| key.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
-/// The Arrow field metadata key of a column's unit (FITS's TUNIT).
-pub(crate) const UNIT_KEY: &str = "unit";
 /// The Arrow schema metadata key holding a FITS input's other header cards, one per line.
 pub(crate) const HEADER_KEY: &str = "fits:header";
 

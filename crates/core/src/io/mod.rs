@@ -22,6 +22,10 @@ pub const STDIN_NAME: &str = "<stdin>";
 /// How stdout is named in messages.
 pub const STDOUT_NAME: &str = "<stdout>";
 
+/// The Arrow field metadata key of a column's unit, read from FITS's TUNIT or ECSV's `unit`
+/// and written back as TUNIT.
+pub(crate) const UNIT_KEY: &str = "unit";
+
 /// Whether `path` is `-`: stdin as an input, stdout as an output.
 pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == STDIO

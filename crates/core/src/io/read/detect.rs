@@ -17,25 +17,47 @@ pub enum InputFormat {
     Csv,
     /// Text with a header line, tab separated.
     Tsv,
+    /// astropy's Enhanced CSV (`# %ECSV`): its header declares each column's type and unit.
+    Ecsv,
     /// A FITS file (`SIMPLE  =`), its first binary table (or the HDU asked for).
     Fits,
-    /// A gzip-compressed FITS file (`.fits.gz`).
-    FitsGz,
+}
+
+/// What a file's first bytes (and name) say it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detected {
+    /// The format of the content, after decompression.
+    pub format: InputFormat,
+    /// Whether the file is gzip-compressed (FITS and the text formats may be).
+    pub gzip: bool,
 }
 
 impl InputFormat {
-    /// The format of a file that starts with `head`; `None` if nothing recognisable. CSV and TSV
-    /// are recognised by the name `path` (`.csv`, `.tsv`), or by a header line (the first that is
-    /// not a `#` comment) with a comma, or with tabs and no comma, in it.
-    pub fn detect(head: &[u8], path: &Path) -> Option<InputFormat> {
+    /// What a file named `path` that starts with `head` holds; `None` if nothing recognisable.
+    /// A gzip-compressed file is recognised by what its first bytes decompress to (FITS, ECSV,
+    /// CSV or TSV; `.gz` is ignored in the name). CSV and TSV are recognised by the name (`.csv`,
+    /// `.tsv`), or by a header line (the first that is not a `#` comment) with a comma, or with
+    /// tabs and no comma, in it.
+    pub fn detect(head: &[u8], path: &Path) -> Option<Detected> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            let inner = gunzipped_head(head);
+            let format = InputFormat::detect_plain(&inner, path)?;
+            let compressible =
+                matches!(format, InputFormat::Fits | InputFormat::Csv | InputFormat::Tsv | InputFormat::Ecsv);
+            return compressible.then_some(Detected { format, gzip: true });
+        }
+        InputFormat::detect_plain(head, path).map(|format| Detected { format, gzip: false })
+    }
+
+    fn detect_plain(head: &[u8], path: &Path) -> Option<InputFormat> {
         if head.starts_with(b"PAR1") {
             return Some(InputFormat::Parquet);
         }
         if head.starts_with(FITS_START) {
             return Some(InputFormat::Fits);
         }
-        if head.starts_with(&[0x1f, 0x8b]) && gunzipped_head(head).starts_with(FITS_START) {
-            return Some(InputFormat::FitsGz);
+        if head.starts_with(ECSV_START) {
+            return Some(InputFormat::Ecsv);
         }
         if head.starts_with(b"ARROW1") {
             return Some(InputFormat::IpcFile);
@@ -44,7 +66,12 @@ impl InputFormat {
         if head.starts_with(&[0xff, 0xff, 0xff, 0xff]) {
             return Some(InputFormat::IpcStream);
         }
-        let named = |name: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(name));
+        // `stars.csv.gz` is named `.csv`.
+        let unzipped = match path.extension() {
+            Some(e) if e.eq_ignore_ascii_case("gz") => Path::new(path.file_stem().unwrap_or_default()),
+            _ => path,
+        };
+        let named = |name: &str| unzipped.extension().is_some_and(|e| e.eq_ignore_ascii_case(name));
         // The header: the first line that is not a `#` comment.
         let header = head.split(|&b| b == b'\n').find(|line| !line.starts_with(b"#")).unwrap_or_default();
         let header = std::str::from_utf8(header).unwrap_or_default();
@@ -58,11 +85,15 @@ impl InputFormat {
 /// Every FITS file starts with this card.
 const FITS_START: &[u8] = b"SIMPLE  =";
 
-/// The first bytes that a gzip stream starting with `head` decompresses to (as many as `head` gives).
+/// Every ECSV file starts with this line (`# %ECSV 1.0`).
+const ECSV_START: &[u8] = b"# %ECSV ";
+
+/// The first bytes that a gzip stream starting with `head` decompresses to: as many as `head`
+/// gives, up to the length of `head` (enough for a text header line).
 fn gunzipped_head(head: &[u8]) -> Vec<u8> {
-    use std::io::Read as _;
     let mut out = Vec::new();
-    let _ = flate2::read::GzDecoder::new(head).take(FITS_START.len() as u64).read_to_end(&mut out);
+    // A truncated stream ends in an error after giving what it could: that is all we want.
+    let _ = flate2::read::GzDecoder::new(head).take(head.len() as u64).read_to_end(&mut out);
     out
 }
 
@@ -85,21 +116,34 @@ mod tests {
     #[test]
     fn formats_are_told_apart_by_their_first_bytes() {
         let any = Path::new("catalogue.bin");
-        assert_eq!(InputFormat::detect(b"PAR1\x15\x04", any), Some(InputFormat::Parquet));
-        assert_eq!(InputFormat::detect(b"ARROW1\0\0", any), Some(InputFormat::IpcFile));
-        assert_eq!(InputFormat::detect(&[0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0], any), Some(InputFormat::IpcStream));
-        assert_eq!(InputFormat::detect(b"hip,ra,dec\n1,2,3\n", any), Some(InputFormat::Csv));
-        assert_eq!(InputFormat::detect(b"ra\n1\n", Path::new("stars.CSV")), Some(InputFormat::Csv));
-        assert_eq!(InputFormat::detect(b"just some notes\n", any), None);
-        assert_eq!(InputFormat::detect(b"# from VizieR\n# (c) CDS\nra,dec\n", any), Some(InputFormat::Csv));
-        assert_eq!(InputFormat::detect(b"ra\tdec\n1\t2\n", any), Some(InputFormat::Tsv));
-        assert_eq!(InputFormat::detect(b"ra\n1\n", Path::new("stars.tsv")), Some(InputFormat::Tsv));
-        assert_eq!(InputFormat::detect(b"", any), None);
+        let detect = |head: &[u8], path: &Path| InputFormat::detect(head, path).map(|d| d.format);
+        assert_eq!(detect(b"PAR1\x15\x04", any), Some(InputFormat::Parquet));
+        assert_eq!(detect(b"ARROW1\0\0", any), Some(InputFormat::IpcFile));
+        assert_eq!(detect(&[0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0], any), Some(InputFormat::IpcStream));
+        assert_eq!(detect(b"hip,ra,dec\n1,2,3\n", any), Some(InputFormat::Csv));
+        assert_eq!(detect(b"ra\n1\n", Path::new("stars.CSV")), Some(InputFormat::Csv));
+        assert_eq!(detect(b"just some notes\n", any), None);
+        assert_eq!(detect(b"# from VizieR\n# (c) CDS\nra,dec\n", any), Some(InputFormat::Csv));
+        assert_eq!(detect(b"ra\tdec\n1\t2\n", any), Some(InputFormat::Tsv));
+        assert_eq!(detect(b"ra\n1\n", Path::new("stars.tsv")), Some(InputFormat::Tsv));
+        assert_eq!(detect(b"", any), None);
+        assert_eq!(detect(b"# %ECSV 1.0\n# ---\n", any), Some(InputFormat::Ecsv));
         let fits = std::fs::read("fixtures/objects_2k.fits").unwrap();
-        assert_eq!(InputFormat::detect(&fits[..512], any), Some(InputFormat::Fits));
+        assert_eq!(InputFormat::detect(&fits[..512], any), Some(Detected { format: InputFormat::Fits, gzip: false }));
         let gz = std::fs::read("fixtures/objects_2k.fits.gz").unwrap();
-        assert_eq!(InputFormat::detect(&gz[..512], any), Some(InputFormat::FitsGz));
-        assert_eq!(InputFormat::detect(&[0x1f, 0x8b, 8, 0, 0, 0], any), None, "gzip of something else");
-        assert_eq!(InputFormat::detect(&[0x89, b'P', b'N', b'G'], any), None);
+        assert_eq!(InputFormat::detect(&gz[..512], any), Some(Detected { format: InputFormat::Fits, gzip: true }));
+        assert_eq!(InputFormat::detect(&[0x1f, 0x8b, 8, 0, 0, 0], any), None, "truncated gzip");
+        let gzip = |text: &[u8]| {
+            use std::io::Write;
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(text).unwrap();
+            encoder.finish().unwrap()
+        };
+        let csv_gz = InputFormat::detect(&gzip(b"# stars\nra,dec\n1,2\n"), any);
+        assert_eq!(csv_gz, Some(Detected { format: InputFormat::Csv, gzip: true }));
+        assert_eq!(detect(&gzip(b"ra\n1\n"), Path::new("stars.tsv.gz")), Some(InputFormat::Tsv), "named under .gz");
+        assert_eq!(detect(&gzip(b"# %ECSV 1.0\n"), any), Some(InputFormat::Ecsv));
+        assert_eq!(detect(&gzip(b"PAR1\x15\x04"), any), None, "gzipped Parquet is not read");
+        assert_eq!(detect(&[0x89, b'P', b'N', b'G'], any), None);
     }
 }

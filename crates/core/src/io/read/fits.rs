@@ -18,7 +18,8 @@ use tempfile::NamedTempFile;
 
 use super::BatchSource;
 use crate::error::Error;
-use crate::io::fits::{FitsColumn, FitsHandle, HEADER_KEY, HduKind, Storage, UNIT_KEY, is_structural, table_columns};
+use crate::io::UNIT_KEY;
+use crate::io::fits::{FitsColumn, FitsHandle, HEADER_KEY, HduKind, Storage, is_structural, table_columns};
 
 /// Which HDU of a FITS file holds the table: its index (0 is the primary HDU) or its EXTNAME.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,12 +1,13 @@
 //! Opening any catalogue a user gives, recognised by its content (`detect`): Parquet, an Arrow
-//! IPC file, an Arrow IPC stream (also on stdin, `-`), a FITS binary table (also gzipped), or CSV
-//! or TSV with a header.
+//! IPC file, an Arrow IPC stream (also on stdin, `-`), a FITS binary table, CSV or TSV with a
+//! header, or ECSV (the last four also gzipped).
 //! Every reader is a [`BatchSource`]; whatever a damaged file makes a decoder do (an error or a
 //! panic) comes out as an [`Error`] naming the file.
 
 mod bounded_file;
 mod csv;
 mod detect;
+mod ecsv;
 mod fits;
 mod ipc;
 mod parquet;
@@ -20,12 +21,13 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 
-pub use detect::InputFormat;
+pub use detect::{Detected, InputFormat};
 pub use fits::{FitsCatalog, HduChoice};
 pub use parquet::{ParquetCatalog, open_file};
 
 use crate::error::{Error, panic_message};
 use crate::io::is_stdio;
+use csv::TextLayout;
 
 /// A stream of record batches, read on the pipeline's reader thread.
 pub trait BatchSource: Send {
@@ -56,21 +58,24 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
         return stdin::open_stdin();
     }
     let mut file = open_file(path)?;
-    let mut head = [0u8; 512];
+    // Enough for a text header line, also after decompression.
+    let mut head = [0u8; 4096];
     let read =
         detect::read_head(&mut file, &mut head).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let format = InputFormat::detect(&head[..read], path);
+    let detected = InputFormat::detect(&head[..read], path);
     file.rewind().map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    if hdu.is_some() && !matches!(format, Some(InputFormat::Fits | InputFormat::FitsGz)) {
+    let format = detected.map(|d| d.format);
+    let gzip = detected.is_some_and(|d| d.gzip);
+    if hdu.is_some() && format != Some(InputFormat::Fits) {
         return Err(Error::Usage(format!(
             "{}: an HDU is chosen only in a FITS file, and this is not one",
             path.display()
         )));
     }
     let (source, rows): (Box<dyn BatchSource>, Option<u64>) = match format {
-        Some(format @ (InputFormat::Fits | InputFormat::FitsGz)) => {
+        Some(InputFormat::Fits) => {
             drop(file);
-            let catalog = FitsCatalog::open(path, format == InputFormat::FitsGz, hdu, batch_size)?;
+            let catalog = FitsCatalog::open(path, gzip, hdu, batch_size)?;
             let rows = Some(catalog.rows);
             (Box::new(catalog), rows)
         }
@@ -83,8 +88,13 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
             let reader = guarded(path, || arrow::ipc::reader::StreamReader::try_new_buffered(file, None))?;
             (Box::new(ArrowSource::new(path, reader.schema(), reader)), None)
         }
-        Some(InputFormat::Csv) => (Box::new(csv::open_csv(path, file, batch_size, b',')?), None),
-        Some(InputFormat::Tsv) => (Box::new(csv::open_csv(path, file, batch_size, b'\t')?), None),
+        Some(InputFormat::Csv) => {
+            (Box::new(csv::open_csv(path, TextLayout { delimiter: b',', gzip }, batch_size)?), None)
+        }
+        Some(InputFormat::Tsv) => {
+            (Box::new(csv::open_csv(path, TextLayout { delimiter: b'\t', gzip }, batch_size)?), None)
+        }
+        Some(InputFormat::Ecsv) => (Box::new(csv::open_ecsv(path, gzip, batch_size)?), None),
         Some(InputFormat::Parquet) | None => {
             let catalog = ParquetCatalog::open(path, batch_size)?;
             let rows = Some(catalog.rows);

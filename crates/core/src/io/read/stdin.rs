@@ -12,7 +12,7 @@ pub(super) fn open_stdin() -> Result<Catalogue, Error> {
     let name = Path::new(STDIN_NAME);
     let mut stdin = BufReader::with_capacity(1 << 20, std::io::stdin());
     let head = stdin.fill_buf().map_err(|source| Error::Io { path: name.to_path_buf(), source })?;
-    match InputFormat::detect(head, name) {
+    match InputFormat::detect(head, name).map(|d| d.format) {
         Some(InputFormat::IpcStream) => {}
         Some(InputFormat::Parquet | InputFormat::IpcFile) => {
             return Err(Error::Usage(

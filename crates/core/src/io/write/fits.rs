@@ -24,7 +24,8 @@ use tempfile::NamedTempFile;
 use super::BatchSink;
 use super::commit::{FinishedOutput, PartialOutput, create_partial, durable};
 use crate::error::Error;
-use crate::io::fits::{FitsHandle, HEADER_KEY, UNIT_KEY, is_structural, parse_card};
+use crate::io::UNIT_KEY;
+use crate::io::fits::{FitsHandle, HEADER_KEY, is_structural, parse_card};
 
 /// How one Arrow column is stored.
 #[derive(Debug, Clone, Copy, PartialEq)]
