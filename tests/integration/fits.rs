@@ -53,7 +53,7 @@ fn a_wrong_hdu_is_a_usage_error_and_an_unreadable_column_a_failure() {
     let stars = fixture("hip2_bright4.fits");
     stream(&kinds, &out, &stars, &["--maxsep", "1deg", "--hdu", "9"])
         .code(2)
-        .stderr(contains("fits_kinds.fits: has no HDU 9: its HDUs are 0 to 4"));
+        .stderr(contains("fits_kinds.fits: has no HDU 9: its HDUs are 0 to 5"));
     stream(&kinds, &out, &stars, &["--maxsep", "1deg", "--hdu", "0"])
         .code(2)
         .stderr(contains("HDU 0 is an image, not a table"));
@@ -208,4 +208,32 @@ fn a_column_fits_cannot_hold_is_refused_by_name_before_anything_is_written() {
         .code(2)
         .stderr(contains("--compression does not apply to").and(contains("written as FITS")));
     assert_eq!(leftovers(dir.path(), &["times.parquet"]), Vec::<String>::new());
+}
+
+#[test]
+fn variable_length_arrays_become_lists_and_are_refused_as_fits_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let far = dir.path().join("far.csv");
+    std::fs::write(&far, "ra,dec\n20,0\n").unwrap();
+    // The VARIABLE table's middle row (20, 0) is at the contaminant: removed.
+    let out = dir.path().join("out.parquet");
+    let input = fixture("fits_kinds.fits");
+    stream(&input, &out, &far, &["--maxsep", "1deg", "--hdu", "variable"]).success();
+    let kept = read_parquet(&out);
+    let counts: Vec<Vec<i32>> = kept
+        .column_by_name("counts")
+        .unwrap()
+        .as_list::<i32>()
+        .iter()
+        .map(|row| row.unwrap().as_primitive::<arrow::datatypes::Int32Type>().values().to_vec())
+        .collect();
+    assert_eq!(counts, [vec![1, 2, 3], vec![-5]]);
+    let labels: Vec<&str> = kept.column_by_name("label").unwrap().as_string::<i32>().iter().flatten().collect();
+    assert_eq!(labels, ["ab", "hello"]);
+
+    let fits_out = dir.path().join("out.fits");
+    stream(&input, &fits_out, &far, &["--maxsep", "1deg", "--hdu", "variable"]).code(2).stderr(contains(
+        "column 'counts' is List(Int32), a list of varying length, which angcut does not write to FITS",
+    ));
+    assert_eq!(leftovers(dir.path(), &["far.csv", "out.parquet"]), Vec::<String>::new());
 }

@@ -136,6 +136,20 @@ impl FitsHandle {
         self.check(status, &format!("reading rows from row {first}"))
     }
 
+    /// Reads `buffer.len()` bytes of the current table's data unit from byte `offset` (counted
+    /// from its first row): where a variable-length array's elements lie, in the heap.
+    pub(crate) fn read_data(&mut self, offset: u64, buffer: &mut [u8]) -> Result<(), Error> {
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        let mut status = 0;
+        // SAFETY: a valid handle; cfitsio writes exactly `buffer.len()` bytes into it.
+        unsafe {
+            sys::ffgextn(self.ptr, offset as i64, buffer.len() as i64, buffer.as_mut_ptr().cast(), &mut status);
+        }
+        self.check(status, &format!("reading the heap at byte {offset} of the table's data"))
+    }
+
     /// Appends a binary table HDU with these columns (names, TFORMs, units) and no rows yet.
     pub(crate) fn create_table(&mut self, names: &[String], forms: &[String], units: &[String]) -> Result<(), Error> {
         let to_c = |texts: &[String]| -> Result<Vec<CString>, Error> {
@@ -351,6 +365,8 @@ pub(crate) struct FitsColumn {
     pub zero: f64,
     pub null: Option<i64>,
     pub dim: Option<String>,
+    /// The element type letter of a variable-length array (`E` of `1PE(10)`).
+    pub element: Option<char>,
 }
 
 /// The Arrow type of a stored column, and how its bytes become values.
@@ -373,6 +389,11 @@ pub(crate) enum Storage {
         bytes: usize,
     },
     Text,
+    /// A variable-length array: a descriptor of two integers of this many bytes (4 for `P`, 8
+    /// for `Q`) in the row, the elements in the heap; a list (text for `PA`).
+    Variable {
+        descriptor_bytes: usize,
+    },
 }
 
 impl FitsColumn {
@@ -413,12 +434,21 @@ impl FitsColumn {
             }
             'X' => return Err("bits (X), which angcut does not read".into()),
             'C' | 'M' => return Err("complex numbers (C, M), which angcut does not read".into()),
-            'P' | 'Q' => return Err("variable-length arrays (P, Q), which angcut does not read yet".into()),
+            'P' | 'Q' => {
+                let (element_storage, element_type) = self.element_column()?.storage()?;
+                let descriptor_bytes = if self.code == 'P' { 4 } else { 8 };
+                let data_type = match element_storage {
+                    Storage::Text => DataType::Utf8,
+                    _ => DataType::List(arrow::datatypes::Field::new_list_field(element_type, true).into()),
+                };
+                return Ok((Storage::Variable { descriptor_bytes }, data_type));
+            }
             other => return Err(format!("the unknown type letter '{other}'")),
         };
         let element = match storage {
             Storage::Logical => DataType::Boolean,
             Storage::Text => return Ok((storage, DataType::Utf8)),
+            Storage::Variable { .. } => unreachable!("returned above"),
             Storage::Float32 => DataType::Float32,
             Storage::Float64 | Storage::ScaledInt { .. } | Storage::ScaledFloat { .. } => DataType::Float64,
             Storage::Int { bytes, unsigned_offset } => match (bytes, unsigned_offset) {
@@ -443,7 +473,26 @@ impl FitsColumn {
 
     /// Bytes of one row of this column.
     pub(crate) fn width(&self) -> usize {
-        Self::element_bytes(self.code).unwrap_or(0) * self.repeat
+        match self.code {
+            'P' => 8 * self.repeat,
+            'Q' => 16 * self.repeat,
+            code => Self::element_bytes(code).unwrap_or(0) * self.repeat,
+        }
+    }
+
+    /// The elements of a variable-length array column, as a column of one element a row
+    /// (its scaling and TNULL included); the reason if angcut cannot read them.
+    pub(crate) fn element_column(&self) -> Result<FitsColumn, String> {
+        let element = self.element.unwrap_or(' ');
+        if self.repeat > 1 {
+            return Err(format!("a variable-length array with repeat {} (at most 1)", self.repeat));
+        }
+        match element {
+            'L' | 'B' | 'I' | 'J' | 'K' | 'E' | 'D' | 'A' => {
+                Ok(FitsColumn { code: element, repeat: 1, offset: 0, element: None, dim: None, ..self.clone() })
+            }
+            other => Err(format!("variable-length arrays of '{other}', which angcut does not read")),
+        }
     }
 }
 
@@ -491,6 +540,11 @@ pub(crate) fn table_columns(path: &Path, cards: &[String]) -> Result<(Vec<FitsCo
             zero: number(&format!("TZERO{n}")).unwrap_or(0.0),
             null: number(&format!("TNULL{n}")).map(|x| x as i64),
             dim: text("TDIM"),
+            // `rPT(max)`: the letter after P or Q.
+            element: matches!(code, 'P' | 'Q').then(|| {
+                let after = tform.trim().trim_start_matches(|c: char| c.is_ascii_digit());
+                after.chars().nth(1).map_or(' ', |c| c.to_ascii_uppercase())
+            }),
         });
         offset += width;
     }

@@ -55,6 +55,9 @@ pub struct FitsCatalog {
     next_row: u64,
     batch_size: usize,
     buffer: Vec<u8>,
+    /// Where the heap of variable-length arrays lies in the data unit: its first byte and the
+    /// byte after it, counted from the first row (THEAP, PCOUNT).
+    heap: (u64, u64),
     // The decompressed copy of a `.fits.gz`, deleted when the catalogue is dropped (after `handle`).
     _decompressed: Option<NamedTempFile>,
 }
@@ -74,6 +77,9 @@ impl FitsCatalog {
             .filter_map(|(k, v)| v.and_then(|v| v.number()).map(|v| (k, v)))
             .collect();
         let rows = values.get("NAXIS2").copied().unwrap_or(0.0).max(0.0) as u64;
+        let table_bytes = rows * row_bytes as u64;
+        let heap_start = values.get("THEAP").map_or(table_bytes, |&v| v.max(0.0) as u64);
+        let heap_end = table_bytes + values.get("PCOUNT").copied().unwrap_or(0.0).max(0.0) as u64;
         let mut fields = Vec::with_capacity(columns.len());
         let mut stored = Vec::with_capacity(columns.len());
         for column in columns {
@@ -109,6 +115,7 @@ impl FitsCatalog {
             next_row: 0,
             batch_size: batch_size.max(1),
             buffer: Vec::new(),
+            heap: (heap_start, heap_end),
             _decompressed: decompressed,
         })
     }
@@ -117,12 +124,24 @@ impl FitsCatalog {
         let n = (self.rows - self.next_row).min(self.batch_size as u64) as usize;
         self.buffer.resize(n * self.row_bytes, 0);
         self.handle.read_rows(self.next_row, &mut self.buffer).map_err(|error| rename(error, &self.path))?;
-        let arrays: Vec<ArrayRef> = self
-            .columns
-            .iter()
-            .zip(self.schema.fields())
-            .map(|((column, storage), field)| decode(&self.buffer, self.row_bytes, n, column, *storage, field))
-            .collect();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for ((column, storage), field) in self.columns.iter().zip(self.schema.fields()) {
+            let rows = ColumnBytes {
+                buffer: &self.buffer,
+                row_bytes: self.row_bytes,
+                n,
+                offset: column.offset,
+                width: column.width(),
+            };
+            arrays.push(match *storage {
+                Storage::Variable { descriptor_bytes } => {
+                    let heap =
+                        Heap { handle: &mut self.handle, path: &self.path, start: self.heap.0, end: self.heap.1 };
+                    heap.decode(&rows, self.next_row, column, descriptor_bytes, field)?
+                }
+                storage => decode(&self.buffer, self.row_bytes, n, column, storage, field),
+            });
+        }
         self.next_row += n as u64;
         RecordBatch::try_new(self.schema.clone(), arrays)
             .map_err(|source| Error::Arrow { path: self.path.clone(), source })
@@ -223,14 +242,7 @@ fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storag
         Storage::Text => {
             let mut strings = StringBuilder::with_capacity(n, n * column.width());
             for bytes in fields.iter() {
-                // Up to a NUL, trailing blanks not significant; FITS text is ASCII, anything else
-                // is kept as lossy UTF-8 rather than refused.
-                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-                let text = bytes[..end].trim_ascii_end();
-                match std::str::from_utf8(text) {
-                    Ok(text) => strings.append_value(text),
-                    Err(_) => strings.append_value(String::from_utf8_lossy(text)),
-                }
+                strings.append_value(fits_text(bytes));
             }
             return Arc::new(strings.finish());
         }
@@ -244,6 +256,7 @@ fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storag
                 .into_iter()
                 .collect::<BooleanArray>(),
         ),
+        Storage::Variable { .. } => unreachable!("variable-length arrays are decoded by Heap::decode"),
         Storage::Float32 => Arc::new(Float32Array::from(fields.map::<4, _>(f32::from_be_bytes))),
         Storage::Float64 => Arc::new(Float64Array::from(fields.map::<8, _>(f64::from_be_bytes))),
         Storage::ScaledFloat { bytes: 4 } => Arc::new(Float64Array::from(
@@ -300,6 +313,115 @@ fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storag
         DataType::FixedSizeList(item, size) => Arc::new(FixedSizeListArray::new(item.clone(), *size, values, None)),
         _ => values,
     }
+}
+
+/// The heap of a table's variable-length arrays.
+struct Heap<'a> {
+    handle: &'a mut FitsHandle,
+    path: &'a Path,
+    start: u64,
+    end: u64,
+}
+
+impl Heap<'_> {
+    /// A variable-length array column of the chunk whose descriptors are `rows` (the chunk
+    /// starting at row `first`): a list of its elements a row, or (`PA`) a string.
+    fn decode(
+        self,
+        rows: &ColumnBytes,
+        first: u64,
+        column: &FitsColumn,
+        descriptor_bytes: usize,
+        field: &Field,
+    ) -> Result<ArrayRef, Error> {
+        let bad = |message: String| Error::Fits { path: self.path.to_path_buf(), message };
+        let element = column.element_column().map_err(|why| bad(format!("column '{}' holds {why}", column.name)))?;
+        let element_bytes = element.width() as u64;
+        // (count, offset) pairs; P's are 32-bit, Q's 64-bit, both signed in the standard.
+        let descriptors: Vec<(i64, i64)> = if descriptor_bytes == 4 {
+            rows.map::<8, _>(|b| {
+                let (count, offset) = b.split_at(4);
+                (
+                    i64::from(i32::from_be_bytes(count.try_into().unwrap_or_default())),
+                    i64::from(i32::from_be_bytes(offset.try_into().unwrap_or_default())),
+                )
+            })
+        } else {
+            rows.map::<16, _>(|b| {
+                let (count, offset) = b.split_at(8);
+                (
+                    i64::from_be_bytes(count.try_into().unwrap_or_default()),
+                    i64::from_be_bytes(offset.try_into().unwrap_or_default()),
+                )
+            })
+        };
+        // Every array must lie inside the heap: a damaged descriptor is refused before anything
+        // is allocated for it.
+        let mut spans = Vec::with_capacity(descriptors.len());
+        for (i, &(count, offset)) in descriptors.iter().enumerate() {
+            let span = u64::try_from(count).ok().zip(u64::try_from(offset).ok()).and_then(|(count, offset)| {
+                let from = self.start.checked_add(offset)?;
+                let to = from.checked_add(count.checked_mul(element_bytes)?)?;
+                (to <= self.end).then_some((from, to))
+            });
+            spans.push(span.ok_or_else(|| {
+                bad(format!(
+                    "row {}, column '{}': its array descriptor ({count} elements at heap byte {offset}) points outside the heap",
+                    first + i as u64 + 1,
+                    column.name
+                ))
+            })?);
+        }
+        let total: u64 = spans.iter().map(|(from, to)| to - from).sum();
+        let mut bytes = vec![0u8; total as usize];
+        // Read runs of arrays that follow one another in the heap (as writers lay them) at once.
+        let mut at = 0usize;
+        let mut run: Option<(u64, u64, usize)> = None; // heap from, heap to, where in `bytes`
+        for &(from, to) in &spans {
+            match &mut run {
+                Some((_, run_to, _)) if *run_to == from => *run_to = to,
+                _ => {
+                    if let Some((run_from, run_to, into)) = run.take() {
+                        self.handle.read_data(run_from, &mut bytes[into..into + (run_to - run_from) as usize])?;
+                    }
+                    run = Some((from, to, at));
+                }
+            }
+            at += (to - from) as usize;
+        }
+        if let Some((run_from, run_to, into)) = run {
+            self.handle.read_data(run_from, &mut bytes[into..into + (run_to - run_from) as usize])?;
+        }
+        let lengths = descriptors.iter().map(|&(count, _)| count as usize);
+        if element.code == 'A' {
+            let mut strings = StringBuilder::with_capacity(descriptors.len(), bytes.len());
+            let mut at = 0;
+            for length in lengths {
+                strings.append_value(fits_text(&bytes[at..at + length]));
+                at += length;
+            }
+            return Ok(Arc::new(strings.finish()));
+        }
+        let DataType::List(item) = field.data_type() else {
+            return Err(bad(format!(
+                "column '{}': a variable-length array read as {}",
+                column.name,
+                field.data_type()
+            )));
+        };
+        let (storage, _) = element.storage().map_err(|why| bad(format!("column '{}' holds {why}", column.name)))?;
+        let n = (total / element_bytes.max(1)) as usize;
+        let values = decode(&bytes, element_bytes as usize, n, &element, storage, item);
+        let offsets = arrow::buffer::OffsetBuffer::from_lengths(lengths);
+        Ok(Arc::new(arrow::array::ListArray::new(item.clone(), offsets, values, None)))
+    }
+}
+
+/// FITS text: up to a NUL, trailing blanks not significant; FITS text is ASCII, anything else is
+/// kept as lossy UTF-8 rather than refused.
+fn fits_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(bytes[..end].trim_ascii_end())
 }
 
 /// One column's bytes in the rows of a chunk.
@@ -448,10 +570,10 @@ mod tests {
         assert_eq!(open("second").unwrap().rows, 2);
         let message = |hdu: &str| open(hdu).err().unwrap().to_string();
         assert_eq!(message("0"), "fixtures/fits_kinds.fits: HDU 0 is an image, not a table");
-        assert_eq!(message("9"), "fixtures/fits_kinds.fits: has no HDU 9: its HDUs are 0 to 4");
+        assert_eq!(message("9"), "fixtures/fits_kinds.fits: has no HDU 9: its HDUs are 0 to 5");
         assert_eq!(
             message("third"),
-            "fixtures/fits_kinds.fits: has no HDU named 'third'; its EXTNAMEs: KINDS, SECOND, BITS, COMPLEX"
+            "fixtures/fits_kinds.fits: has no HDU named 'third'; its EXTNAMEs: KINDS, SECOND, BITS, COMPLEX, VARIABLE"
         );
         assert!(open("9").err().unwrap().is_usage());
         assert_eq!(
@@ -481,5 +603,51 @@ mod tests {
         let plain = read("fixtures/objects_2k.fits", false);
         assert_eq!(plain, (0..2000).collect::<Vec<i64>>());
         assert_eq!(read("fixtures/objects_2k.fits.gz", true), plain);
+    }
+
+    #[test]
+    fn variable_length_arrays_read_as_lists_in_any_chunking() {
+        let variable = HduChoice::Name("variable".into());
+        for batch_size in [1, 2, 3] {
+            let mut catalogue =
+                FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, Some(&variable), batch_size).unwrap();
+            let mut counts = Vec::new();
+            let mut spectra = Vec::new();
+            let mut labels = Vec::new();
+            while let Some(batch) = catalogue.next_batch() {
+                let batch = batch.unwrap();
+                for row in batch.column_by_name("counts").unwrap().as_list::<i32>().iter() {
+                    counts.push(row.unwrap().as_primitive::<arrow::datatypes::Int32Type>().values().to_vec());
+                }
+                for row in batch.column_by_name("spectrum").unwrap().as_list::<i32>().iter() {
+                    spectra.push(row.unwrap().as_primitive::<Float64Type>().values().to_vec());
+                }
+                labels.extend(
+                    batch.column_by_name("label").unwrap().as_string::<i32>().iter().map(|t| t.unwrap().to_string()),
+                );
+            }
+            assert_eq!(counts, [vec![1, 2, 3], vec![], vec![-5]], "batch size {batch_size}");
+            assert_eq!(spectra.len(), 3);
+            assert!(spectra[0][0] == 0.5 && spectra[0][1].is_nan() && spectra[1] == [1.25] && spectra[2].is_empty());
+            assert_eq!(labels, ["ab", "", "hello"]);
+        }
+    }
+
+    #[test]
+    fn a_descriptor_pointing_outside_the_heap_is_refused() {
+        let mut bytes = std::fs::read("fixtures/fits_kinds.fits").unwrap();
+        // The VARIABLE table's first row starts at the last 2,880-byte block: ra, dec (16 bytes),
+        // then the first row's `counts` descriptor (count, offset); make its count absurd.
+        let row = bytes.len() - 2880;
+        bytes[row + 16..row + 20].copy_from_slice(&1_000_000_000i32.to_be_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad_heap.fits");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut catalogue = FitsCatalog::open(&path, false, Some(&HduChoice::Index(5)), 10).unwrap();
+        let error = catalogue.next_batch().unwrap().unwrap_err().to_string();
+        assert!(
+            error.ends_with("row 1, column 'counts': its array descriptor (1000000000 elements at heap byte 0) points outside the heap"),
+            "{error}"
+        );
     }
 }

@@ -33,8 +33,13 @@ impl CsvFileSink {
     /// no lists or structs): a nested column is a usage error naming it, before anything is written.
     pub fn create(destination: &Path, schema: SchemaRef) -> Result<CsvFileSink, Error> {
         if let Some(field) = schema.fields().iter().find(|f| f.data_type().is_nested() || is_binary(f.data_type())) {
+            // A vector of fixed length is a FITS column; other nested types are not.
+            let formats = match field.data_type() {
+                DataType::FixedSizeList(..) => "Parquet, Arrow or FITS",
+                _ => "Parquet or Arrow",
+            };
             return Err(Error::Usage(format!(
-                "{}: column '{}' ({}) cannot be written as CSV: write Parquet, Arrow or FITS instead",
+                "{}: column '{}' ({}) cannot be written as CSV: write {formats} instead",
                 destination.display(),
                 field.name(),
                 field.data_type()

@@ -138,6 +138,10 @@ fn kind_of(data_type: &DataType) -> Result<(Kind, usize), String> {
             }
             Some(kind) => Ok((kind, (*size).max(0) as usize)),
         },
+        // FITS's variable-length arrays (P, Q) could; angcut reads them but does not write them yet.
+        DataType::List(_) | DataType::LargeList(_) | DataType::ListView(_) | DataType::LargeListView(_) => {
+            Err(format!("{data_type}, a list of varying length, which angcut does not write to FITS"))
+        }
         other => scalar(other).map(|kind| (kind, 1)).ok_or_else(|| format!("{other}, which FITS cannot hold")),
     }
 }
