@@ -37,7 +37,8 @@ pub enum Command {
 
 const STREAM_USAGE: &str =
     "angcut stream [OPTIONS] -c FILE <--maxsep ANGLE|--radius-col COL|--radius-from-mag COL> IN OUT
-       angcut stream [OPTIONS] -c FILE <--maxsep ANGLE|...> --out-dir DIR IN...";
+       angcut stream [OPTIONS] -c FILE <--maxsep ANGLE|...> --out-dir DIR IN...
+       angcut stream [OPTIONS] --masks masks.toml [--mask-bits COL] [--cut-layers NAME,...] IN OUT";
 
 const STREAM_EXAMPLES: &str = "Examples:
   angcut stream galaxies.parquet clean.parquet --contaminants stars.parquet --maxsep 30arcsec
@@ -50,7 +51,9 @@ const STREAM_EXAMPLES: &str = "Examples:
   angcut stream in.parquet - -c bright.csv --maxsep 1arcmin | angcut stream - clean.parquet -c artefacts.parquet --maxsep 5arcsec
   angcut stream in.parquet out.parquet -c hip.parquet --radius-from-mag hpmag --max-radius 0.5deg
   angcut stream tile1.parquet tile2.parquet survey_hats/dataset --out-dir clean -c stars.parquet --maxsep 30arcsec
-  angcut stream in.parquet out.parquet -c hsc_stars.parquet --radius-from-mag g --mag-radius 200,0.25,7 --mag-radius 10,0.1,0";
+  angcut stream in.parquet out.parquet -c hsc_stars.parquet --radius-from-mag g --mag-radius 200,0.25,7 --mag-radius 10,0.1,0
+  angcut stream in.parquet out.parquet --masks masks.toml --epoch 2016.0
+  angcut stream in.parquet flagged.parquet --masks masks.toml --mask-bits maskbits --cut-layers star";
 
 #[derive(Debug, ClapArgs)]
 pub struct StreamArgs {
@@ -63,6 +66,18 @@ pub struct StreamArgs {
     /// The contaminant positions: Parquet, Arrow IPC, FITS (also .fits.gz), or CSV/TSV with a header.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub contaminants: Option<PathBuf>,
+    /// A mask file (TOML) of layers instead of --contaminants: each [[layer]] has a name, a file, and its circles (radius, radius_col, radius_from_mag) or ellipses (shape = "ellipse"), optionally proper motions; layer i is bit i. See README "Survey masks".
+    #[arg(long, value_name = "FILE")]
+    pub masks: Option<PathBuf>,
+    /// With --masks: keep every row and add an unsigned integer column NAME (uint8 up to 8 layers, uint16, uint32, uint64) holding the bits of the layers each object lies in; null = no valid position. Only --cut-layers then cut.
+    #[arg(long, value_name = "NAME")]
+    pub mask_bits: Option<String>,
+    /// With --masks: the layers whose objects are cut (or kept by --invert, flagged by --flag-column) [default: every layer, or none with --mask-bits].
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub cut_layers: Vec<String>,
+    /// With --masks: the survey's epoch (Julian year, e.g. 2016.0) that stars with proper motions are moved to [default: the mask file's epoch].
+    #[arg(long, value_name = "YEAR", allow_hyphen_values = true)]
+    pub epoch: Option<f64>,
     /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg. With --radius-col or --radius-from-mag, the radius of contaminants whose value is null or NaN.
     #[arg(
         long,
@@ -263,6 +278,10 @@ impl StreamArgs {
             paths: self.paths,
             out_dir: self.out_dir,
             contaminants: self.contaminants,
+            masks: self.masks,
+            mask_bits: self.mask_bits,
+            cut_layers: self.cut_layers,
+            epoch: self.epoch,
             maxsep: radius(self.maxsep),
             radius_col: self.radius_col,
             radius_unit: self.radius_unit,

@@ -49,8 +49,12 @@ def stream(
     in_path: str | os.PathLike | Iterable[str | os.PathLike],
     out_path: str | os.PathLike | None = None,
     *,
-    contaminants: str | os.PathLike | ContaminantSet,
+    contaminants: str | os.PathLike | ContaminantSet | None = None,
     maxsep: str | float | None = None,
+    masks: str | os.PathLike | None = None,
+    mask_bits: str | None = None,
+    cut_layers: str | Iterable[str] | None = None,
+    epoch: float | None = None,
     out_dir: str | os.PathLike | None = None,
     radius_col: str | None = None,
     radius_unit: str | None = None,
@@ -89,6 +93,11 @@ def stream(
     units (``"30arcsec"``) or numbers of degrees; ``radius_unit`` is arcsec unless given. The
     options are checked by the same rules as the command line's, in the Rust core.
 
+    ``masks="masks.toml"`` cuts against the layers of a mask file instead of ``contaminants``
+    (README, "Survey masks"): ``mask_bits="maskbits"`` adds the column of layer bits and keeps
+    every row unless ``cut_layers=["star"]`` names layers that cut; ``epoch=2016.0`` overrides
+    the file's epoch for proper motions.
+
     ``contaminants`` may be a :class:`ContaminantSet` instead of a file: its positions, radii and
     kernel stand for the contaminant options (none of which may then be given), and its index,
     built on first use, serves every later call. That is how :func:`angcut.hats.cut` cuts many
@@ -106,6 +115,10 @@ def stream(
         paths,
         contaminants=None if given is not None else _path(contaminants),
         given=given,
+        masks=_path(masks),
+        mask_bits=mask_bits,
+        cut_layers=[cut_layers] if isinstance(cut_layers, str) else list(cut_layers or []),
+        epoch=epoch,
         out_dir=_path(out_dir),
         maxsep=maxsep,
         radius_col=radius_col,

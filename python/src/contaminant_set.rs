@@ -194,6 +194,8 @@ impl PyContaminantSet {
             id_column: None,
             hdu: None,
             names: OptionNames { radius_col: "radius=", ..PYTHON_NAMES },
+            motion: None,
+            ellipse: None,
         };
         if radius.is_some() {
             let unit = unit_argument(radius_unit)?;
@@ -235,6 +237,8 @@ impl PyContaminantSet {
             id_column: None,
             hdu: None,
             names: PYTHON_NAMES,
+            motion: None,
+            ellipse: None,
         };
         let reader = arrow_stream(table)?;
         let set = py.detach(|| guarded(|| ContaminantSet::from_reader(reader, &spec).map_err(py_error)))?;
@@ -489,6 +493,6 @@ pub fn _rebuild(positions: &[u8], radii: &Bound<'_, PyAny>, kernel: &str) -> PyR
     {
         return Err(PyValueError::new_err("not a pickled angcut.ContaminantSet: one radius per position expected"));
     }
-    let set = ContaminantSet { positions, radii, ids: None };
+    let set = ContaminantSet { positions, radii, ids: None, shapes: None, skipped: 0 };
     Ok(PyContaminantSet::build(set, kernel_argument(kernel)?))
 }

@@ -103,6 +103,7 @@ pub fn summary_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py,
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Int(n) => n.into_pyobject(py)?.into_any(),
+        Value::Bool(b) => pyo3::types::PyBool::new(py, *b).to_owned().into_any(),
         Value::Number(x) if !x.is_finite() => py.None().into_bound(py),
         Value::Number(x) | Value::Seconds(x) => x.into_pyobject(py)?.into_any(),
         Value::Text(text) => text.into_pyobject(py)?.into_any(),

@@ -41,7 +41,7 @@ fn radius(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Searc
 /// once per set, kept for the next call) instead of reading a contaminant file.
 #[pyfunction]
 #[pyo3(signature = (
-    paths, *, contaminants=None, given=None, out_dir=None, maxsep=None, radius_col=None, radius_unit=None,
+    paths, *, contaminants=None, given=None, masks=None, mask_bits=None, cut_layers=Vec::new(), epoch=None, out_dir=None, maxsep=None, radius_col=None, radius_unit=None,
     radius_from_mag=None, mag_radius=Vec::new(), min_radius=None, max_radius=None, invert=false, rejected=None,
     flag_column=None, nearest_columns=false, contaminant_id=None, ra=None, dec=None, hdu=None,
     contaminant_hdu=None, contaminant_ra=None, contaminant_dec=None, kernel=None, threads=None, batch_size=None, on_invalid=None, compression=None,
@@ -53,6 +53,10 @@ pub fn _stream<'py>(
     paths: Vec<PathBuf>,
     contaminants: Option<PathBuf>,
     given: Option<&PyContaminantSet>,
+    masks: Option<PathBuf>,
+    mask_bits: Option<String>,
+    cut_layers: Vec<String>,
+    epoch: Option<f64>,
     out_dir: Option<PathBuf>,
     maxsep: Option<&Bound<'py, PyAny>>,
     radius_col: Option<String>,
@@ -85,6 +89,10 @@ pub fn _stream<'py>(
         paths,
         out_dir,
         contaminants,
+        masks,
+        mask_bits,
+        cut_layers,
+        epoch,
         maxsep: radius(maxsep, "maxsep")?,
         radius_col,
         radius_unit: radius_unit.map(unit_argument).transpose()?,

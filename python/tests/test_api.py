@@ -264,6 +264,33 @@ def test_stream_is_the_command_line_in_process(tmp_path, angcut_cli):
     }
 
 
+def test_stream_with_a_mask_file_is_the_command_line_in_process(tmp_path, angcut_cli):
+    objects, masks = REPO / "fixtures" / "objects.parquet", REPO / "fixtures" / "masks.toml"
+    out, cli_out = tmp_path / "bits.parquet", tmp_path / "cli.parquet"
+    summary = angcut.stream(objects, out, masks=masks, mask_bits="maskbits", cut_layers="galaxy", epoch=2016.0)
+    from conftest import run_cli
+
+    done = run_cli(angcut_cli, "stream", str(objects), str(cli_out), "--masks", str(masks), "--mask-bits", "maskbits",
+                   "--cut-layers", "galaxy", "-q")
+    assert done.returncode == 0, done.stderr
+    table = pq.read_table(out)
+    assert table.equals(pq.read_table(cli_out))
+    assert table.schema.field("maskbits").type == pa.uint8()
+    bits = table["maskbits"].to_numpy()
+    layers = {layer["name"]: layer for layer in summary["layers"]}
+    assert layers["star"]["rows_inside"] == int((bits & 1 != 0).sum()) > 0
+    # The galaxy layer cut: its rows are gone, and they are the ones the summary counts.
+    assert layers["galaxy"]["rows_inside"] == summary["rows_removed"] == 20_000 - len(bits) > 0
+    assert not (bits & 2).any()
+    assert (layers["star"]["cuts"], layers["galaxy"]["cuts"], layers["galaxy"]["skipped"]) == (False, True, 1)
+    assert summary["mask_file"] == str(masks)
+    with pytest.raises(ValueError, match="layer 'galaxy': unknown key `colour`"):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(masks.read_text().replace('pa = "pa_deg"', 'colour = "red"'))
+        angcut.stream(objects, tmp_path / "never.parquet", masks=bad)
+    assert not (tmp_path / "never.parquet").exists()
+
+
 def test_stream_errors_are_exceptions_and_leave_no_output(tmp_path):
     hip = REPO / "fixtures" / "hip2_bright.parquet"
     out = tmp_path / "out.parquet"

@@ -5,6 +5,7 @@ mod cut;
 mod errors;
 mod faults;
 mod fits;
+mod masks;
 mod output_modes;
 mod pipes;
 mod several_inputs;

@@ -3,16 +3,19 @@
 
 use std::path::PathBuf;
 
-use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, RecordBatchReader};
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, RecordBatchReader};
 use arrow::compute::concat;
 
 use crate::angle::Angle;
 use crate::columns::{Axis, CoordinateColumns, find_named_column, position, read_f64};
 use crate::error::Error;
+use crate::io::read::ds9::is_region_file;
 use crate::io::read::{ArrowSource, BatchSource, HduChoice, InputFormat, ParquetCatalog, open_catalogue};
 use crate::kernel::{ContaminantIndex, KernelChoice};
+use crate::motion::propagate;
+use crate::shape::{Ellipse, Region, Shape};
 use crate::sky::{OutOfRange, SearchRadius, UnitVector};
-use crate::star_mask::MagnitudeRule;
+use crate::star_mask::{MagnitudeRule, PowerLaw};
 
 /// Where each contaminant's own radius comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +60,97 @@ impl RowRadius {
             }
             RowRadius::Magnitude { rule, .. } => rule.radius(value),
         }
+    }
+}
+
+/// The radius options as a user gives them (the command line's `--maxsep`, `--radius-col`... or
+/// a mask layer's `radius`, `radius_col`...), before [`RadiusOptions::model`] checks them.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[allow(missing_docs)] // one field per option, named after it
+pub struct RadiusOptions {
+    pub maxsep: Option<SearchRadius>,
+    pub radius_col: Option<String>,
+    pub radius_unit: Option<Angle>,
+    pub radius_from_mag: Option<String>,
+    pub mag_radius: Vec<PowerLaw>,
+    pub min_radius: Option<SearchRadius>,
+    pub max_radius: Option<SearchRadius>,
+}
+
+/// What a front door calls each of [`RadiusOptions`], for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // one field per option
+pub struct RadiusNames {
+    pub maxsep: &'static str,
+    pub radius_col: &'static str,
+    pub radius_unit: &'static str,
+    pub radius_from_mag: &'static str,
+    pub mag_radius: &'static str,
+    pub min_radius: &'static str,
+    pub max_radius: &'static str,
+}
+
+impl RadiusNames {
+    /// The command line's flags.
+    pub const COMMAND_LINE: RadiusNames = RadiusNames {
+        maxsep: "--maxsep",
+        radius_col: "--radius-col",
+        radius_unit: "--radius-unit",
+        radius_from_mag: "--radius-from-mag",
+        mag_radius: "--mag-radius",
+        min_radius: "--min-radius",
+        max_radius: "--max-radius",
+    };
+}
+
+impl RadiusOptions {
+    /// The one radius model these options describe: `(maxsep, row_radius)` of a
+    /// [`ContaminantSpec`]. The rules of how they combine live here once, for the command line
+    /// and every mask layer; a message names the options as `names` calls them.
+    pub fn model(&self, names: &RadiusNames) -> Result<(Option<SearchRadius>, Option<RowRadius>), String> {
+        let n = names;
+        if self.radius_unit.is_some() && self.radius_col.is_none() {
+            return Err(format!("{} gives the unit of {}, which is not given", n.radius_unit, n.radius_col));
+        }
+        if !self.mag_radius.is_empty() && self.radius_from_mag.is_none() {
+            return Err(format!("{} gives the rule of {}, which is not given", n.mag_radius, n.radius_from_mag));
+        }
+        let (min, max) = (self.min_radius.map(|r| r.angle()), self.max_radius.map(|r| r.angle()));
+        let row_radius = match (&self.radius_col, &self.radius_from_mag) {
+            (Some(_), Some(_)) => {
+                return Err(format!("{} cannot be used with {}: choose one", n.radius_col, n.radius_from_mag));
+            }
+            (Some(name), None) => Some(RowRadius::Column {
+                name: name.clone(),
+                unit: self.radius_unit.unwrap_or(Angle::from_arcsec(1.0)),
+                min,
+                max,
+            }),
+            (None, Some(name)) => {
+                let terms =
+                    if self.mag_radius.is_empty() { vec![PowerLaw::legacy_surveys()] } else { self.mag_radius.clone() };
+                Some(RowRadius::Magnitude { name: name.clone(), rule: MagnitudeRule { terms, min, max } })
+            }
+            (None, None) if min.is_some() || max.is_some() => {
+                return Err(format!(
+                    "{} and {} clamp {} or {} radii; with one {} for all, change {}",
+                    n.min_radius, n.max_radius, n.radius_col, n.radius_from_mag, n.maxsep, n.maxsep
+                ));
+            }
+            (None, None) if self.maxsep.is_none() => {
+                return Err(format!(
+                    "{} is required unless {} or {} gives each contaminant its radius",
+                    n.maxsep, n.radius_col, n.radius_from_mag
+                ));
+            }
+            (None, None) => None,
+        };
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(format!("{} is larger than {}", n.min_radius, n.max_radius));
+        }
+        Ok((self.maxsep, row_radius))
     }
 }
 
@@ -107,6 +201,83 @@ pub struct ContaminantSpec {
     pub hdu: Option<HduChoice>,
     /// What the caller calls these options, for messages.
     pub names: OptionNames,
+    /// Proper motions that move each contaminant to the survey's epoch before it is indexed.
+    pub motion: Option<MotionSpec>,
+    /// An ellipse per contaminant instead of a circle (`maxsep` then fills a missing major axis).
+    pub ellipse: Option<EllipseSpec>,
+}
+
+/// Where a contaminant's proper motion comes from, and the epoch to move it to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MotionSpec {
+    /// The column of the proper motion in RA, in mas/yr, including cos(dec).
+    pub pm_ra: String,
+    /// The column of the proper motion in Dec, in mas/yr.
+    pub pm_dec: String,
+    /// The epoch of the catalogue's positions.
+    pub ref_epoch: RefEpoch,
+    /// The epoch to move the positions to (the survey's), a Julian year such as 2016.0.
+    pub epoch: f64,
+}
+
+/// The epoch of a catalogue's positions: one for all, or a column (Julian years).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefEpoch {
+    /// Every position is at this epoch (Hipparcos: 1991.25; Gaia DR3: 2016.0).
+    Year(f64),
+    /// Each position's epoch is in this column.
+    Column(String),
+}
+
+/// The columns of an ellipse per contaminant (see [`crate::shape`] for the geometry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EllipseSpec {
+    /// The column of the major axis.
+    pub major: String,
+    /// Where the minor axis comes from; without it, a row is a circle of its major axis.
+    pub minor: Option<MinorAxis>,
+    /// The unit of the axis columns, as an angle of one unit.
+    pub unit: Angle,
+    /// Whether the columns hold full axes (diameters) rather than semi-axes.
+    pub diameters: bool,
+    /// The column of the major axis' position angle in degrees east of north (0 if `None`).
+    pub pa: Option<String>,
+}
+
+/// The minor axis of an ellipse: a column of lengths, or of ratios minor / major.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MinorAxis {
+    /// Lengths, in the major axis' unit.
+    Column(String),
+    /// Axis ratios b / a.
+    Ratio(String),
+}
+
+impl ContaminantSpec {
+    /// The further columns the motion and ellipse models read, with what names them in messages:
+    /// (column, what it is), in a fixed order ([`ContaminantSet::collect`] reads them so).
+    fn model_columns(&self) -> Vec<(&str, &'static str)> {
+        let mut columns = Vec::new();
+        if let Some(motion) = &self.motion {
+            columns.push((motion.pm_ra.as_str(), "pm_ra"));
+            columns.push((motion.pm_dec.as_str(), "pm_dec"));
+            if let RefEpoch::Column(name) = &motion.ref_epoch {
+                columns.push((name.as_str(), "ref_epoch_col"));
+            }
+        }
+        if let Some(ellipse) = &self.ellipse {
+            columns.push((ellipse.major.as_str(), "major"));
+            match &ellipse.minor {
+                Some(MinorAxis::Column(name)) => columns.push((name.as_str(), "minor")),
+                Some(MinorAxis::Ratio(name)) => columns.push((name.as_str(), "axis_ratio")),
+                None => {}
+            }
+            if let Some(pa) = &ellipse.pa {
+                columns.push((pa.as_str(), "pa"));
+            }
+        }
+        columns
+    }
 }
 
 impl ContaminantSpec {
@@ -121,6 +292,8 @@ impl ContaminantSpec {
             id_column: None,
             hdu: None,
             names: OptionNames::COMMAND_LINE,
+            motion: None,
+            ellipse: None,
         }
     }
 }
@@ -143,6 +316,11 @@ pub struct ContaminantSet {
     pub radii: Radii,
     /// The `id_column` values, one per contaminant, in file order.
     pub ids: Option<ArrayRef>,
+    /// The shapes, one per contaminant, when they are not the circles of `radii` (ellipses from
+    /// columns, a region file's shapes): `positions` and `radii` then hold their bounding caps.
+    pub shapes: Option<Vec<Region>>,
+    /// Rows left out: ellipses without a major axis and no radius to fill it.
+    pub skipped: u64,
 }
 
 impl ContaminantSet {
@@ -166,6 +344,12 @@ impl ContaminantSet {
     /// ```
     pub fn read(spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
         let path = spec.path.as_path();
+        if !crate::io::is_stdio(path) && is_region_file(path) {
+            return Err(Error::Usage(format!(
+                "{} is a DS9 region file: give it as a layer of a --masks file (README \"Survey masks\")",
+                path.display()
+            )));
+        }
         let opened = open_catalogue(path, 65_536, spec.hdu.as_ref())?;
         let columns = SpecColumns::find(&opened.source.schema(), spec)?;
         // Parquet decodes only the columns needed; the other formats are read whole (star lists).
@@ -262,10 +446,18 @@ impl ContaminantSet {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(ContaminantSet { positions, radii, ids: None })
+        Ok(ContaminantSet { positions, radii, ids: None, shapes: None, skipped: 0 })
     }
 
-    /// Reads positions, radii and identities from `source`, whose columns `columns` found.
+    /// The set of `regions`: their bounding caps indexed, their shapes deciding.
+    pub fn from_regions(regions: Vec<Region>) -> ContaminantSet {
+        let positions = regions.iter().map(|r| r.shape.centre()).collect();
+        let radii = Radii::PerContaminant(regions.iter().map(|r| r.shape.bounding_cap()).collect());
+        ContaminantSet { positions, radii, ids: None, shapes: Some(regions), skipped: 0 }
+    }
+
+    /// Reads positions, radii and identities from `source`, whose columns `columns` found; moves
+    /// each position by its proper motion and makes its ellipse, if `spec` asks for them.
     fn collect(
         mut source: Box<dyn BatchSource>,
         spec: &ContaminantSpec,
@@ -280,35 +472,66 @@ impl ContaminantSet {
             |name: &str| schema.index_of(name).map_err(|source| Error::Arrow { path: path.to_path_buf(), source });
         let radius_index = names.2.as_deref().map(index_of).transpose()?;
         let id_index = names.3.as_deref().map(index_of).transpose()?;
+        let model_indices = columns.model.iter().map(|name| index_of(name)).collect::<Result<Vec<_>, _>>()?;
 
         let mut positions = Vec::new();
         let mut radii = Vec::new();
+        let mut ellipses = spec.ellipse.as_ref().map(|_| Vec::new());
         let mut ids: Vec<ArrayRef> = Vec::new();
+        let (mut rows_before, mut skipped) = (0u64, 0u64);
         while let Some(batch) = source.next_batch() {
             let batch = batch?;
             let (ras, decs) = projected.read(&batch, path)?;
-            let first_row = positions.len() as u64;
+            let model = model_indices
+                .iter()
+                .zip(spec.model_columns())
+                .map(|(&i, (name, _))| read_f64(batch.column(i), path, name))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rows = RowModel { spec, columns: spec.model_columns(), values: &model };
+            let mut kept = Vec::with_capacity(batch.num_rows());
             for (i, (ra, dec)) in ras.iter().zip(decs.iter()).enumerate() {
+                let row = rows_before + i as u64;
                 let v = position(ra, dec).map_err(|invalid| Error::InvalidContaminant {
                     path: path.to_path_buf(),
-                    row: first_row + i as u64,
+                    row,
                     column: projected.name(invalid.axis()).to_string(),
                     problem: invalid.describe(),
                 })?;
+                // Valid positions have both values.
+                let (ra, dec) = (ra.unwrap_or_default(), dec.unwrap_or_default());
+                let (v, ra, dec) = rows.moved(v, ra, dec, i, row)?;
+                if let Some(ellipses) = &mut ellipses {
+                    let Some(ellipse) = rows.ellipse(ra, dec, i, row)? else {
+                        skipped += 1;
+                        kept.push(false);
+                        continue;
+                    };
+                    radii.push(ellipse.bounding_cap());
+                    ellipses.push(Region { shape: Shape::Ellipse(ellipse), exclude: false });
+                }
                 positions.push(v);
+                kept.push(true);
             }
             if let (Some(row_radius), Some(column)) = (&spec.row_radius, radius_index) {
                 let values = read_f64(batch.column(column), path, row_radius.column())?;
-                push_radii(&values, spec, first_row, &mut radii)?;
+                push_radii(&values, spec, rows_before, &mut radii)?;
             }
             if let Some(column) = id_index {
-                ids.push(batch.column(column).clone());
+                let column = batch.column(column);
+                let arrow_error = |source| Error::Arrow { path: path.to_path_buf(), source };
+                let column = if kept.iter().all(|&k| k) {
+                    column.clone()
+                } else {
+                    arrow::compute::filter(column, &BooleanArray::from(kept)).map_err(arrow_error)?
+                };
+                ids.push(column);
             }
+            rows_before += batch.num_rows() as u64;
         }
-        let radii = match (&spec.row_radius, spec.maxsep) {
-            (Some(_), _) => Radii::PerContaminant(radii),
-            (None, Some(maxsep)) => Radii::Uniform(maxsep),
-            (None, None) => {
+        let radii = match (&spec.row_radius, spec.maxsep, &ellipses) {
+            (Some(_), _, _) | (None, _, Some(_)) => Radii::PerContaminant(radii),
+            (None, Some(maxsep), None) => Radii::Uniform(maxsep),
+            (None, None, None) => {
                 let names = &spec.names;
                 let options = format!("{}, {} or {}", names.maxsep, names.radius_col, names.radius_from_mag);
                 return Err(Error::Usage(format!("give {options}")));
@@ -323,7 +546,7 @@ impl ContaminantSet {
             }
             None => None,
         };
-        Ok(ContaminantSet { positions, radii, ids })
+        Ok(ContaminantSet { positions, radii, ids, shapes: ellipses, skipped })
     }
 
     /// How many contaminants there are.
@@ -353,10 +576,12 @@ impl ContaminantSet {
     }
 }
 
-/// The columns a [`ContaminantSpec`] names, found in a schema: (ra, dec, radius, id) names and
-/// their indices in ascending order (the projection to read).
+/// The columns a [`ContaminantSpec`] names, found in a schema: (ra, dec, radius, id) names, the
+/// motion and ellipse columns' names (in [`ContaminantSpec::model_columns`] order), and all their
+/// indices in ascending order (the projection to read).
 struct SpecColumns {
     names: (String, String, Option<String>, Option<String>),
+    model: Vec<String>,
     wanted: Vec<usize>,
 }
 
@@ -373,13 +598,96 @@ impl SpecColumns {
             Some(name) => Some(find_named_column(schema, path, name, spec.names.id_column)?),
             None => None,
         };
+        let model = spec
+            .model_columns()
+            .into_iter()
+            .map(|(name, key)| find_named_column(schema, path, name, key))
+            .collect::<Result<Vec<usize>, _>>()?;
         let name = |i: usize| schema.field(i).name().clone();
         let names = (name(columns.ra), name(columns.dec), radius_column.map(name), id_column.map(name));
-        let mut wanted: Vec<usize> =
-            [Some(columns.ra), Some(columns.dec), radius_column, id_column].into_iter().flatten().collect();
+        let mut wanted: Vec<usize> = [Some(columns.ra), Some(columns.dec), radius_column, id_column]
+            .into_iter()
+            .flatten()
+            .chain(model.iter().copied())
+            .collect();
         wanted.sort_unstable();
         wanted.dedup();
-        Ok(SpecColumns { names, wanted })
+        Ok(SpecColumns { names, model: model.into_iter().map(name).collect(), wanted })
+    }
+}
+
+/// One batch's motion and ellipse columns, read row by row into moved positions and ellipses.
+struct RowModel<'a> {
+    spec: &'a ContaminantSpec,
+    /// [`ContaminantSpec::model_columns`]: (column, role), one per array of `values`.
+    columns: Vec<(&'a str, &'static str)>,
+    values: &'a [Float64Array],
+}
+
+impl RowModel<'_> {
+    /// The value of the column playing `role` (`pm_ra`, `major`...) at batch row `i`; `None` for
+    /// null or NaN, or when the spec has no such column.
+    fn value(&self, role: &str, i: usize) -> Option<f64> {
+        let column = &self.values[self.columns.iter().position(|(_, r)| *r == role)?];
+        (!column.is_null(i)).then(|| column.value(i)).filter(|v| !v.is_nan())
+    }
+
+    /// The error for file row `row`, naming the column playing `role`.
+    fn invalid(&self, role: &str, row: u64, problem: String) -> Error {
+        let column = self.columns.iter().find(|(_, r)| *r == role).map_or(role, |(name, _)| name);
+        Error::InvalidContaminant { path: self.spec.path.clone(), row, column: column.to_string(), problem }
+    }
+
+    /// The position moved to the spec's epoch (unmoved without a proper motion), and its RA and
+    /// Dec in degrees.
+    fn moved(&self, v: UnitVector, ra: f64, dec: f64, i: usize, row: u64) -> Result<(UnitVector, f64, f64), Error> {
+        let Some(motion) = &self.spec.motion else { return Ok((v, ra, dec)) };
+        let (Some(pm_ra), Some(pm_dec)) = (self.value("pm_ra", i), self.value("pm_dec", i)) else {
+            return Ok((v, ra, dec));
+        };
+        if !(pm_ra.is_finite() && pm_dec.is_finite()) {
+            return Err(self.invalid(
+                "pm_ra",
+                row,
+                format!("the proper motion ({pm_ra}, {pm_dec}) mas/yr is not finite"),
+            ));
+        }
+        let ref_epoch = match &motion.ref_epoch {
+            RefEpoch::Year(year) => *year,
+            RefEpoch::Column(_) => match self.value("ref_epoch_col", i) {
+                Some(year) if year.is_finite() => year,
+                _ => return Err(self.invalid("ref_epoch_col", row, "a star with a proper motion has no epoch".into())),
+            },
+        };
+        let moved = propagate(ra, dec, pm_ra, pm_dec, motion.epoch - ref_epoch);
+        let ra = moved[1].atan2(moved[0]).to_degrees().rem_euclid(360.0);
+        Ok((moved, ra, moved[2].clamp(-1.0, 1.0).asin().to_degrees()))
+    }
+
+    /// The row's ellipse centred at (`ra`, `dec`): a missing minor axis (or ratio) makes a circle
+    /// of the major one, a missing position angle is 0, a missing major axis takes the spec's
+    /// `maxsep` as a circle or, without one, skips the row (`None`).
+    fn ellipse(&self, ra: f64, dec: f64, i: usize, row: u64) -> Result<Option<Ellipse>, Error> {
+        let Some(spec) = &self.spec.ellipse else { return Ok(None) };
+        let scale = spec.unit.radians() / if spec.diameters { 2.0 } else { 1.0 };
+        let (major, minor) = match self.value("major", i) {
+            Some(major) => {
+                let major = major * scale;
+                let minor = match &spec.minor {
+                    Some(MinorAxis::Column(_)) => self.value("minor", i).map(|b| b * scale),
+                    Some(MinorAxis::Ratio(_)) => self.value("axis_ratio", i).map(|ratio| ratio * major),
+                    None => None,
+                };
+                (major, minor.unwrap_or(major))
+            }
+            None => match self.spec.maxsep {
+                Some(fill) => (fill.angle().radians(), fill.angle().radians()),
+                None => return Ok(None),
+            },
+        };
+        let pa = self.value("pa", i).unwrap_or(0.0);
+        let (major, minor, pa) = (Angle::from_radians(major), Angle::from_radians(minor), Angle::from_degrees(pa));
+        Ellipse::new(ra, dec, major, minor, pa).map(Some).map_err(|error| self.invalid("major", row, error.0))
     }
 }
 

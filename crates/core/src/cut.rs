@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array,
+};
 use arrow::compute::{filter_record_batch, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
@@ -13,6 +16,7 @@ use rayon::prelude::*;
 use crate::columns::{CoordinateColumns, position};
 use crate::error::Error;
 use crate::kernel::{ContaminantIndex, Nearest};
+use crate::mask::Mask;
 use crate::sky::UnitVector;
 
 /// What to do with objects whose position is null, NaN, infinite, or has |dec| > 90.
@@ -133,8 +137,30 @@ pub const NEAREST_SEPARATION_COLUMN: &str = "nearest_sep_arcsec";
 /// The name of the row-number column `nearest_columns` adds without contaminant ids.
 pub const NEAREST_ROW_COLUMN: &str = "nearest_row";
 
+/// How a cut against a mask's layers goes: which layers cut, and the column of layer bits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MaskCut {
+    /// The bits of the layers whose objects count as near (removed by the cut, kept by
+    /// `--invert`, flagged by `--flag-column`).
+    pub cut: u64,
+    /// The name of the column of every object's layer bits (`--mask-bits`), if asked for.
+    pub bits_column: Option<String>,
+}
+
+impl MaskCut {
+    /// The narrowest unsigned type with a bit for each of `layers` layers.
+    pub fn bits_type(layers: usize) -> DataType {
+        match layers {
+            0..=8 => DataType::UInt8,
+            9..=16 => DataType::UInt16,
+            17..=32 => DataType::UInt32,
+            _ => DataType::UInt64,
+        }
+    }
+}
+
 /// Row counts of a cut.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Rows read.
     pub read: u64,
@@ -148,6 +174,9 @@ pub struct Counts {
     pub rejected: u64,
     /// The most batches that were in flight at once (read, not yet written), for a whole run.
     pub peak_in_flight: u64,
+    /// Against a mask: the rows inside each layer, bit 0 first (a row may count in several);
+    /// empty against one contaminant set.
+    pub layers: Vec<u64>,
 }
 
 impl Counts {
@@ -158,6 +187,12 @@ impl Counts {
         self.invalid += other.invalid;
         self.written += other.written;
         self.rejected += other.rejected;
+        if self.layers.len() < other.layers.len() {
+            self.layers.resize(other.layers.len(), 0);
+        }
+        for (total, n) in self.layers.iter_mut().zip(&other.layers) {
+            *total += n;
+        }
     }
 }
 
@@ -201,12 +236,18 @@ pub struct CutBatch {
 /// ```
 pub struct BatchCutter<'a> {
     columns: CoordinateColumns,
-    index: &'a ContaminantIndex,
-    /// Contaminant identities for the nearest column; row numbers if `None`.
-    ids: Option<&'a ArrayRef>,
+    against: Against<'a>,
     options: CutOptions,
     path: PathBuf,
     schema: SchemaRef,
+}
+
+/// What a cutter tests objects against.
+enum Against<'a> {
+    /// One contaminant set, with the identities its nearest column names (row numbers if `None`).
+    Set { index: &'a ContaminantIndex, ids: Option<&'a ArrayRef> },
+    /// The layers of a mask.
+    Mask { mask: &'a Mask, how: MaskCut },
 }
 
 /// Objects per piece of a batch given to the kernel at once.
@@ -239,9 +280,42 @@ impl<'a> BatchCutter<'a> {
         ids: Option<(&'a ArrayRef, &str)>,
         options: CutOptions,
     ) -> Result<BatchCutter<'a>, Error> {
+        let id_column = ids.map(|(ids, name)| (ids.data_type().clone(), name.to_string()));
+        let against = Against::Set { index, ids: ids.map(|(ids, _)| ids) };
+        BatchCutter::make(schema, path, columns, against, id_column, options)
+    }
+
+    /// A cutter against the layers of `mask`: objects inside any layer of `how.cut` are near, and
+    /// `how.bits_column` names the column of every object's layer bits.
+    pub fn with_mask(
+        schema: &SchemaRef,
+        path: PathBuf,
+        columns: CoordinateColumns,
+        mask: &'a Mask,
+        how: MaskCut,
+        options: CutOptions,
+    ) -> Result<BatchCutter<'a>, Error> {
+        if options.nearest_columns {
+            return Err(Error::Usage(
+                "--nearest-columns cannot be used with --masks yet: a mask has no one contaminant set to name".into(),
+            ));
+        }
+        BatchCutter::make(schema, path, columns, Against::Mask { mask, how }, None, options)
+    }
+
+    fn make(
+        schema: &SchemaRef,
+        path: PathBuf,
+        columns: CoordinateColumns,
+        against: Against<'a>,
+        id_column: Option<(DataType, String)>,
+        options: CutOptions,
+    ) -> Result<BatchCutter<'a>, Error> {
         let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
         let mut add = |name: String, data_type: DataType, flag: &str| {
-            if schema.fields().iter().any(|f| f.name() == &name) {
+            if schema.fields().iter().any(|f| f.name() == &name)
+                || fields[schema.fields().len()..].iter().any(|f| f.name() == &name)
+            {
                 return Err(Error::Usage(format!(
                     "{}: already has a column '{name}', which {flag} would add; rename it or choose another name",
                     path.display()
@@ -253,15 +327,18 @@ impl<'a> BatchCutter<'a> {
         if let Some(name) = options.selection.flag_column() {
             add(name.to_string(), DataType::Boolean, "--flag-column")?;
         }
+        if let Against::Mask { mask, how: MaskCut { bits_column: Some(name), .. } } = &against {
+            add(name.clone(), MaskCut::bits_type(mask.layers().len()), "--mask-bits")?;
+        }
         if options.nearest_columns {
             add(NEAREST_SEPARATION_COLUMN.to_string(), DataType::Float64, "--nearest-columns")?;
-            match ids {
-                Some((ids, name)) => add(format!("nearest_{name}"), ids.data_type().clone(), "--nearest-columns")?,
+            match id_column {
+                Some((data_type, name)) => add(format!("nearest_{name}"), data_type, "--nearest-columns")?,
                 None => add(NEAREST_ROW_COLUMN.to_string(), DataType::Int64, "--nearest-columns")?,
             }
         }
         let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        Ok(BatchCutter { columns, index, ids: ids.map(|(ids, _)| ids), options, path, schema })
+        Ok(BatchCutter { columns, against, options, path, schema })
     }
 
     /// The schema of the batches [`BatchCutter::cut`] returns (the input's plus added columns).
@@ -278,7 +355,7 @@ impl<'a> BatchCutter<'a> {
     /// valid position, unless the policy makes them an error).
     pub fn near_mask(&self, batch: &RecordBatch, first_row: u64) -> Result<Vec<bool>, Error> {
         let positions = self.positions(batch, first_row)?;
-        let near = self.near(&positions.vectors);
+        let (near, _) = self.near(&positions.vectors);
         let mut mask = vec![false; batch.num_rows()];
         for (&row, &n) in positions.rows.iter().zip(&near) {
             mask[row] = n;
@@ -290,8 +367,18 @@ impl<'a> BatchCutter<'a> {
     pub fn cut(&self, batch: &RecordBatch, first_row: u64) -> Result<CutBatch, Error> {
         let rows = batch.num_rows();
         let positions = self.positions(batch, first_row)?;
-        let near = self.near(&positions.vectors);
+        let (near, words) = self.near(&positions.vectors);
         let mut counts = Counts { read: rows as u64, invalid: positions.invalid.len() as u64, ..Counts::default() };
+        if let (Some(words), Against::Mask { mask, .. }) = (&words, &self.against) {
+            counts.layers = vec![0; mask.layers().len()];
+            for &word in words {
+                let mut rest = word;
+                while rest != 0 {
+                    counts.layers[rest.trailing_zeros() as usize] += 1;
+                    rest &= rest - 1;
+                }
+            }
+        }
         // Per row: Some(near) for a valid position, None for an invalid one.
         let mut state: Vec<Option<bool>> = vec![None; rows];
         for (&row, &n) in positions.rows.iter().zip(&near) {
@@ -299,7 +386,7 @@ impl<'a> BatchCutter<'a> {
             counts.removed += u64::from(n);
         }
         let (selected, others) = self.options.route(&state);
-        let extended = self.add_columns(batch, &positions, &near, &state)?;
+        let extended = self.add_columns(batch, &positions, &near, &state, words.as_deref())?;
         let filter = |mask: &[bool]| -> Result<RecordBatch, Error> {
             if mask.iter().all(|&m| m) {
                 return Ok(extended.clone());
@@ -327,15 +414,24 @@ impl<'a> BatchCutter<'a> {
         positions: &Positions,
         near: &[bool],
         state: &[Option<bool>],
+        words: Option<&[u64]>,
     ) -> Result<RecordBatch, Error> {
-        if self.options.selection.flag_column().is_none() && !self.options.nearest_columns {
+        if self.schema.fields().len() == batch.num_columns() {
             return Ok(batch.clone());
         }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         if self.options.selection.flag_column().is_some() {
             columns.push(Arc::new(BooleanArray::from(state.to_vec())));
         }
-        if self.options.nearest_columns {
+        if let (Against::Mask { mask, how: MaskCut { bits_column: Some(_), .. } }, Some(words)) = (&self.against, words)
+        {
+            let mut all: Vec<Option<u64>> = vec![None; batch.num_rows()];
+            for (&row, &word) in positions.rows.iter().zip(words) {
+                all[row] = Some(word);
+            }
+            columns.push(bits_array(&all, mask.layers().len()));
+        }
+        if let (true, Against::Set { index, ids }) = (self.options.nearest_columns, &self.against) {
             // Only near objects have a nearest contaminant within its radius: ask for those alone.
             let mut nearest: Vec<Option<Nearest>> = vec![None; batch.num_rows()];
             let wanted: Vec<(usize, &UnitVector)> = positions
@@ -346,14 +442,14 @@ impl<'a> BatchCutter<'a> {
                 .filter(|(_, n)| **n)
                 .map(|((&r, v), _)| (r, v))
                 .collect();
-            let found: Vec<Option<Nearest>> = wanted.par_iter().map(|(_, v)| self.index.nearest(v)).collect();
+            let found: Vec<Option<Nearest>> = wanted.par_iter().map(|(_, v)| index.nearest(v)).collect();
             for ((row, _), n) in wanted.iter().zip(found) {
                 nearest[*row] = n;
             }
             let separation: Float64Array = nearest.iter().map(|n| n.map(|n| n.separation().arcsec())).collect();
             columns.push(Arc::new(separation));
             let which: UInt32Array = nearest.iter().map(|n| n.map(|n| n.index)).collect();
-            let identity: ArrayRef = match self.ids {
+            let identity: ArrayRef = match ids {
                 Some(ids) => take(ids.as_ref(), &which, None).map_err(|source| self.arrow_error(source))?,
                 None => Arc::new(which.iter().map(|i| i.map(i64::from)).collect::<Int64Array>()),
             };
@@ -389,16 +485,31 @@ impl<'a> BatchCutter<'a> {
         Ok(found)
     }
 
-    /// The kernel's answer for each vector. In pieces on the pool: when the cut is CPU-bound and
-    /// batches are few (a large contaminant set, a small catalogue), one batch still keeps every
-    /// worker busy.
-    fn near(&self, vectors: &[UnitVector]) -> Vec<bool> {
+    /// The kernel's answer for each vector, and against a mask each one's layer bits. In pieces
+    /// on the pool: when the cut is CPU-bound and batches are few (a large contaminant set, a
+    /// small catalogue), one batch still keeps every worker busy.
+    fn near(&self, vectors: &[UnitVector]) -> (Vec<bool>, Option<Vec<u64>>) {
         let mut near = vec![false; vectors.len()];
-        vectors
-            .par_chunks(KERNEL_PIECE)
-            .zip(near.par_chunks_mut(KERNEL_PIECE))
-            .for_each(|(objects, near)| self.index.mark_near(objects, near));
-        near
+        match &self.against {
+            Against::Set { index, .. } => {
+                vectors
+                    .par_chunks(KERNEL_PIECE)
+                    .zip(near.par_chunks_mut(KERNEL_PIECE))
+                    .for_each(|(objects, near)| index.mark_near(objects, near));
+                (near, None)
+            }
+            Against::Mask { mask, how } => {
+                let mut words = vec![0u64; vectors.len()];
+                vectors
+                    .par_chunks(KERNEL_PIECE)
+                    .zip(words.par_chunks_mut(KERNEL_PIECE))
+                    .for_each(|(objects, words)| mask.mark(objects, words));
+                for (n, &word) in near.iter_mut().zip(&words) {
+                    *n = word & how.cut != 0;
+                }
+                (near, Some(words))
+            }
+        }
     }
 
     fn arrow_error(&self, source: arrow::error::ArrowError) -> Error {
@@ -408,6 +519,17 @@ impl<'a> BatchCutter<'a> {
     /// The file name used in messages.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// The layer bits as the column type [`MaskCut::bits_type`] gives for `layers` layers.
+fn bits_array(words: &[Option<u64>], layers: usize) -> ArrayRef {
+    // Every word fits: it holds only the bits of `layers` layers.
+    match MaskCut::bits_type(layers) {
+        DataType::UInt8 => Arc::new(words.iter().map(|w| w.map(|w| w as u8)).collect::<UInt8Array>()),
+        DataType::UInt16 => Arc::new(words.iter().map(|w| w.map(|w| w as u16)).collect::<UInt16Array>()),
+        DataType::UInt32 => Arc::new(words.iter().map(|w| w.map(|w| w as u32)).collect::<UInt32Array>()),
+        _ => Arc::new(words.iter().copied().collect::<UInt64Array>()),
     }
 }
 

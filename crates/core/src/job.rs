@@ -6,6 +6,7 @@ use std::time::Instant;
 use crate::angle::Angle;
 use crate::columns::{CoordinateColumns, schema_difference};
 use crate::contaminants::ContaminantSet;
+use crate::cut::MaskCut;
 use crate::cut::{BatchCutter, Selection};
 use crate::error::Error;
 use crate::io::paths::CreatedDirs;
@@ -13,6 +14,7 @@ pub use crate::io::paths::FileTask;
 use crate::io::read::{Catalogue, open_catalogue};
 use crate::io::write::{BatchSink, FinishedOutput, commit_all, create_sink};
 use crate::kernel::{ContaminantIndex, Kernel};
+use crate::mask::Mask;
 use crate::pipeline::{Counts, Sinks, run};
 pub use crate::plan::StreamJob;
 
@@ -33,8 +35,25 @@ pub struct Summary {
     pub rejected_output: bool,
     /// Which rows the main output got: the summary line says "removed", "near" or "flagged".
     pub selection: Selection,
+    /// Against a mask: each layer's contaminants and the rows inside it, bit 0 first.
+    pub layers: Vec<LayerSummary>,
     /// The whole job's wall time.
     pub seconds: f64,
+}
+
+/// One layer of a mask in a job's summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSummary {
+    /// The layer's name.
+    pub name: String,
+    /// Its contaminants (shapes) indexed.
+    pub contaminants: usize,
+    /// Rows of its file left out (ellipses without a size).
+    pub skipped: u64,
+    /// The kernel of its index.
+    pub kernel: Kernel,
+    /// The objects inside it.
+    pub rows: u64,
 }
 
 /// What the job did with one input.
@@ -62,9 +81,22 @@ impl Summary {
             Selection::Near => "near",
             Selection::Flag(_) => "flagged",
         };
+        let against = if self.layers.is_empty() {
+            format!("{} contaminants, {} kernel", self.contaminants, self.kernel)
+        } else {
+            let layers: Vec<String> = self
+                .layers
+                .iter()
+                .map(|l| {
+                    let skipped = if l.skipped > 0 { format!(", {} skipped", l.skipped) } else { String::new() };
+                    format!("{} {} rows ({} shapes{skipped}, {})", l.name, l.rows, l.contaminants, l.kernel)
+                })
+                .collect();
+            format!("layers: {}", layers.join("; "))
+        };
         format!(
-            "angcut: {files}read {} rows, {near} {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {} contaminants, {} kernel)",
-            c.read, c.removed, c.invalid, c.written, self.seconds, rate, self.contaminants, self.kernel
+            "angcut: {files}read {} rows, {near} {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {against})",
+            c.read, c.removed, c.invalid, c.written, self.seconds, rate
         )
     }
 
@@ -85,7 +117,7 @@ impl Summary {
 }
 
 /// How far a job has got, told to a progress display after each batch.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProgressReport {
     /// Totals so far over all inputs.
     pub counts: Counts,
@@ -174,22 +206,26 @@ fn stream(
     }
     // A plan has at least one input; a job built by hand might not.
     let Some(columns) = columns else { return Err(Error::Usage("no input given".into())) };
-    let read;
-    let (contaminants, index) = match (given, &job.contaminants) {
-        (Some(given), None) => given,
-        (None, Some(spec)) => {
+    let (read, mask);
+    let against = match (given, &job.contaminants, &job.masks) {
+        (Some((set, index)), None, None) => Against::Set(set, index),
+        (None, Some(spec), None) => {
             let set = ContaminantSet::read(spec)?;
             let index = set.index(job.kernel)?;
             read = (set, index);
-            (&read.0, &read.1)
+            Against::Set(&read.0, &read.1)
         }
-        (Some(_), Some(spec)) => {
-            return Err(Error::Usage(format!(
-                "this job reads its contaminants from {}: plan it with plan_with_given_set to cut against a given set",
-                spec.path.display()
-            )));
+        (None, None, Some((spec, how))) => {
+            mask = Mask::read(spec, job.kernel)?;
+            Against::Mask(&mask, how)
         }
-        (None, None) => {
+        (Some(_), _, _) => {
+            return Err(Error::Usage(
+                "this job reads its own contaminants: plan it with plan_with_given_set to cut against a given set"
+                    .into(),
+            ));
+        }
+        (None, _, _) => {
             return Err(Error::Usage("this job was planned for a given contaminant set; none was given".into()));
         }
     };
@@ -209,13 +245,13 @@ fn stream(
             };
             let mut report = |so_far: &Counts| {
                 if let Some(progress) = progress.as_deref_mut() {
-                    let mut total = counts;
+                    let mut total = counts.clone();
                     total.add(so_far);
                     let files = job.files.len();
                     progress(&ProgressReport { counts: total, rows_total, bytes_total, file: i, files });
                 }
             };
-            let cutter = cutter(job, &catalogue, columns.clone(), contaminants, index)?;
+            let cutter = cutter(job, &catalogue, columns.clone(), &against)?;
             let file_counts = cut_one(job, task, catalogue, &cutter, &mut created, &mut finished, &mut report)?;
             counts.add(&file_counts);
             counts.peak_in_flight = counts.peak_in_flight.max(file_counts.peak_in_flight);
@@ -232,16 +268,43 @@ fn stream(
         created.remove_if_empty();
         return Err(error);
     }
+    let layers = match &against {
+        Against::Set(..) => Vec::new(),
+        Against::Mask(mask, _) => mask
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(bit, layer)| LayerSummary {
+                name: layer.name().to_string(),
+                contaminants: layer.index().len(),
+                skipped: layer.contaminants().skipped,
+                kernel: layer.index().kernel(),
+                rows: counts.layers.get(bit).copied().unwrap_or(0),
+            })
+            .collect(),
+    };
+    let indexes: Vec<&ContaminantIndex> = match &against {
+        Against::Set(_, index) => vec![index],
+        Against::Mask(mask, _) => mask.layers().iter().map(|l| l.index()).collect(),
+    };
+    let largest = indexes.iter().max_by_key(|i| i.len()).copied();
     Ok(Summary {
         files,
         counts,
-        contaminants: index.len(),
-        kernel: index.kernel(),
-        largest_radius: index.largest_radius(),
+        contaminants: indexes.iter().map(|i| i.len()).sum(),
+        kernel: largest.map_or(Kernel::Naive, |i| i.kernel()),
+        largest_radius: indexes.iter().filter_map(|i| i.largest_radius()).reduce(|a, b| if b > a { b } else { a }),
+        layers,
         rejected_output: job.cut.rejected,
         selection: job.cut.selection.clone(),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What a job cuts against: one contaminant set with its index, or a mask's layers.
+enum Against<'a> {
+    Set(&'a ContaminantSet, &'a ContaminantIndex),
+    Mask(&'a Mask, &'a MaskCut),
 }
 
 /// The cutter for one input, its coordinate columns found already.
@@ -249,15 +312,19 @@ fn cutter<'a>(
     job: &StreamJob,
     catalogue: &Catalogue,
     columns: CoordinateColumns,
-    contaminants: &'a ContaminantSet,
-    index: &'a ContaminantIndex,
+    against: &Against<'a>,
 ) -> Result<BatchCutter<'a>, Error> {
-    let ids = match (&contaminants.ids, job.contaminants.as_ref().and_then(|c| c.id_column.as_ref())) {
-        (Some(ids), Some(name)) => Some((ids, name.as_str())),
-        _ => None,
-    };
     let (schema, path) = (catalogue.source.schema(), catalogue.source.path().to_path_buf());
-    BatchCutter::with_columns(&schema, path, columns, index, ids, job.cut.clone())
+    match *against {
+        Against::Set(contaminants, index) => {
+            let ids = match (&contaminants.ids, job.contaminants.as_ref().and_then(|c| c.id_column.as_ref())) {
+                (Some(ids), Some(name)) => Some((ids, name.as_str())),
+                _ => None,
+            };
+            BatchCutter::with_columns(&schema, path, columns, index, ids, job.cut.clone())
+        }
+        Against::Mask(mask, how) => BatchCutter::with_mask(&schema, path, columns, mask, how.clone(), job.cut.clone()),
+    }
 }
 
 /// Cuts one input into its outputs, which are finished (complete, durable) but not yet in place.

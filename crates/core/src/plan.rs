@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::angle::Angle;
-use crate::contaminants::{ContaminantSpec, OptionNames, RowRadius};
-use crate::cut::{CutOptions, OnInvalid, Selection};
+use crate::contaminants::{ContaminantSpec, OptionNames, RadiusNames, RadiusOptions};
+use crate::cut::{CutOptions, MaskCut, OnInvalid, Selection};
 use crate::error::Error;
 use crate::io::identity::{InputIdentities, check_output_path, same_destination};
 use crate::io::is_stdio;
@@ -18,9 +18,10 @@ use crate::io::paths::{FileTask, plan_out_dir};
 use crate::io::read::HduChoice;
 use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
 use crate::kernel::KernelChoice;
+use crate::mask::MaskSpec;
 use crate::pipeline::PipelineOptions;
 use crate::sky::SearchRadius;
-use crate::star_mask::{MagnitudeRule, PowerLaw};
+use crate::star_mask::PowerLaw;
 
 /// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
 pub const DEFAULT_BATCH_SIZE: usize = 65_536;
@@ -45,6 +46,8 @@ pub struct StreamJob {
     pub(crate) kernel: KernelChoice,
     pub(crate) batch_size: usize,
     pub(crate) pipeline: PipelineOptions,
+    /// The mask file's layers and how they cut, instead of `contaminants`.
+    pub(crate) masks: Option<(MaskSpec, MaskCut)>,
     /// Which rows go to the outputs, and what columns are added; `cut.rejected` is set exactly
     /// when the files have rejected outputs.
     pub(crate) cut: CutOptions,
@@ -58,9 +61,15 @@ impl StreamJob {
         &self.files
     }
 
-    /// The contaminant file and how its radii are found; `None` for a set given already indexed.
+    /// The contaminant file and how its radii are found; `None` for a set given already indexed,
+    /// or a mask.
     pub fn contaminants(&self) -> Option<&ContaminantSpec> {
         self.contaminants.as_ref()
+    }
+
+    /// The mask file's layers and how they cut, for a job against a mask.
+    pub fn masks(&self) -> Option<(&MaskSpec, &MaskCut)> {
+        self.masks.as_ref().map(|(spec, how)| (spec, how))
     }
 }
 
@@ -86,8 +95,19 @@ pub struct StreamOptions {
     pub paths: Vec<PathBuf>,
     /// `--out-dir`: cut every IN into this directory under the same relative name.
     pub out_dir: Option<PathBuf>,
-    /// `--contaminants`: the contaminant file. `None` only for [`StreamOptions::plan_with_given_set`].
+    /// `--contaminants`: the contaminant file. `None` only for [`StreamOptions::plan_with_given_set`]
+    /// or with `masks`.
     pub contaminants: Option<PathBuf>,
+    /// `--masks`: a mask file (TOML) of contaminant layers, instead of `contaminants`.
+    pub masks: Option<PathBuf>,
+    /// `--mask-bits`: add a column of this name holding each object's layer bits; every row is
+    /// then kept unless `cut_layers` names layers that cut.
+    pub mask_bits: Option<String>,
+    /// `--cut-layers`: the layers whose objects are cut (every layer without `mask_bits`).
+    pub cut_layers: Vec<String>,
+    /// `--epoch`: the survey's epoch (a Julian year) that proper motions move stars to,
+    /// overriding the mask file's `epoch`.
+    pub epoch: Option<f64>,
     /// `--maxsep`: the radius of every contaminant, or of those without their own.
     pub maxsep: Option<SearchRadius>,
     /// `--radius-col`: each contaminant's radius from this column, in `radius_unit`.
@@ -153,11 +173,72 @@ impl StreamOptions {
     /// The job these options describe, reading its contaminants from `contaminants`; any
     /// combination that cannot work is a usage error ([`Error::is_usage`]) naming the options.
     pub fn plan(&self) -> Result<StreamJob, Error> {
+        if let Some(masks) = &self.masks {
+            return self.mask_job(masks);
+        }
+        let mask_options: Vec<&str> =
+            self.contaminant_options().into_iter().filter(|o| MASK_OPTIONS.contains(o)).collect();
+        if !mask_options.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} describe the layers of --masks, which is not given",
+                flags(&mask_options)
+            )));
+        }
         let Some(path) = &self.contaminants else {
-            return Err(Error::Usage("no contaminants given: --contaminants FILE is required".into()));
+            return Err(Error::Usage(
+                "no contaminants given: --contaminants FILE (or --masks FILE) is required".into(),
+            ));
         };
         let contaminants = self.contaminant_spec(path)?;
         self.job(Some(contaminants))
+    }
+
+    /// The job against the layers of the mask file `path`.
+    fn mask_job(&self, path: &Path) -> Result<StreamJob, Error> {
+        let usage = |text: String| Err(Error::Usage(text));
+        let single: Vec<&str> = self
+            .contaminant_options()
+            .into_iter()
+            .filter(|o| !MASK_OPTIONS.contains(o) && !["masks", "kernel"].contains(o))
+            .collect();
+        if !single.is_empty() {
+            return usage(format!(
+                "--masks gives every layer its file, columns and radii: drop {} (a layer of the mask file takes them)",
+                flags(&single)
+            ));
+        }
+        if self.nearest_columns {
+            return usage(
+                "--nearest-columns cannot be used with --masks yet: a mask has no one contaminant set to name".into(),
+            );
+        }
+        if let Some(epoch) = self.epoch
+            && !epoch.is_finite()
+        {
+            return usage(format!("--epoch {epoch} is not a year"));
+        }
+        let spec = MaskSpec::read(path, self.epoch)?;
+        let cut = match (self.cut_layers.is_empty(), &self.mask_bits) {
+            (false, _) => spec.bits_of(&self.cut_layers)?,
+            (true, None) => spec.all_bits(),
+            (true, Some(_)) => 0,
+        };
+        if cut == 0 {
+            let needs = [
+                ("--invert", self.invert),
+                ("--flag-column", self.flag_column.is_some()),
+                ("--rejected", self.rejected.is_some()),
+            ];
+            if let Some((flag, _)) = needs.iter().find(|(_, given)| *given) {
+                return usage(format!(
+                    "{flag} works on the layers that cut, and with --mask-bits no layer cuts unless --cut-layers names it"
+                ));
+            }
+        }
+        let mut job = self.job(None)?;
+        job.masks = Some((spec, MaskCut { cut, bits_column: self.mask_bits.clone() }));
+        check_paths(&job)?;
+        Ok(job)
     }
 
     /// The job these options describe, for contaminants already read and indexed
@@ -188,6 +269,10 @@ impl StreamOptions {
             ("contaminant_hdu", self.contaminant_hdu.is_some()),
             ("contaminant_id", self.contaminant_id.is_some()),
             ("kernel", self.kernel != KernelChoice::Auto),
+            ("masks", self.masks.is_some()),
+            ("mask_bits", self.mask_bits.is_some()),
+            ("cut_layers", !self.cut_layers.is_empty()),
+            ("epoch", self.epoch.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, given)| given.then_some(name))
@@ -198,53 +283,27 @@ impl StreamOptions {
 
     /// The contaminant file's columns and radius model.
     fn contaminant_spec(&self, path: &Path) -> Result<ContaminantSpec, Error> {
-        let usage = |text: &str| Err(Error::Usage(text.into()));
-        if self.radius_unit.is_some() && self.radius_col.is_none() {
-            return usage("--radius-unit gives the unit of --radius-col, which is not given");
-        }
-        if !self.mag_radius.is_empty() && self.radius_from_mag.is_none() {
-            return usage("--mag-radius gives the rule of --radius-from-mag, which is not given");
-        }
-        let (min, max) = (self.min_radius.map(|r| r.angle()), self.max_radius.map(|r| r.angle()));
-        let row_radius = match (&self.radius_col, &self.radius_from_mag) {
-            (Some(_), Some(_)) => return usage("--radius-col cannot be used with --radius-from-mag: choose one"),
-            (Some(name), None) => Some(RowRadius::Column {
-                name: name.clone(),
-                unit: self.radius_unit.unwrap_or(Angle::from_arcsec(1.0)),
-                min,
-                max,
-            }),
-            (None, Some(name)) => {
-                let terms =
-                    if self.mag_radius.is_empty() { vec![PowerLaw::legacy_surveys()] } else { self.mag_radius.clone() };
-                Some(RowRadius::Magnitude { name: name.clone(), rule: MagnitudeRule { terms, min, max } })
-            }
-            (None, None) if min.is_some() || max.is_some() => {
-                return usage(
-                    "--min-radius and --max-radius clamp --radius-col or --radius-from-mag radii; with one --maxsep for all, change --maxsep",
-                );
-            }
-            (None, None) if self.maxsep.is_none() => {
-                return usage(
-                    "--maxsep is required unless --radius-col or --radius-from-mag gives each contaminant its radius",
-                );
-            }
-            (None, None) => None,
+        let radius = RadiusOptions {
+            maxsep: self.maxsep,
+            radius_col: self.radius_col.clone(),
+            radius_unit: self.radius_unit,
+            radius_from_mag: self.radius_from_mag.clone(),
+            mag_radius: self.mag_radius.clone(),
+            min_radius: self.min_radius,
+            max_radius: self.max_radius,
         };
-        if let (Some(min), Some(max)) = (min, max)
-            && min > max
-        {
-            return usage("--min-radius is larger than --max-radius");
-        }
+        let (maxsep, row_radius) = radius.model(&RadiusNames::COMMAND_LINE).map_err(Error::Usage)?;
         Ok(ContaminantSpec {
             path: path.to_path_buf(),
             ra: self.contaminant_ra.clone(),
             dec: self.contaminant_dec.clone(),
-            maxsep: self.maxsep,
+            maxsep,
             row_radius,
             id_column: self.contaminant_id.clone(),
             hdu: self.contaminant_hdu.clone(),
             names: OptionNames::COMMAND_LINE,
+            motion: None,
+            ellipse: None,
         })
     }
 
@@ -274,6 +333,7 @@ impl StreamOptions {
             files,
             create_dirs,
             contaminants,
+            masks: None,
             ra: self.ra.clone(),
             dec: self.dec.clone(),
             hdu: self.hdu.clone(),
@@ -331,6 +391,14 @@ impl StreamOptions {
     }
 }
 
+/// The options that describe a mask (by field name), given only with `masks`.
+const MASK_OPTIONS: [&str; 3] = ["mask_bits", "cut_layers", "epoch"];
+
+/// Field names as the command line's flags: `mask_bits` is `--mask-bits`.
+fn flags(names: &[&str]) -> String {
+    names.iter().map(|n| format!("--{}", n.replace('_', "-"))).collect::<Vec<_>>().join(", ")
+}
+
 /// Refuses a job that would overwrite an input, write one file twice, read stdin twice or write
 /// to an output in a format it cannot take; the contaminant file counts as an input if the job
 /// reads it.
@@ -343,11 +411,17 @@ fn check_paths(job: &StreamJob) -> Result<(), Error> {
             return Err(Error::Usage("IN and the contaminants cannot both be read from stdin ('-')".into()));
         }
     }
+    let layer_files: Vec<&Path> = job.masks.iter().flat_map(|(spec, _)| spec.layers.iter().map(|l| l.path())).collect();
+    if let Some(stdin) = layer_files.iter().find(|p| is_stdio(p)) {
+        return Err(Error::Usage(format!("a mask layer's file cannot be stdin ('{}')", stdin.display())));
+    }
     if job.files.len() > 1 && job.files.iter().any(|t| is_stdio(&t.output)) {
         return Err(Error::Usage("several inputs cannot all be written to stdout ('-')".into()));
     }
     let contaminant_file = job.contaminants.as_ref().map(|c| c.path.as_path());
-    let inputs = InputIdentities::of(job.files.iter().map(|t| t.input.as_path()).chain(contaminant_file));
+    let inputs = InputIdentities::of(
+        job.files.iter().map(|t| t.input.as_path()).chain(contaminant_file).chain(layer_files.iter().copied()),
+    );
     for task in &job.files {
         for output in std::iter::once(&task.output).chain(&task.rejected) {
             // Whether the path can be an output at all comes before what format its name implies.
@@ -371,6 +445,7 @@ fn check_paths(job: &StreamJob) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contaminants::RowRadius;
 
     fn options() -> StreamOptions {
         let mut options =
@@ -452,7 +527,34 @@ mod tests {
         o.radius_col = None;
         let job = o.plan_with_given_set().unwrap();
         assert!(job.contaminants.is_none());
-        assert!(refused(&o).contains("--contaminants FILE is required"));
+        assert!(refused(&o).contains("--contaminants FILE (or --masks FILE) is required"));
+        o.masks = Some("fixtures/masks.toml".into());
+        let error = o.plan_with_given_set().unwrap_err().to_string();
+        assert!(error.contains("drop masks"), "{error}");
+    }
+
+    #[test]
+    fn a_mask_replaces_the_contaminant_options_and_decides_which_layers_cut() {
+        let mut o = options();
+        o.contaminants = None;
+        o.masks = Some("fixtures/masks.toml".into());
+        assert!(refused(&o).contains("drop --maxsep"));
+        o.maxsep = None;
+        let (spec, how) = o.plan().unwrap().masks.unwrap();
+        assert_eq!((spec.layers.len(), how.cut, how.bits_column), (3, 0b111, None));
+        o.mask_bits = Some("maskbits".into());
+        assert_eq!(o.plan().unwrap().masks.unwrap().1.cut, 0, "with mask bits, no layer cuts unless named");
+        o.invert = true;
+        assert!(refused(&o).contains("--invert works on the layers that cut"));
+        o.cut_layers = vec!["galaxy".into()];
+        assert_eq!(o.plan().unwrap().masks.unwrap().1.cut, 0b10);
+        o.epoch = Some(f64::NAN);
+        assert!(refused(&o).contains("--epoch NaN is not a year"));
+
+        let mut o = options();
+        o.cut_layers = vec!["star".into()];
+        o.epoch = Some(2016.0);
+        assert!(refused(&o).contains("--cut-layers, --epoch describe the layers of --masks"));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Value {
     Null,
     /// A count.
     Int(u64),
+    /// JSON `true`/`false`, Python `bool`.
+    Bool(bool),
     /// A number (written shortest; not finite is `null`).
     Number(f64),
     /// A duration in seconds (written with 6 decimals).
@@ -57,9 +59,12 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
         ("angcut_version", Text(env!("CARGO_PKG_VERSION").into())),
         ("files", Value::List(files)),
         ("contaminant_file", job.contaminants.as_ref().map_or(Null, |c| path(&c.path))),
+        ("mask_file", job.masks().map_or(Null, |(spec, _)| path(&spec.path))),
         ("contaminants", Int(summary.contaminants as u64)),
-        ("radius", radius(job.contaminants.as_ref(), summary)),
+        // A mask's radii are its layers' own.
+        ("radius", if job.masks().is_some() { Null } else { radius(job.contaminants.as_ref(), summary) }),
         ("kernel", Text(summary.kernel.to_string())),
+        ("layers", layers(job, summary)),
         ("rows_read", Int(c.read)),
         ("rows_removed", Int(c.removed)),
         ("rows_invalid", Int(c.invalid)),
@@ -111,6 +116,7 @@ fn inline(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Int(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
         Value::Number(x) => number(*x),
         Value::Seconds(s) => format!("{s:.6}"),
         Value::Text(text) => quoted(text),
@@ -120,6 +126,31 @@ fn inline(value: &Value) -> String {
             format!("{{{}}}", fields.join(", "))
         }
     }
+}
+
+/// Each layer of a mask: its name, bit, file, shapes and the rows inside it; `null` without one.
+fn layers(job: &StreamJob, summary: &Summary) -> Value {
+    use Value::{Int, Null, Record, Text};
+    let Some((spec, how)) = job.masks() else { return Null };
+    let layers = spec
+        .layers
+        .iter()
+        .zip(&summary.layers)
+        .enumerate()
+        .map(|(bit, (layer, done))| {
+            Record(vec![
+                ("name", Text(layer.name.clone())),
+                ("bit", Int(bit as u64)),
+                ("file", Text(layer.path().to_string_lossy().into_owned())),
+                ("cuts", Value::Bool(how.cut & (1 << bit) != 0)),
+                ("contaminants", Int(done.contaminants as u64)),
+                ("skipped", Int(done.skipped)),
+                ("kernel", Text(done.kernel.to_string())),
+                ("rows_inside", Int(done.rows)),
+            ])
+        })
+        .collect();
+    Value::List(layers)
 }
 
 fn radius(spec: Option<&ContaminantSpec>, summary: &Summary) -> Value {

@@ -8,6 +8,8 @@ use std::path::Path;
 const LAYERS: &[&str] = &[
     "angle",
     "sky",
+    "shape",
+    "motion",
     "star_mask",
     "kernel",
     "error",
@@ -15,6 +17,7 @@ const LAYERS: &[&str] = &[
     "io",
     "synthetic",
     "contaminants",
+    "mask",
     "cut",
     "pipeline",
     "plan",

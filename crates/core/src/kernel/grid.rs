@@ -177,6 +177,15 @@ impl GridKernel {
         self.entries[self.list(self.cell_of(v))].iter().any(|e| e.contains(v))
     }
 
+    /// Whether `test` holds for any contaminant whose radius contains `v` (stopping at the first).
+    pub fn any_near(&self, v: &UnitVector, mut test: impl FnMut(u32) -> bool) -> bool {
+        let list = self.list(self.cell_of(v));
+        self.entries[list.clone()]
+            .iter()
+            .zip(&self.entry_ids[list])
+            .any(|(entry, &index)| entry.contains(v) && test(index))
+    }
+
     /// The nearest contaminant whose radius contains `v`, if any.
     pub fn nearest(&self, v: &UnitVector) -> Option<Nearest> {
         let list = self.list(self.cell_of(v));

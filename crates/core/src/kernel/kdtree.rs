@@ -96,6 +96,22 @@ impl KdTreeKernel {
         }
     }
 
+    /// Whether `test` holds for any contaminant whose radius contains `v` (no more tests after
+    /// the first true; kiddo visits the rest of the class's candidates regardless).
+    pub fn any_near(&self, v: &UnitVector, mut test: impl FnMut(u32) -> bool) -> bool {
+        let mut hit = false;
+        for class in &self.classes {
+            class.tree.query(v).within::<SquaredEuclidean<f64>>(class.search_limit).unsorted().visit(|candidate| {
+                let k = candidate.item as usize;
+                hit = hit || (chord2(v, &class.points[k]) < class.limits[k] && test(class.ids[k]));
+            });
+            if hit {
+                return true;
+            }
+        }
+        false
+    }
+
     /// The nearest contaminant whose radius contains `v`, if any.
     pub fn nearest(&self, v: &UnitVector) -> Option<Nearest> {
         let mut best = None;

@@ -262,6 +262,30 @@ impl ContaminantIndex {
         }
     }
 
+    /// Whether `test` holds for any of the contaminants strictly closer than their radius to `v`
+    /// (by their position in the set; visited in no set order, no more after the first true).
+    /// How a shape is decided: the index holds each shape's bounding cap and finds the caps that
+    /// hold `v`, `test` applies the shape's exact test. With `|_| true` it is
+    /// [`ContaminantIndex::is_near`].
+    ///
+    /// ```
+    /// use angcut::{ContaminantIndex, KernelChoice, SearchRadius, unit_vector};
+    /// let caps = [unit_vector(10.0, 0.0), unit_vector(10.0, 0.5)];
+    /// let index = ContaminantIndex::build(&caps, SearchRadius::parse("1deg").unwrap(), KernelChoice::Auto).unwrap();
+    /// let v = unit_vector(10.0, 0.2);
+    /// assert!(index.any_near(&v, |i| i == 1));
+    /// assert!(!index.any_near(&v, |_| false));
+    /// ```
+    #[inline]
+    pub fn any_near(&self, v: &UnitVector, test: impl FnMut(u32) -> bool) -> bool {
+        match &self.index {
+            Index::Empty => false,
+            Index::Naive(kernel) => kernel.any_near(v, test),
+            Index::KdTree(kernel) => kernel.any_near(v, test),
+            Index::Grid(kernel) => kernel.any_near(v, test),
+        }
+    }
+
     /// The nearest of the contaminants strictly closer than their radius to `v` (of equal
     /// separations, the first in the set), or `None` when `v` is near none: `None` exactly when
     /// [`ContaminantIndex::is_near`] is false.
@@ -346,6 +370,8 @@ mod tests {
         assert_eq!(one_by_one, batched, "is_near and mark_near disagree");
         let nearest: Vec<bool> = objects.iter().map(|o| index.nearest(o).is_some()).collect();
         assert_eq!(nearest, batched, "nearest and mark_near disagree");
+        let any: Vec<bool> = objects.iter().map(|o| index.any_near(o, |_| true)).collect();
+        assert_eq!(any, batched, "any_near and mark_near disagree");
         batched
     }
 
@@ -454,6 +480,20 @@ mod tests {
                 let found: Vec<Option<(u32, f64)>> =
                     objects.iter().map(|o| index.nearest(o).map(|n| (n.index, n.chord2))).collect();
                 prop_assert_eq!(&found, &expected, "{}", name);
+                // any_near visits exactly the covering contaminants (a test that never holds sees
+                // them all), as a shape's exact test needs.
+                for o in &objects {
+                    let mut visited = Vec::new();
+                    let held = index.any_near(o, |i| {
+                        visited.push(i);
+                        false
+                    });
+                    prop_assert!(!held);
+                    visited.sort_unstable();
+                    let covering: Vec<u32> = contaminants.iter().zip(&radii).enumerate()
+                        .filter(|(_, (c, r))| r.contains(chord2(o, c))).map(|(i, _)| i as u32).collect();
+                    prop_assert_eq!(&visited, &covering, "{}", name);
+                }
             }
         }
 

@@ -140,6 +140,21 @@ impl NaiveKernel {
         }
     }
 
+    /// Whether `test` holds for any contaminant whose radius contains `v` (stopping at the first).
+    pub fn any_near(&self, v: &UnitVector, mut test: impl FnMut(u32) -> bool) -> bool {
+        for (c, (chunk, limits)) in self.chunks.iter().zip(&self.limits).enumerate() {
+            if !chunk_hits::<PerLane>(chunk, v, limits) {
+                continue;
+            }
+            for (lane, &limit) in limits.iter().enumerate() {
+                if chord2_lane(chunk, lane, v) < limit && test((c * LANES + lane) as u32) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// The nearest contaminant whose radius contains `v`, if any (every pair is looked at).
     pub fn nearest(&self, v: &UnitVector) -> Option<Nearest> {
         let mut best: Option<Nearest> = None;

@@ -7,6 +7,7 @@
 mod bounded_file;
 mod csv;
 mod detect;
+pub mod ds9;
 mod ecsv;
 mod fits;
 mod ipc;

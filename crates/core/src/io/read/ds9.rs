@@ -1,0 +1,282 @@
+//! DS9 region files as mask layers: `circle`, `ellipse`, `box` and `polygon` in `fk5`/`icrs`
+//! (`J2000` means fk5), included or excluded (`-circle(...)`).
+//!
+//! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (four
+//! shapes, two sky frames, sizes with units, sexagesimal positions) is small. Angles mean what
+//! astropy's `regions` makes of the file: an ellipse or box at DS9 angle theta has its first
+//! axis (the first radius, the width) at position angle theta + 90deg, so theta = 0 lies along
+//! RA. Shapes without area (`point`, `line`, `text`, `vector`, `ruler`, `compass`, `projection`)
+//! are skipped; any other shape, frame or pixel size is refused, naming its line.
+
+use std::path::Path;
+
+use crate::angle::Angle;
+use crate::error::Error;
+use crate::shape::{Ellipse, Polygon, Region, Shape, SkyBox};
+use crate::sky::{SearchRadius, unit_vector};
+
+/// Shapes that mark a position or draw an annotation, with no area to mask.
+const NO_AREA: [&str; 7] = ["point", "line", "text", "vector", "ruler", "compass", "projection"];
+
+/// Whether the bytes `head` (a file's start) look like a DS9 region file: its header comment,
+/// a `global` line, or a frame line first.
+pub fn looks_like_regions(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let word = first.split([';', ' ', '(']).next().unwrap_or("").to_ascii_lowercase();
+    first.starts_with("# Region file format") || ["global", "fk5", "icrs", "j2000"].contains(&word.as_str())
+}
+
+/// Whether the file at `path` is a DS9 region file: named `.reg`, or looking like one.
+pub fn is_region_file(path: &Path) -> bool {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("reg")) {
+        return true;
+    }
+    let mut head = [0u8; 512];
+    let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+    looks_like_regions(&head[..read])
+}
+
+/// Reads the regions of the DS9 file at `path`.
+pub fn read(path: &Path) -> Result<Vec<Region>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    parse(&text).map_err(|(line, problem)| Error::TextRow { path: path.to_path_buf(), line, message: problem })
+}
+
+/// The regions of a DS9 file's text; an error is (line number, problem).
+///
+/// ```
+/// use angcut::io::read::ds9::parse;
+/// use angcut::unit_vector;
+/// let regions = parse("# Region file format: DS9 version 4.1\nfk5\ncircle(10:00:00,+20:00:00,30\")\n-box(150,20,10',10',0)").unwrap();
+/// assert_eq!(regions.len(), 2);
+/// assert!(regions[0].shape.contains(&unit_vector(150.0, 20.005)) && !regions[0].exclude);
+/// assert!(regions[1].exclude);
+/// ```
+pub fn parse(text: &str) -> Result<Vec<Region>, (u64, String)> {
+    let mut regions = Vec::new();
+    let mut frame: Option<&str> = None;
+    for (number, line) in text.lines().enumerate() {
+        let number = number as u64 + 1;
+        // A line may hold several commands separated by ';'; '#' starts a comment (or, after a
+        // shape, its properties).
+        let code = line.split('#').next().unwrap_or("");
+        for command in code.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+            let lower = command.to_ascii_lowercase();
+            if lower.starts_with("global") {
+                continue;
+            }
+            match lower.as_str() {
+                "fk5" | "icrs" | "j2000" => {
+                    frame = Some("sky");
+                    continue;
+                }
+                "fk4" | "b1950" | "galactic" | "ecliptic" | "image" | "physical" | "linear" | "amplifier"
+                | "detector" | "wcs" => {
+                    return Err((number, format!("the frame '{command}' is not read: give fk5 or icrs positions")));
+                }
+                _ => {}
+            }
+            let (sign, rest) = match command.as_bytes()[0] {
+                b'-' => (true, command[1..].trim_start()),
+                b'+' => (false, command[1..].trim_start()),
+                _ => (false, command),
+            };
+            let Some((name, args)) = rest.split_once('(') else {
+                return Err((number, format!("'{command}' is not a region: expected shape(arguments)")));
+            };
+            let name = name.trim().to_ascii_lowercase();
+            let Some(args) = args.trim_end().strip_suffix(')').or_else(|| args.split_once(')').map(|(a, _)| a)) else {
+                return Err((number, format!("'{command}': the arguments are not closed by ')'")));
+            };
+            if NO_AREA.contains(&name.as_str()) {
+                continue;
+            }
+            if frame.is_none() {
+                return Err((number, "a region before any frame: the file must say fk5 or icrs first".into()));
+            }
+            let args: Vec<&str> = args.split([',', ' ']).map(str::trim).filter(|a| !a.is_empty()).collect();
+            let shape =
+                shape(&name, &args).map_err(|problem| (number, format!("{name}({}): {problem}", args.join(","))))?;
+            regions.push(Region { shape, exclude: sign });
+        }
+    }
+    Ok(regions)
+}
+
+/// One shape from its name and arguments.
+fn shape(name: &str, args: &[&str]) -> Result<Shape, String> {
+    let count = |expected: &[usize]| {
+        if expected.contains(&args.len()) {
+            Ok(())
+        } else {
+            Err(format!("{} arguments; {name} takes {expected:?}", args.len()))
+        }
+    };
+    let error = |e: crate::shape::ShapeError| e.0;
+    match name {
+        "circle" => {
+            count(&[3])?;
+            let (ra, dec) = position(args[0], args[1])?;
+            let radius = SearchRadius::new(size(args[2])?).map_err(|e| e.to_string())?;
+            Ok(Shape::Circle(unit_vector(ra, dec), radius))
+        }
+        "ellipse" => {
+            count(&[5])?;
+            let (ra, dec) = position(args[0], args[1])?;
+            let (first, second, theta) = (size(args[2])?, size(args[3])?, degrees(args[4])?);
+            Ellipse::new(ra, dec, first, second, Angle::from_degrees(theta + 90.0)).map(Shape::Ellipse).map_err(error)
+        }
+        "box" => {
+            count(&[4, 5])?;
+            let (ra, dec) = position(args[0], args[1])?;
+            let theta = args.get(4).map_or(Ok(0.0), |a| degrees(a))?;
+            let (width, height) = (size(args[2])?, size(args[3])?);
+            SkyBox::new(ra, dec, width, height, Angle::from_degrees(theta + 90.0)).map(Shape::Box).map_err(error)
+        }
+        "polygon" => {
+            if args.len() < 6 || !args.len().is_multiple_of(2) {
+                return Err(format!("{} arguments; a polygon takes 3 or more RA, Dec pairs", args.len()));
+            }
+            let vertices = args.chunks(2).map(|pair| position(pair[0], pair[1])).collect::<Result<Vec<_>, _>>()?;
+            Polygon::new(&vertices).map(Shape::Polygon).map_err(error)
+        }
+        _ => Err("not a shape angcut reads: circle, ellipse, box and polygon are (and -shape to exclude)".into()),
+    }
+}
+
+fn degrees(text: &str) -> Result<f64, String> {
+    text.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("'{text}' is not an angle in degrees"))
+}
+
+/// A size: `30"` arcsec, `2'` arcmin, `1d` degrees, `0.1r` radians, a bare number degrees.
+fn size(text: &str) -> Result<Angle, String> {
+    let (number, per_unit) = match text.char_indices().last() {
+        Some((at, '"')) => (&text[..at], 1.0 / 3600.0),
+        Some((at, '\'')) => (&text[..at], 1.0 / 60.0),
+        Some((at, 'd')) => (&text[..at], 1.0),
+        Some((at, 'r')) => (&text[..at], 180.0 / std::f64::consts::PI),
+        Some((_, 'p' | 'i')) => return Err(format!("'{text}' is in pixels; give sizes in \", ' or d")),
+        _ => (text, 1.0),
+    };
+    let value = number.trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0);
+    value.map(|v| Angle::from_degrees(v * per_unit)).ok_or_else(|| format!("'{text}' is not a positive size"))
+}
+
+/// A position: decimal degrees, or sexagesimal (`10:20:30.5` or `10h20m30.5s` hours for RA,
+/// `-20:10:05` or `-20d10m05s` degrees for Dec).
+fn position(ra: &str, dec: &str) -> Result<(f64, f64), String> {
+    let ra = match sexagesimal(ra, 'h')? {
+        Some(hours) => hours * 15.0,
+        None => ra.parse::<f64>().map_err(|_| format!("'{ra}' is not a right ascension"))?,
+    };
+    let dec = match sexagesimal(dec, 'd')? {
+        Some(degrees) => degrees,
+        None => dec.trim_end_matches('d').parse::<f64>().map_err(|_| format!("'{dec}' is not a declination"))?,
+    };
+    if !(ra.is_finite() && (-90.0..=90.0).contains(&dec)) {
+        return Err(format!("({ra}, {dec}) is not a position"));
+    }
+    Ok((ra.rem_euclid(360.0), dec))
+}
+
+/// The value of `a:b:c` or `a<first>b m c s` (first = 'h' or 'd'), or `None` for a plain number.
+fn sexagesimal(text: &str, first: char) -> Result<Option<f64>, String> {
+    let unit_form = text.contains(first) && text.contains('m');
+    if !text.contains(':') && !unit_form {
+        return Ok(None);
+    }
+    let negative = text.trim_start().starts_with('-');
+    let parts: Vec<&str> =
+        text.trim_start_matches(['-', '+']).split([':', first, 'm', 's']).filter(|p| !p.is_empty()).collect();
+    let numbers: Vec<f64> = parts
+        .iter()
+        .map(|p| p.parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{text}' is not sexagesimal"))?;
+    if numbers.is_empty() || numbers.len() > 3 || numbers[1..].iter().any(|&x| !(0.0..60.0).contains(&x)) {
+        return Err(format!("'{text}' is not sexagesimal"));
+    }
+    if first == 'h' && numbers[0] >= 24.0 {
+        return Err(format!("'{text}' is more than 24 hours of right ascension"));
+    }
+    let value = numbers.iter().rev().fold(0.0, |acc, &x| x + acc / 60.0);
+    Ok(Some(if negative { -value } else { value }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sky::chord2;
+
+    fn one(text: &str) -> Region {
+        let regions = parse(&format!("fk5\n{text}")).unwrap();
+        assert_eq!(regions.len(), 1, "{text}");
+        regions.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn positions_and_sizes_take_every_ds9_form() {
+        assert_eq!(position("10:30:00", "-20:30:00").unwrap(), (157.5, -20.5));
+        assert_eq!(position("10h30m00s", "-20d30m00s").unwrap(), (157.5, -20.5));
+        assert_eq!(position("-0.5", "+45").unwrap(), (359.5, 45.0));
+        assert_eq!(position("0:0:0", "-0:30:0").unwrap(), (0.0, -0.5), "a negative zero degrees keeps its sign");
+        assert!(position("10:70:00", "0").is_err());
+        assert!(position("270:00:00", "0").unwrap_err().contains("more than 24 hours"));
+        assert!(position("10", "91").is_err());
+        assert_eq!(size("36\"").unwrap(), Angle::from_degrees(0.01));
+        assert_eq!(size("3'").unwrap(), Angle::from_degrees(0.05));
+        assert_eq!(size("2d").unwrap(), Angle::from_degrees(2.0));
+        assert_eq!(size("0.5").unwrap(), Angle::from_degrees(0.5));
+        assert!(size("30p").unwrap_err().contains("pixels"));
+        assert!(size("-1\"").is_err());
+    }
+
+    #[test]
+    fn ds9_angles_put_the_first_axis_at_theta_plus_90_degrees() {
+        // theta = 0: the first radius (2deg) along RA, the second (0.5deg) along Dec.
+        let Region { shape, .. } = one("ellipse(100,0,2d,0.5d,0)");
+        assert!(shape.contains(&unit_vector(101.9, 0.0)) && !shape.contains(&unit_vector(100.0, 0.6)));
+        // theta = 90: the first radius along Dec.
+        let Region { shape, .. } = one("ellipse(100,0,2d,0.5d,90)");
+        assert!(!shape.contains(&unit_vector(101.9, 0.0)) && shape.contains(&unit_vector(100.0, 1.9)));
+        // A box: width along RA at theta = 0.
+        let Region { shape, .. } = one("box(100,0,4d,1d)");
+        assert!(shape.contains(&unit_vector(101.9, 0.4)) && !shape.contains(&unit_vector(100.0, 0.6)));
+    }
+
+    #[test]
+    fn a_file_of_several_commands_excludes_comments_and_annotations() {
+        let text = "# Region file format: DS9 version 4.1\n\
+            global color=green dashlist=8 3 width=1 font=\"helvetica 10 normal roman\"\n\
+            icrs; circle(0,0,1d) # color=red text={bright}\n\
+            -circle(0,0,10\") ; point(5,5) # point=x\n\
+            # circle(50,50,1d)\n\
+            polygon(10,10,11,10,11,11) # a triangle\n\
+            text(3,3) text={label}\n";
+        let regions = parse(text).unwrap();
+        assert_eq!(regions.iter().map(|r| r.exclude).collect::<Vec<_>>(), [false, true, false]);
+        let Shape::Circle(centre, radius) = &regions[0].shape else { panic!("a circle") };
+        assert!(radius.contains(chord2(centre, &unit_vector(0.0, 0.99))));
+        assert!(looks_like_regions(text.as_bytes()) && !looks_like_regions(b"ra,dec\n1,2\n"));
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_refused_naming_the_line() {
+        let cases = [
+            ("galactic\ncircle(0,0,1d)", 1, "the frame 'galactic' is not read"),
+            ("circle(0,0,1d)", 1, "a region before any frame"),
+            ("fk5\n\nannulus(0,0,1d,2d)", 3, "annulus(0,0,1d,2d): not a shape angcut reads"),
+            ("fk5\nellipse(0,0,1d,2d)", 2, "4 arguments; ellipse takes [5]"),
+            ("fk5\npolygon(0,0,1,1)", 2, "a polygon takes 3 or more"),
+            ("fk5\ncircle(0,0,5p)", 2, "is in pixels"),
+            ("fk5\ncircle 0 0 1", 2, "is not a region"),
+            ("fk5\nellipse(0,0,95d,1d,0)", 2, "semi-major axis 95deg"),
+        ];
+        for (text, line, expected) in cases {
+            let (found, problem) = parse(text).unwrap_err();
+            assert_eq!(found, line, "{text}");
+            assert!(problem.contains(expected), "{problem:?} lacks {expected:?}");
+        }
+    }
+}
