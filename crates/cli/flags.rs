@@ -173,7 +173,7 @@ pub struct GenArgs {
     /// The seed: the same seed gives the same catalogue.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// narrow (id, ra, dec) or wide (23 survey-like columns; same positions as narrow).
+    /// narrow (id, ra, dec), wide (23 survey-like columns; same positions as narrow), stars (mag, pmra, pmdec) or galaxies (d25 arcsec, ba, pa): the mask layers of scripts/bench_masks.sh.
     #[arg(long, default_value = "narrow", value_parser = parse_table_schema)]
     pub schema: TableSchema,
     /// Put 85% of the points in 12 dense patches instead of spreading them uniformly.

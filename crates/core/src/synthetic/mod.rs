@@ -3,6 +3,7 @@
 //! 23-column table. The generator is written out here (SplitMix64) rather than taken from a crate
 //! so that a seed gives the same catalogue on every platform and every version.
 
+mod layers;
 mod wide;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use crate::error::Error;
 use crate::io::write::{BatchSink, ParquetFileSink, ParquetOutputOptions};
 use crate::sky::unit_vector;
 
+pub use layers::{galaxies_batch, galaxies_schema, stars_batch, stars_schema};
 pub use wide::{wide_batch, wide_schema};
 
 /// SplitMix64: tiny, fast, and good enough to scatter points on a sphere.
@@ -162,6 +164,10 @@ pub enum TableSchema {
     Narrow,
     /// 23 columns like a survey table: see [`wide_schema`].
     Wide,
+    /// A star mask's columns, magnitudes and proper motions: see [`stars_schema`].
+    Stars,
+    /// A galaxy atlas's columns, axes and position angles: see [`galaxies_schema`].
+    Galaxies,
 }
 
 impl FromStr for TableSchema {
@@ -171,7 +177,9 @@ impl FromStr for TableSchema {
         match text.to_ascii_lowercase().as_str() {
             "narrow" => Ok(TableSchema::Narrow),
             "wide" => Ok(TableSchema::Wide),
-            _ => Err(format!("unknown schema '{text}': use narrow or wide")),
+            "stars" => Ok(TableSchema::Stars),
+            "galaxies" => Ok(TableSchema::Galaxies),
+            _ => Err(format!("unknown schema '{text}': use narrow, wide, stars or galaxies")),
         }
     }
 }
@@ -217,6 +225,8 @@ impl Catalogue {
         match self.schema {
             TableSchema::Narrow => narrow_schema(),
             TableSchema::Wide => wide_schema(),
+            TableSchema::Stars => stars_schema(),
+            TableSchema::Galaxies => galaxies_schema(),
         }
     }
 }
@@ -239,6 +249,8 @@ pub fn write_catalogue(path: &Path, catalogue: &Catalogue, options: &ParquetOutp
         let batch = match catalogue.schema {
             TableSchema::Narrow => narrow_batch_from(written as i64, ra, dec),
             TableSchema::Wide => wide_batch(written as i64, ra, dec, &mut values),
+            TableSchema::Stars => stars_batch(written as i64, ra, dec, &mut values),
+            TableSchema::Galaxies => galaxies_batch(written as i64, ra, dec, &mut values),
         };
         sink.write(&batch)?;
         written += n as u64;
