@@ -493,6 +493,6 @@ pub fn _rebuild(positions: &[u8], radii: &Bound<'_, PyAny>, kernel: &str) -> PyR
     {
         return Err(PyValueError::new_err("not a pickled angcut.ContaminantSet: one radius per position expected"));
     }
-    let set = ContaminantSet { positions, radii, ids: None, shapes: None, skipped: 0 };
+    let set = ContaminantSet { positions, radii, ids: None, shapes: None, skipped: 0, rows: None };
     Ok(PyContaminantSet::build(set, kernel_argument(kernel)?))
 }

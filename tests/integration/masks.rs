@@ -281,6 +281,70 @@ fn the_layers_that_cut_decide_every_output_mode() {
 }
 
 #[test]
+fn the_nearest_columns_name_the_nearest_shape_of_the_layers_that_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, objects) = objects(dir.path());
+    let out = dir.path().join("near.parquet");
+    masks(&input, &out, &["--cut-layers", "galaxy", "--invert", "--nearest-columns"]).success();
+    let batch = read_parquet(&out);
+    let (ra, dec) = (column_f64(&batch, "ra"), column_f64(&batch, "dec"));
+    let separation = column_f64(&batch, "nearest_sep_arcsec");
+    let layer = batch
+        .column_by_name("nearest_layer")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap()
+        .clone();
+    let row = batch
+        .column_by_name("nearest_row")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .unwrap()
+        .clone();
+    let galaxies = galaxies();
+    assert!(batch.num_rows() > 1_500 && batch.num_rows() < objects.len());
+    for i in 0..batch.num_rows() {
+        assert_eq!(layer.value(i), "galaxy");
+        // The reference: of the galaxies whose ellipse holds the object, the nearest centre (the
+        // CSV's rows in order; `no_size`, the last, is left out and never named).
+        let holding =
+            galaxies.iter().enumerate().filter(|(_, g)| ellipse_value(g, ra[i], dec[i]).is_some_and(|v| v < 1.0));
+        let (k, g) = holding
+            .min_by(|(_, a), (_, b)| {
+                let sep = |g: &Galaxy| angcut::sky::separation_deg(ra[i], dec[i], g.ra, g.dec);
+                sep(a).total_cmp(&sep(b))
+            })
+            .unwrap();
+        assert_eq!(row.value(i), k as i64, "object at ({}, {})", ra[i], dec[i]);
+        let expected = angcut::sky::separation_deg(ra[i], dec[i], g.ra, g.dec) * 3600.0;
+        assert!((separation[i] - expected).abs() < 1e-6, "{} vs {expected}", separation[i]);
+    }
+    // Without --invert the near rows are cut: the kept rows have no nearest shape (all null).
+    masks(&input, &out, &["--cut-layers", "galaxy", "--nearest-columns"]).success();
+    assert_eq!(
+        read_parquet(&out).column_by_name("nearest_layer").unwrap().null_count(),
+        objects.len() - batch.num_rows()
+    );
+}
+
+#[test]
+fn objects_without_a_position_have_null_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("objects.parquet");
+    // Inside the LMC, nowhere, no position, on the polygon across RA 0 (outside its hole).
+    write_narrow(&input, &[(80.89, -69.76), (100.0, 30.0), (f64::NAN, 10.0), (5.0, 3.0)], 10);
+    let out = dir.path().join("out.parquet");
+    masks(&input, &out, &["--mask-bits", "b", "--on-invalid", "keep"]).success().stderr(contains("invalid 1"));
+    let batch = read_parquet(&out);
+    let b = batch.column_by_name("b").unwrap().as_any().downcast_ref::<UInt8Array>().unwrap().clone();
+    assert_eq!(b.iter().collect::<Vec<_>>(), [Some(2), Some(0), None, Some(4)]);
+    masks(&input, &out, &["--mask-bits", "b", "--on-invalid", "drop"]).success();
+    assert_eq!(bits(&out, "b"), [2, 0, 4]);
+}
+
+#[test]
 fn stars_are_masked_where_they_are_at_the_survey_epoch() {
     // One star at 10 arcsec/yr due north: in 2016.0 it has moved 247.5 arcsec from 1991.25.
     let dir = tempfile::tempdir().unwrap();

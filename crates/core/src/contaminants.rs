@@ -321,6 +321,9 @@ pub struct ContaminantSet {
     pub shapes: Option<Vec<Region>>,
     /// Rows left out: ellipses without a major axis and no radius to fill it.
     pub skipped: u64,
+    /// The file row of each contaminant when some rows were left out (`None`: contaminant `i`
+    /// is row `i`).
+    pub rows: Option<Vec<u64>>,
 }
 
 impl ContaminantSet {
@@ -446,14 +449,14 @@ impl ContaminantSet {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(ContaminantSet { positions, radii, ids: None, shapes: None, skipped: 0 })
+        Ok(ContaminantSet { positions, radii, ids: None, shapes: None, skipped: 0, rows: None })
     }
 
     /// The set of `regions`: their bounding caps indexed, their shapes deciding.
     pub fn from_regions(regions: Vec<Region>) -> ContaminantSet {
         let positions = regions.iter().map(|r| r.shape.centre()).collect();
         let radii = Radii::PerContaminant(regions.iter().map(|r| r.shape.bounding_cap()).collect());
-        ContaminantSet { positions, radii, ids: None, shapes: Some(regions), skipped: 0 }
+        ContaminantSet { positions, radii, ids: None, shapes: Some(regions), skipped: 0, rows: None }
     }
 
     /// Reads positions, radii and identities from `source`, whose columns `columns` found; moves
@@ -479,6 +482,7 @@ impl ContaminantSet {
         let mut ellipses = spec.ellipse.as_ref().map(|_| Vec::new());
         let mut ids: Vec<ArrayRef> = Vec::new();
         let (mut rows_before, mut skipped) = (0u64, 0u64);
+        let mut rows_kept = Vec::new();
         while let Some(batch) = source.next_batch() {
             let batch = batch?;
             let (ras, decs) = projected.read(&batch, path)?;
@@ -510,6 +514,9 @@ impl ContaminantSet {
                     ellipses.push(Region { shape: Shape::Ellipse(ellipse), exclude: false });
                 }
                 positions.push(v);
+                if ellipses.is_some() {
+                    rows_kept.push(row);
+                }
                 kept.push(true);
             }
             if let (Some(row_radius), Some(column)) = (&spec.row_radius, radius_index) {
@@ -546,7 +553,8 @@ impl ContaminantSet {
             }
             None => None,
         };
-        Ok(ContaminantSet { positions, radii, ids, shapes: ellipses, skipped })
+        let rows = (skipped > 0).then_some(rows_kept);
+        Ok(ContaminantSet { positions, radii, ids, shapes: ellipses, skipped, rows })
     }
 
     /// How many contaminants there are.

@@ -6,9 +6,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, UInt8Array, UInt16Array, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, PrimitiveArray, RecordBatch, StringArray, UInt32Array,
 };
+use arrow::buffer::NullBuffer;
 use arrow::compute::{filter_record_batch, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
@@ -134,8 +134,11 @@ impl CutOptions {
 
 /// The name of the separation column `nearest_columns` adds.
 pub const NEAREST_SEPARATION_COLUMN: &str = "nearest_sep_arcsec";
-/// The name of the row-number column `nearest_columns` adds without contaminant ids.
+/// The name of the row-number column `nearest_columns` adds without contaminant ids (against a
+/// mask: the row of the layer's file, or the shape's number in a region file, from 0).
 pub const NEAREST_ROW_COLUMN: &str = "nearest_row";
+/// The name of the layer column `nearest_columns` adds against a mask.
+pub const NEAREST_LAYER_COLUMN: &str = "nearest_layer";
 
 /// How a cut against a mask's layers goes: which layers cut, and the column of layer bits.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -295,11 +298,6 @@ impl<'a> BatchCutter<'a> {
         how: MaskCut,
         options: CutOptions,
     ) -> Result<BatchCutter<'a>, Error> {
-        if options.nearest_columns {
-            return Err(Error::Usage(
-                "--nearest-columns cannot be used with --masks yet: a mask has no one contaminant set to name".into(),
-            ));
-        }
         BatchCutter::make(schema, path, columns, Against::Mask { mask, how }, None, options)
     }
 
@@ -332,6 +330,9 @@ impl<'a> BatchCutter<'a> {
         }
         if options.nearest_columns {
             add(NEAREST_SEPARATION_COLUMN.to_string(), DataType::Float64, "--nearest-columns")?;
+            if let Against::Mask { .. } = &against {
+                add(NEAREST_LAYER_COLUMN.to_string(), DataType::Utf8, "--nearest-columns")?;
+            }
             match id_column {
                 Some((data_type, name)) => add(format!("nearest_{name}"), data_type, "--nearest-columns")?,
                 None => add(NEAREST_ROW_COLUMN.to_string(), DataType::Int64, "--nearest-columns")?,
@@ -425,15 +426,10 @@ impl<'a> BatchCutter<'a> {
         }
         if let (Against::Mask { mask, how: MaskCut { bits_column: Some(_), .. } }, Some(words)) = (&self.against, words)
         {
-            let mut all: Vec<Option<u64>> = vec![None; batch.num_rows()];
-            for (&row, &word) in positions.rows.iter().zip(words) {
-                all[row] = Some(word);
-            }
-            columns.push(bits_array(&all, mask.layers().len()));
+            columns.push(bits_array(words, positions, batch.num_rows(), mask.layers().len()));
         }
-        if let (true, Against::Set { index, ids }) = (self.options.nearest_columns, &self.against) {
+        if self.options.nearest_columns {
             // Only near objects have a nearest contaminant within its radius: ask for those alone.
-            let mut nearest: Vec<Option<Nearest>> = vec![None; batch.num_rows()];
             let wanted: Vec<(usize, &UnitVector)> = positions
                 .rows
                 .iter()
@@ -442,18 +438,40 @@ impl<'a> BatchCutter<'a> {
                 .filter(|(_, n)| **n)
                 .map(|((&r, v), _)| (r, v))
                 .collect();
-            let found: Vec<Option<Nearest>> = wanted.par_iter().map(|(_, v)| index.nearest(v)).collect();
-            for ((row, _), n) in wanted.iter().zip(found) {
-                nearest[*row] = n;
+            match &self.against {
+                Against::Set { index, ids } => {
+                    let mut nearest: Vec<Option<Nearest>> = vec![None; batch.num_rows()];
+                    let found: Vec<Option<Nearest>> = wanted.par_iter().map(|(_, v)| index.nearest(v)).collect();
+                    for ((row, _), n) in wanted.iter().zip(found) {
+                        nearest[*row] = n;
+                    }
+                    let separation: Float64Array = nearest.iter().map(|n| n.map(|n| n.separation().arcsec())).collect();
+                    columns.push(Arc::new(separation));
+                    let which: UInt32Array = nearest.iter().map(|n| n.map(|n| n.index)).collect();
+                    let identity: ArrayRef = match ids {
+                        Some(ids) => take(ids.as_ref(), &which, None).map_err(|source| self.arrow_error(source))?,
+                        None => Arc::new(which.iter().map(|i| i.map(i64::from)).collect::<Int64Array>()),
+                    };
+                    columns.push(identity);
+                }
+                Against::Mask { mask, how } => {
+                    let mut nearest: Vec<Option<(usize, Nearest)>> = vec![None; batch.num_rows()];
+                    let found: Vec<Option<(usize, Nearest)>> =
+                        wanted.par_iter().map(|(_, v)| mask.nearest(v, how.cut)).collect();
+                    for ((row, _), n) in wanted.iter().zip(found) {
+                        nearest[*row] = n;
+                    }
+                    let separation: Float64Array =
+                        nearest.iter().map(|n| n.map(|(_, n)| n.separation().arcsec())).collect();
+                    let layer: StringArray =
+                        nearest.iter().map(|n| n.map(|(layer, _)| mask.layers()[layer].name())).collect();
+                    let row: Int64Array = nearest
+                        .iter()
+                        .map(|n| n.map(|(layer, n)| mask.layers()[layer].source_row(n.index) as i64))
+                        .collect();
+                    columns.extend([Arc::new(separation) as ArrayRef, Arc::new(layer), Arc::new(row)]);
+                }
             }
-            let separation: Float64Array = nearest.iter().map(|n| n.map(|n| n.separation().arcsec())).collect();
-            columns.push(Arc::new(separation));
-            let which: UInt32Array = nearest.iter().map(|n| n.map(|n| n.index)).collect();
-            let identity: ArrayRef = match ids {
-                Some(ids) => take(ids.as_ref(), &which, None).map_err(|source| self.arrow_error(source))?,
-                None => Arc::new(which.iter().map(|i| i.map(i64::from)).collect::<Int64Array>()),
-            };
-            columns.push(identity);
         }
         RecordBatch::try_new(self.schema.clone(), columns).map_err(|source| self.arrow_error(source))
     }
@@ -522,14 +540,39 @@ impl<'a> BatchCutter<'a> {
     }
 }
 
-/// The layer bits as the column type [`MaskCut::bits_type`] gives for `layers` layers.
-fn bits_array(words: &[Option<u64>], layers: usize) -> ArrayRef {
-    // Every word fits: it holds only the bits of `layers` layers.
+/// The layer bits of a batch of `rows` rows as the column type [`MaskCut::bits_type`] gives for
+/// `layers` layers: `words[k]` for the row `positions.rows[k]`, null for rows without a valid
+/// position.
+fn bits_array(words: &[u64], positions: &Positions, rows: usize, layers: usize) -> ArrayRef {
+    fn column<T: arrow::datatypes::ArrowPrimitiveType>(
+        words: &[u64],
+        positions: &Positions,
+        rows: usize,
+        narrow: impl Fn(u64) -> T::Native,
+    ) -> ArrayRef {
+        // Every word fits: it holds only the bits of the mask's layers.
+        let values: Vec<T::Native> = if words.len() == rows {
+            words.iter().map(|&w| narrow(w)).collect()
+        } else {
+            let mut values = vec![T::Native::default(); rows];
+            for (&row, &w) in positions.rows.iter().zip(words) {
+                values[row] = narrow(w);
+            }
+            values
+        };
+        let nulls = (!positions.invalid.is_empty()).then(|| {
+            let mut valid = vec![true; rows];
+            positions.invalid.iter().for_each(|&row| valid[row] = false);
+            NullBuffer::from(valid)
+        });
+        Arc::new(PrimitiveArray::<T>::new(values.into(), nulls))
+    }
+    use arrow::datatypes::{UInt8Type, UInt16Type, UInt32Type, UInt64Type};
     match MaskCut::bits_type(layers) {
-        DataType::UInt8 => Arc::new(words.iter().map(|w| w.map(|w| w as u8)).collect::<UInt8Array>()),
-        DataType::UInt16 => Arc::new(words.iter().map(|w| w.map(|w| w as u16)).collect::<UInt16Array>()),
-        DataType::UInt32 => Arc::new(words.iter().map(|w| w.map(|w| w as u32)).collect::<UInt32Array>()),
-        _ => Arc::new(words.iter().copied().collect::<UInt64Array>()),
+        DataType::UInt8 => column::<UInt8Type>(words, positions, rows, |w| w as u8),
+        DataType::UInt16 => column::<UInt16Type>(words, positions, rows, |w| w as u16),
+        DataType::UInt32 => column::<UInt32Type>(words, positions, rows, |w| w as u32),
+        _ => column::<UInt64Type>(words, positions, rows, |w| w),
     }
 }
 

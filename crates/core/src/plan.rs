@@ -207,11 +207,6 @@ impl StreamOptions {
                 flags(&single)
             ));
         }
-        if self.nearest_columns {
-            return usage(
-                "--nearest-columns cannot be used with --masks yet: a mask has no one contaminant set to name".into(),
-            );
-        }
         if let Some(epoch) = self.epoch
             && !epoch.is_finite()
         {
@@ -228,6 +223,7 @@ impl StreamOptions {
                 ("--invert", self.invert),
                 ("--flag-column", self.flag_column.is_some()),
                 ("--rejected", self.rejected.is_some()),
+                ("--nearest-columns", self.nearest_columns),
             ];
             if let Some((flag, _)) = needs.iter().find(|(_, given)| *given) {
                 return usage(format!(

@@ -43,8 +43,8 @@ use rayon::prelude::*;
 use crate::contaminants::ContaminantSet;
 use crate::error::Error;
 use crate::io::read::ds9::read as read_regions;
-use crate::kernel::{ContaminantIndex, KernelChoice};
-use crate::sky::UnitVector;
+use crate::kernel::{ContaminantIndex, KernelChoice, Nearest};
+use crate::sky::{UnitVector, chord2};
 
 /// One layer: its contaminants and their index.
 pub struct Layer {
@@ -76,6 +76,35 @@ impl Layer {
     /// Its index.
     pub fn index(&self) -> &ContaminantIndex {
         &self.index
+    }
+
+    /// The row of the layer's file (a region file: the shape's number, from 0) of its shape `index`.
+    pub fn source_row(&self, index: u32) -> u64 {
+        self.set.rows.as_ref().map_or(u64::from(index), |rows| rows[index as usize])
+    }
+
+    /// The shape of the layer nearest to `v` by its centre among those that hold it, or `None`
+    /// when `v` is not inside the layer (inside no shape, or inside an excluding one).
+    pub fn nearest(&self, v: &UnitVector) -> Option<Nearest> {
+        let Some(shapes) = &self.set.shapes else { return self.index.nearest(v) };
+        let (mut best, mut excluded) = (None::<Nearest>, false);
+        self.index.any_near(v, |i| {
+            let region = &shapes[i as usize];
+            if !region.shape.contains(v) {
+                return false;
+            }
+            if region.exclude {
+                excluded = true;
+                return true;
+            }
+            let candidate = Nearest { index: i, chord2: chord2(v, &region.shape.centre()) };
+            // The smaller chord, and of equal chords the lower index, whatever the visiting order.
+            if best.is_none_or(|b| (candidate.chord2, candidate.index) < (b.chord2, b.index)) {
+                best = Some(candidate);
+            }
+            false
+        });
+        if excluded { None } else { best }
     }
 
     /// Sets `inside[i]` to whether `objects[i]` lies inside the layer: inside one of its shapes
@@ -154,6 +183,20 @@ impl Mask {
                 *word |= u64::from(hit) << bit;
             }
         }
+    }
+
+    /// The nearest shape (by its centre) holding `v` among the layers whose bits are in `layers`:
+    /// the layer's number and the shape in it. Of equal separations, the lower layer.
+    pub fn nearest(&self, v: &UnitVector, layers: u64) -> Option<(usize, Nearest)> {
+        let mut best: Option<(usize, Nearest)> = None;
+        for (bit, layer) in self.layers.iter().enumerate().filter(|(bit, _)| layers & (1 << bit) != 0) {
+            if let Some(n) = layer.nearest(v)
+                && best.is_none_or(|(_, b)| n.chord2 < b.chord2)
+            {
+                best = Some((bit, n));
+            }
+        }
+        best
     }
 
     /// How many contaminants all layers hold.
@@ -235,6 +278,27 @@ mod tests {
                 prop_assert_eq!(&inside, &expected, "{:?}", kernel);
             }
         }
+    }
+
+    #[test]
+    fn the_nearest_shape_is_the_nearest_centre_that_holds_the_object_outside_every_hole() {
+        let circle = |ra: f64, radius: &str, exclude: bool| Region {
+            shape: Shape::Circle(unit_vector(ra, 0.0), SearchRadius::parse(radius).unwrap()),
+            exclude,
+        };
+        // A big circle at RA 10, a small one at RA 10.8, a hole at RA 9.
+        let regions = vec![circle(10.0, "2deg", false), circle(10.8, "0.5deg", false), circle(9.0, "0.3deg", true)];
+        let layer = Layer::new("r", ContaminantSet::from_regions(regions), KernelChoice::Auto).unwrap();
+        let nearest = |ra: f64| {
+            layer.nearest(&unit_vector(ra, 0.0)).map(|n| (n.index, (n.separation().degrees() * 1e6).round() / 1e6))
+        };
+        assert_eq!(nearest(10.6), Some((1, 0.2)), "held by both: the nearer centre");
+        assert_eq!(nearest(10.2), Some((0, 0.2)), "held by the big one only");
+        assert_eq!(nearest(9.1), None, "in the hole");
+        assert_eq!(nearest(12.5), None);
+        let mut inside = [false; 3];
+        layer.mark(&[unit_vector(10.6, 0.0), unit_vector(9.1, 0.0), unit_vector(8.5, 0.0)], &mut inside);
+        assert_eq!(inside, [true, false, true]);
     }
 
     #[test]
