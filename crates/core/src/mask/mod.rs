@@ -1,5 +1,7 @@
-//! A survey mask: layers of contaminants (stars sized by magnitude, ellipses of galaxies...),
-//! each indexed on its own, asked together for the bits of the layers that hold an object.
+//! A survey mask: layers of contaminants (stars sized by magnitude, ellipses of galaxies, DS9
+//! regions), each indexed on its own, asked together for the bits of the layers that hold an
+//! object. With several layers, one more index of every layer's bounding caps is asked first:
+//! one query per object, and only the few objects inside some cap go on to the layers.
 //!
 //! ```
 //! use std::path::Path;
@@ -40,7 +42,7 @@ pub use file::{LayerSource, LayerSpec, MAX_LAYERS, MaskSpec};
 
 use rayon::prelude::*;
 
-use crate::contaminants::ContaminantSet;
+use crate::contaminants::{ContaminantSet, Radii};
 use crate::error::Error;
 use crate::io::read::ds9::read as read_regions;
 use crate::kernel::{ContaminantIndex, KernelChoice, Nearest};
@@ -138,6 +140,10 @@ impl Layer {
 /// The layers of a mask, bit `i` for layer `i`.
 pub struct Mask {
     layers: Vec<Layer>,
+    /// With several layers, one index of every layer's bounding caps: one query tells whether an
+    /// object can be in any layer at all, and most objects of a survey are in none, so the
+    /// layers' own indexes are asked only about the few that can.
+    prefilter: Option<ContaminantIndex>,
 }
 
 impl Mask {
@@ -162,7 +168,21 @@ impl Mask {
         if layers.len() > MAX_LAYERS {
             return Err(Error::Usage(format!("{} layers: a mask holds at most {MAX_LAYERS}", layers.len())));
         }
-        Ok(Mask { layers })
+        let prefilter = if layers.len() > 1 {
+            let mut caps = Vec::new();
+            let mut radii = Vec::new();
+            for layer in &layers {
+                caps.extend_from_slice(&layer.set.positions);
+                match &layer.set.radii {
+                    Radii::Uniform(radius) => radii.extend(std::iter::repeat_n(*radius, layer.set.positions.len())),
+                    Radii::PerContaminant(each) => radii.extend_from_slice(each),
+                }
+            }
+            Some(ContaminantIndex::build_with_radii(&caps, &radii, KernelChoice::Auto)?)
+        } else {
+            None
+        };
+        Ok(Mask { layers, prefilter })
     }
 
     /// The layers, bit 0 first.
@@ -176,6 +196,25 @@ impl Mask {
     /// If `bits` and `objects` differ in length.
     pub fn mark(&self, objects: &[UnitVector], bits: &mut [u64]) {
         assert_eq!(objects.len(), bits.len(), "one mask word per object");
+        let Some(prefilter) = &self.prefilter else {
+            return self.mark_each_layer(objects, bits);
+        };
+        let mut maybe = vec![false; objects.len()];
+        prefilter.mark_near(objects, &mut maybe);
+        let candidates: Vec<usize> = (0..objects.len()).filter(|&i| maybe[i]).collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let subset: Vec<UnitVector> = candidates.iter().map(|&i| objects[i]).collect();
+        let mut words = vec![0u64; subset.len()];
+        self.mark_each_layer(&subset, &mut words);
+        for (&i, word) in candidates.iter().zip(words) {
+            bits[i] |= word;
+        }
+    }
+
+    /// [`Mask::mark`] asking every layer about every object.
+    fn mark_each_layer(&self, objects: &[UnitVector], bits: &mut [u64]) {
         let mut inside = vec![false; objects.len()];
         for (bit, layer) in self.layers.iter().enumerate() {
             layer.mark(objects, &mut inside);
@@ -299,6 +338,44 @@ mod tests {
         let mut inside = [false; 3];
         layer.mark(&[unit_vector(10.6, 0.0), unit_vector(9.1, 0.0), unit_vector(8.5, 0.0)], &mut inside);
         assert_eq!(inside, [true, false, true]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// The prefilter over every layer's caps changes no bit: a mask answers as its layers,
+        /// each asked on its own, do.
+        #[test]
+        fn the_prefilter_changes_no_bit(
+            seeds in prop::collection::vec(
+                (0.0..360.0f64, -89.0..89.0f64, 0.01..8.0f64, 0.0..180.0f64, any::<u8>(), 0..4usize),
+                3..80,
+            ),
+            objects in prop::collection::vec((0.0..360.0f64, -90.0..90.0f64), 1..300),
+        ) {
+            let objects: Vec<UnitVector> = objects.iter().map(|&(ra, dec)| unit_vector(ra, dec)).collect();
+            let layers: Vec<Layer> = (0..4)
+                .map(|k| {
+                    let mine: Vec<_> = seeds.iter().filter(|s| s.5 == k).map(|s| (s.0, s.1, s.2, s.3, s.4)).collect();
+                    Layer::new(format!("{k}"), ContaminantSet::from_regions(shapes(&mine)), KernelChoice::Auto).unwrap()
+                })
+                .collect();
+            let expected: Vec<u64> = objects
+                .iter()
+                .map(|v| {
+                    layers.iter().enumerate().map(|(bit, layer)| {
+                        let mut inside = [false];
+                        layer.mark(std::slice::from_ref(v), &mut inside);
+                        u64::from(inside[0]) << bit
+                    }).sum()
+                })
+                .collect();
+            let mask = Mask::new(layers).unwrap();
+            prop_assert!(mask.prefilter.is_some());
+            let mut bits = vec![0u64; objects.len()];
+            mask.mark(&objects, &mut bits);
+            prop_assert_eq!(bits, expected);
+        }
     }
 
     #[test]
