@@ -244,17 +244,12 @@ fn describe(error: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// The keys that describe an ellipse.
+const ELLIPSE_KEYS: [&str; 6] = ["major", "minor", "axis_ratio", "axis_unit", "axes", "pa"];
+
 impl LayerToml {
-    /// Where the layer's shapes come from: a region file takes no other key; a catalogue, its
-    /// [`ContaminantSpec`]. A message names the key at fault.
-    fn source(self, folder: &Path, epoch: Option<f64>) -> Result<LayerSource, String> {
-        if self.file.as_os_str().is_empty() {
-            return Err("file = \"\" names no file".into());
-        }
-        let path = folder.join(&self.file);
-        if !is_region_file(&path) {
-            return self.spec(path, epoch).map(|spec| LayerSource::Catalogue(Box::new(spec)));
-        }
+    /// The keys given among `among` (every key but `name` and `file` if empty), in file order.
+    fn given(&self, among: &[&str]) -> Vec<&'static str> {
         let keys = [
             ("shape", self.shape.is_some()),
             ("ra", self.ra.is_some()),
@@ -278,8 +273,24 @@ impl LayerToml {
             ("axes", self.axes.is_some()),
             ("pa", self.pa.is_some()),
         ];
-        match keys.iter().find(|(_, given)| *given) {
-            Some((key, _)) => Err(format!(
+        keys.into_iter()
+            .filter(|(key, given)| *given && (among.is_empty() || among.contains(key)))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// Where the layer's shapes come from: a region file takes no other key; a catalogue, its
+    /// [`ContaminantSpec`]. A message names the key at fault.
+    fn source(self, folder: &Path, epoch: Option<f64>) -> Result<LayerSource, String> {
+        if self.file.as_os_str().is_empty() {
+            return Err("file = \"\" names no file".into());
+        }
+        let path = folder.join(&self.file);
+        if !is_region_file(&path) {
+            return self.spec(path, epoch).map(|spec| LayerSource::Catalogue(Box::new(spec)));
+        }
+        match self.given(&[]).first() {
+            Some(key) => Err(format!(
                 "{key} does not apply to a DS9 region file ({}), whose shapes say it all",
                 self.file.display()
             )),
@@ -314,15 +325,7 @@ impl LayerToml {
         };
         let ellipse = match self.shape.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("circle") => {
-                let ellipse_keys = [
-                    ("major", self.major.is_some()),
-                    ("minor", self.minor.is_some()),
-                    ("axis_ratio", self.axis_ratio.is_some()),
-                    ("axis_unit", self.axis_unit.is_some()),
-                    ("axes", self.axes.is_some()),
-                    ("pa", self.pa.is_some()),
-                ];
-                if let Some((key, _)) = ellipse_keys.iter().find(|(_, given)| *given) {
+                if let Some(key) = self.given(&ELLIPSE_KEYS).first() {
                     return Err(format!("{key} describes an ellipse: add shape = \"ellipse\""));
                 }
                 None
@@ -334,13 +337,10 @@ impl LayerToml {
             None => radius.model(&LAYER_RADIUS_NAMES)?,
             Some(_) => {
                 // An ellipse's size comes from its axes; `radius` only fills a missing major axis.
-                let per_row = [
-                    ("radius_col", radius.radius_col.is_some()),
-                    ("radius_from_mag", radius.radius_from_mag.is_some()),
-                    ("min_radius", radius.min_radius.is_some()),
-                    ("max_radius", radius.max_radius.is_some()),
-                ];
-                if let Some((key, _)) = per_row.iter().find(|(_, given)| *given) {
+                if let Some(key) = self
+                    .given(&["radius_col", "radius_unit", "radius_from_mag", "mag_radius", "min_radius", "max_radius"])
+                    .first()
+                {
                     return Err(format!(
                         "{key} sizes circles; an ellipse layer's size comes from major and minor (radius fills a missing major axis)"
                     ));
@@ -485,6 +485,12 @@ mod tests {
                 "layer 'star': axes is required",
             ),
             (format!("{STAR}shape = \"polygon\"\n"), "shape = \"polygon\" is not a shape"),
+            (
+                format!(
+                    "{STAR}shape = \"ellipse\"\nmajor = \"a\"\naxis_unit = \"arcsec\"\naxes = \"semi\"\nradius_unit = \"arcmin\"\n"
+                ),
+                "layer 'star': radius_unit sizes circles; an ellipse layer's size comes from major and minor",
+            ),
             (STAR.replace("stars.parquet", "bad.reg"), "radius does not apply to a DS9 region file (bad.reg)"),
             ("epoch = 2016.0\n".to_string(), "no [[layer]]"),
             (STAR.replace("name = \"star\"\n", ""), "layer 1: missing field `name`"),
