@@ -57,14 +57,16 @@ pub(super) fn open_csv(path: &Path, layout: TextLayout, batch_size: usize) -> Re
     TextSource::open(path, Arc::new(Schema::new(fields)), layout, batch_size)
 }
 
+/// The file's records as the `csv` crate reads them (header first, `#` comments skipped, rows of
+/// any length): what [`header_width`] and [`locate_fault`] read to find a fault's line.
+fn records(path: &Path, layout: TextLayout) -> Option<csv::Reader<Box<dyn BufRead + Send>>> {
+    let bytes = open_bytes(path, layout.gzip).ok()?;
+    Some(csv::ReaderBuilder::new().delimiter(layout.delimiter).comment(Some(b'#')).flexible(true).from_reader(bytes))
+}
+
 /// The number of names on the header line of a CSV or TSV file.
 fn header_width(path: &Path, layout: TextLayout) -> Option<usize> {
-    let mut records = csv::ReaderBuilder::new()
-        .delimiter(layout.delimiter)
-        .comment(Some(b'#'))
-        .flexible(true)
-        .from_reader(open_bytes(path, layout.gzip).ok()?);
-    records.byte_headers().ok().map(csv::ByteRecord::len)
+    records(path, layout)?.byte_headers().ok().map(csv::ByteRecord::len)
 }
 
 /// An ECSV file, read with the types, units and delimiter its header declares.
@@ -140,12 +142,7 @@ impl BatchSource for TextSource {
 /// that the reader could not take, as an error naming its line and column; `None` if none is
 /// found (the reader's own message then stands).
 fn locate_fault(path: &Path, layout: TextLayout, schema: &Schema, first: u64, count: usize) -> Option<Error> {
-    let mut records = csv::ReaderBuilder::new()
-        .delimiter(layout.delimiter)
-        .comment(Some(b'#'))
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(open_bytes(path, layout.gzip).ok()?);
+    let mut records = records(path, layout)?;
     let mut record = csv::ByteRecord::new();
     for _ in 0..first {
         if !records.read_byte_record(&mut record).ok()? {
