@@ -17,6 +17,11 @@ pub enum Error {
     #[error("a contaminant set given already indexed has its positions, radii and kernel: drop {}", .0.join(", "))]
     OptionsForGivenSet(Vec<&'static str>),
 
+    /// A mask given already read, with options that describe a mask file (named by field, in name
+    /// order): it has its layers, epoch and kernel.
+    #[error("a mask given already read has its layers, epoch and kernel: drop {}", .0.join(", "))]
+    OptionsForGivenMask(Vec<&'static str>),
+
     /// A FITS file that cannot be read or written as a table, with cfitsio's reason or ours.
     #[error("{}: {message}", path.display())]
     Fits { path: PathBuf, message: String },
@@ -90,7 +95,10 @@ pub enum Error {
 impl Error {
     /// Usage errors are fixed by changing the command line; they exit with code 2.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Usage(_) | Error::OptionsForGivenSet(_) | Error::Column { .. })
+        matches!(
+            self,
+            Error::Usage(_) | Error::OptionsForGivenSet(_) | Error::OptionsForGivenMask(_) | Error::Column { .. }
+        )
     }
 
     /// The output was a pipe whose reader went away (`angcut ... - | head`): not a crash, but

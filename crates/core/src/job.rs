@@ -1,6 +1,6 @@
 //! The whole `angcut stream` job: from file names to written outputs and a summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::angle::Angle;
@@ -50,8 +50,8 @@ pub struct LayerSummary {
     pub contaminants: usize,
     /// Rows of its file left out (ellipses without a size).
     pub skipped: u64,
-    /// The kernel of its index.
-    pub kernel: Kernel,
+    /// The file it was read from (`None` for a layer made in memory).
+    pub file: Option<PathBuf>,
     /// The objects inside it.
     pub rows: u64,
 }
@@ -89,10 +89,10 @@ impl Summary {
                 .iter()
                 .map(|l| {
                     let skipped = if l.skipped > 0 { format!(", {} skipped", l.skipped) } else { String::new() };
-                    format!("{} {} rows ({} shapes{skipped}, {})", l.name, l.rows, l.contaminants, l.kernel)
+                    format!("{} {} rows ({} shapes{skipped})", l.name, l.rows, l.contaminants)
                 })
                 .collect();
-            format!("layers: {}", layers.join("; "))
+            format!("layers: {}; {} kernel", layers.join("; "), self.kernel)
         };
         format!(
             "angcut: {files}read {} rows, {near} {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {against})",
@@ -166,14 +166,23 @@ pub fn stream_with_index(
     contaminants: &ContaminantSet,
     index: &ContaminantIndex,
 ) -> Result<Summary, Error> {
-    stream(job, Some((contaminants, index)), None)
+    stream(job, Some(Given::Set(contaminants, index)), None)
 }
 
-fn stream(
-    job: &StreamJob,
-    given: Option<(&ContaminantSet, &ContaminantIndex)>,
-    progress: Option<&mut Progress>,
-) -> Result<Summary, Error> {
+/// [`stream_file`] against a mask already read and indexed, for a caller that cuts many jobs
+/// with one mask (a Dask worker cutting the partition files of a HATS catalogue). The job is
+/// planned by [`crate::StreamOptions::plan_with_given_mask`].
+pub fn stream_with_mask(job: &StreamJob, mask: &Mask) -> Result<Summary, Error> {
+    stream(job, Some(Given::Mask(mask)), None)
+}
+
+/// Contaminants a caller has read and indexed already.
+enum Given<'a> {
+    Set(&'a ContaminantSet, &'a ContaminantIndex),
+    Mask(&'a Mask),
+}
+
+fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>) -> Result<Summary, Error> {
     let started = Instant::now();
     // Every input is opened (its footer read) before the contaminants, and before any output
     // is created: a wrong input file, or one whose schema differs from the first's, is reported
@@ -208,25 +217,30 @@ fn stream(
     let Some(columns) = columns else { return Err(Error::Usage("no input given".into())) };
     let (read, mask);
     let against = match (given, &job.contaminants, &job.masks) {
-        (Some((set, index)), None, None) => Against::Set(set, index),
+        (Some(Given::Set(set, index)), None, None) => Against::Set(set, index),
+        (Some(Given::Mask(mask)), None, Some((None, how))) => Against::Mask(mask, how),
         (None, Some(spec), None) => {
             let set = ContaminantSet::read(spec)?;
             let index = set.index(job.kernel)?;
             read = (set, index);
             Against::Set(&read.0, &read.1)
         }
-        (None, None, Some((spec, how))) => {
+        (None, None, Some((Some(spec), how))) => {
             mask = Mask::read(spec, job.kernel)?;
             Against::Mask(&mask, how)
         }
-        (Some(_), _, _) => {
-            return Err(Error::Usage(
-                "this job reads its own contaminants: plan it with plan_with_given_set to cut against a given set"
-                    .into(),
-            ));
-        }
-        (None, _, _) => {
-            return Err(Error::Usage("this job was planned for a given contaminant set; none was given".into()));
+        (given, ..) => {
+            let planned = match (&job.contaminants, &job.masks) {
+                (Some(_), _) | (_, Some((Some(_), _))) => "reads its own contaminants",
+                (None, Some((None, _))) => "was planned for a given mask (plan_with_given_mask)",
+                (None, None) => "was planned for a given contaminant set (plan_with_given_set)",
+            };
+            let got = match given {
+                Some(Given::Set(..)) => "a contaminant set was given",
+                Some(Given::Mask(_)) => "a mask was given",
+                None => "none was given",
+            };
+            return Err(Error::Usage(format!("this job {planned}, but {got}")));
         }
     };
 
@@ -276,24 +290,23 @@ fn stream(
             .enumerate()
             .map(|(bit, layer)| LayerSummary {
                 name: layer.name().to_string(),
-                contaminants: layer.index().len(),
+                contaminants: layer.contaminants().positions.len(),
                 skipped: layer.contaminants().skipped,
-                kernel: layer.index().kernel(),
+                file: layer.file().map(Path::to_path_buf),
                 rows: counts.layers.get(bit).copied().unwrap_or(0),
             })
             .collect(),
     };
-    let indexes: Vec<&ContaminantIndex> = match &against {
-        Against::Set(_, index) => vec![index],
-        Against::Mask(mask, _) => mask.layers().iter().map(|l| l.index()).collect(),
+    let index = match &against {
+        Against::Set(_, index) => *index,
+        Against::Mask(mask, _) => mask.index(),
     };
-    let largest = indexes.iter().max_by_key(|i| i.len()).copied();
     Ok(Summary {
         files,
         counts,
-        contaminants: indexes.iter().map(|i| i.len()).sum(),
-        kernel: largest.map_or(Kernel::Naive, |i| i.kernel()),
-        largest_radius: indexes.iter().filter_map(|i| i.largest_radius()).reduce(|a, b| if b > a { b } else { a }),
+        contaminants: index.len(),
+        kernel: index.kernel(),
+        largest_radius: index.largest_radius(),
         layers,
         rejected_output: job.cut.rejected,
         selection: job.cut.selection.clone(),
@@ -385,6 +398,43 @@ mod tests {
         options.contaminants = contaminants.map(PathBuf::from);
         options.maxsep = contaminants.map(|_| SearchRadius::parse("30arcmin").unwrap());
         options
+    }
+
+    #[test]
+    fn a_given_mask_cuts_as_the_file_it_was_read_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let (read_out, given_out) = (dir.path().join("read.parquet"), dir.path().join("given.parquet"));
+        let mask_options = |out: &Path| {
+            let mut o = options(out, None);
+            o.mask_bits = Some("bits".into());
+            o.cut_layers = vec!["galaxy".into()];
+            o
+        };
+        let mut read_options = mask_options(&read_out);
+        read_options.masks = Some("fixtures/masks.toml".into());
+        let job = read_options.plan().unwrap();
+        let read = stream_file(&job).unwrap();
+
+        let mask = Mask::read(job.mask_file().unwrap(), KernelChoice::KdTree).unwrap();
+        let given_job = mask_options(&given_out).plan_with_given_mask(&mask).unwrap();
+        let given = stream_with_mask(&given_job, &mask).unwrap();
+
+        assert!(read.counts.removed > 0 && read.counts.layers.iter().all(|&n| n > 0), "{:?}", read.counts);
+        assert_eq!((&given.counts, &given.layers), (&read.counts, &read.layers));
+        assert_eq!(given.kernel, Kernel::KdTree);
+        assert_eq!(rows(&given_out), rows(&read_out));
+        // The file's options are the mask's own; a job and what it is given must match.
+        read_options.paths[1] = given_out.clone();
+        assert!(read_options.plan_with_given_mask(&mask).unwrap_err().to_string().contains("drop masks"));
+        let mut unknown = mask_options(&given_out);
+        unknown.cut_layers = vec!["stars".into()];
+        let error = unknown.plan_with_given_mask(&mask).unwrap_err().to_string();
+        assert!(
+            error.contains("'stars', which is not a layer of the mask (its layers: star, galaxy, region)"),
+            "{error}"
+        );
+        assert!(stream_with_mask(&job, &mask).unwrap_err().is_usage());
+        assert!(stream_file(&given_job).unwrap_err().is_usage());
     }
 
     #[test]

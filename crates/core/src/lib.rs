@@ -54,7 +54,7 @@ pub use contaminants::{ContaminantSet, ContaminantSpec, OptionNames, Radii, RowR
 pub use cut::{BatchCutter, CutOptions, OnInvalid, Selection};
 pub use error::Error;
 pub use io::paths::FileTask;
-pub use job::{StreamJob, Summary, stream_file, stream_file_with_progress, stream_with_index};
+pub use job::{StreamJob, Summary, stream_file, stream_file_with_progress, stream_with_index, stream_with_mask};
 pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
 pub use pipeline::PipelineOptions;
 pub use plan::{DEFAULT_BATCH_SIZE, StreamOptions};

@@ -18,7 +18,7 @@ use crate::io::paths::{FileTask, plan_out_dir};
 use crate::io::read::HduChoice;
 use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
 use crate::kernel::KernelChoice;
-use crate::mask::MaskSpec;
+use crate::mask::{Mask, MaskSpec, all_bits};
 use crate::pipeline::PipelineOptions;
 use crate::sky::SearchRadius;
 use crate::star_mask::PowerLaw;
@@ -46,8 +46,9 @@ pub struct StreamJob {
     pub(crate) kernel: KernelChoice,
     pub(crate) batch_size: usize,
     pub(crate) pipeline: PipelineOptions,
-    /// The mask file's layers and how they cut, instead of `contaminants`.
-    pub(crate) masks: Option<(MaskSpec, MaskCut)>,
+    /// How a mask's layers cut, instead of `contaminants`; with the mask file to read, or `None`
+    /// for a mask given already read ([`crate::stream_with_mask`]).
+    pub(crate) masks: Option<(Option<MaskSpec>, MaskCut)>,
     /// Which rows go to the outputs, and what columns are added; `cut.rejected` is set exactly
     /// when the files have rejected outputs.
     pub(crate) cut: CutOptions,
@@ -67,9 +68,14 @@ impl StreamJob {
         self.contaminants.as_ref()
     }
 
-    /// The mask file's layers and how they cut, for a job against a mask.
-    pub fn masks(&self) -> Option<(&MaskSpec, &MaskCut)> {
-        self.masks.as_ref().map(|(spec, how)| (spec, how))
+    /// The mask file and its layers, for a job that reads one.
+    pub fn mask_file(&self) -> Option<&MaskSpec> {
+        self.masks.as_ref().and_then(|(spec, _)| spec.as_ref())
+    }
+
+    /// How the layers cut, for a job against a mask (read from a file or given).
+    pub fn mask_cut(&self) -> Option<&MaskCut> {
+        self.masks.as_ref().map(|(_, how)| how)
     }
 }
 
@@ -195,27 +201,52 @@ impl StreamOptions {
 
     /// The job against the layers of the mask file `path`.
     fn mask_job(&self, path: &Path) -> Result<StreamJob, Error> {
-        let usage = |text: String| Err(Error::Usage(text));
         let single: Vec<&str> = self
             .contaminant_options()
             .into_iter()
             .filter(|o| !MASK_OPTIONS.contains(o) && !["masks", "kernel"].contains(o))
             .collect();
         if !single.is_empty() {
-            return usage(format!(
+            return Err(Error::Usage(format!(
                 "--masks gives every layer its file, columns and radii: drop {} (a layer of the mask file takes them)",
                 flags(&single)
-            ));
+            )));
         }
         if let Some(epoch) = self.epoch
             && !epoch.is_finite()
         {
-            return usage(format!("--epoch {epoch} is not a year"));
+            return Err(Error::Usage(format!("--epoch {epoch} is not a year")));
         }
         let spec = MaskSpec::read(path, self.epoch)?;
+        let cut = self.mask_cut(|names| spec.bits_of(names), spec.all_bits())?;
+        let mut job = self.job(None)?;
+        job.masks = Some((Some(spec), cut));
+        check_paths(&job)?;
+        Ok(job)
+    }
+
+    /// The job these options describe, against a mask already read ([`crate::stream_with_mask`]):
+    /// the mask has its layers, epoch and kernel, so only `mask_bits` and `cut_layers` of the
+    /// contaminant options may be given.
+    pub fn plan_with_given_mask(&self, mask: &Mask) -> Result<StreamJob, Error> {
+        let named: Vec<&str> =
+            self.contaminant_options().into_iter().filter(|o| !["mask_bits", "cut_layers"].contains(o)).collect();
+        if !named.is_empty() {
+            return Err(Error::OptionsForGivenMask(named));
+        }
+        let cut = self.mask_cut(|names| mask.bits_of(names), all_bits(mask.layers().len()))?;
+        let mut job = self.job(None)?;
+        job.masks = Some((None, cut));
+        check_paths(&job)?;
+        Ok(job)
+    }
+
+    /// How a mask of layers cuts: `--cut-layers` named by `bits_of`, else every layer (`all`)
+    /// unless `--mask-bits` asks for the bits alone.
+    fn mask_cut(&self, bits_of: impl Fn(&[String]) -> Result<u64, Error>, all: u64) -> Result<MaskCut, Error> {
         let cut = match (self.cut_layers.is_empty(), &self.mask_bits) {
-            (false, _) => spec.bits_of(&self.cut_layers)?,
-            (true, None) => spec.all_bits(),
+            (false, _) => bits_of(&self.cut_layers)?,
+            (true, None) => all,
             (true, Some(_)) => 0,
         };
         if cut == 0 {
@@ -226,15 +257,12 @@ impl StreamOptions {
                 ("--nearest-columns", self.nearest_columns),
             ];
             if let Some((flag, _)) = needs.iter().find(|(_, given)| *given) {
-                return usage(format!(
+                return Err(Error::Usage(format!(
                     "{flag} works on the layers that cut, and with --mask-bits no layer cuts unless --cut-layers names it"
-                ));
+                )));
             }
         }
-        let mut job = self.job(None)?;
-        job.masks = Some((spec, MaskCut { cut, bits_column: self.mask_bits.clone() }));
-        check_paths(&job)?;
-        Ok(job)
+        Ok(MaskCut { cut, bits_column: self.mask_bits.clone() })
     }
 
     /// The job these options describe, for contaminants already read and indexed
@@ -407,7 +435,8 @@ fn check_paths(job: &StreamJob) -> Result<(), Error> {
             return Err(Error::Usage("IN and the contaminants cannot both be read from stdin ('-')".into()));
         }
     }
-    let layer_files: Vec<&Path> = job.masks.iter().flat_map(|(spec, _)| spec.layers.iter().map(|l| l.path())).collect();
+    let layer_files: Vec<&Path> =
+        job.mask_file().iter().flat_map(|spec| spec.layers.iter().map(|l| l.path())).collect();
     if let Some(stdin) = layer_files.iter().find(|p| is_stdio(p)) {
         return Err(Error::Usage(format!("a mask layer's file cannot be stdin ('{}')", stdin.display())));
     }
@@ -537,6 +566,7 @@ mod tests {
         assert!(refused(&o).contains("drop --maxsep"));
         o.maxsep = None;
         let (spec, how) = o.plan().unwrap().masks.unwrap();
+        let spec = spec.unwrap();
         assert_eq!((spec.layers.len(), how.cut, how.bits_column), (3, 0b111, None));
         o.mask_bits = Some("maskbits".into());
         assert_eq!(o.plan().unwrap().masks.unwrap().1.cut, 0, "with mask bits, no layer cuts unless named");

@@ -59,10 +59,10 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
         ("angcut_version", Text(env!("CARGO_PKG_VERSION").into())),
         ("files", Value::List(files)),
         ("contaminant_file", job.contaminants.as_ref().map_or(Null, |c| path(&c.path))),
-        ("mask_file", job.masks().map_or(Null, |(spec, _)| path(&spec.path))),
+        ("mask_file", job.mask_file().map_or(Null, |spec| path(&spec.path))),
         ("contaminants", Int(summary.contaminants as u64)),
         // A mask's radii are its layers' own.
-        ("radius", if job.masks().is_some() { Null } else { radius(job.contaminants.as_ref(), summary) }),
+        ("radius", if job.mask_cut().is_some() { Null } else { radius(job.contaminants.as_ref(), summary) }),
         ("kernel", Text(summary.kernel.to_string())),
         ("layers", layers(job, summary)),
         ("rows_read", Int(c.read)),
@@ -131,21 +131,19 @@ fn inline(value: &Value) -> String {
 /// Each layer of a mask: its name, bit, file, shapes and the rows inside it; `null` without one.
 fn layers(job: &StreamJob, summary: &Summary) -> Value {
     use Value::{Int, Null, Record, Text};
-    let Some((spec, how)) = job.masks() else { return Null };
-    let layers = spec
+    let Some(how) = job.mask_cut() else { return Null };
+    let layers = summary
         .layers
         .iter()
-        .zip(&summary.layers)
         .enumerate()
-        .map(|(bit, (layer, done))| {
+        .map(|(bit, done)| {
             Record(vec![
-                ("name", Text(layer.name.clone())),
+                ("name", Text(done.name.clone())),
                 ("bit", Int(bit as u64)),
-                ("file", Text(layer.path().to_string_lossy().into_owned())),
+                ("file", done.file.as_deref().map_or(Null, |p| Text(p.to_string_lossy().into_owned()))),
                 ("cuts", Value::Bool(how.cut & (1 << bit) != 0)),
                 ("contaminants", Int(done.contaminants as u64)),
                 ("skipped", Int(done.skipped)),
-                ("kernel", Text(done.kernel.to_string())),
                 ("rows_inside", Int(done.rows)),
             ])
         })

@@ -200,25 +200,35 @@ impl MaskSpec {
     /// The bits of the layers named in `names` (`--cut-layers`), or an error naming one that is
     /// not in the file.
     pub fn bits_of(&self, names: &[String]) -> Result<u64, Error> {
-        let mut bits = 0u64;
-        for name in names {
-            let Some(bit) = self.layers.iter().position(|l| &l.name == name) else {
-                let known: Vec<&str> = self.layers.iter().map(|l| l.name.as_str()).collect();
-                return Err(Error::Usage(format!(
-                    "--cut-layers names '{name}', which is not a layer of {} (its layers: {})",
-                    self.path.display(),
-                    known.join(", ")
-                )));
-            };
-            bits |= 1 << bit;
-        }
-        Ok(bits)
+        let layers: Vec<&str> = self.layers.iter().map(|l| l.name.as_str()).collect();
+        bits_of(names, &layers, &self.path.display().to_string())
     }
 
     /// The bits of every layer.
     pub fn all_bits(&self) -> u64 {
-        if self.layers.len() >= 64 { u64::MAX } else { (1u64 << self.layers.len()) - 1 }
+        all_bits(self.layers.len())
     }
+}
+
+/// The bits of the layers called `names` among `layers` (bit `i` for `layers[i]`); a name that
+/// is no layer of `mask` (what the message calls the mask) is a usage error.
+pub(crate) fn bits_of(names: &[String], layers: &[&str], mask: &str) -> Result<u64, Error> {
+    let mut bits = 0u64;
+    for name in names {
+        let Some(bit) = layers.iter().position(|l| l == name) else {
+            return Err(Error::Usage(format!(
+                "--cut-layers names '{name}', which is not a layer of {mask} (its layers: {})",
+                layers.join(", ")
+            )));
+        };
+        bits |= 1 << bit;
+    }
+    Ok(bits)
+}
+
+/// The bits of all of `layers` layers.
+pub fn all_bits(layers: usize) -> u64 {
+    if layers >= 64 { u64::MAX } else { (1u64 << layers) - 1 }
 }
 
 /// A toml or serde error as one line, naming the layer its position falls in.

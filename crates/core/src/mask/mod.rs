@@ -1,7 +1,7 @@
 //! A survey mask: layers of contaminants (stars sized by magnitude, ellipses of galaxies, DS9
-//! regions), each indexed on its own, asked together for the bits of the layers that hold an
-//! object. With several layers, one more index of every layer's bounding caps is asked first:
-//! one query per object, and only the few objects inside some cap go on to the layers.
+//! regions) in one index of every layer's bounding caps. One query per object finds the caps
+//! that hold it, and most objects of a survey are in none; for the few that are, the caps' own
+//! layers decide: a circle's cap is its exact test, another shape's own test runs.
 //!
 //! ```
 //! use std::path::Path;
@@ -38,7 +38,9 @@
 
 mod file;
 
-pub use file::{LayerSource, LayerSpec, MAX_LAYERS, MaskSpec};
+pub use file::{LayerSource, LayerSpec, MAX_LAYERS, MaskSpec, all_bits};
+
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -48,21 +50,26 @@ use crate::io::read::ds9::read as read_regions;
 use crate::kernel::{ContaminantIndex, KernelChoice, Nearest};
 use crate::sky::{UnitVector, chord2};
 
-/// One layer: its contaminants and their index.
+/// One layer: its name, the file it was read from, and its contaminants.
 pub struct Layer {
     name: String,
+    file: Option<PathBuf>,
     set: ContaminantSet,
-    index: ContaminantIndex,
     /// Whether any shape excludes: if none does, the first shape that holds an object settles it.
     excludes: bool,
 }
 
 impl Layer {
-    /// Indexes `set` (circles, or the bounding caps of its ellipses) as layer `name`.
-    pub fn new(name: impl Into<String>, set: ContaminantSet, kernel: KernelChoice) -> Result<Layer, Error> {
-        let index = set.index(kernel)?;
+    /// `set` (circles, or shapes with their bounding caps) as layer `name`.
+    pub fn new(name: impl Into<String>, set: ContaminantSet) -> Layer {
         let excludes = set.shapes.iter().flatten().any(|r| r.exclude);
-        Ok(Layer { name: name.into(), set, index, excludes })
+        Layer { name: name.into(), file: None, set, excludes }
+    }
+
+    /// The layer, saying which file it was read from.
+    pub fn from_file(mut self, file: impl Into<PathBuf>) -> Layer {
+        self.file = Some(file.into());
+        self
     }
 
     /// The layer's name.
@@ -70,14 +77,14 @@ impl Layer {
         &self.name
     }
 
+    /// The file it was read from, if it was.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
     /// Its contaminants.
     pub fn contaminants(&self) -> &ContaminantSet {
         &self.set
-    }
-
-    /// Its index.
-    pub fn index(&self) -> &ContaminantIndex {
-        &self.index
     }
 
     /// The row of the layer's file (a region file: the shape's number, from 0) of its shape `index`.
@@ -85,69 +92,35 @@ impl Layer {
         self.set.rows.as_ref().map_or(u64::from(index), |rows| rows[index as usize])
     }
 
-    /// The shape of the layer nearest to `v` by its centre among those that hold it, or `None`
-    /// when `v` is not inside the layer (inside no shape, or inside an excluding one).
-    pub fn nearest(&self, v: &UnitVector) -> Option<Nearest> {
-        let Some(shapes) = &self.set.shapes else { return self.index.nearest(v) };
-        let (mut best, mut excluded) = (None::<Nearest>, false);
-        self.index.any_near(v, |i| {
-            let region = &shapes[i as usize];
-            if !region.shape.contains(v) {
-                return false;
-            }
-            if region.exclude {
-                excluded = true;
-                return true;
-            }
-            let candidate = Nearest { index: i, chord2: chord2(v, &region.shape.centre()) };
-            // The smaller chord, and of equal chords the lower index, whatever the visiting order.
-            if best.is_none_or(|b| (candidate.chord2, candidate.index) < (b.chord2, b.index)) {
-                best = Some(candidate);
-            }
-            false
-        });
-        if excluded { None } else { best }
+    /// Whether `v`, inside the bounding cap of contaminant `i`, is inside its shape: always for
+    /// a circle (the cap is the circle); `Some(exclude)` when inside, `None` when not.
+    #[inline]
+    fn holds(&self, i: usize, v: &UnitVector) -> Option<bool> {
+        match &self.set.shapes {
+            None => Some(false),
+            Some(shapes) => shapes[i].shape.contains(v).then_some(shapes[i].exclude),
+        }
     }
 
-    /// Sets `inside[i]` to whether `objects[i]` lies inside the layer: inside one of its shapes
-    /// and, if some shapes exclude, inside none of those.
-    pub fn mark(&self, objects: &[UnitVector], inside: &mut [bool]) {
-        // First the batch path of the kernel (SIMD, prefetching), which finds the objects inside
-        // some shape's bounding cap: most objects of a survey lie in none.
-        self.index.mark_near(objects, inside);
-        let Some(shapes) = &self.set.shapes else { return };
-        for (v, inside) in objects.iter().zip(inside.iter_mut()).filter(|(_, inside)| **inside) {
-            let (mut included, mut excluded) = (false, false);
-            // The index finds the shapes whose bounding cap holds `v`; their own tests decide.
-            // An excluding shape settles it at once; an including one must wait for the rest.
-            self.index.any_near(v, |i| {
-                let region = &shapes[i as usize];
-                if region.shape.contains(v) {
-                    if region.exclude {
-                        excluded = true;
-                        return true;
-                    }
-                    included = true;
-                    return !self.excludes;
-                }
-                false
-            });
-            *inside = included && !excluded;
+    /// The point the separations of `--nearest-columns` are measured to: the shape's centre.
+    fn centre(&self, i: usize) -> UnitVector {
+        match &self.set.shapes {
+            None => self.set.positions[i],
+            Some(shapes) => shapes[i].shape.centre(),
         }
     }
 }
 
-/// The layers of a mask, bit `i` for layer `i`.
+/// The layers of a mask, bit `i` for layer `i`, and one index of all their contaminants' caps.
 pub struct Mask {
     layers: Vec<Layer>,
-    /// With several layers, one index of every layer's bounding caps: one query tells whether an
-    /// object can be in any layer at all, and most objects of a survey are in none, so the
-    /// layers' own indexes are asked only about the few that can.
-    prefilter: Option<ContaminantIndex>,
+    index: ContaminantIndex,
+    /// Layer `k`'s contaminants are `starts[k]..starts[k + 1]` in the index.
+    starts: Vec<u32>,
 }
 
 impl Mask {
-    /// Reads and indexes every layer of `spec`, in parallel.
+    /// Reads every layer of `spec` (in parallel) and indexes them.
     pub fn read(spec: &MaskSpec, kernel: KernelChoice) -> Result<Mask, Error> {
         let layers = spec
             .layers
@@ -157,37 +130,54 @@ impl Mask {
                     LayerSource::Catalogue(spec) => ContaminantSet::read(spec)?,
                     LayerSource::Regions(path) => ContaminantSet::from_regions(read_regions(path)?),
                 };
-                Layer::new(layer.name.clone(), set, kernel)
+                Ok(Layer::new(layer.name.clone(), set).from_file(layer.path()))
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Mask::new(layers)
+            .collect::<Result<Vec<_>, Error>>()?;
+        Mask::new(layers, kernel)
     }
 
-    /// A mask of `layers` (at most [`MAX_LAYERS`]).
-    pub fn new(layers: Vec<Layer>) -> Result<Mask, Error> {
+    /// A mask of `layers` (at most [`MAX_LAYERS`]), indexed with `kernel`.
+    pub fn new(layers: Vec<Layer>, kernel: KernelChoice) -> Result<Mask, Error> {
         if layers.len() > MAX_LAYERS {
             return Err(Error::Usage(format!("{} layers: a mask holds at most {MAX_LAYERS}", layers.len())));
         }
-        let prefilter = if layers.len() > 1 {
-            let mut caps = Vec::new();
-            let mut radii = Vec::new();
-            for layer in &layers {
-                caps.extend_from_slice(&layer.set.positions);
-                match &layer.set.radii {
-                    Radii::Uniform(radius) => radii.extend(std::iter::repeat_n(*radius, layer.set.positions.len())),
-                    Radii::PerContaminant(each) => radii.extend_from_slice(each),
-                }
+        let total: usize = layers.iter().map(|l| l.set.positions.len()).sum();
+        let (mut caps, mut radii, mut starts) = (Vec::with_capacity(total), Vec::with_capacity(total), vec![0u32]);
+        for layer in &layers {
+            caps.extend_from_slice(&layer.set.positions);
+            match &layer.set.radii {
+                Radii::Uniform(radius) => radii.extend(std::iter::repeat_n(*radius, layer.set.positions.len())),
+                Radii::PerContaminant(each) => radii.extend_from_slice(each),
             }
-            Some(ContaminantIndex::build_with_radii(&caps, &radii, KernelChoice::Auto)?)
-        } else {
-            None
-        };
-        Ok(Mask { layers, prefilter })
+            let end = u32::try_from(caps.len())
+                .map_err(|_| Error::Usage(format!("{} contaminants: a mask holds fewer than 2^32", caps.len())))?;
+            starts.push(end);
+        }
+        let index = ContaminantIndex::build_with_radii(&caps, &radii, kernel)?;
+        Ok(Mask { layers, index, starts })
     }
 
     /// The layers, bit 0 first.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
+    }
+
+    /// The bits of the layers called `names`; a name that is no layer is a usage error.
+    pub fn bits_of(&self, names: &[String]) -> Result<u64, Error> {
+        let layers: Vec<&str> = self.layers.iter().map(Layer::name).collect();
+        file::bits_of(names, &layers, "the mask")
+    }
+
+    /// The index of every layer's caps.
+    pub fn index(&self) -> &ContaminantIndex {
+        &self.index
+    }
+
+    /// The layer (its bit) and its own number of the index's contaminant `i`.
+    #[inline]
+    fn locate(&self, i: u32) -> (usize, usize) {
+        let bit = self.starts.partition_point(|&start| start <= i) - 1;
+        (bit, (i - self.starts[bit]) as usize)
     }
 
     /// ORs into `bits[i]` the bit of every layer that holds `objects[i]`.
@@ -196,51 +186,74 @@ impl Mask {
     /// If `bits` and `objects` differ in length.
     pub fn mark(&self, objects: &[UnitVector], bits: &mut [u64]) {
         assert_eq!(objects.len(), bits.len(), "one mask word per object");
-        let Some(prefilter) = &self.prefilter else {
-            return self.mark_each_layer(objects, bits);
-        };
+        // The kernel's batch path (SIMD, prefetching) first: it finds the objects inside some cap.
         let mut maybe = vec![false; objects.len()];
-        prefilter.mark_near(objects, &mut maybe);
-        let candidates: Vec<usize> = (0..objects.len()).filter(|&i| maybe[i]).collect();
-        if candidates.is_empty() {
-            return;
-        }
-        let subset: Vec<UnitVector> = candidates.iter().map(|&i| objects[i]).collect();
-        let mut words = vec![0u64; subset.len()];
-        self.mark_each_layer(&subset, &mut words);
-        for (&i, word) in candidates.iter().zip(words) {
-            bits[i] |= word;
+        self.index.mark_near(objects, &mut maybe);
+        for ((v, word), _) in objects.iter().zip(bits.iter_mut()).zip(&maybe).filter(|(_, maybe)| **maybe) {
+            *word |= self.bits(v);
         }
     }
 
-    /// [`Mask::mark`] asking every layer about every object.
-    fn mark_each_layer(&self, objects: &[UnitVector], bits: &mut [u64]) {
-        let mut inside = vec![false; objects.len()];
-        for (bit, layer) in self.layers.iter().enumerate() {
-            layer.mark(objects, &mut inside);
-            for (word, &hit) in bits.iter_mut().zip(&inside) {
-                *word |= u64::from(hit) << bit;
+    /// The bits of the layers holding `v`: inside one of the layer's shapes and, if some of its
+    /// shapes exclude, inside none of those.
+    fn bits(&self, v: &UnitVector) -> u64 {
+        let (mut included, mut excluded) = (0u64, 0u64);
+        self.index.any_near(v, |i| {
+            let (bit, i) = self.locate(i);
+            let layer = &self.layers[bit];
+            // A layer that holds `v` already and excludes nowhere needs no more tests.
+            if included & (1 << bit) != 0 && !layer.excludes {
+                return false;
             }
-        }
+            match layer.holds(i, v) {
+                Some(true) => excluded |= 1 << bit,
+                Some(false) => included |= 1 << bit,
+                None => {}
+            }
+            false
+        });
+        included & !excluded
     }
 
     /// The nearest shape (by its centre) holding `v` among the layers whose bits are in `layers`:
-    /// the layer's number and the shape in it. Of equal separations, the lower layer.
+    /// the layer's number and the shape in it. Of equal separations, the lower layer, and in a
+    /// layer the lower shape.
     pub fn nearest(&self, v: &UnitVector, layers: u64) -> Option<(usize, Nearest)> {
-        let mut best: Option<(usize, Nearest)> = None;
-        for (bit, layer) in self.layers.iter().enumerate().filter(|(bit, _)| layers & (1 << bit) != 0) {
-            if let Some(n) = layer.nearest(v)
-                && best.is_none_or(|(_, b)| n.chord2 < b.chord2)
+        let mut best: Vec<Option<Nearest>> = vec![None; self.layers.len()];
+        let mut excluded = 0u64;
+        self.index.any_near(v, |i| {
+            let (bit, i) = self.locate(i);
+            let layer = &self.layers[bit];
+            if layers & (1 << bit) == 0 {
+                return false;
+            }
+            match layer.holds(i, v) {
+                Some(true) => excluded |= 1 << bit,
+                Some(false) => {
+                    let candidate = Nearest { index: i as u32, chord2: chord2(v, &layer.centre(i)) };
+                    // Whatever order the kernel visits them in.
+                    if best[bit].is_none_or(|b| (candidate.chord2, candidate.index) < (b.chord2, b.index)) {
+                        best[bit] = Some(candidate);
+                    }
+                }
+                None => {}
+            }
+            false
+        });
+        let mut found: Option<(usize, Nearest)> = None;
+        for (bit, n) in best.into_iter().enumerate().filter(|(bit, _)| excluded & (1 << bit) == 0) {
+            if let Some(n) = n
+                && found.is_none_or(|(_, b)| n.chord2 < b.chord2)
             {
-                best = Some((bit, n));
+                found = Some((bit, n));
             }
         }
-        best
+        found
     }
 
     /// How many contaminants all layers hold.
     pub fn contaminants(&self) -> usize {
-        self.layers.iter().map(|l| l.index.len()).sum()
+        self.index.len()
     }
 
     /// Rows of the layers' files that were left out (ellipses without a size).
@@ -311,9 +324,11 @@ mod tests {
             }
             let expected: Vec<bool> = objects.iter().map(|v| reference(&regions, v)).collect();
             for kernel in KERNELS {
-                let layer = Layer::new("shapes", ContaminantSet::from_regions(regions.clone()), kernel).unwrap();
-                let mut inside = vec![false; objects.len()];
-                layer.mark(&objects, &mut inside);
+                let layer = Layer::new("shapes", ContaminantSet::from_regions(regions.clone()));
+                let mask = Mask::new(vec![layer], kernel).unwrap();
+                let mut bits = vec![0; objects.len()];
+                mask.mark(&objects, &mut bits);
+                let inside: Vec<bool> = bits.iter().map(|&b| b == 1).collect();
                 prop_assert_eq!(&inside, &expected, "{:?}", kernel);
             }
         }
@@ -327,54 +342,97 @@ mod tests {
         };
         // A big circle at RA 10, a small one at RA 10.8, a hole at RA 9.
         let regions = vec![circle(10.0, "2deg", false), circle(10.8, "0.5deg", false), circle(9.0, "0.3deg", true)];
-        let layer = Layer::new("r", ContaminantSet::from_regions(regions), KernelChoice::Auto).unwrap();
+        let mask = Mask::new(vec![Layer::new("r", ContaminantSet::from_regions(regions))], KernelChoice::Auto).unwrap();
         let nearest = |ra: f64| {
-            layer.nearest(&unit_vector(ra, 0.0)).map(|n| (n.index, (n.separation().degrees() * 1e6).round() / 1e6))
+            mask.nearest(&unit_vector(ra, 0.0), 1)
+                .map(|(layer, n)| (layer, n.index, (n.separation().degrees() * 1e6).round() / 1e6))
         };
-        assert_eq!(nearest(10.6), Some((1, 0.2)), "held by both: the nearer centre");
-        assert_eq!(nearest(10.2), Some((0, 0.2)), "held by the big one only");
+        assert_eq!(nearest(10.6), Some((0, 1, 0.2)), "held by both: the nearer centre");
+        assert_eq!(nearest(10.2), Some((0, 0, 0.2)), "held by the big one only");
         assert_eq!(nearest(9.1), None, "in the hole");
         assert_eq!(nearest(12.5), None);
-        let mut inside = [false; 3];
-        layer.mark(&[unit_vector(10.6, 0.0), unit_vector(9.1, 0.0), unit_vector(8.5, 0.0)], &mut inside);
-        assert_eq!(inside, [true, false, true]);
+        assert_eq!(mask.nearest(&unit_vector(10.6, 0.0), 0), None, "no layer asked about");
+        let mut bits = [0; 3];
+        mask.mark(&[unit_vector(10.6, 0.0), unit_vector(9.1, 0.0), unit_vector(8.5, 0.0)], &mut bits);
+        assert_eq!(bits, [1, 0, 1]);
+    }
+
+    /// A layer of plain circles (no shapes: the caps are the circles), one per seed.
+    fn circles(seeds: &[(f64, f64, f64, f64, u8)]) -> ContaminantSet {
+        ContaminantSet {
+            positions: seeds.iter().map(|s| unit_vector(s.0, s.1)).collect(),
+            radii: Radii::PerContaminant(
+                seeds.iter().map(|s| SearchRadius::new(Angle::from_degrees(s.2)).unwrap()).collect(),
+            ),
+            ids: None,
+            shapes: None,
+            skipped: 0,
+            rows: None,
+        }
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
 
-        /// The prefilter over every layer's caps changes no bit: a mask answers as its layers,
-        /// each asked on its own, do.
+        /// Several layers (plain circles and shapes) in one index: every object gets the bit of
+        /// each layer whose shapes hold it by the plain reference, with every kernel; and its
+        /// nearest shape is the reference's nearest centre among the layers asked about.
         #[test]
-        fn the_prefilter_changes_no_bit(
+        fn every_layer_gets_its_own_bits_from_the_shared_index(
             seeds in prop::collection::vec(
                 (0.0..360.0f64, -89.0..89.0f64, 0.01..8.0f64, 0.0..180.0f64, any::<u8>(), 0..4usize),
                 3..80,
             ),
             objects in prop::collection::vec((0.0..360.0f64, -90.0..90.0f64), 1..300),
+            asked in 0..16u64,
         ) {
             let objects: Vec<UnitVector> = objects.iter().map(|&(ra, dec)| unit_vector(ra, dec)).collect();
-            let layers: Vec<Layer> = (0..4)
-                .map(|k| {
-                    let mine: Vec<_> = seeds.iter().filter(|s| s.5 == k).map(|s| (s.0, s.1, s.2, s.3, s.4)).collect();
-                    Layer::new(format!("{k}"), ContaminantSet::from_regions(shapes(&mine)), KernelChoice::Auto).unwrap()
+            let mine = |k: usize| -> Vec<_> { seeds.iter().filter(|s| s.5 == k).map(|s| (s.0, s.1, s.2, s.3, s.4)).collect() };
+            // Layer 0 plain circles, the others any shapes; each layer's regions for the reference.
+            let regions: Vec<Vec<Region>> = (0..4)
+                .map(|k| if k == 0 {
+                    mine(0).iter().map(|s| Region {
+                        shape: Shape::Circle(unit_vector(s.0, s.1), SearchRadius::new(Angle::from_degrees(s.2)).unwrap()),
+                        exclude: false,
+                    }).collect()
+                } else {
+                    shapes(&mine(k))
                 })
                 .collect();
             let expected: Vec<u64> = objects
                 .iter()
-                .map(|v| {
-                    layers.iter().enumerate().map(|(bit, layer)| {
-                        let mut inside = [false];
-                        layer.mark(std::slice::from_ref(v), &mut inside);
-                        u64::from(inside[0]) << bit
-                    }).sum()
-                })
+                .map(|v| regions.iter().enumerate().map(|(bit, r)| u64::from(reference(r, v)) << bit).sum())
                 .collect();
-            let mask = Mask::new(layers).unwrap();
-            prop_assert!(mask.prefilter.is_some());
-            let mut bits = vec![0u64; objects.len()];
-            mask.mark(&objects, &mut bits);
-            prop_assert_eq!(bits, expected);
+            let nearest = |v: &UnitVector| -> Option<(usize, u32)> {
+                let mut found: Option<(usize, u32, f64)> = None;
+                for (bit, r) in regions.iter().enumerate() {
+                    if asked & (1 << bit) == 0 || !reference(r, v) {
+                        continue;
+                    }
+                    for (i, region) in r.iter().enumerate().filter(|(_, r)| !r.exclude && r.shape.contains(v)) {
+                        let d = chord2(v, &region.shape.centre());
+                        if found.is_none_or(|(_, _, best)| d < best) {
+                            found = Some((bit, i as u32, d));
+                        }
+                    }
+                }
+                found.map(|(bit, i, _)| (bit, i))
+            };
+            for kernel in KERNELS {
+                let layers: Vec<Layer> = (0..4)
+                    .map(|k| {
+                        let set = if k == 0 { circles(&mine(0)) } else { ContaminantSet::from_regions(regions[k].clone()) };
+                        Layer::new(format!("{k}"), set)
+                    })
+                    .collect();
+                let mask = Mask::new(layers, kernel).unwrap();
+                let mut bits = vec![0u64; objects.len()];
+                mask.mark(&objects, &mut bits);
+                prop_assert_eq!(&bits, &expected, "{:?}", kernel);
+                for v in &objects {
+                    prop_assert_eq!(mask.nearest(v, asked).map(|(bit, n)| (bit, n.index)), nearest(v), "{:?}", kernel);
+                }
+            }
         }
     }
 
@@ -385,9 +443,9 @@ mod tests {
                 shape: Shape::Circle(unit_vector(ra, 0.0), SearchRadius::parse("1deg").unwrap()),
                 exclude: false,
             }];
-            Layer::new(format!("at {ra}"), ContaminantSet::from_regions(regions), KernelChoice::Auto).unwrap()
+            Layer::new(format!("at {ra}"), ContaminantSet::from_regions(regions))
         };
-        let mask = Mask::new(vec![layer(10.0), layer(10.5), layer(200.0)]).unwrap();
+        let mask = Mask::new(vec![layer(10.0), layer(10.5), layer(200.0)], KernelChoice::Auto).unwrap();
         let mut bits = vec![0; 3];
         mask.mark(&[unit_vector(10.2, 0.0), unit_vector(199.5, 0.0), unit_vector(90.0, 0.0)], &mut bits);
         assert_eq!(bits, [0b011, 0b100, 0]);
