@@ -4,6 +4,8 @@ The Rust core of the ``angcut`` command line, for Python:
 
 - :class:`ContaminantSet`: contaminant positions and radii with their index, built once; ``mask``,
   ``classify``, ``nearest`` on numpy arrays, ``filter`` on Arrow tables (zero-copy).
+- :class:`Mask`: the layers of a mask file (stars, ellipses, DS9 regions), read and indexed once;
+  ``bits`` and ``select`` on numpy arrays; given to ``stream``, ``dask.cut`` and ``hats.cut``.
 - :func:`stream`: the command line's ``angcut stream`` on files, same options, returns the summary.
 - :mod:`angcut.dask`: the cut per partition of an LSDB catalogue or a Dask DataFrame.
 - :mod:`angcut.hats`: a HATS catalogue on disk cut into a new one, partition file by partition
@@ -25,10 +27,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from ._angcut import AngcutError, ContaminantSet, __version__
+from ._angcut import AngcutError, ContaminantSet, Mask, __version__
 from . import _angcut
 
-__all__ = ["AngcutError", "ContaminantSet", "stream", "__version__"]
+__all__ = ["AngcutError", "ContaminantSet", "Mask", "stream", "__version__"]
 
 
 def _mag_radius(value: Any) -> list[str]:
@@ -51,7 +53,7 @@ def stream(
     *,
     contaminants: str | os.PathLike | ContaminantSet | None = None,
     maxsep: str | float | None = None,
-    masks: str | os.PathLike | None = None,
+    masks: str | os.PathLike | Mask | None = None,
     mask_bits: str | None = None,
     cut_layers: str | Iterable[str] | None = None,
     epoch: float | None = None,
@@ -96,7 +98,8 @@ def stream(
     ``masks="masks.toml"`` cuts against the layers of a mask file instead of ``contaminants``
     (README, "Survey masks"): ``mask_bits="maskbits"`` adds the column of layer bits and keeps
     every row unless ``cut_layers=["star"]`` names layers that cut; ``epoch=2016.0`` overrides
-    the file's epoch for proper motions.
+    the file's epoch for proper motions. ``masks`` may be a :class:`Mask` instead of a file: it
+    was read with its epoch and kernel already, and serves every later call with its index.
 
     ``contaminants`` may be a :class:`ContaminantSet` instead of a file: its positions, radii and
     kernel stand for the contaminant options (none of which may then be given), and its index,
@@ -111,11 +114,13 @@ def stream(
     inputs = [in_path] if isinstance(in_path, (str, os.PathLike)) else list(in_path)
     paths = [os.fspath(p) for p in inputs] + ([os.fspath(out_path)] if out_path is not None else [])
     given = contaminants if isinstance(contaminants, ContaminantSet) else None
+    given_mask = masks if isinstance(masks, Mask) else None
     return _angcut._stream(
         paths,
         contaminants=None if given is not None else _path(contaminants),
         given=given,
-        masks=_path(masks),
+        masks=None if given_mask is not None else _path(masks),
+        given_mask=given_mask,
         mask_bits=mask_bits,
         cut_layers=[cut_layers] if isinstance(cut_layers, str) else list(cut_layers or []),
         epoch=epoch,

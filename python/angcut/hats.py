@@ -1,6 +1,7 @@
 """Cut a HATS catalogue on disk into a new HATS catalogue, one partition file per Dask task.
 
-``cut("objects_hats", "clean_hats", stars)`` hands each partition's Parquet file to angcut's own
+``cut("objects_hats", "clean_hats", stars)`` (a :class:`~angcut.ContaminantSet`, or a
+:class:`~angcut.Mask` of layers) hands each partition's Parquet file to angcut's own
 streaming pipeline (what ``angcut stream`` does to a file: Parquet decoded, cut and encoded in
 Rust, columns and schema metadata as they were, rows in their order), one Dask task per
 partition, then writes the new catalogue's HATS metadata with the ``hats`` library: partition
@@ -28,8 +29,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from . import ContaminantSet, __version__, stream
-from ._options import check_cut_options
+from . import ContaminantSet, Mask, __version__, stream
+from ._options import check_cut_options, layer_names
 from .dask import _shipped
 
 __all__ = ["cut"]
@@ -61,7 +62,7 @@ def _histogram(path: str, column: str | None, column_order: int, ra: str, dec: s
 
 
 def _cut_file(
-    contaminants: ContaminantSet,
+    contaminants: ContaminantSet | Mask,
     source: str,
     target: str,
     options: dict,
@@ -77,7 +78,8 @@ def _cut_file(
     if os.path.exists(failed):
         return None
     try:
-        summary = stream(source, target, contaminants=contaminants, **options)
+        given = {"masks": contaminants} if isinstance(contaminants, Mask) else {"contaminants": contaminants}
+        summary = stream(source, target, **given, **options)
         if summary["rows_written"] == 0:
             os.remove(target)
             return summary, None
@@ -194,13 +196,15 @@ def _tables(source: Path, target: Path) -> tuple[list[_Table], Any]:
 def cut(
     in_path: str | os.PathLike,
     out_path: str | os.PathLike,
-    contaminants: ContaminantSet,
+    contaminants: ContaminantSet | Mask,
     *,
     ra: str | None = None,
     dec: str | None = None,
     invert: bool = False,
     flag_column: str | None = None,
     on_invalid: str = "error",
+    mask_bits: str | None = None,
+    cut_layers: str | list[str] | None = None,
     threads: int = 1,
     compression: str | None = None,
     row_group_size: int | None = None,
@@ -211,7 +215,9 @@ def cut(
     Each partition file is cut by the Rust pipeline in a Dask task (``threads`` cutting threads
     per task; Dask runs as many tasks at once as it has worker threads). ``ra``/``dec`` default to
     the catalogue's own columns; ``invert``, ``flag_column``, ``on_invalid``, ``compression`` and
-    ``row_group_size`` are those of :func:`angcut.stream`.
+    ``row_group_size`` are those of :func:`angcut.stream`. ``contaminants`` is a
+    :class:`~angcut.ContaminantSet` or a :class:`~angcut.Mask`; with a mask, ``mask_bits`` and
+    ``cut_layers`` are those of :func:`angcut.stream` too.
 
     The output appears only when everything succeeded: it is built in a hidden directory beside
     ``out_path`` and renamed into place; on any error it is removed and the input is untouched.
@@ -223,7 +229,8 @@ def cut(
     """
     import dask
 
-    check_cut_options(contaminants, invert, flag_column, on_invalid)
+    cut_layers = layer_names(cut_layers)
+    check_cut_options(contaminants, invert, flag_column, on_invalid, mask_bits, cut_layers)
     source, target = _local_path(in_path), _local_path(out_path)
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such HATS catalogue directory")
@@ -250,6 +257,7 @@ def cut(
                 "flag_column": flag_column,
                 "on_invalid": on_invalid,
                 "threads": threads,
+                **({"mask_bits": mask_bits, "cut_layers": cut_layers} if isinstance(contaminants, Mask) else {}),
                 "compression": compression,
                 "row_group_size": row_group_size,
             }

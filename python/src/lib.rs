@@ -9,6 +9,7 @@
 mod contaminant_set;
 mod convert;
 mod errors;
+mod mask;
 mod streaming;
 
 use pyo3::prelude::*;
@@ -25,6 +26,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn _angcut(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<contaminant_set::PyContaminantSet>()?;
     m.add_function(wrap_pyfunction!(contaminant_set::_rebuild, m)?)?;
+    m.add_class::<mask::PyMask>()?;
+    m.add_function(wrap_pyfunction!(mask::_rebuild_mask, m)?)?;
     m.add_function(wrap_pyfunction!(streaming::_stream, m)?)?;
     m.add("AngcutError", m.py().get_type::<errors::AngcutError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use crate::contaminant_set::PyContaminantSet;
 use crate::convert::{kernel_argument, on_invalid_argument, radius_argument, summary_value, unit_argument, warn};
 use crate::errors::{AngcutError, guarded, py_error};
+use crate::mask::PyMask;
 
 /// An option's text parsed by the core's parser for it, a ValueError naming the option if bad.
 fn parsed<T: std::str::FromStr<Err = String>>(name: &str, text: Option<&str>) -> PyResult<Option<T>> {
@@ -38,10 +39,11 @@ fn radius(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Searc
 
 /// Runs `angcut stream` with these options, GIL released; returns the summary (what
 /// `--stats-json` writes) as a dict. With `given`, cuts against that set and its index (built
-/// once per set, kept for the next call) instead of reading a contaminant file.
+/// once per set, kept for the next call) instead of reading a contaminant file; with `given_mask`,
+/// against that mask instead of reading a mask file.
 #[pyfunction]
 #[pyo3(signature = (
-    paths, *, contaminants=None, given=None, masks=None, mask_bits=None, cut_layers=Vec::new(), epoch=None, out_dir=None, maxsep=None, radius_col=None, radius_unit=None,
+    paths, *, contaminants=None, given=None, masks=None, given_mask=None, mask_bits=None, cut_layers=Vec::new(), epoch=None, out_dir=None, maxsep=None, radius_col=None, radius_unit=None,
     radius_from_mag=None, mag_radius=Vec::new(), min_radius=None, max_radius=None, invert=false, rejected=None,
     flag_column=None, nearest_columns=false, contaminant_id=None, ra=None, dec=None, hdu=None,
     contaminant_hdu=None, contaminant_ra=None, contaminant_dec=None, kernel=None, threads=None, batch_size=None, on_invalid=None, compression=None,
@@ -54,6 +56,7 @@ pub fn _stream<'py>(
     contaminants: Option<PathBuf>,
     given: Option<&PyContaminantSet>,
     masks: Option<PathBuf>,
+    given_mask: Option<&PyMask>,
     mask_bits: Option<String>,
     cut_layers: Vec<String>,
     epoch: Option<f64>,
@@ -122,20 +125,24 @@ pub fn _stream<'py>(
         output_format: parsed::<OutputFormat>("output_format", output_format)?,
         row_group_size,
     };
-    let job = match given {
-        Some(_) => options.plan_with_given_set(),
-        None => options.plan(),
+    let job = match (given, given_mask) {
+        (Some(_), _) => options.plan_with_given_set(),
+        (None, Some(mask)) => options.plan_with_given_mask(&mask.mask),
+        (None, None) => options.plan(),
     }
     .map_err(|error| match error {
-        // A set has said what the contaminant options would: giving both is a mistake in the call.
-        angcut::Error::OptionsForGivenSet(_) => PyTypeError::new_err(format!("stream(): {error}")),
+        // A set or a mask has said what these options would: giving both is a mistake in the call.
+        angcut::Error::OptionsForGivenSet(_) | angcut::Error::OptionsForGivenMask(_) => {
+            PyTypeError::new_err(format!("stream(): {error}"))
+        }
         error => py_error(error),
     })?;
     let (record, warnings) = py.detach(|| {
         guarded(|| {
-            let summary = match given {
-                Some(set) => angcut::stream_with_index(&job, &set.set, set.index()?),
-                None => angcut::stream_file(&job),
+            let summary = match (given, given_mask) {
+                (Some(set), _) => angcut::stream_with_index(&job, &set.set, set.index()?),
+                (None, Some(mask)) => angcut::stream_with_mask(&job, &mask.mask),
+                (None, None) => angcut::stream_file(&job),
             }
             .map_err(py_error)?;
             if let Some(path) = &stats_json {

@@ -17,7 +17,7 @@ hats = pytest.importorskip("hats")
 
 import angcut  # noqa: E402
 import angcut.hats  # noqa: E402
-from conftest import cli_cut, uniform_sky  # noqa: E402
+from conftest import REPO, cli_cut, run_cli, uniform_sky  # noqa: E402
 
 ROWS = 200_000
 
@@ -101,6 +101,27 @@ def test_other_output_modes_equal_the_cli(client, collection, stars, tmp_path, a
     flagged = lsdb.open_catalog(tmp_path / "flagged").compute()
     cli_flags = cli_cut(tmp_path, angcut_cli, whole, stars_path, "--flag-column", "near_star")
     assert len(flagged) == ROWS and flagged["near_star"].tolist() == cli_flags["near_star"].to_pylist()
+
+
+def test_cut_with_a_mask_writes_each_partitions_bits_as_the_cli(client, collection, tmp_path, angcut_cli):
+    masks = REPO / "fixtures" / "masks.toml"
+    mask = angcut.Mask(masks)
+    out = tmp_path / "masked"
+    summary = angcut.hats.cut(collection, out, mask, mask_bits="maskbits", cut_layers=["galaxy", "region"])
+
+    whole = rows_in_partition_order(collection)
+    source, cli_out = tmp_path / "rows.parquet", tmp_path / "cli.parquet"
+    pq.write_table(pa.Table.from_pandas(whole.reset_index(drop=True), preserve_index=False), source)
+    done = run_cli(angcut_cli, "stream", str(source), str(cli_out), "--masks", str(masks), "--mask-bits", "maskbits",
+                   "--cut-layers", "galaxy,region", "-q")
+    assert done.returncode == 0, done.stderr
+    expected = pq.read_table(cli_out)
+    kept = lsdb.open_catalog(out).compute()
+    assert kept["id"].tolist() == expected["id"].to_pylist()
+    assert kept["maskbits"].tolist() == expected["maskbits"].to_pylist()
+    bits = expected["maskbits"].to_numpy()
+    assert (bits & 1).any() and summary["rows_removed"] == ROWS - len(kept) > 0, "stars flagged, galaxies and regions cut"
+    assert hats.read_hats(out / "objects").catalog_info.total_rows == len(kept)
 
 
 def test_emptied_partitions_are_left_out(client, collection, tmp_path):

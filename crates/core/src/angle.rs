@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An angle, stored in radians.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize, serde::Deserialize)]
 pub struct Angle {
     radians: f64,
 }

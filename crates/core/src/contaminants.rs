@@ -299,7 +299,7 @@ impl ContaminantSpec {
 }
 
 /// The radii of a contaminant set.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Radii {
     /// One radius for every contaminant.
     Uniform(SearchRadius),
@@ -308,13 +308,15 @@ pub enum Radii {
 }
 
 /// Contaminant positions with their radii (and identities, if asked for), read and checked.
-#[derive(Debug, Clone)]
+/// Serialized without the identities (an Arrow array), which only `--nearest-columns` reads.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ContaminantSet {
     /// The contaminants' positions, in file order.
     pub positions: Vec<UnitVector>,
     /// Their radii.
     pub radii: Radii,
     /// The `id_column` values, one per contaminant, in file order.
+    #[serde(skip)]
     pub ids: Option<ArrayRef>,
     /// The shapes, one per contaminant, when they are not the circles of `radii` (ellipses from
     /// columns, a region file's shapes): `positions` and `radii` then hold their bounding caps.

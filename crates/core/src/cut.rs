@@ -151,6 +151,31 @@ pub struct MaskCut {
 }
 
 impl MaskCut {
+    /// How a mask whose layers' bits are `all` cuts: the layers `named` (`--cut-layers`), else
+    /// every layer unless `bits_column` (`--mask-bits`) asks for the bits alone. `uses` are the
+    /// options given (name, whether given) that work on the layers that cut: with none cutting,
+    /// a given one is a usage error. The one rule for the command line, the library and Python.
+    pub fn choose(
+        named: Option<u64>,
+        all: u64,
+        bits_column: Option<String>,
+        uses: &[(&str, bool)],
+    ) -> Result<MaskCut, Error> {
+        let cut = match (named, &bits_column) {
+            (Some(named), _) => named,
+            (None, None) => all,
+            (None, Some(_)) => 0,
+        };
+        if cut == 0
+            && let Some((flag, _)) = uses.iter().find(|(_, given)| *given)
+        {
+            return Err(Error::Usage(format!(
+                "{flag} works on the layers that cut, and with --mask-bits no layer cuts unless --cut-layers names it"
+            )));
+        }
+        Ok(MaskCut { cut, bits_column })
+    }
+
     /// The narrowest unsigned type with a bit for each of `layers` layers.
     pub fn bits_type(layers: usize) -> DataType {
         match layers {

@@ -244,25 +244,14 @@ impl StreamOptions {
     /// How a mask of layers cuts: `--cut-layers` named by `bits_of`, else every layer (`all`)
     /// unless `--mask-bits` asks for the bits alone.
     fn mask_cut(&self, bits_of: impl Fn(&[String]) -> Result<u64, Error>, all: u64) -> Result<MaskCut, Error> {
-        let cut = match (self.cut_layers.is_empty(), &self.mask_bits) {
-            (false, _) => bits_of(&self.cut_layers)?,
-            (true, None) => all,
-            (true, Some(_)) => 0,
-        };
-        if cut == 0 {
-            let needs = [
-                ("--invert", self.invert),
-                ("--flag-column", self.flag_column.is_some()),
-                ("--rejected", self.rejected.is_some()),
-                ("--nearest-columns", self.nearest_columns),
-            ];
-            if let Some((flag, _)) = needs.iter().find(|(_, given)| *given) {
-                return Err(Error::Usage(format!(
-                    "{flag} works on the layers that cut, and with --mask-bits no layer cuts unless --cut-layers names it"
-                )));
-            }
-        }
-        Ok(MaskCut { cut, bits_column: self.mask_bits.clone() })
+        let named = if self.cut_layers.is_empty() { None } else { Some(bits_of(&self.cut_layers)?) };
+        let uses = [
+            ("--invert", self.invert),
+            ("--flag-column", self.flag_column.is_some()),
+            ("--rejected", self.rejected.is_some()),
+            ("--nearest-columns", self.nearest_columns),
+        ];
+        MaskCut::choose(named, all, self.mask_bits.clone(), &uses)
     }
 
     /// The job these options describe, for contaminants already read and indexed

@@ -44,7 +44,7 @@ fn dot(a: &UnitVector, b: &UnitVector) -> f64 {
 /// assert!(!e.contains(&unit_vector(10.0, 1.1 / 60.0))); // 1.1 arcmin north
 /// assert!(e.bounding_cap().angle() >= Angle::from_arcsec(120.0));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ellipse {
     centre: UnitVector,
     /// The unit tangent vectors along the major (u) and minor (v) axes.
@@ -110,7 +110,7 @@ impl Ellipse {
 }
 
 /// A box on the sky (see the module's definition): half-sizes along and across a position angle.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SkyBox {
     centre: UnitVector,
     along: UnitVector,
@@ -153,7 +153,7 @@ impl SkyBox {
 }
 
 /// A polygon on the sky whose edges are great-circle arcs, smaller than a hemisphere.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Polygon {
     /// The vertices' mean direction: the projection's centre.
     centre: UnitVector,
@@ -256,7 +256,7 @@ fn axes(ra_deg: f64, dec_deg: f64, pa: Angle) -> Result<(UnitVector, UnitVector)
 }
 
 /// Any shape a mask layer holds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Shape {
     /// A circle: strictly within the radius of the centre (the chord predicate of [`crate::sky`]).
     Circle(UnitVector, SearchRadius),
@@ -303,7 +303,7 @@ impl Shape {
 
 /// A shape of a region file: objects inside an included shape are in the layer unless they are
 /// inside an excluded one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Region {
     /// The shape.
     pub shape: Shape,

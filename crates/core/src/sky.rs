@@ -46,7 +46,9 @@ pub fn chord2(a: &UnitVector, b: &UnitVector) -> f64 {
 /// assert!(SearchRadius::parse("0").is_err());
 /// assert!(SearchRadius::new(Angle::from_degrees(181.0)).is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+// Stored as its angle, and checked again when read back.
+#[serde(try_from = "Angle", into = "Angle")]
 pub struct SearchRadius {
     angle: Angle,
     limit: f64,
@@ -118,10 +120,38 @@ pub fn separation_deg(ra1: f64, dec1: f64, ra2: f64, dec2: f64) -> f64 {
     num1.hypot(num2).atan2(den).to_degrees()
 }
 
+impl TryFrom<Angle> for SearchRadius {
+    type Error = OutOfRange;
+    fn try_from(angle: Angle) -> Result<SearchRadius, OutOfRange> {
+        SearchRadius::new(angle)
+    }
+}
+
+impl From<SearchRadius> for Angle {
+    fn from(radius: SearchRadius) -> Angle {
+        radius.angle
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A radius is serialized as its angle and checked again when read back (a pickled mask).
+    #[test]
+    fn a_serialized_radius_is_checked_when_read_back() {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            r: SearchRadius,
+        }
+        let radius = SearchRadius::new(Angle::from_radians(0.001)).unwrap();
+        let back: Wrapper = toml::from_str("r = { radians = 0.001 }").unwrap();
+        assert_eq!(back.r, radius);
+        assert_eq!(back.r.chord2_limit().to_bits(), radius.chord2_limit().to_bits());
+        let error = toml::from_str::<Wrapper>("r = { radians = -1.0 }").err().unwrap().to_string();
+        assert!(error.contains("is not a radius"), "{error}");
+    }
 
     fn near(ra1: f64, dec1: f64, ra2: f64, dec2: f64, maxsep: Angle) -> bool {
         SearchRadius::new(maxsep).unwrap().contains(chord2(&unit_vector(ra1, dec1), &unit_vector(ra2, dec2)))
