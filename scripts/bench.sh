@@ -5,8 +5,10 @@
 # Each configuration runs RUNS times (default 3); prints min/median wall seconds, peak RSS, rows/s,
 # rows kept, then ratios measured in this same run: cut / floor (floor = the same stream with no
 # contaminants), naive / kdtree / grid / auto, 1 thread / 2 threads, and the peers (numpy, scipy cKDTree,
-# a pyarrow copy) when python3 has numpy, pyarrow and scipy. Data is generated under bench-data/
-# (git-ignored) by `angcut gen` and reused.
+# a pyarrow copy) when python3 has numpy, pyarrow and scipy; on W3, polars' and DuckDB's streaming
+# copies too (zstd level 1, output fsynced, interpreter start excluded) when python3 has them
+# (`pip install polars duckdb`). Data is generated under bench-data/ (git-ignored) by `angcut gen`
+# and reused.
 #
 # Usage: scripts/bench.sh [--quick] [--no-peers] [--runs N] [--compare BIN]
 #   --quick        W3 at 2,000,000 rows (a few minutes in all)
@@ -55,14 +57,16 @@ out=$d/out.parquet
 # measure WORKLOAD LABEL COMMAND...: runs COMMAND (which writes $out and prints "read N rows, ...
 # wrote K" on stderr) RUNS times and records wall seconds, peak RSS, rows read and kept.
 measure() {
-    local workload=$1 label=$2 start end
+    local workload=$1 label=$2 start end own
     shift 2
     for _ in $(seq "$runs"); do
         rm -f "$out"
         start=$(date +%s%N)
         /usr/bin/time -f "%M" -o "$d/rss.txt" "$@" 2> "$d/log.txt" || { cat "$d/log.txt" >&2; exit 1; }
         end=$(date +%s%N)
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$label" "$(( (end - start) / 1000 ))" \
+        # A peer that times itself (without its interpreter's start) says so.
+        own=$(sed -n 's/^elapsed_us=\([0-9]*\)$/\1/p' "$d/log.txt")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$label" "${own:-$(( (end - start) / 1000 ))}" \
             "$(tail -n 1 "$d/rss.txt")" \
             "$(sed -n 's/.*read \([0-9]*\) rows.*/\1/p' "$d/log.txt")" \
             "$(sed -n 's/.* wrote \([0-9]*\).*/\1/p' "$d/log.txt")" >> "$results"
@@ -100,6 +104,11 @@ for w in W1 W2 W2b W3; do
         [ "$w" = W1 ] && measure "$w" "peer numpy" python3 scripts/peers.py numpy "${files[@]}" "$deg" "$out"
         measure "$w" "peer scipy" python3 scripts/peers.py scipy "${files[@]}" "$deg" "$out"
         [ "$w" = W3 ] && measure "$w" "peer pyarrow copy" python3 scripts/peers.py copy "${files[0]}" "$out"
+        for copy in polars duckdb; do
+            if [ "$w" = W3 ] && python3 -c "import $copy" 2>/dev/null; then
+                measure "$w" "peer $copy copy" python3 scripts/peers.py "$copy-copy" "${files[0]}" "$out"
+            fi
+        done
     fi
 done
 rm -f "$out"
@@ -137,6 +146,10 @@ for w in W1 W2 W2b W3; do
     ratio "$w numpy / angcut" "$w" "peer numpy" auto
     ratio "$w scipy / angcut" "$w" "peer scipy" auto
     ratio "$w floor / pyarrow copy" "$w" floor "peer pyarrow copy"
+    ratio "$w floor / polars copy" "$w" floor "peer polars copy"
+    ratio "$w cut / polars copy" "$w" auto "peer polars copy"
+    ratio "$w floor / duckdb copy" "$w" floor "peer duckdb copy"
+    ratio "$w cut / duckdb copy" "$w" auto "peer duckdb copy"
 done
 if [ -n "$other" ]; then
     echo "this build / $other, per line:"

@@ -3,12 +3,18 @@
 
     peers.py numpy|scipy IN CONTAMINANTS MAXSEP_DEG OUT   cut IN and write the kept rows to OUT
     peers.py copy IN OUT                                   single-threaded pyarrow read + write
+    peers.py polars-copy|duckdb-copy IN OUT                the fastest plain streaming copies
 
 Each prints "read N rows, wrote K" to stderr, as angcut's summary line does. Written as a user of
 each tool would: the whole table in memory, vectors on the unit sphere, default pyarrow settings.
-Needs numpy and pyarrow (and scipy for `scipy`).
+The streaming copies (polars' `sink_parquet`, DuckDB's `COPY`) write zstd level 1, as angcut does,
+fsync their output, as angcut does, and print "elapsed_us=T": the copy's own time, without the
+interpreter's start and the imports, which scripts/bench.sh then takes as the run's time.
+Needs numpy and pyarrow (and scipy for `scipy`, polars and duckdb for theirs).
 """
+import os
 import sys
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -40,7 +46,39 @@ def near_scipy(objects, contaminants, maxsep):
     return distance < chord
 
 
+def fsync(path):
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def streaming_copy(tool, source, target):
+    """Seconds for `tool` to copy `source` to `target` (zstd level 1), the output synced."""
+    if tool == "polars-copy":
+        import polars as pl
+
+        start = time.perf_counter()
+        pl.scan_parquet(source).sink_parquet(target, compression="zstd", compression_level=1)
+    else:
+        import duckdb
+
+        start = time.perf_counter()
+        duckdb.sql(
+            f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' "
+            "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
+        )
+    fsync(target)
+    return time.perf_counter() - start
+
+
 def main(argv):
+    if len(argv) == 3 and argv[0] in ("polars-copy", "duckdb-copy"):
+        seconds = streaming_copy(*argv)
+        rows = pq.read_metadata(argv[2]).num_rows
+        print(f"read {rows} rows, wrote {rows}\nelapsed_us={round(seconds * 1e6)}", file=sys.stderr)
+        return 0
     if len(argv) == 3 and argv[0] == "copy":
         pa.set_cpu_count(1)
         pa.set_io_thread_count(1)
