@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use angcut::columns::{Axis, position};
+use angcut::columns::position;
 use angcut::{
     Angle, BatchCutter, ContaminantIndex, ContaminantSet, ContaminantSpec, CutOptions, KernelChoice, OnInvalid,
     OptionNames, Radii, RowRadius, SearchRadius, Selection, UnitVector,
@@ -16,12 +16,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
 use crate::convert::{
-    arrow_stream, float64_array, kernel_argument, on_invalid_argument, pyarrow_table, radius_argument, unit_argument,
+    PIECE, arrow_stream, float64_array, kernel_argument, on_invalid_argument, per_object, pyarrow_table,
+    radius_argument, unit_argument,
 };
 use crate::errors::{AngcutError, guarded, py_error};
-
-/// Objects per piece handed to one rayon task.
-const PIECE: usize = 8_192;
 
 /// A batch of (ra, dec, radius) columns for the library's contaminant reader.
 fn contaminant_batch(ra: &[f64], dec: &[f64], radius: Option<&[f64]>) -> PyResult<RecordBatch> {
@@ -51,40 +49,7 @@ fn classify(
     dec: &[f64],
     on_invalid: OnInvalid,
 ) -> Result<Vec<Option<bool>>, String> {
-    use rayon::prelude::*;
-    if ra.len() != dec.len() {
-        return Err(format!("ra and dec must have the same length; got {} and {}", ra.len(), dec.len()));
-    }
-    let mut state = vec![None; ra.len()];
-    state.par_chunks_mut(PIECE).enumerate().try_for_each(|(piece, state)| {
-        let first = piece * PIECE;
-        let mut rows = Vec::with_capacity(state.len());
-        let mut vectors: Vec<UnitVector> = Vec::with_capacity(state.len());
-        for i in 0..state.len() {
-            match position(Some(ra[first + i]), Some(dec[first + i])) {
-                Ok(v) => {
-                    rows.push(i);
-                    vectors.push(v);
-                }
-                Err(invalid) if on_invalid == OnInvalid::Error => {
-                    let column = if invalid.axis() == Axis::Ra { "ra" } else { "dec" };
-                    return Err(format!(
-                        "object {} has no valid position: {column}: {} (on_invalid='keep' or 'drop' lets such objects through)",
-                        first + i,
-                        invalid.describe()
-                    ));
-                }
-                Err(_) => {}
-            }
-        }
-        let mut near = vec![false; vectors.len()];
-        index.mark_near(&vectors, &mut near);
-        for (row, near) in rows.into_iter().zip(near) {
-            state[row] = Some(near);
-        }
-        Ok(())
-    })?;
-    Ok(state)
+    per_object(ra, dec, on_invalid, |objects, near| index.mark_near(objects, near))
 }
 
 /// A contaminant set and its index, built once and used for any number of calls.

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use angcut::columns::{Axis, position};
 use angcut::stats::Value;
-use angcut::{Angle, KernelChoice, OnInvalid, SearchRadius};
+use angcut::{Angle, KernelChoice, OnInvalid, SearchRadius, UnitVector};
 use arrow::array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow::datatypes::Schema;
 use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
@@ -119,4 +120,51 @@ pub fn summary_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py,
             dict.into_any()
         }
     })
+}
+
+/// Objects per piece handed to one rayon task.
+pub const PIECE: usize = 8_192;
+
+/// `answer`'s value for every object with a valid position, `None` for the others (or, when
+/// `on_invalid` is `error`, an error naming the first of them); in pieces on the rayon pool.
+/// `answer` fills one value per unit vector of a piece.
+pub fn per_object<T: Copy + Default + Send + Sync>(
+    ra: &[f64],
+    dec: &[f64],
+    on_invalid: OnInvalid,
+    answer: impl Fn(&[UnitVector], &mut [T]) + Sync,
+) -> Result<Vec<Option<T>>, String> {
+    use rayon::prelude::*;
+    if ra.len() != dec.len() {
+        return Err(format!("ra and dec must have the same length; got {} and {}", ra.len(), dec.len()));
+    }
+    let mut values = vec![None; ra.len()];
+    values.par_chunks_mut(PIECE).enumerate().try_for_each(|(piece, values)| {
+        let first = piece * PIECE;
+        let (mut rows, mut vectors) = (Vec::with_capacity(values.len()), Vec::with_capacity(values.len()));
+        for i in 0..values.len() {
+            match position(Some(ra[first + i]), Some(dec[first + i])) {
+                Ok(v) => {
+                    rows.push(i);
+                    vectors.push(v);
+                }
+                Err(invalid) if on_invalid == OnInvalid::Error => {
+                    let column = if invalid.axis() == Axis::Ra { "ra" } else { "dec" };
+                    return Err(format!(
+                        "object {} has no valid position: {column}: {} (on_invalid='keep' or 'drop' lets such objects through)",
+                        first + i,
+                        invalid.describe()
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        let mut found = vec![T::default(); vectors.len()];
+        answer(&vectors, &mut found);
+        for (row, value) in rows.into_iter().zip(found) {
+            values[row] = Some(value);
+        }
+        Ok(())
+    })?;
+    Ok(values)
 }

@@ -5,22 +5,17 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use angcut::columns::{Axis, position};
 use angcut::cut::MaskCut;
 use angcut::mask::{Layer, Mask, MaskSpec, all_bits};
-use angcut::{ContaminantSet, CutOptions, KernelChoice, OnInvalid, Selection, UnitVector};
+use angcut::{ContaminantSet, CutOptions, KernelChoice, OnInvalid, Selection};
 use arrow::datatypes::DataType;
 use numpy::IntoPyArray;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
-use rayon::prelude::*;
 
-use crate::convert::{float64_array, kernel_argument, on_invalid_argument};
+use crate::convert::{float64_array, kernel_argument, on_invalid_argument, per_object};
 use crate::errors::{guarded, py_error};
-
-/// Objects per piece handed to one rayon task.
-const PIECE: usize = 8_192;
 
 /// The layers of a mask file, read and indexed once, for any number of calls.
 ///
@@ -42,38 +37,7 @@ pub struct PyMask {
 /// Every object's layer bits (`None`: no valid position, or an error naming the first such
 /// object when `on_invalid` is `error`).
 fn mark(mask: &Mask, ra: &[f64], dec: &[f64], on_invalid: OnInvalid) -> Result<Vec<Option<u64>>, String> {
-    if ra.len() != dec.len() {
-        return Err(format!("ra and dec must have the same length; got {} and {}", ra.len(), dec.len()));
-    }
-    let mut bits = vec![None; ra.len()];
-    bits.par_chunks_mut(PIECE).enumerate().try_for_each(|(piece, bits)| {
-        let first = piece * PIECE;
-        let (mut rows, mut vectors) = (Vec::with_capacity(bits.len()), Vec::<UnitVector>::with_capacity(bits.len()));
-        for i in 0..bits.len() {
-            match position(Some(ra[first + i]), Some(dec[first + i])) {
-                Ok(v) => {
-                    rows.push(i);
-                    vectors.push(v);
-                }
-                Err(invalid) if on_invalid == OnInvalid::Error => {
-                    let column = if invalid.axis() == Axis::Ra { "ra" } else { "dec" };
-                    return Err(format!(
-                        "object {} has no valid position: {column}: {} (on_invalid='keep' or 'drop' lets such objects through)",
-                        first + i,
-                        invalid.describe()
-                    ));
-                }
-                Err(_) => {}
-            }
-        }
-        let mut words = vec![0u64; vectors.len()];
-        mask.mark(&vectors, &mut words);
-        for (row, word) in rows.into_iter().zip(words) {
-            bits[row] = Some(word);
-        }
-        Ok(())
-    })?;
-    Ok(bits)
+    per_object(ra, dec, on_invalid, |objects, bits| mask.mark(objects, bits))
 }
 
 /// `words` as a numpy array of the column type `--mask-bits` writes (0 where there is none).
