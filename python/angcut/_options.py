@@ -37,6 +37,11 @@ def check_cut_options(
         return
     if not isinstance(contaminants, ContaminantSet):
         raise TypeError(f"contaminants must be an angcut.ContaminantSet or angcut.Mask, not {type(contaminants).__name__}")
+    refuse_mask_options(mask_bits, cut_layers)
+    contaminants.select(_NOWHERE, _NOWHERE, invert, flag_column, on_invalid)
+
+
+def refuse_mask_options(mask_bits: str | None, cut_layers: list[str] | None) -> None:
+    """Against a ContaminantSet: the mask options are a mistake."""
     if mask_bits is not None or cut_layers:
         raise ValueError("mask_bits and cut_layers describe the layers of an angcut.Mask; a ContaminantSet has none")
-    contaminants.select(_NOWHERE, _NOWHERE, invert, flag_column, on_invalid)

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._angcut import ContaminantSet, Mask
-from ._options import check_cut_options, layer_names
+from ._options import check_cut_options, layer_names, refuse_mask_options
 
 __all__ = ["cut", "cut_partition"]
 
@@ -59,6 +59,7 @@ def cut_partition(
             *positions, cut_layers, mask_bits is not None, invert, flag_column, on_invalid
         )
     else:
+        refuse_mask_options(mask_bits, cut_layers)
         keep, state = contaminants.select(*positions, invert, flag_column, on_invalid)
     added = {}
     if flag_column is not None:

@@ -128,5 +128,7 @@ def test_dask_cuts_with_a_mask_as_the_command_line(mask, objects, cli_bits, sche
     assert flagged["near"].tolist() == (cli_bits != 0).tolist()
     with pytest.raises(ValueError, match="mask_bits and cut_layers describe the layers of an angcut.Mask"):
         angcut.dask.cut(dd.from_pandas(frame, npartitions=2), angcut.ContaminantSet([0.0], [0.0], maxsep=1.0), mask_bits="b")
+    with pytest.raises(ValueError, match="mask_bits and cut_layers describe the layers of an angcut.Mask"):
+        angcut.dask.cut_partition(frame, angcut.ContaminantSet([0.0], [0.0], maxsep=1.0), mask_bits="b")
     with pytest.raises(ValueError, match="already has a column 'ra'"):
         angcut.dask.cut(dd.from_pandas(frame, npartitions=2), mask, mask_bits="ra")
