@@ -1,22 +1,28 @@
-//! The streaming pipeline: a reader thread, a pool of workers that cut batches, and a writer that
-//! puts the kept rows back in their original order.
+//! The streaming pipeline: readers, a pool of workers that cut batches, and a writer that puts the
+//! kept rows back in their original order.
 //!
 //! ```text
-//! reader --(a pool task per batch)--> workers (rayon pool) --(bounded channel)--> writer (reorders) --> sink
-//!    ^                                                                               |
-//!    +----------------------------------- credits -----------------------------------+
+//! reader lanes --(a pool task per batch)--> workers (rayon pool) --(bounded channel)--> writer (reorders) --> sink
+//!      ^                                                                                   |
+//!      +------------------------------- credits, per lane ---------------------------------+
 //! ```
-//! The sink's own parallel work (column encoding) runs on the same pool, so `threads` bounds the
-//! CPU the whole run uses besides the reader and writer threads.
-//! The reader takes a credit before reading each batch and the writer returns it once that batch is
-//! written, so at most `max_in_flight` batches exist at once, however slow one batch or the sink
-//! is: memory is bounded by `max_in_flight x batch size`, never by the input's size. Every stage
-//! stops as soon as any channel it uses is closed, so an error anywhere ends the run without a hang.
+//! A source in independent parts (Parquet's row groups) is decoded by up to `threads` reader
+//! lanes at once, each taking the next part not yet taken; any other source by one lane. The
+//! sink's own parallel work (column encoding) runs on the pool, so the cores are shared by
+//! decoding, cutting and encoding.
+//! A lane takes one of its credits before reading each batch and the writer returns it once that
+//! batch is written, so at most `max_in_flight` batches exist at once, however slow one batch or
+//! the sink is: memory is bounded by `max_in_flight x batch size`, never by the input's size.
+//! Each lane has credits of its own: the lane holding the earliest unwritten rows can always go
+//! on, where one shared pool of credits could be taken entirely by later parts, waiting for it.
+//! Every stage stops as soon as any channel it uses is closed, so an error anywhere ends the run
+//! without a hang.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use arrow::array::{RecordBatch, RecordBatchReader, RecordBatchWriter};
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -24,7 +30,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use crate::cut::{BatchCutter, CutBatch};
 pub use crate::cut::{Counts, OnInvalid};
 use crate::error::{Error, panic_message};
-use crate::io::read::{ArrowSource, BatchSource};
+use crate::io::read::{ArrowSource, BatchSource, Parts};
 use crate::io::write::{BatchSink, FinishedOutput};
 
 /// How the pipeline runs.
@@ -47,8 +53,13 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// A batch on its way to the writer: its sequence number and the cut (or why it failed).
-type Done = (u64, Result<CutBatch, Error>);
+/// A batch on its way to the writer: the input row it starts at (its place in the output), the
+/// reading lane whose credit it holds, and the cut (or why it failed).
+struct Done {
+    first_row: u64,
+    lane: usize,
+    result: Result<CutBatch, Error>,
+}
 
 /// The sinks of a run: the main output, and the rejected rows' if `--rejected` asked for them.
 pub struct Sinks<'a> {
@@ -80,24 +91,40 @@ pub fn run(
         .build()
         .map_err(|e| Error::Internal { path: path.clone(), message: format!("cannot start worker threads: {e}") })?;
 
+    // Several lanes only where the source has parts to share out, and each lane keeps a credit.
+    let lanes_for = |parts: &Arc<dyn Parts>| threads.min(parts.count()).min(window);
+    let parts = source.parts().filter(|parts| lanes_for(parts) > 1);
+    let lanes = parts.as_ref().map_or(1, lanes_for);
     // Room for every batch in flight, so a worker never blocks on sending its result.
     let (done_tx, done_rx) = bounded::<Done>(window);
-    let (credit_tx, credit_rx) = bounded::<()>(window);
-    for _ in 0..window {
-        // Cannot fail: the channel has room for `window` credits and its receiver is alive.
-        let _ = credit_tx.send(());
-    }
+    let (credit_txs, credit_rxs): (Vec<_>, Vec<_>) = (0..lanes)
+        .map(|lane| {
+            // The window shared out: `window / lanes` each, the first lanes one more.
+            let credits = window / lanes + usize::from(lane < window % lanes);
+            let (tx, rx) = bounded::<()>(credits);
+            for _ in 0..credits {
+                // Cannot fail: the channel has room for these credits and its receiver is alive.
+                let _ = tx.send(());
+            }
+            (tx, rx)
+        })
+        .unzip();
 
     let in_flight = InFlight::default();
-    let in_flight = &in_flight;
-    let cut = Cut { cutter, path: &path };
+    let reading = Reading { cut: Cut { cutter, path: &path }, in_flight: &in_flight };
     let pool = &pool;
     let mut counts = std::thread::scope(|scope| {
         scope.spawn(move || {
             // Each batch is cut by a task of its own on the pool; the scope ends when all have.
-            pool.in_place_scope(|workers| read_batches(source, workers, cut, done_tx, credit_rx, in_flight))
+            pool.in_place_scope(|workers| match &parts {
+                Some(parts) => reading.parts(parts.as_ref(), workers, &done_tx, credit_rxs),
+                None => {
+                    let mut lane = Lane { number: 0, credits: &credit_rxs[0], done: &done_tx, holding: false };
+                    reading.lane(source, 0, None, workers, &mut lane);
+                }
+            })
         });
-        write_in_order(done_rx, credit_tx, &mut sinks, pool, &path, in_flight)
+        write_in_order(done_rx, credit_txs, &mut sinks, pool, &path, &in_flight)
     })?;
     counts.peak_in_flight = in_flight.peak.load(Ordering::Relaxed);
     Ok(counts)
@@ -203,55 +230,135 @@ impl Cut<'_> {
     }
 }
 
-fn read_batches<'scope>(
-    source: &mut dyn BatchSource,
-    workers: &rayon::Scope<'scope>,
-    cut: Cut<'scope>,
-    done: Sender<Done>,
-    credits: Receiver<()>,
-    in_flight: &InFlight,
-) {
-    let mut first_row = 0u64;
-    for seq in 0u64.. {
-        if credits.recv().is_err() {
-            return; // the writer has stopped
-        }
-        let Some(batch) = source.next_batch() else {
-            return;
-        };
-        in_flight.enter();
-        match batch {
-            Ok(batch) => {
-                let rows = batch.num_rows() as u64;
-                let done = done.clone();
-                workers.spawn(move |_| {
-                    // The writer may have stopped; the result is not wanted then.
-                    let _ = done.send((seq, cut.run(&batch, first_row)));
+/// What every reading lane shares.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    cut: Cut<'a>,
+    in_flight: &'a InFlight,
+}
+
+/// One reading lane: its number, its credits, where its batches' cuts go, and whether it holds a
+/// credit it took but did not spend (the batch it was for turned out empty, or never came).
+struct Lane<'a> {
+    number: usize,
+    credits: &'a Receiver<()>,
+    done: &'a Sender<Done>,
+    holding: bool,
+}
+
+impl<'a> Reading<'a> {
+    /// Reads `parts` on one thread per lane, each lane taking the next part not yet taken.
+    fn parts(self, parts: &dyn Parts, workers: &rayon::Scope<'a>, done: &Sender<Done>, credits: Vec<Receiver<()>>) {
+        let starts: Vec<u64> = (0..parts.count())
+            .scan(0u64, |row, part| {
+                let start = *row;
+                *row = row.saturating_add(parts.rows(part));
+                Some(start)
+            })
+            .collect();
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for (number, credits) in credits.iter().enumerate() {
+                let (next, starts) = (&next, &starts);
+                scope.spawn(move || {
+                    let mut lane = Lane { number, credits, done, holding: false };
+                    loop {
+                        let part = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&start) = starts.get(part) else { return };
+                        let end = start.saturating_add(parts.rows(part));
+                        let carry_on = match parts.open(part) {
+                            Ok(mut source) => self.lane(source.as_mut(), start, Some(end), workers, &mut lane),
+                            Err(error) => lane.fail(start, error),
+                        };
+                        if !carry_on {
+                            return;
+                        }
+                    }
                 });
-                first_row += rows;
             }
-            Err(error) => {
-                let _ = done.send((seq, Err(error)));
-                return;
+        });
+    }
+
+    /// Reads `source`, whose rows start at input row `first_row` (and end at `end`, if the file
+    /// says where), taking one of the lane's credits before each batch and giving each batch to a
+    /// worker to cut. False once the run is over for this lane (the writer stopped, or an error
+    /// was sent).
+    fn lane(
+        self,
+        source: &mut dyn BatchSource,
+        mut first_row: u64,
+        end: Option<u64>,
+        workers: &rayon::Scope<'a>,
+        lane: &mut Lane,
+    ) -> bool {
+        loop {
+            if !lane.holding && lane.credits.recv().is_err() {
+                return false; // the writer has stopped
             }
+            lane.holding = true;
+            let batch = match source.next_batch() {
+                None => break,
+                // Nothing to cut or write; its row number would be the next batch's too.
+                Some(Ok(batch)) if batch.num_rows() == 0 => continue,
+                Some(Ok(batch)) => batch,
+                Some(Err(error)) => return lane.fail(first_row, error),
+            };
+            let rows = batch.num_rows() as u64;
+            if end.is_some_and(|end| first_row + rows > end) {
+                return lane.fail(first_row, self.miscounted(first_row, rows, end));
+            }
+            lane.holding = false;
+            self.in_flight.enter();
+            let (cut, done, number) = (self.cut, lane.done.clone(), lane.number);
+            workers.spawn(move |_| {
+                // The writer may have stopped; the result is not wanted then.
+                let _ = done.send(Done { first_row, lane: number, result: cut.run(&batch, first_row) });
+            });
+            first_row += rows;
         }
+        match end {
+            Some(end) if first_row != end => lane.fail(first_row, self.miscounted(first_row, 0, Some(end))),
+            _ => true,
+        }
+    }
+
+    /// A part whose batches do not add up to the rows its file records.
+    fn miscounted(self, first_row: u64, rows: u64, end: Option<u64>) -> Error {
+        Error::Corrupt {
+            path: self.cut.path.to_path_buf(),
+            message: format!(
+                "rows {first_row}..{} decoded, but the file records its part as ending at row {}",
+                first_row + rows,
+                end.unwrap_or(first_row)
+            ),
+        }
+    }
+}
+
+impl Lane<'_> {
+    /// Sends `error` to the writer, to be reported in its place (after the rows before it). False:
+    /// this lane stops.
+    fn fail(&mut self, first_row: u64, error: Error) -> bool {
+        let _ = self.done.send(Done { first_row, lane: self.number, result: Err(error) });
+        false
     }
 }
 
 fn write_in_order(
     done: Receiver<Done>,
-    credits: Sender<()>,
+    credits: Vec<Sender<()>>,
     sinks: &mut Sinks,
     pool: &rayon::ThreadPool,
     path: &Path,
     in_flight: &InFlight,
 ) -> Result<Counts, Error> {
-    let mut pending: BTreeMap<u64, Result<CutBatch, Error>> = BTreeMap::new();
+    // By first row: batches are never empty, so each row number starts at most one batch.
+    let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next = 0u64;
     let mut total = Counts::default();
-    for (seq, result) in done {
-        pending.insert(seq, result);
-        while let Some(result) = pending.remove(&next) {
+    for done in done {
+        pending.insert(done.first_row, done);
+        while let Some(Done { lane, result, .. }) = pending.remove(&next) {
             let cut = result?;
             // On the pool, so that a sink's parallel work uses the pipeline's threads.
             if cut.kept.num_rows() > 0 {
@@ -266,16 +373,16 @@ fn write_in_order(
             if let Some(progress) = sinks.progress.as_deref_mut() {
                 progress(&total);
             }
-            next += 1;
+            next += cut.counts.read;
             in_flight.leave();
-            // The reader may have finished and dropped its end; nothing to do then.
-            let _ = credits.send(());
+            // The lane may have finished and dropped its end; nothing to do then.
+            let _ = credits[lane].send(());
         }
     }
     if !pending.is_empty() {
         return Err(Error::Internal {
             path: path.to_path_buf(),
-            message: format!("batch {next} never arrived from the workers"),
+            message: format!("the batch starting at row {next} never arrived from the workers"),
         });
     }
     Ok(total)
@@ -462,6 +569,189 @@ mod tests {
         assert!(err.to_string().contains("out.parquet: No space left on device"), "{err}");
         // The reader stopped within the credit window of the failure, not at the end of the input.
         assert!(source.served <= 6 + 3, "read {} batches", source.served);
+    }
+
+    /// A source in parts, as a Parquet file's row groups: each part's batches, the rows the
+    /// "file" records for it, a part that fails to open, a part that fails after some batches.
+    #[derive(Default)]
+    struct MemoryParts {
+        parts: Vec<Vec<RecordBatch>>,
+        recorded: Vec<u64>,
+        fail_open: Option<usize>,
+        fail_in: Option<(usize, usize)>,
+        opened_on: std::sync::Mutex<std::collections::HashSet<std::thread::ThreadId>>,
+    }
+
+    impl MemoryParts {
+        /// `sizes[part]` batches of the given row counts (0 for an empty batch), ids in row order.
+        fn new(sizes: &[&[usize]]) -> MemoryParts {
+            let mut rng = SplitMix64::new(5);
+            let mut id = 0i64;
+            let parts: Vec<Vec<RecordBatch>> = sizes
+                .iter()
+                .map(|part| {
+                    part.iter()
+                        .map(|&rows| {
+                            let batch = narrow_batch(rows, id, &mut rng);
+                            id += rows as i64;
+                            batch
+                        })
+                        .collect()
+                })
+                .collect();
+            let recorded = parts.iter().map(|part| part.iter().map(|b| b.num_rows() as u64).sum()).collect();
+            MemoryParts { parts, recorded, ..MemoryParts::default() }
+        }
+
+        fn all(&self) -> Vec<RecordBatch> {
+            self.parts.concat()
+        }
+    }
+
+    impl Parts for MemoryParts {
+        fn count(&self) -> usize {
+            self.parts.len()
+        }
+        fn rows(&self, part: usize) -> u64 {
+            self.recorded[part]
+        }
+        fn open(&self, part: usize) -> Result<Box<dyn BatchSource>, Error> {
+            self.opened_on.lock().unwrap().insert(std::thread::current().id());
+            if self.fail_open == Some(part) {
+                return Err(Error::Corrupt { path: "memory".into(), message: format!("row group {part} is garbage") });
+            }
+            let mut source = MemorySource::new(self.parts[part].clone());
+            source.fail_after = self.fail_in.and_then(|(failing, after)| (failing == part).then_some(after));
+            Ok(Box::new(source))
+        }
+    }
+
+    /// A source that offers its parts (and fails if read in sequence instead).
+    struct PartedSource(Arc<MemoryParts>);
+
+    impl BatchSource for PartedSource {
+        fn path(&self) -> &Path {
+            Path::new("memory")
+        }
+        fn schema(&self) -> SchemaRef {
+            narrow_schema()
+        }
+        fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
+            Some(Err(Error::Internal { path: "memory".into(), message: "read in sequence".into() }))
+        }
+        fn parts(&self) -> Option<Arc<dyn Parts>> {
+            Some(self.0.clone())
+        }
+    }
+
+    const SIZES: &[&[usize]] = &[&[40, 40, 7], &[30], &[], &[25, 0, 25], &[1], &[50, 50, 50, 3], &[9, 9], &[33], &[60]];
+
+    #[test]
+    fn parts_are_read_on_several_lanes_and_written_in_order_within_the_window() {
+        let parts = Arc::new(MemoryParts::new(SIZES));
+        let input = parts.all();
+        let index = index(200, 5.0);
+        let expected = expected_ids(&input, &index);
+        let mut sink = SlowSink { delay: Duration::from_millis(2), ..SlowSink::default() };
+        let options = PipelineOptions { threads: 3, max_in_flight: Some(5) };
+        let mut source = PartedSource(parts.clone());
+        let counts = run(&mut source, &cutter(&index), &options, into(&mut sink)).unwrap();
+        assert_eq!(sink.ids, expected);
+        let rows: usize = SIZES.iter().flat_map(|part| part.iter()).sum();
+        assert_eq!(counts.read as usize, rows);
+        assert_eq!(counts.written as usize, expected.len());
+        assert!(counts.peak_in_flight <= 5, "{}", counts.peak_in_flight);
+        assert!(parts.opened_on.lock().unwrap().len() >= 2, "the parts were all read on one thread");
+    }
+
+    #[test]
+    fn one_thread_or_a_window_of_one_reads_the_parts_in_sequence() {
+        let index = index(50, 5.0);
+        for options in [
+            PipelineOptions { threads: 1, max_in_flight: None },
+            PipelineOptions { threads: 4, max_in_flight: Some(1) },
+        ] {
+            let mut source = PartedSource(Arc::new(MemoryParts::new(SIZES)));
+            let err = run(&mut source, &cutter(&index), &options, into(&mut SlowSink::default())).unwrap_err();
+            assert!(err.to_string().contains("read in sequence"), "{options:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_part_that_fails_ends_the_run_with_its_error_after_every_row_before_it() {
+        let index = index(100, 5.0);
+        // Part 5 (rows 168..321) fails after its first two batches: rows 168..268 arrive, then the error.
+        let mut failing = MemoryParts::new(SIZES);
+        failing.fail_in = Some((5, 2));
+        // Part 3 (from row 117) cannot even be opened.
+        let mut unopenable = MemoryParts::new(SIZES);
+        unopenable.fail_open = Some(3);
+        for (parts, message, rows_before) in
+            [(failing, "page 3 is garbage", 268), (unopenable, "row group 3 is garbage", 117)]
+        {
+            let before: Vec<RecordBatch> = parts.all().iter().filter(|b| b.num_rows() > 0).cloned().collect();
+            let before: Vec<RecordBatch> = before
+                .into_iter()
+                .scan(0usize, |row, batch| {
+                    *row += batch.num_rows();
+                    Some((*row, batch))
+                })
+                .take_while(|&(end, _)| end <= rows_before)
+                .map(|(_, batch)| batch)
+                .collect();
+            let mut sink = SlowSink::default();
+            let options = PipelineOptions { threads: 3, max_in_flight: Some(6) };
+            let err = run(&mut PartedSource(Arc::new(parts)), &cutter(&index), &options, into(&mut sink)).unwrap_err();
+            assert!(err.to_string().contains(message), "{err}");
+            // Every row before the failure was written, in order, and none after it.
+            assert_eq!(sink.ids, expected_ids(&before, &index), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_part_whose_rows_differ_from_what_the_file_records_is_an_error() {
+        let index = index(10, 1.0);
+        for (part, recorded) in [(3, 49), (6, 20), (8, 61)] {
+            let mut parts = MemoryParts::new(SIZES);
+            parts.recorded[part] = recorded;
+            let options = PipelineOptions { threads: 2, max_in_flight: None };
+            let err =
+                run(&mut PartedSource(Arc::new(parts)), &cutter(&index), &options, into(&mut SlowSink::default()))
+                    .unwrap_err();
+            assert!(matches!(err, Error::Corrupt { .. }), "part {part}: {err}");
+            assert!(err.to_string().contains("the file records its part as ending at row"), "part {part}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_parquet_file_of_many_row_groups_is_cut_exactly_on_several_lanes() {
+        let parts = MemoryParts::new(SIZES);
+        let input = parts.all();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("groups.parquet");
+        let properties =
+            parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(37)).build();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            narrow_schema(),
+            Some(properties),
+        )
+        .unwrap();
+        for batch in &input {
+            writer.write(batch).unwrap();
+        }
+        writer.close().unwrap();
+        let index = index(300, 4.0);
+        let expected = expected_ids(&input, &index);
+        for threads in [1, 2, 3] {
+            let mut source = crate::io::read::ParquetCatalog::open(&path, 16).unwrap();
+            assert!(source.parts().is_some_and(|parts| parts.count() > 5));
+            let mut sink = SlowSink::default();
+            let options = PipelineOptions { threads, max_in_flight: None };
+            let counts = run(&mut source, &cutter(&index), &options, into(&mut sink)).unwrap();
+            assert_eq!(sink.ids, expected, "{threads} threads");
+            assert_eq!(counts.read as usize, input.iter().map(RecordBatch::num_rows).sum::<usize>());
+        }
     }
 
     #[test]

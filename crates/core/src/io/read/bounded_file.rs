@@ -7,24 +7,30 @@
 //! input fails at once as a truncated file. A valid file never reads past its end: its pages lie
 //! before the footer, and the footer is read with `get_bytes`, which is checked against the
 //! length before anything is allocated (a damaged footer can declare a chunk of exabytes).
+//!
+//! Reads are positional (`pread`), never a seek then a read: the row groups of one file are
+//! decoded on several threads at once, and handles cloned with `try_clone` would share one offset.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::reader::{ChunkReader, Length};
 
-/// A file and its length, as a [`ChunkReader`] that fails on reads past the end.
+/// A file and its length, as a [`ChunkReader`] that fails on reads past the end. Clones share
+/// the open file.
+#[derive(Clone)]
 pub struct BoundedFile {
-    file: File,
+    file: Arc<File>,
     len: u64,
 }
 
 impl BoundedFile {
     pub fn new(file: File) -> std::io::Result<BoundedFile> {
         let len = file.metadata()?.len();
-        Ok(BoundedFile { file, len })
+        Ok(BoundedFile { file: Arc::new(file), len })
     }
 }
 
@@ -38,9 +44,7 @@ impl ChunkReader for BoundedFile {
     type T = BufReader<NoReadsPastEnd>;
 
     fn get_read(&self, start: u64) -> Result<Self::T> {
-        let mut file = self.file.try_clone()?;
-        file.seek(SeekFrom::Start(start))?;
-        Ok(BufReader::new(NoReadsPastEnd(file)))
+        Ok(BufReader::new(NoReadsPastEnd { file: self.file.clone(), at: start }))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes> {
@@ -52,26 +56,53 @@ impl ChunkReader for BoundedFile {
             )));
         }
         let mut buffer = vec![0; length];
-        let mut file = self.file.try_clone()?;
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut buffer)?;
+        let mut filled = 0;
+        while filled < length {
+            match read_at(&self.file, &mut buffer[filled..], start + filled as u64) {
+                Ok(0) => {
+                    return Err(ParquetError::EOF(format!("the file ended within {length} bytes at offset {start}")));
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(buffer.into())
     }
 }
 
-/// A reader whose end of file is an error rather than an empty read.
-pub struct NoReadsPastEnd(File);
+/// A reader from an offset of a shared file, whose end of file is an error rather than an
+/// empty read.
+pub struct NoReadsPastEnd {
+    file: Arc<File>,
+    at: u64,
+}
 
 impl Read for NoReadsPastEnd {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self.0.read(buf)? {
+        match read_at(&self.file, buf, self.at)? {
             0 if !buf.is_empty() => Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "read past the end of the file (is it truncated?)",
             )),
-            n => Ok(n),
+            n => {
+                self.at += n as u64;
+                Ok(n)
+            }
         }
     }
+}
+
+/// Reads at `offset` without moving any shared file position.
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+/// Reads at `offset` (Windows moves the handle's position, which no reader here relies on).
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }
 
 #[cfg(test)]
@@ -95,5 +126,29 @@ mod tests {
         reader.read_exact(&mut four).unwrap();
         assert_eq!(&four, b"6789");
         assert_eq!(reader.read_to_end(&mut rest).unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn readers_on_several_threads_do_not_move_each_others_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bytes.bin");
+        let content: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = BoundedFile::new(File::open(&path).unwrap()).unwrap();
+        std::thread::scope(|scope| {
+            for thread in 0..4u64 {
+                let (file, content) = (file.clone(), &content);
+                scope.spawn(move || {
+                    for round in 0..500u64 {
+                        let start = (thread * 997 + round * 13) % 4000;
+                        let mut got = [0u8; 64];
+                        file.get_read(start).unwrap().read_exact(&mut got).unwrap();
+                        assert_eq!(&got[..], &content[start as usize..start as usize + 64]);
+                        let bytes = file.get_bytes(start + 1, 32).unwrap();
+                        assert_eq!(&bytes[..], &content[start as usize + 1..start as usize + 33]);
+                    }
+                });
+            }
+        });
     }
 }

@@ -17,6 +17,7 @@ mod stdin;
 use std::io::Seek;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -38,6 +39,22 @@ pub trait BatchSource: Send {
     fn schema(&self) -> SchemaRef;
     /// The next batch, `None` at the end.
     fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>>;
+    /// The source's rows as parts that can be decoded independently and at once (Parquet's row
+    /// groups), if it has them and no batch has been read yet: the pipeline then decodes several
+    /// on its own threads instead of calling `next_batch`.
+    fn parts(&self) -> Option<Arc<dyn Parts>> {
+        None
+    }
+}
+
+/// Consecutive parts of a source's rows, each readable on its own (see [`BatchSource::parts`]).
+pub trait Parts: Send + Sync {
+    /// How many parts.
+    fn count(&self) -> usize;
+    /// The rows of part `part` (`< count()`), as the file records them.
+    fn rows(&self, part: usize) -> u64;
+    /// A source of part `part`'s batches: its rows in order, then the end.
+    fn open(&self, part: usize) -> Result<Box<dyn BatchSource>, Error>;
 }
 
 /// An opened catalogue: its batches, and its row count if the format records one.
