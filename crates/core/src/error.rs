@@ -101,6 +101,34 @@ impl Error {
         )
     }
 
+    /// The same error about `to` where it named `from`: a temporary copy (stdin spooled to a
+    /// file) reported under the name the user gave.
+    pub(crate) fn renamed(mut self, from: &std::path::Path, to: &std::path::Path) -> Error {
+        let path = match &mut self {
+            Error::Fits { path, .. }
+            | Error::Io { path, .. }
+            | Error::Parquet { path, .. }
+            | Error::ParquetWrite { path, .. }
+            | Error::Arrow { path, .. }
+            | Error::TextRow { path, .. }
+            | Error::Corrupt { path, .. }
+            | Error::Column { path, .. }
+            | Error::ColumnType { path, .. }
+            | Error::InvalidObject { path, .. }
+            | Error::InvalidContaminant { path, .. }
+            | Error::InvalidRadius { path, .. }
+            | Error::SchemaChange { path, .. }
+            | Error::Internal { path, .. } => path,
+            Error::Usage(_) | Error::OptionsForGivenSet(_) | Error::OptionsForGivenMask(_) | Error::Index(_) => {
+                return self;
+            }
+        };
+        if path == from {
+            *path = to.to_path_buf();
+        }
+        self
+    }
+
     /// The output was a pipe whose reader went away (`angcut ... - | head`): not a crash, but
     /// the output is incomplete.
     pub fn is_broken_pipe(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Opening any catalogue a user gives, recognised by its content (`detect`): Parquet, an Arrow
-//! IPC file, an Arrow IPC stream (also on stdin, `-`), a FITS binary table, CSV or TSV with a
-//! header, or ECSV (the last four also gzipped).
+//! IPC file, an Arrow IPC stream, a FITS binary table, CSV or TSV with a header, or ECSV (the
+//! last four also gzipped); any of them on stdin (`-`, see `stdin`).
 //! Every reader is a [`BatchSource`]; whatever a damaged file makes a decoder do (an error or a
 //! panic) comes out as an [`Error`] naming the file.
 
@@ -73,7 +73,7 @@ pub struct Catalogue {
 /// message says what is wrong with it.
 pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -> Result<Catalogue, Error> {
     if is_stdio(path) {
-        return stdin::open_stdin();
+        return stdin::open_stdin(batch_size, hdu);
     }
     let mut file = open_file(path)?;
     // Enough for a text header line, also after decompression.
@@ -84,12 +84,7 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
     file.rewind().map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let format = detected.map(|d| d.format);
     let gzip = detected.is_some_and(|d| d.gzip);
-    if hdu.is_some() && format != Some(InputFormat::Fits) {
-        return Err(Error::Usage(format!(
-            "{}: an HDU is chosen only in a FITS file, and this is not one",
-            path.display()
-        )));
-    }
+    check_hdu(hdu, format, path)?;
     let (source, rows): (Box<dyn BatchSource>, Option<u64>) = match format {
         Some(InputFormat::Fits) => {
             drop(file);
@@ -120,6 +115,17 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
         }
     };
     Ok(Catalogue { source, format: format.unwrap_or(InputFormat::Parquet), rows })
+}
+
+/// An HDU is chosen only in a FITS file.
+fn check_hdu(hdu: Option<&HduChoice>, format: Option<InputFormat>, path: &Path) -> Result<(), Error> {
+    if hdu.is_some() && format != Some(InputFormat::Fits) {
+        return Err(Error::Usage(format!(
+            "{}: an HDU is chosen only in a FITS file, and this is not one",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Runs a reader's constructor, turning its errors and panics (on damaged input) into ours.
