@@ -237,3 +237,30 @@ fn variable_length_arrays_become_lists_and_are_refused_as_fits_output() {
     ));
     assert_eq!(leftovers(dir.path(), &["far.csv", "out.parquet"]), Vec::<String>::new());
 }
+
+#[test]
+fn a_fits_gz_output_is_the_fits_table_gzipped_and_reads_back() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, gzipped) = (dir.path().join("kept.fits"), dir.path().join("kept.FITS.gz"));
+    let objects = fixture("objects.parquet");
+    let stars = fixture("hip2_bright.parquet");
+    stream(&objects, &plain, &stars, &["--maxsep", "30arcmin"]).success();
+    stream(&objects, &gzipped, &stars, &["--maxsep", "30arcmin", "--batch-size", "3000"]).success();
+    let compressed = std::fs::read(&gzipped).unwrap();
+    assert_eq!(&compressed[..2], &[0x1f, 0x8b], "gzip's magic");
+    let mut table = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut table).unwrap();
+    assert_eq!(table, std::fs::read(&plain).unwrap(), "the same FITS bytes, gzipped");
+    assert!(compressed.len() < table.len());
+    // Read back as an input: the same rows as the plain table.
+    let again = dir.path().join("again.parquet");
+    stream(&gzipped, &again, &stars, &["--maxsep", "30arcmin"]).success().stderr(contains("removed 0,"));
+    assert_eq!(ids(&read_parquet(&again)), ids(&read_fits(&plain)));
+    // Only FITS is written gzipped; no temporary file is left beside the outputs.
+    let csv = dir.path().join("kept.csv.gz");
+    stream(&objects, &csv, &stars, &["--maxsep", "30arcmin"]).code(2).stderr(contains("cannot tell which format"));
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["again.parquet", "kept.FITS.gz", "kept.fits"]);
+}

@@ -44,26 +44,34 @@ pub enum OutputFormat {
 impl OutputFormat {
     /// The format an output name implies: `-` is a stream to stdout, `.parquet`/`.pq`/`.parq`
     /// Parquet, `.arrow`/`.feather`/`.ipc` an IPC file, `.arrows` an IPC stream, `.csv` CSV,
-    /// `.fits`/`.fit`/`.fts` a FITS binary table. Any
+    /// `.fits`/`.fit`/`.fts` a FITS binary table, also gzipped (`.fits.gz`). Any
     /// other name is a usage error: writing Parquet bytes into `out.fits` or `out.txt` would only
     /// surprise whoever opens it.
     pub fn for_path(path: &Path) -> Result<OutputFormat, Error> {
         if is_stdio(path) {
             return Ok(OutputFormat::IpcStream);
         }
-        let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-        match extension.as_deref() {
-            Some("parquet" | "pq" | "parq") => Ok(OutputFormat::Parquet),
-            Some("arrow" | "feather" | "ipc") => Ok(OutputFormat::IpcFile),
-            Some("arrows") => Ok(OutputFormat::IpcStream),
-            Some("csv") => Ok(OutputFormat::Csv),
-            Some("fits" | "fit" | "fts") => Ok(OutputFormat::Fits),
+        // In `out.fits.gz` the extension before `.gz` names the format; only FITS is gzipped.
+        let gzip = gzipped(path);
+        let named = if gzip { path.file_stem().map(Path::new) } else { Some(path) };
+        let extension = named.and_then(Path::extension).map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match (extension.as_deref(), gzip) {
+            (Some("fits" | "fit" | "fts"), _) => Ok(OutputFormat::Fits),
+            (Some("parquet" | "pq" | "parq"), false) => Ok(OutputFormat::Parquet),
+            (Some("arrow" | "feather" | "ipc"), false) => Ok(OutputFormat::IpcFile),
+            (Some("arrows"), false) => Ok(OutputFormat::IpcStream),
+            (Some("csv"), false) => Ok(OutputFormat::Csv),
             _ => Err(Error::Usage(format!(
-                "{}: cannot tell which format to write from the name: end it in .parquet, .arrow, .arrows, .csv or .fits, or give --output-format",
+                "{}: cannot tell which format to write from the name: end it in .parquet, .arrow, .arrows, .csv, .fits or .fits.gz, or give --output-format",
                 path.display()
             ))),
         }
     }
+}
+
+/// Whether an output named `path` is written gzip-compressed (FITS): its name ends in `.gz`.
+pub(crate) fn gzipped(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 impl FromStr for OutputFormat {
