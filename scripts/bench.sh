@@ -12,8 +12,9 @@
 #
 # Usage: scripts/bench.sh [--quick] [--no-peers] [--runs N] [--compare BIN]
 #   --quick        W3 at 2,000,000 rows (a few minutes in all)
-#   --compare BIN  also time another angcut binary (an older build) on every line, right after
-#                  this one's, and print this / BIN per line: before-and-after in one run
+#   --compare BIN  also time another angcut binary (an older build) on every line, its runs
+#                  alternating with this one's, and print this / BIN per line: before-and-after
+#                  in one run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,28 +55,36 @@ results=$d/results.tsv
 : > "$results"
 out=$d/out.parquet
 
-# measure WORKLOAD LABEL COMMAND...: runs COMMAND (which writes $out and prints "read N rows, ...
-# wrote K" on stderr) RUNS times and records wall seconds, peak RSS, rows read and kept.
-measure() {
+# run_once WORKLOAD LABEL COMMAND...: runs COMMAND (which writes $out and prints "read N rows, ...
+# wrote K" on stderr) once and records wall seconds, peak RSS, rows read and kept.
+run_once() {
     local workload=$1 label=$2 start end own
     shift 2
-    for _ in $(seq "$runs"); do
-        rm -f "$out"
-        start=$(date +%s%N)
-        /usr/bin/time -f "%M" -o "$d/rss.txt" "$@" 2> "$d/log.txt" || { cat "$d/log.txt" >&2; exit 1; }
-        end=$(date +%s%N)
-        # A peer that times itself (without its interpreter's start) says so.
-        own=$(sed -n 's/^elapsed_us=\([0-9]*\)$/\1/p' "$d/log.txt")
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$label" "${own:-$(( (end - start) / 1000 ))}" \
-            "$(tail -n 1 "$d/rss.txt")" \
-            "$(sed -n 's/.*read \([0-9]*\) rows.*/\1/p' "$d/log.txt")" \
-            "$(sed -n 's/.* wrote \([0-9]*\).*/\1/p' "$d/log.txt")" >> "$results"
-    done
+    rm -f "$out"
+    start=$(date +%s%N)
+    /usr/bin/time -f "%M" -o "$d/rss.txt" "$@" 2> "$d/log.txt" || { cat "$d/log.txt" >&2; exit 1; }
+    end=$(date +%s%N)
+    # A peer that times itself (without its interpreter's start) says so.
+    own=$(sed -n 's/^elapsed_us=\([0-9]*\)$/\1/p' "$d/log.txt")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$label" "${own:-$(( (end - start) / 1000 ))}" \
+        "$(tail -n 1 "$d/rss.txt")" \
+        "$(sed -n 's/.*read \([0-9]*\) rows.*/\1/p' "$d/log.txt")" \
+        "$(sed -n 's/.* wrote \([0-9]*\).*/\1/p' "$d/log.txt")" >> "$results"
+}
+# measure WORKLOAD LABEL COMMAND...: run_once, RUNS times.
+measure() {
+    for _ in $(seq "$runs"); do run_once "$@"; done
     printf '.' >&2
 }
 angcut() { # WORKLOAD LABEL IN CONTAMINANTS MAXSEP [OPTIONS...]
-    measure "$1" "$2" "$bin" stream "$3" "$out" -c "$4" --maxsep "$5" "${@:6}"
-    [ -z "$other" ] || measure "$1" "$2 (other)" "$other" stream "$3" "$out" -c "$4" --maxsep "$5" "${@:6}"
+    local cut=(stream "$3" "$out" -c "$4" --maxsep "$5" "${@:6}")
+    # With --compare, the two builds alternate run by run: a machine that drifts during a line
+    # then slows both alike, where a block of one build's runs after the other's would not.
+    for _ in $(seq "$runs"); do
+        run_once "$1" "$2" "$bin" "${cut[@]}"
+        [ -z "$other" ] || run_once "$1" "$2 (other)" "$other" "${cut[@]}"
+    done
+    printf '.' >&2
 }
 none=$d/no-contaminants.parquet
 
