@@ -56,6 +56,11 @@ impl FitsHandle {
         Ok(FitsHandle { ptr, path: path.to_path_buf() })
     }
 
+    /// The file opened, as its errors name it.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// An error naming the file, what was being done and cfitsio's reason for `status`.
     fn check(&self, status: c_int, doing: &str) -> Result<(), Error> {
         if status == 0 { Ok(()) } else { Err(fits_error(&self.path, doing, status)) }

@@ -67,9 +67,9 @@ impl FitsCatalog {
     pub fn open(path: &Path, gzipped: bool, hdu: Option<&HduChoice>, batch_size: usize) -> Result<FitsCatalog, Error> {
         let decompressed = if gzipped { Some(decompress(path)?) } else { None };
         let opened = decompressed.as_ref().map_or(path, |temp| temp.path());
-        let mut handle = FitsHandle::open(opened, false).map_err(|error| rename(error, path))?;
+        let mut handle = FitsHandle::open(opened, false).map_err(|error| error.renamed(opened, path))?;
         let index = find_table(&mut handle, path, hdu)?;
-        let cards = handle.cards().map_err(|error| rename(error, path))?;
+        let cards = handle.cards().map_err(|error| error.renamed(opened, path))?;
         let (columns, row_bytes) = table_columns(path, &cards)?;
         let values: HashMap<String, f64> = cards
             .iter()
@@ -123,7 +123,8 @@ impl FitsCatalog {
     fn read_batch(&mut self) -> Result<RecordBatch, Error> {
         let n = (self.rows - self.next_row).min(self.batch_size as u64) as usize;
         self.buffer.resize(n * self.row_bytes, 0);
-        self.handle.read_rows(self.next_row, &mut self.buffer).map_err(|error| rename(error, &self.path))?;
+        let handle = &mut self.handle;
+        handle.read_rows(self.next_row, &mut self.buffer).map_err(|error| error.renamed(handle.path(), &self.path))?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for ((column, storage), field) in self.columns.iter().zip(self.schema.fields()) {
             let rows = ColumnBytes {
@@ -135,9 +136,11 @@ impl FitsCatalog {
             };
             arrays.push(match *storage {
                 Storage::Variable { descriptor_bytes } => {
+                    let opened = self.handle.path().to_path_buf();
                     let heap =
                         Heap { handle: &mut self.handle, path: &self.path, start: self.heap.0, end: self.heap.1 };
-                    heap.decode(&rows, self.next_row, column, descriptor_bytes, field)?
+                    heap.decode(&rows, self.next_row, column, descriptor_bytes, field)
+                        .map_err(|error| error.renamed(&opened, &self.path))?
                 }
                 storage => decode(&self.buffer, self.row_bytes, n, column, storage, field),
             });
@@ -168,7 +171,9 @@ fn find_table(handle: &mut FitsHandle, path: &Path, hdu: Option<&HduChoice>) -> 
     let bad = |message: String| Error::Fits { path: path.to_path_buf(), message };
     // An HDU asked for that is not there, or not a table, is the asker's to fix (exit 2).
     let wrong = |message: String| Error::Usage(format!("{}: {message}", path.display()));
-    let kinds = handle.hdus().map_err(|error| rename(error, path))?;
+    let opened = handle.path().to_path_buf();
+    let rename = |error: Error| error.renamed(&opened, path);
+    let kinds = handle.hdus().map_err(rename)?;
     let count = kinds.len();
     let index = match hdu {
         None => kinds.iter().position(|&k| k == HduKind::BinaryTable).ok_or_else(|| {
@@ -184,8 +189,8 @@ fn find_table(handle: &mut FitsHandle, path: &Path, hdu: Option<&HduChoice>) -> 
             let mut names = Vec::new();
             let mut found = None;
             for index in 0..count {
-                handle.move_to(index).map_err(|error| rename(error, path))?;
-                let cards = handle.cards().map_err(|error| rename(error, path))?;
+                handle.move_to(index).map_err(rename)?;
+                let cards = handle.cards().map_err(rename)?;
                 let extname = cards
                     .iter()
                     .map(|c| crate::io::fits::parse_card(c))
@@ -206,7 +211,7 @@ fn find_table(handle: &mut FitsHandle, path: &Path, hdu: Option<&HduChoice>) -> 
         HduKind::AsciiTable => return Err(wrong(format!("HDU {index} is an ASCII table, which angcut does not read"))),
         HduKind::Image => return Err(wrong(format!("HDU {index} is an image, not a table"))),
     }
-    handle.move_to(index).map_err(|error| rename(error, path))?;
+    handle.move_to(index).map_err(rename)?;
     Ok(index)
 }
 
@@ -224,14 +229,6 @@ fn decompress(path: &Path) -> Result<NamedTempFile, Error> {
     })?;
     drop(output);
     Ok(temp)
-}
-
-/// An error about the decompressed copy, named after the file the user gave.
-fn rename(error: Error, path: &Path) -> Error {
-    match error {
-        Error::Fits { message, .. } => Error::Fits { path: path.to_path_buf(), message },
-        other => other,
-    }
 }
 
 /// One column of `n` rows, from the row-major bytes of the chunk.
