@@ -59,3 +59,24 @@ def test_a_parquet_catalogue_written_as_fits_is_the_cut_astropy_sees(tmp_path):
         np.testing.assert_array_equal(np.asarray(got[name]), expected[name].to_numpy(), err_msg=name)
     with pytest.raises(ValueError, match="does not apply to"):
         angcut.stream(objects, tmp_path / "x.fits", contaminants=hip, maxsep="30arcmin", compression="zstd")
+
+
+def test_variable_length_arrays_written_back_are_the_arrays_astropy_wrote(tmp_path):
+    out = tmp_path / "variable.fits"
+    summary = angcut.stream(KINDS, out, contaminants=STARS, maxsep="1arcsec", hdu="variable")
+    assert summary["rows_written"] == 3
+    before, after = fits.getdata(KINDS, "VARIABLE"), fits.getdata(out, 1)
+    header = fits.getheader(out, 1)
+    # 64-bit descriptors, each TFORM with its longest array; the PA strings as fixed-width text.
+    assert [header[f"TFORM{n}"] for n in (3, 4, 5)] == ["1QJ(3)", "1QD(2)", "5A"]
+    for name in ["counts", "spectrum"]:
+        assert len(after[name]) == len(before[name]) == 3
+        for a, b in zip(before[name], after[name]):
+            assert a.dtype == b.dtype, name
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    # astropy reads a PA column as arrays of characters, an A column as blank-padded strings.
+    assert [label.rstrip() for label in after["label"]] == ["".join(chars) for chars in before["label"]] == [
+        "ab",
+        "",
+        "hello",
+    ]

@@ -211,7 +211,7 @@ fn a_column_fits_cannot_hold_is_refused_by_name_before_anything_is_written() {
 }
 
 #[test]
-fn variable_length_arrays_become_lists_and_are_refused_as_fits_output() {
+fn variable_length_arrays_become_lists_and_are_written_back_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let far = dir.path().join("far.csv");
     std::fs::write(&far, "ra,dec\n20,0\n").unwrap();
@@ -231,11 +231,16 @@ fn variable_length_arrays_become_lists_and_are_refused_as_fits_output() {
     let labels: Vec<&str> = kept.column_by_name("label").unwrap().as_string::<i32>().iter().flatten().collect();
     assert_eq!(labels, ["ab", "hello"]);
 
+    // FITS -> FITS: the arrays as variable-length arrays again (64-bit descriptors), the same
+    // rows as the Parquet output; the `PA` strings as fixed-width text.
     let fits_out = dir.path().join("out.fits");
-    stream(&input, &fits_out, &far, &["--maxsep", "1deg", "--hdu", "variable"]).code(2).stderr(contains(
-        "column 'counts' is List(Int32), a list of varying length, which angcut does not write to FITS",
-    ));
-    assert_eq!(leftovers(dir.path(), &["far.csv", "out.parquet"]), Vec::<String>::new());
+    stream(&input, &fits_out, &far, &["--maxsep", "1deg", "--hdu", "variable"]).success();
+    let back = read_fits(&fits_out);
+    assert_eq!(back.schema().fields(), kept.schema().fields());
+    assert_eq!(back.columns(), kept.columns());
+    let spectrum = back.column_by_name("spectrum").unwrap().as_list::<i32>();
+    assert_eq!(spectrum.value_offsets(), [0, 2, 2], "the second kept row's array is empty");
+    assert_eq!(leftovers(dir.path(), &["far.csv", "out.parquet", "out.fits"]), Vec::<String>::new());
 }
 
 #[test]

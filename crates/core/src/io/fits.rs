@@ -212,6 +212,46 @@ impl FitsHandle {
         self.check(status, "writing rows")
     }
 
+    /// Sets the integer keyword `key` of the current header, which must exist (its comment kept).
+    pub(crate) fn set_int_key(&mut self, key: &str, value: i64) -> Result<(), Error> {
+        let name = CString::new(key).unwrap_or_default();
+        let mut status = 0;
+        // SAFETY: a valid handle and C strings; "&" keeps the card's comment.
+        unsafe { sys::ffmkyj(self.ptr, name.as_ptr(), value, c"&".as_ptr(), &mut status) };
+        self.check(status, &format!("setting {key}"))
+    }
+
+    /// Sets the string keyword `key` of the current header, which must exist (its comment kept).
+    pub(crate) fn set_text_key(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        let (name, text) = (CString::new(key).unwrap_or_default(), CString::new(value).unwrap_or_default());
+        let mut status = 0;
+        // SAFETY: a valid handle and C strings; "&" keeps the card's comment.
+        unsafe { sys::ffmkys(self.ptr, name.as_ptr(), text.as_ptr(), c"&".as_ptr(), &mut status) };
+        self.check(status, &format!("setting {key}"))
+    }
+
+    /// Re-reads the current header after its layout keywords changed (PCOUNT: the heap's size).
+    pub(crate) fn redefine(&mut self) -> Result<(), Error> {
+        let mut status = 0;
+        // SAFETY: a valid handle.
+        unsafe { sys::ffrdef(self.ptr, &mut status) };
+        self.check(status, "re-reading its header")
+    }
+
+    /// Writes `bytes` at byte `offset` of the current HDU's data unit (the heap of a binary
+    /// table, after its rows), extending the file.
+    pub(crate) fn write_data(&mut self, offset: u64, bytes: &[u8]) -> Result<(), Error> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut status = 0;
+        // SAFETY: a valid handle; cfitsio only reads `bytes` (its binding takes a mutable pointer).
+        unsafe {
+            sys::ffpextn(self.ptr, offset as i64, bytes.len() as i64, bytes.as_ptr().cast_mut().cast(), &mut status);
+        }
+        self.check(status, &format!("writing the heap at byte {offset} of the table's data"))
+    }
+
     /// Gives column `n` (1-based) of the current table `length` elements a row (characters for
     /// a string column), moving the rows already written.
     pub(crate) fn set_vector_length(&mut self, n: usize, length: usize) -> Result<(), Error> {

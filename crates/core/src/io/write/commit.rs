@@ -86,7 +86,7 @@ pub fn commit_all(outputs: Vec<FinishedOutput>) -> Result<(), Error> {
 }
 
 /// The directory `path` is in (`.` for a bare name).
-fn directory(path: &Path) -> &Path {
+pub(super) fn directory(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

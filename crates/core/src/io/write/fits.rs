@@ -10,11 +10,17 @@
 //!   and that very value cannot be written and is refused by name;
 //! - null floats: NaN; null booleans: FITS's undefined logical (a zero byte); null strings: an
 //!   empty string (FITS has none);
+//! - lists of varying length: variable-length arrays with 64-bit descriptors (`1QE(max)`), whose
+//!   elements go to the heap after the rows: `Q` rather than the commoner `P` because a P heap
+//!   ends at 2 GiB, which a survey's column can pass when its first rows are written; a null list
+//!   is written as an empty array (FITS has no null array). The heap is kept in an unnamed file
+//!   beside the output until the last row is written, then appended (cfitsio's own per-row writer
+//!   of arrays would be one call per cell);
 //! - strings: `rA`, `r` the longest value's bytes. The width is set by the first batch and widened
 //!   by cfitsio (`ffmvec`, which moves the rows already written) when a longer value comes,
 //!   at least doubling each time, so the rows are moved a few times at most.
 
-use std::io::Write;
+use std::io::{BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -97,6 +103,10 @@ struct Column {
     name: String,
     kind: Kind,
     repeat: usize,
+    /// A variable-length array: a descriptor in the row, the elements in the heap.
+    variable: bool,
+    /// The most elements a variable-length array of this column holds (its TFORM says it).
+    longest: u64,
     offset: usize,
     nullable_int: bool,
     /// Whether a null was written (its TNULL must stay) and whether a value equal to the null
@@ -107,12 +117,30 @@ struct Column {
 
 impl Column {
     fn width(&self) -> usize {
-        self.kind.element_bytes() * self.repeat
+        if self.variable { DESCRIPTOR_BYTES } else { self.kind.element_bytes() * self.repeat }
+    }
+
+    fn tform(&self) -> String {
+        if self.variable {
+            format!("1Q{}({})", self.kind.code(), self.longest)
+        } else {
+            format!("{}{}", self.repeat, self.kind.code())
+        }
     }
 }
 
+/// A Q descriptor: the array's element count and its byte offset in the heap, 64-bit each.
+const DESCRIPTOR_BYTES: usize = 16;
+
+/// How many values of a column a row holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Repeat {
+    Fixed(usize),
+    Variable,
+}
+
 /// The kind and elements per row of an Arrow type; the reason if FITS cannot hold it.
-fn kind_of(data_type: &DataType) -> Result<(Kind, usize), String> {
+fn kind_of(data_type: &DataType) -> Result<(Kind, Repeat), String> {
     let scalar = |t: &DataType| -> Option<Kind> {
         Some(match t {
             DataType::Boolean => Kind::Logical,
@@ -136,13 +164,20 @@ fn kind_of(data_type: &DataType) -> Result<(Kind, usize), String> {
             Some(Kind::Text) | None => {
                 Err(format!("a list of {}, which FITS cannot hold as a column", item.data_type()))
             }
-            Some(kind) => Ok((kind, (*size).max(0) as usize)),
+            Some(kind) => Ok((kind, Repeat::Fixed((*size).max(0) as usize))),
         },
-        // FITS's variable-length arrays (P, Q) could; angcut reads them but does not write them yet.
-        DataType::List(_) | DataType::LargeList(_) | DataType::ListView(_) | DataType::LargeListView(_) => {
-            Err(format!("{data_type}, a list of varying length, which angcut does not write to FITS"))
+        DataType::List(item) | DataType::LargeList(item) => match scalar(item.data_type()) {
+            Some(Kind::Text) | None => {
+                Err(format!("a list of {}, which FITS cannot hold as a variable-length array", item.data_type()))
+            }
+            Some(kind) => Ok((kind, Repeat::Variable)),
+        },
+        DataType::ListView(_) | DataType::LargeListView(_) => {
+            Err(format!("{data_type}, which angcut writes to FITS only as a List (cast it)"))
         }
-        other => scalar(other).map(|kind| (kind, 1)).ok_or_else(|| format!("{other}, which FITS cannot hold")),
+        other => {
+            scalar(other).map(|kind| (kind, Repeat::Fixed(1))).ok_or_else(|| format!("{other}, which FITS cannot hold"))
+        }
     }
 }
 
@@ -155,6 +190,10 @@ pub struct FitsFileSink {
     handle: Option<FitsHandle>,
     rows: u64,
     buffer: Vec<u8>,
+    /// The variable-length arrays' elements, in heap order (if any column has them).
+    heap: Option<Heap>,
+    /// One batch's heap bytes, reused.
+    heap_chunk: Vec<u8>,
     temp: Option<NamedTempFile>,
     // Declared after `temp`, so it is dropped after the temporary file is deleted.
     partial: Option<PartialOutput>,
@@ -175,16 +214,35 @@ impl FitsFileSink {
                     field.name()
                 ))
             })?;
+            // A list's elements may be null whether or not its rows may.
+            let nullable = match field.data_type() {
+                DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _) => {
+                    field.is_nullable() || item.is_nullable()
+                }
+                _ => field.is_nullable(),
+            };
             columns.push(Column {
                 name: field.name().clone(),
                 kind,
-                repeat: if kind == Kind::Text { 1 } else { repeat },
+                repeat: match repeat {
+                    Repeat::Fixed(n) if kind != Kind::Text => n,
+                    _ => 1,
+                },
+                variable: repeat == Repeat::Variable,
+                longest: 0,
                 offset: 0,
-                nullable_int: field.is_nullable() && matches!(kind, Kind::Int { .. }),
+                nullable_int: nullable && matches!(kind, Kind::Int { .. }),
                 wrote_null: false,
                 wrote_sentinel: false,
             });
         }
+        let heap = if columns.iter().any(|c| c.variable) {
+            let file = tempfile::tempfile_in(super::commit::directory(destination))
+                .map_err(|source| Error::Io { path: destination.to_path_buf(), source })?;
+            Some(Heap { file: BufWriter::with_capacity(1 << 20, file), len: 0 })
+        } else {
+            None
+        };
         let (mut temp, partial) = create_partial(destination, ".fits.partial")?;
         // An empty primary HDU, for cfitsio to open the file and append the table to: the four
         // mandatory cards and END, in one 2880-byte block.
@@ -207,6 +265,8 @@ impl FitsFileSink {
             handle: None,
             rows: 0,
             buffer: Vec::new(),
+            heap,
+            heap_chunk: Vec::new(),
             temp: Some(temp),
             partial: Some(partial),
             gzip: super::gzipped(destination),
@@ -232,7 +292,7 @@ impl FitsFileSink {
         self.lay_out();
         let mut handle = FitsHandle::open(&self.temp_path()?, true).map_err(|e| self.named(e))?;
         let names: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
-        let forms: Vec<String> = self.columns.iter().map(|c| format!("{}{}", c.repeat, c.kind.code())).collect();
+        let forms: Vec<String> = self.columns.iter().map(Column::tform).collect();
         let units: Vec<String> =
             self.schema.fields().iter().map(|f| f.metadata().get(UNIT_KEY).cloned().unwrap_or_default()).collect();
         handle.create_table(&names, &forms, &units).map_err(|e| self.named(e))?;
@@ -287,6 +347,41 @@ impl FitsFileSink {
         }
     }
 
+    /// Appends the heap after the rows: PCOUNT says its size, each array column's TFORM its
+    /// longest array. (cfitsio reads the descriptors back when it closes the file, to check those
+    /// TFORMs; a pass over the rows we cannot turn off.)
+    fn append_heap(&self, handle: &mut FitsHandle, heap: Heap) -> Result<(), Error> {
+        let io_error = |source| Error::Io { path: self.destination.clone(), source };
+        for (n, column) in self.columns.iter().enumerate().filter(|(_, c)| c.variable) {
+            handle.set_text_key(&format!("TFORM{}", n + 1), &column.tform())?;
+        }
+        if heap.len == 0 {
+            return Ok(());
+        }
+        handle.set_int_key("PCOUNT", heap.len as i64)?;
+        handle.redefine()?;
+        let mut file = heap.file.into_inner().map_err(|e| io_error(e.into_error()))?;
+        file.rewind().map_err(io_error)?;
+        let table_bytes = self.row_bytes() as u64 * self.rows;
+        let mut chunk = vec![0u8; 1 << 20];
+        let mut at = 0;
+        loop {
+            let n = file.read(&mut chunk).map_err(io_error)?;
+            if n == 0 {
+                break;
+            }
+            handle.write_data(table_bytes + at, &chunk[..n])?;
+            at += n as u64;
+        }
+        if at != heap.len {
+            return Err(Error::Internal {
+                path: self.destination.clone(),
+                message: format!("the heap held {at} bytes of {}", heap.len),
+            });
+        }
+        Ok(())
+    }
+
     /// Widens the string columns that `batch` holds longer values for (the rows already written
     /// are moved by cfitsio).
     fn widen(&mut self, batch: &RecordBatch) -> Result<(), Error> {
@@ -326,10 +421,25 @@ impl BatchSink for FitsFileSink {
         self.buffer.clear();
         self.buffer.resize(batch.num_rows() * row_bytes, 0);
         for (column, array) in self.columns.iter_mut().zip(batch.columns()) {
-            encode(array, column, row_bytes, &mut self.buffer).map_err(|message| Error::Fits {
+            let name = column.name.clone();
+            let fits_error = |message| Error::Fits {
                 path: self.destination.clone(),
-                message: format!("column '{}': {message}", column.name),
+                message: format!("column '{name}': {message}"),
+            };
+            if !column.variable {
+                encode(array, column, row_bytes, &mut self.buffer).map_err(fits_error)?;
+                continue;
+            }
+            let heap = self.heap.as_mut().ok_or_else(|| Error::Internal {
+                path: self.destination.clone(),
+                message: "a variable-length column without a heap".into(),
             })?;
+            encode_variable(array, column, row_bytes, &mut self.buffer, &mut self.heap_chunk, heap.len)
+                .map_err(fits_error)?;
+            heap.file
+                .write_all(&self.heap_chunk)
+                .map_err(|source| Error::Io { path: self.destination.clone(), source })?;
+            heap.len += self.heap_chunk.len() as u64;
         }
         let first = self.rows;
         let handle = self
@@ -366,6 +476,9 @@ impl BatchSink for FitsFileSink {
             // No nulls: the column needs no TNULL (and with the stand-in value present, must not have one).
             handle.delete_key(&format!("TNULL{}", n + 1)).map_err(|e| self.named(e))?;
         }
+        if let Some(heap) = self.heap.take() {
+            self.append_heap(&mut handle, heap).map_err(|e| self.named(e))?;
+        }
         handle.close().map_err(|e| self.named(e))?;
         let temp = self
             .temp
@@ -391,6 +504,13 @@ impl BatchSink for FitsFileSink {
         drop((temp, partial)); // the uncompressed table is no longer needed
         durable(compressed, &self.destination, compressed_partial)
     }
+}
+
+/// The variable-length arrays' elements, written as they come.
+struct Heap {
+    file: BufWriter<std::fs::File>,
+    /// Bytes so far: the heap offset of the next array.
+    len: u64,
 }
 
 /// gzip's level for `.fits.gz` outputs. FITS tables of floats shrink little whatever the level,
@@ -447,6 +567,63 @@ fn encode(array: &ArrayRef, column: &mut Column, row_bytes: usize, out: &mut [u8
     for field in fields {
         slots.extend(field.chunks_exact_mut(element));
     }
+    encode_values(&values, column, slots)
+}
+
+/// Writes a list column's rows: each row's descriptor (element count, heap offset counted from
+/// `heap_at`) at the column's offset in `out`, and its elements, big-endian, into `heap`.
+fn encode_variable(
+    array: &ArrayRef,
+    column: &mut Column,
+    row_bytes: usize,
+    out: &mut [u8],
+    heap: &mut Vec<u8>,
+    heap_at: u64,
+) -> Result<(), String> {
+    let (offsets, values): (Vec<i64>, &ArrayRef) = match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            (list.value_offsets().iter().map(|&o| i64::from(o)).collect(), list.values())
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            (list.value_offsets().to_vec(), list.values())
+        }
+        other => return Err(format!("{other} is not a list")),
+    };
+    let rows = array.len();
+    let nulls = array.logical_nulls();
+    let count = |r: usize| match &nulls {
+        Some(nulls) if nulls.is_null(r) => 0,
+        _ => offsets[r + 1] - offsets[r],
+    };
+    // The elements in row order: one slice of the values, unless a null row spans some (Arrow
+    // allows it), whose elements are then left out.
+    let (first, last) = (offsets[0], offsets[rows]);
+    let values = if (0..rows).map(count).sum::<i64>() == last - first {
+        values.slice(first as usize, (last - first) as usize)
+    } else {
+        let kept = (0..rows).filter(|&r| count(r) > 0).flat_map(|r| offsets[r]..offsets[r + 1]);
+        let indices = arrow::array::Int64Array::from_iter_values(kept);
+        arrow::compute::take(values, &indices, None).map_err(|e| e.to_string())?
+    };
+    let element = column.kind.element_bytes();
+    let mut at = heap_at;
+    for (r, row) in out.chunks_exact_mut(row_bytes).take(rows).enumerate() {
+        let n = count(r);
+        let descriptor = &mut row[column.offset..column.offset + DESCRIPTOR_BYTES];
+        descriptor[..8].copy_from_slice(&n.to_be_bytes());
+        descriptor[8..].copy_from_slice(&(at as i64).to_be_bytes());
+        at += n as u64 * element as u64;
+        column.longest = column.longest.max(n as u64);
+    }
+    heap.clear();
+    heap.resize(values.len() * element, 0);
+    encode_values(&values, column, heap.chunks_exact_mut(element).collect())
+}
+
+/// Writes `values` big-endian into `slots`, one a value, nulls as the column's null stand-in.
+fn encode_values(values: &ArrayRef, column: &mut Column, slots: Vec<&mut [u8]>) -> Result<(), String> {
     let nulls = values.logical_nulls();
     let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
     match column.kind {
@@ -529,7 +706,7 @@ fn encode(array: &ArrayRef, column: &mut Column, row_bytes: usize, out: &mut [u8
                 slot.copy_from_slice(&v.to_be_bytes()[8 - bytes..]);
             }
         }
-        Kind::Text => {}
+        Kind::Text => return Err("text is written by `encode`".into()),
     }
     Ok(())
 }
@@ -560,6 +737,153 @@ mod tests {
             back.push(batch.unwrap());
         }
         back
+    }
+
+    /// The header cards of the table (HDU 2) of `path`.
+    fn table_cards(path: &Path) -> Vec<String> {
+        let mut handle = FitsHandle::open(path, false).unwrap();
+        handle.move_to(1).unwrap();
+        handle.cards().unwrap()
+    }
+
+    fn card_value(cards: &[String], key: &str) -> String {
+        let card = cards.iter().find(|c| parse_card(c).0 == key).unwrap_or_else(|| panic!("no {key}"));
+        card[10..].split('/').next().unwrap().trim().trim_matches('\'').trim().to_string()
+    }
+
+    #[test]
+    fn lists_become_variable_length_arrays_and_read_back() {
+        use arrow::array::{BooleanArray, Float64Array, LargeListArray, ListArray};
+        use arrow::buffer::{NullBuffer, OffsetBuffer};
+        use arrow::datatypes::{Float64Type, Int16Type, UInt32Type};
+        let item = |t: DataType| Arc::new(Field::new("item", t, true));
+        let schema = Arc::new(Schema::new(vec![
+            field("f", DataType::List(item(DataType::Float64))),
+            field("i", DataType::List(item(DataType::Int16))),
+            field("u", DataType::LargeList(item(DataType::UInt32))),
+            field("b", DataType::List(item(DataType::Boolean))),
+        ]));
+        let first = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                // A null row (empty in FITS), a NaN, an empty array.
+                Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>(vec![
+                    Some(vec![Some(1.5), Some(f64::NAN)]),
+                    None,
+                    Some(vec![]),
+                ])),
+                Arc::new(ListArray::from_iter_primitive::<Int16Type, _, _>(vec![
+                    Some(vec![Some(-3), None]),
+                    Some(vec![Some(i16::MAX)]),
+                    Some(vec![Some(7), Some(8), Some(9)]),
+                ])),
+                Arc::new(LargeListArray::from_iter_primitive::<UInt32Type, _, _>(vec![
+                    Some(vec![Some(u32::MAX)]),
+                    Some(vec![Some(0), Some(1)]),
+                    Some(vec![]),
+                ])),
+                Arc::new(ListArray::new(
+                    item(DataType::Boolean),
+                    OffsetBuffer::from_lengths([1, 0, 2]),
+                    Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])),
+                    None,
+                )),
+            ],
+        )
+        .unwrap();
+        let second = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                // A null row spanning values (Arrow allows it): they are left out of the heap.
+                Arc::new(ListArray::new(
+                    item(DataType::Float64),
+                    OffsetBuffer::from_lengths([2, 1]),
+                    Arc::new(Float64Array::from(vec![10.0, 11.0, 12.0])),
+                    Some(NullBuffer::from(vec![false, true])),
+                )),
+                Arc::new(ListArray::from_iter_primitive::<Int16Type, _, _>(vec![Some(vec![]), Some(vec![Some(1)])])),
+                Arc::new(LargeListArray::from_iter_primitive::<UInt32Type, _, _>(vec![
+                    Some((0..6).map(Some).collect::<Vec<_>>()),
+                    None,
+                ])),
+                Arc::new(ListArray::new(
+                    item(DataType::Boolean),
+                    OffsetBuffer::from_lengths([0, 1]),
+                    Arc::new(BooleanArray::from(vec![true])),
+                    None,
+                )),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("lists.fits");
+        let mut sink = Box::new(FitsFileSink::create(&out, schema.clone()).unwrap());
+        sink.write(&first).unwrap();
+        sink.write(&second).unwrap();
+        sink.finish().unwrap().commit().unwrap();
+
+        let cards = table_cards(&out);
+        let forms: Vec<String> = (1..=4).map(|n| card_value(&cards, &format!("TFORM{n}"))).collect();
+        assert_eq!(forms, ["1QD(2)", "1QI(3)", "1QJ(6)", "1QL(2)"]);
+        // The heap: 2 + 1 doubles, 7 shorts, 9 unsigned ints, 4 logicals.
+        assert_eq!(card_value(&cards, "PCOUNT"), (3 * 8 + 7 * 2 + 9 * 4 + 4).to_string());
+        assert_eq!(card_value(&cards, "TZERO3"), "2147483648");
+        assert_eq!(card_value(&cards, "TNULL2"), "-32768");
+        assert!(!cards.iter().any(|c| c.starts_with("TNULL3")), "no null unsigned element: no TNULL");
+
+        let mut catalogue = FitsCatalog::open(&out, false, None, 100).unwrap();
+        let back = catalogue.next_batch().unwrap().unwrap();
+        let lists = |n: usize| back.column(n).as_list::<i32>().iter().map(|row| row.unwrap()).collect::<Vec<_>>();
+        let f: Vec<Vec<f64>> =
+            lists(0).iter().map(|a| a.as_primitive::<Float64Type>().values().to_vec()).collect::<Vec<_>>();
+        assert_eq!(f.len(), 5);
+        assert_eq!((f[0][0], f[0][1].is_nan()), (1.5, true));
+        assert_eq!(&f[1..], [vec![], vec![], vec![], vec![12.0]]);
+        let i: Vec<Vec<Option<i16>>> =
+            lists(1).iter().map(|a| a.as_primitive::<Int16Type>().iter().collect()).collect();
+        assert_eq!(
+            i,
+            [vec![Some(-3), None], vec![Some(i16::MAX)], vec![Some(7), Some(8), Some(9)], vec![], vec![Some(1)]]
+        );
+        let u: Vec<Vec<u32>> = lists(2).iter().map(|a| a.as_primitive::<UInt32Type>().values().to_vec()).collect();
+        assert_eq!(u, [vec![u32::MAX], vec![0, 1], vec![], vec![0, 1, 2, 3, 4, 5], vec![]]);
+        let b: Vec<Vec<Option<bool>>> = lists(3).iter().map(|a| a.as_boolean().iter().collect()).collect();
+        assert_eq!(b, [vec![Some(true)], vec![], vec![Some(false), None], vec![], vec![Some(true)]]);
+        assert!(catalogue.next_batch().is_none());
+    }
+
+    #[test]
+    fn a_list_column_with_no_rows_is_an_empty_variable_length_array_column() {
+        let item = Arc::new(Field::new("item", DataType::Float32, true));
+        let schema = Arc::new(Schema::new(vec![field("spectrum", DataType::List(item))]));
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("empty.fits");
+        Box::new(FitsFileSink::create(&out, schema).unwrap()).finish().unwrap().commit().unwrap();
+        let cards = table_cards(&out);
+        assert_eq!((card_value(&cards, "TFORM1"), card_value(&cards, "PCOUNT")), ("1QE(0)".into(), "0".into()));
+        let mut catalogue = FitsCatalog::open(&out, false, None, 100).unwrap();
+        assert!(catalogue.next_batch().is_none());
+    }
+
+    #[test]
+    fn lists_fits_cannot_hold_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        for (data_type, why) in [
+            (
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                "a list of Utf8, which FITS cannot hold as a variable-length array",
+            ),
+            (
+                DataType::ListView(Arc::new(Field::new("item", DataType::Int32, true))),
+                "which angcut writes to FITS only as a List (cast it)",
+            ),
+        ] {
+            let schema = Arc::new(Schema::new(vec![field("names", data_type)]));
+            let Err(error) = FitsFileSink::create(&dir.path().join("x.fits"), schema) else { panic!("accepted") };
+            let message = error.to_string();
+            assert!(message.contains("column 'names' is") && message.contains(why), "{message}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
     }
 
     #[test]
