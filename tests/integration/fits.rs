@@ -43,6 +43,15 @@ fn a_fits_catalogue_is_cut_as_the_same_rows_in_parquet_are() {
         assert_eq!(unit.as_deref(), Some("deg"), "TUNIT becomes the field's unit");
         assert!(kept.schema().metadata()["fits:header"].contains("EXTNAME = 'OBJECTS '"));
     }
+    // Small batches: ranges of 280 rows decoded on several lanes at once, kept in order.
+    for threads in ["1", "2", "3"] {
+        let out = dir.path().join("kept.parquet");
+        let args = ["--maxsep", "2deg", "--batch-size", "70", "--threads", threads];
+        stream(&fixture("objects_2k.fits"), &out, &fixture("hip2_bright4.fits"), &args).success();
+        let ids: Vec<i64> =
+            read_parquet(&out).column_by_name("ID").unwrap().as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(ids, expected, "{threads} threads");
+    }
 }
 
 #[test]

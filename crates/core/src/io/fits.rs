@@ -7,7 +7,7 @@
 //! directly rather than through `fitsio::FitsFile` because that type reads every path with
 //! cfitsio's extended file-name syntax (`cat[1].fits` would be a filter, `!out.fits` a clobber)
 //! and panics on a path that is not UTF-8; `ffdkopn` takes a name as it is. Rows move as raw
-//! bytes (`ffgtbb`/`ffptbb`) and are converted here, column by column, between FITS's big-endian
+//! bytes (read by position, written with `ffptbb`) and are converted here, column by column, between FITS's big-endian
 //! row layout and Arrow's columns: cfitsio's per-column readers would walk the rows once per
 //! column and convert through its own types.
 
@@ -108,6 +108,15 @@ impl FitsHandle {
         Ok(hdu_kind(kind))
     }
 
+    /// Where the current HDU's data unit starts, in bytes from the start of the file.
+    pub(crate) fn data_start(&mut self) -> Result<u64, Error> {
+        let (mut head, mut data, mut end, mut status) = (0, 0, 0, 0);
+        // SAFETY: a valid open handle.
+        unsafe { sys::ffghadll(self.ptr, &mut head, &mut data, &mut end, &mut status) };
+        self.check(status, "locating its table's rows")?;
+        Ok(u64::try_from(data).unwrap_or(0))
+    }
+
     /// Every card of the current HDU's header, in order, without `END`.
     pub(crate) fn cards(&mut self) -> Result<Vec<String>, Error> {
         let (mut count, mut more, mut status) = (0, 0, 0);
@@ -125,20 +134,6 @@ impl FitsHandle {
             cards.push(text.to_string_lossy().into_owned());
         }
         Ok(cards)
-    }
-
-    /// Reads rows `first..first + n` (0-based) of the current table into `buffer`, which holds
-    /// exactly `n` rows of `row_bytes` each.
-    pub(crate) fn read_rows(&mut self, first: u64, buffer: &mut [u8]) -> Result<(), Error> {
-        if buffer.is_empty() {
-            return Ok(());
-        }
-        let mut status = 0;
-        // SAFETY: a valid handle; cfitsio writes exactly `buffer.len()` bytes into it.
-        unsafe {
-            sys::ffgtbb(self.ptr, first as i64 + 1, 1, buffer.len() as i64, buffer.as_mut_ptr(), &mut status);
-        }
-        self.check(status, &format!("reading rows from row {first}"))
     }
 
     /// Reads `buffer.len()` bytes of the current table's data unit from byte `offset` (counted

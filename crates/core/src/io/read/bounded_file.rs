@@ -56,18 +56,13 @@ impl ChunkReader for BoundedFile {
             )));
         }
         let mut buffer = vec![0; length];
-        let mut filled = 0;
-        while filled < length {
-            match read_at(&self.file, &mut buffer[filled..], start + filled as u64) {
-                Ok(0) => {
-                    return Err(ParquetError::EOF(format!("the file ended within {length} bytes at offset {start}")));
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+        match read_exact_at(&self.file, &mut buffer, start) {
+            Ok(()) => Ok(buffer.into()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(ParquetError::EOF(format!("the file ended within {length} bytes at offset {start}")))
             }
+            Err(e) => Err(e.into()),
         }
-        Ok(buffer.into())
     }
 }
 
@@ -91,6 +86,20 @@ impl Read for NoReadsPastEnd {
             }
         }
     }
+}
+
+/// Fills `buf` from `offset` of `file`, by position; the file ending first is `UnexpectedEof`.
+pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read_at(file, &mut buf[filled..], offset + filled as u64) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads at `offset` without moving any shared file position.

@@ -1,6 +1,11 @@
 //! FITS binary tables, streamed in row chunks: memory holds one chunk, whatever the file's size.
 //! A gzip-compressed file (`.fits.gz`) is first decompressed to a temporary file (cfitsio would
 //! hold it whole in memory).
+//!
+//! cfitsio reads the headers and finds the table; its fixed-width rows are then read by position
+//! (`pread`), so that several of the pipeline's lanes can decode row ranges of one file at once:
+//! cfitsio keeps one shared state per open file, so its own reads would take turns. A table with
+//! variable-length arrays, whose heap cfitsio reads, is read by one reader.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -16,7 +21,8 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use tempfile::NamedTempFile;
 
-use super::BatchSource;
+use super::bounded_file::read_exact_at;
+use super::{BatchSource, Parts};
 use crate::error::Error;
 use crate::io::UNIT_KEY;
 use crate::io::fits::{FitsColumn, FitsHandle, HEADER_KEY, HduKind, Storage, is_structural, table_columns};
@@ -46,15 +52,14 @@ impl std::str::FromStr for HduChoice {
 /// A FITS table being read, chunk by chunk.
 pub struct FitsCatalog {
     path: PathBuf,
-    schema: SchemaRef,
-    handle: FitsHandle,
-    columns: Vec<(FitsColumn, Storage)>,
-    row_bytes: usize,
+    table: Arc<Table>,
     /// Rows in the table, from NAXIS2.
     pub rows: u64,
+    handle: FitsHandle,
     next_row: u64,
-    batch_size: usize,
     buffer: Vec<u8>,
+    /// Whether a batch has been read (the row ranges are then no longer offered as parts).
+    started: bool,
     /// Where the heap of variable-length arrays lies in the data unit: its first byte and the
     /// byte after it, counted from the first row (THEAP, PCOUNT).
     heap: (u64, u64),
@@ -70,6 +75,8 @@ impl FitsCatalog {
         let mut handle = FitsHandle::open(opened, false).map_err(|error| error.renamed(opened, path))?;
         let index = find_table(&mut handle, path, hdu)?;
         let cards = handle.cards().map_err(|error| error.renamed(opened, path))?;
+        let data_start = handle.data_start().map_err(|error| error.renamed(opened, path))?;
+        let file = File::open(opened).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         let (columns, row_bytes) = table_columns(path, &cards)?;
         let values: HashMap<String, f64> = cards
             .iter()
@@ -105,49 +112,56 @@ impl FitsCatalog {
             .collect();
         let metadata = HashMap::from([(HEADER_KEY.to_string(), kept.join("\n"))]);
         let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
-        Ok(FitsCatalog {
+        let table = Table {
             path: path.to_path_buf(),
-            schema,
-            handle,
-            columns: stored,
+            file: Arc::new(file),
+            data_start,
             row_bytes,
             rows,
-            next_row: 0,
+            schema,
+            columns: stored,
             batch_size: batch_size.max(1),
+        };
+        Ok(FitsCatalog {
+            path: path.to_path_buf(),
+            table: Arc::new(table),
+            rows,
+            handle,
+            next_row: 0,
             buffer: Vec::new(),
+            started: false,
             heap: (heap_start, heap_end),
             _decompressed: decompressed,
         })
     }
 
     fn read_batch(&mut self) -> Result<RecordBatch, Error> {
-        let n = (self.rows - self.next_row).min(self.batch_size as u64) as usize;
-        self.buffer.resize(n * self.row_bytes, 0);
-        let handle = &mut self.handle;
-        handle.read_rows(self.next_row, &mut self.buffer).map_err(|error| error.renamed(handle.path(), &self.path))?;
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for ((column, storage), field) in self.columns.iter().zip(self.schema.fields()) {
-            let rows = ColumnBytes {
-                buffer: &self.buffer,
-                row_bytes: self.row_bytes,
-                n,
-                offset: column.offset,
-                width: column.width(),
-            };
+        self.started = true;
+        let table = &self.table;
+        let n = (self.rows - self.next_row).min(table.batch_size as u64) as usize;
+        table.read(self.next_row, n, &mut self.buffer)?;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
+        for ((column, storage), field) in table.columns.iter().zip(table.schema.fields()) {
             arrays.push(match *storage {
                 Storage::Variable { descriptor_bytes } => {
+                    let rows = ColumnBytes {
+                        buffer: &self.buffer,
+                        row_bytes: table.row_bytes,
+                        n,
+                        offset: column.offset,
+                        width: column.width(),
+                    };
                     let opened = self.handle.path().to_path_buf();
                     let heap =
                         Heap { handle: &mut self.handle, path: &self.path, start: self.heap.0, end: self.heap.1 };
                     heap.decode(&rows, self.next_row, column, descriptor_bytes, field)
                         .map_err(|error| error.renamed(&opened, &self.path))?
                 }
-                storage => decode(&self.buffer, self.row_bytes, n, column, storage, field),
+                storage => decode(&self.buffer, table.row_bytes, n, column, storage, field),
             });
         }
         self.next_row += n as u64;
-        RecordBatch::try_new(self.schema.clone(), arrays)
-            .map_err(|source| Error::Arrow { path: self.path.clone(), source })
+        table.batch(arrays)
     }
 }
 
@@ -157,11 +171,116 @@ impl BatchSource for FitsCatalog {
     }
 
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        self.table.schema.clone()
     }
 
     fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
         (self.next_row < self.rows).then(|| self.read_batch())
+    }
+
+    /// Ranges of [`PART_BATCHES`] batches of rows, if no column is a variable-length array.
+    fn parts(&self) -> Option<Arc<dyn Parts>> {
+        let fixed = self.table.columns.iter().all(|(_, storage)| !matches!(storage, Storage::Variable { .. }));
+        (!self.started && fixed).then(|| Arc::new(RowRanges(self.table.clone())) as Arc<dyn Parts>)
+    }
+}
+
+/// Batches in a part of a FITS table's rows (see [`FitsCatalog::parts`]).
+const PART_BATCHES: u64 = 4;
+
+/// A table's fixed-width rows and how to decode them; shared by the catalogue and its parts.
+struct Table {
+    /// The file as errors name it (not its decompressed copy).
+    path: PathBuf,
+    /// The file, or its decompressed copy, read by position.
+    file: Arc<File>,
+    /// The first row's byte in the file.
+    data_start: u64,
+    row_bytes: usize,
+    rows: u64,
+    schema: SchemaRef,
+    columns: Vec<(FitsColumn, Storage)>,
+    batch_size: usize,
+}
+
+impl Table {
+    /// Reads rows `first..first + n` (0-based) into `buffer`.
+    fn read(&self, first: u64, n: usize, buffer: &mut Vec<u8>) -> Result<(), Error> {
+        buffer.resize(n * self.row_bytes, 0);
+        let offset = self.data_start + first * self.row_bytes as u64;
+        read_exact_at(&self.file, buffer, offset).map_err(|source| match source.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::Fits {
+                path: self.path.clone(),
+                message: format!("truncated: the file ends within rows {} to {}", first + 1, first + n as u64),
+            },
+            _ => Error::Io { path: self.path.clone(), source },
+        })
+    }
+
+    fn batch(&self, arrays: Vec<ArrayRef>) -> Result<RecordBatch, Error> {
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map_err(|source| Error::Arrow { path: self.path.clone(), source })
+    }
+
+    /// The first row of part `part` and the row after its last.
+    fn span(&self, part: usize) -> (u64, u64) {
+        let size = self.batch_size as u64 * PART_BATCHES;
+        let first = part as u64 * size;
+        (first.min(self.rows), (first + size).min(self.rows))
+    }
+}
+
+/// A table's rows as consecutive ranges, each read and decoded on its own.
+struct RowRanges(Arc<Table>);
+
+impl Parts for RowRanges {
+    fn count(&self) -> usize {
+        self.0.rows.div_ceil(self.0.batch_size as u64 * PART_BATCHES) as usize
+    }
+
+    fn rows(&self, part: usize) -> u64 {
+        let (first, end) = self.0.span(part);
+        end - first
+    }
+
+    fn open(&self, part: usize) -> Result<Box<dyn BatchSource>, Error> {
+        let (next, end) = self.0.span(part);
+        Ok(Box::new(RowRange { table: self.0.clone(), next, end, buffer: Vec::new() }))
+    }
+}
+
+/// The batches of one range of a table's rows (no variable-length arrays).
+struct RowRange {
+    table: Arc<Table>,
+    next: u64,
+    end: u64,
+    buffer: Vec<u8>,
+}
+
+impl BatchSource for RowRange {
+    fn path(&self) -> &Path {
+        &self.table.path
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.table.schema.clone()
+    }
+
+    fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let table = &self.table;
+        let n = (self.end - self.next).min(table.batch_size as u64) as usize;
+        if let Err(error) = table.read(self.next, n, &mut self.buffer) {
+            self.next = self.end;
+            return Some(Err(error));
+        }
+        self.next += n as u64;
+        let arrays = table.columns.iter().zip(table.schema.fields());
+        let arrays =
+            arrays.map(|((column, storage), field)| decode(&self.buffer, table.row_bytes, n, column, *storage, field));
+        Some(table.batch(arrays.collect()))
     }
 }
 
@@ -563,7 +682,7 @@ mod tests {
             FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, Some(&hdu.parse().unwrap()), 10)
         };
         let second = open("2").unwrap();
-        assert_eq!((second.rows, second.schema.fields().len()), (2, 2));
+        assert_eq!((second.rows, second.schema().fields().len()), (2, 2));
         assert_eq!(open("second").unwrap().rows, 2);
         let message = |hdu: &str| open(hdu).err().unwrap().to_string();
         assert_eq!(message("0"), "fixtures/fits_kinds.fits: HDU 0 is an image, not a table");
@@ -600,6 +719,49 @@ mod tests {
         let plain = read("fixtures/objects_2k.fits", false);
         assert_eq!(plain, (0..2000).collect::<Vec<i64>>());
         assert_eq!(read("fixtures/objects_2k.fits.gz", true), plain);
+    }
+
+    #[test]
+    fn row_ranges_read_on_their_own_are_the_table_in_order() {
+        let all = |source: &mut dyn BatchSource| {
+            let mut batches = Vec::new();
+            while let Some(batch) = source.next_batch() {
+                batches.push(batch.unwrap());
+            }
+            arrow::compute::concat_batches(&source.schema(), &batches).unwrap()
+        };
+        for (path, gz) in [("fixtures/objects_2k.fits", false), ("fixtures/objects_2k.fits.gz", true)] {
+            let mut sequential = FitsCatalog::open(Path::new(path), gz, None, 300).unwrap();
+            let parts = sequential.parts().expect("a table of fixed-width rows has parts");
+            // 300-row batches, four to a part: 1200 and 800 rows.
+            assert_eq!((parts.count(), parts.rows(0), parts.rows(1)), (2, 1200, 800));
+            // Opened out of order, as lanes may: each still its own rows.
+            let second = all(parts.open(1).unwrap().as_mut());
+            let first = all(parts.open(0).unwrap().as_mut());
+            assert_eq!((first.num_rows(), second.num_rows()), (1200, 800));
+            let whole = all(&mut sequential);
+            assert_eq!(arrow::compute::concat_batches(&whole.schema(), &[first, second]).unwrap(), whole, "{path}");
+            assert!(sequential.parts().is_none(), "no parts once batches were read");
+        }
+        let variable = HduChoice::Name("variable".into());
+        let catalogue = FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, Some(&variable), 1).unwrap();
+        assert!(catalogue.parts().is_none(), "a heap is read by one reader");
+    }
+
+    #[test]
+    fn rows_missing_from_a_file_are_an_error_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.fits");
+        std::fs::copy("fixtures/objects_2k.fits", &path).unwrap();
+        let mut catalogue = FitsCatalog::open(&path, false, None, 1500).unwrap();
+        // Cut short after the open's check, as a file shrinking under a reader would be.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(20_000).unwrap();
+        let error = catalogue.next_batch().unwrap().unwrap_err().to_string();
+        assert!(
+            error.contains("short.fits") && error.ends_with("truncated: the file ends within rows 1 to 1500"),
+            "{error}"
+        );
     }
 
     #[test]
