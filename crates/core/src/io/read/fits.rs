@@ -121,6 +121,7 @@ impl FitsCatalog {
             schema,
             columns: stored,
             batch_size: batch_size.max(1),
+            block_rows: (DECODE_BLOCK_BYTES / row_bytes.max(1)).max(1),
         };
         Ok(FitsCatalog {
             path: path.to_path_buf(),
@@ -140,10 +141,12 @@ impl FitsCatalog {
         let table = &self.table;
         let n = (self.rows - self.next_row).min(table.batch_size as u64) as usize;
         table.read(self.next_row, n, &mut self.buffer)?;
+        let fixed = table.decode_fixed(&self.buffer, n)?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
-        for ((column, storage), field) in table.columns.iter().zip(table.schema.fields()) {
-            arrays.push(match *storage {
-                Storage::Variable { descriptor_bytes } => {
+        for (((column, storage), field), decoded) in table.columns.iter().zip(table.schema.fields()).zip(fixed) {
+            arrays.push(match (*storage, decoded) {
+                (_, Some(array)) => array,
+                (Storage::Variable { descriptor_bytes }, None) => {
                     let rows = ColumnBytes {
                         buffer: &self.buffer,
                         row_bytes: table.row_bytes,
@@ -157,7 +160,12 @@ impl FitsCatalog {
                     heap.decode(&rows, self.next_row, column, descriptor_bytes, field)
                         .map_err(|error| error.renamed(&opened, &self.path))?
                 }
-                storage => decode(&self.buffer, table.row_bytes, n, column, storage, field),
+                (storage, None) => {
+                    return Err(Error::Internal {
+                        path: self.path.clone(),
+                        message: format!("column '{}' ({storage:?}) not decoded", column.name),
+                    });
+                }
             });
         }
         self.next_row += n as u64;
@@ -185,6 +193,9 @@ impl BatchSource for FitsCatalog {
     }
 }
 
+/// Bytes of rows decoded at a time, column after column: within a core's L2 cache.
+const DECODE_BLOCK_BYTES: usize = 128 * 1024;
+
 /// Batches in a part of a FITS table's rows (see [`FitsCatalog::parts`]).
 const PART_BATCHES: u64 = 4;
 
@@ -201,6 +212,8 @@ struct Table {
     schema: SchemaRef,
     columns: Vec<(FitsColumn, Storage)>,
     batch_size: usize,
+    /// Rows decoded at a time (see [`Table::decode_fixed`]).
+    block_rows: usize,
 }
 
 impl Table {
@@ -215,6 +228,38 @@ impl Table {
             },
             _ => Error::Io { path: self.path.clone(), source },
         })
+    }
+
+    /// The columns of the `n` rows in `buffer`, but for variable-length arrays (`None`: their
+    /// elements are in the heap). Decoded in blocks of rows that stay in the CPU's cache while
+    /// every column is taken from them: a pass over a whole batch per column fetched each row
+    /// from memory once per column (a batch of W3 rows is 8.7 MB).
+    fn decode_fixed(&self, buffer: &[u8], n: usize) -> Result<Vec<Option<ArrayRef>>, Error> {
+        let block = self.block_rows;
+        let mut pieces: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(n.div_ceil(block)); self.columns.len()];
+        for start in (0..n.max(1)).step_by(block) {
+            let rows = block.min(n - start);
+            let bytes = &buffer[start * self.row_bytes..(start + rows) * self.row_bytes];
+            for (((column, storage), field), pieces) in self.columns.iter().zip(self.schema.fields()).zip(&mut pieces) {
+                if !matches!(storage, Storage::Variable { .. }) {
+                    pieces.push(decode(bytes, self.row_bytes, rows, column, *storage, field));
+                }
+            }
+        }
+        pieces
+            .into_iter()
+            .zip(&self.columns)
+            .map(|(pieces, (_, storage))| match pieces.len() {
+                _ if matches!(storage, Storage::Variable { .. }) => Ok(None),
+                1 => Ok(pieces.into_iter().next()),
+                _ => {
+                    let parts: Vec<&dyn arrow::array::Array> = pieces.iter().map(|p| p.as_ref()).collect();
+                    arrow::compute::concat(&parts)
+                        .map(Some)
+                        .map_err(|source| Error::Arrow { path: self.path.clone(), source })
+                }
+            })
+            .collect()
     }
 
     fn batch(&self, arrays: Vec<ArrayRef>) -> Result<RecordBatch, Error> {
@@ -277,10 +322,9 @@ impl BatchSource for RowRange {
             return Some(Err(error));
         }
         self.next += n as u64;
-        let arrays = table.columns.iter().zip(table.schema.fields());
-        let arrays =
-            arrays.map(|((column, storage), field)| decode(&self.buffer, table.row_bytes, n, column, *storage, field));
-        Some(table.batch(arrays.collect()))
+        // No variable-length column (or the range would not have been offered): all decoded.
+        let arrays = table.decode_fixed(&self.buffer, n).map(|arrays| arrays.into_iter().flatten().collect());
+        Some(arrays.and_then(|arrays| table.batch(arrays)))
     }
 }
 
@@ -746,6 +790,30 @@ mod tests {
         let variable = HduChoice::Name("variable".into());
         let catalogue = FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, Some(&variable), 1).unwrap();
         assert!(catalogue.parts().is_none(), "a heap is read by one reader");
+    }
+
+    #[test]
+    fn rows_decoded_in_blocks_are_the_rows_decoded_at_once() {
+        let read = |hdu: &str, block_rows: Option<usize>| {
+            let hdu = HduChoice::Name(hdu.into());
+            let mut catalogue = FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, Some(&hdu), 4).unwrap();
+            if let Some(rows) = block_rows {
+                Arc::get_mut(&mut catalogue.table).unwrap().block_rows = rows;
+            }
+            let mut batches = Vec::new();
+            while let Some(batch) = catalogue.next_batch() {
+                batches.push(batch.unwrap());
+            }
+            batches
+        };
+        let whole = read("kinds", None);
+        assert_eq!(whole.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), [4, 1]);
+        for rows in [1, 3] {
+            // Every column kind (strings, logicals, scaled, nulls, vectors) across block edges,
+            // and fixed-width columns beside variable-length arrays.
+            assert_eq!(read("kinds", Some(rows)), whole, "blocks of {rows} rows");
+            assert_eq!(read("variable", Some(rows)), read("variable", None), "blocks of {rows} rows");
+        }
     }
 
     #[test]
