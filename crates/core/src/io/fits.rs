@@ -387,6 +387,10 @@ pub(crate) fn is_structural(key: &str) -> bool {
         .any(|prefix| key.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
+/// Bytes of rows decoded or encoded at a time, column after column: within a core's L2 cache (a
+/// pass per column over a whole batch of wide rows fetched each row from memory once per column).
+pub(crate) const BLOCK_BYTES: usize = 128 * 1024;
+
 /// The Arrow schema metadata key holding a FITS input's other header cards, one per line.
 pub(crate) const HEADER_KEY: &str = "fits:header";
 

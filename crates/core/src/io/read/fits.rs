@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
-    Int64Array, RecordBatch, StringBuilder, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    Int64Array, RecordBatch, StringArray, StringBuilder, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -25,7 +25,9 @@ use super::bounded_file::read_exact_at;
 use super::{BatchSource, Parts};
 use crate::error::Error;
 use crate::io::UNIT_KEY;
-use crate::io::fits::{FitsColumn, FitsHandle, HEADER_KEY, HduKind, Storage, is_structural, table_columns};
+use crate::io::fits::{
+    BLOCK_BYTES, FitsColumn, FitsHandle, HEADER_KEY, HduKind, Storage, is_structural, table_columns,
+};
 
 /// Which HDU of a FITS file holds the table: its index (0 is the primary HDU) or its EXTNAME.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +123,7 @@ impl FitsCatalog {
             schema,
             columns: stored,
             batch_size: batch_size.max(1),
-            block_rows: (DECODE_BLOCK_BYTES / row_bytes.max(1)).max(1),
+            block_rows: (BLOCK_BYTES / row_bytes.max(1)).max(1),
         };
         Ok(FitsCatalog {
             path: path.to_path_buf(),
@@ -192,9 +194,6 @@ impl BatchSource for FitsCatalog {
         (!self.started && fixed).then(|| Arc::new(RowRanges(self.table.clone())) as Arc<dyn Parts>)
     }
 }
-
-/// Bytes of rows decoded at a time, column after column: within a core's L2 cache.
-const DECODE_BLOCK_BYTES: usize = 128 * 1024;
 
 /// Batches in a part of a FITS table's rows (see [`FitsCatalog::parts`]).
 const PART_BATCHES: u64 = 4;
@@ -399,13 +398,7 @@ fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storag
     let fields = ColumnBytes { buffer, row_bytes, n, offset: column.offset, width: column.width() };
     let tnull = column.null;
     let values: ArrayRef = match storage {
-        Storage::Text => {
-            let mut strings = StringBuilder::with_capacity(n, n * column.width());
-            for bytes in fields.iter() {
-                strings.append_value(fits_text(bytes));
-            }
-            return Arc::new(strings.finish());
-        }
+        Storage::Text => return Arc::new(text_array(fields.iter(), n, n * column.width())),
         Storage::Logical => Arc::new(
             fields
                 .map::<1, _>(|[b]| match b {
@@ -554,13 +547,12 @@ impl Heap<'_> {
         }
         let lengths = descriptors.iter().map(|&(count, _)| count as usize);
         if element.code == 'A' {
-            let mut strings = StringBuilder::with_capacity(descriptors.len(), bytes.len());
-            let mut at = 0;
-            for length in lengths {
-                strings.append_value(fits_text(&bytes[at..at + length]));
-                at += length;
-            }
-            return Ok(Arc::new(strings.finish()));
+            let starts = lengths.scan(0, |at, length| {
+                *at += length;
+                Some(*at - length..*at)
+            });
+            let values = starts.map(|range| &bytes[range]);
+            return Ok(Arc::new(text_array(values, descriptors.len(), bytes.len())));
         }
         let DataType::List(item) = field.data_type() else {
             return Err(bad(format!(
@@ -577,11 +569,36 @@ impl Heap<'_> {
     }
 }
 
-/// FITS text: up to a NUL, trailing blanks not significant; FITS text is ASCII, anything else is
-/// kept as lossy UTF-8 rather than refused.
-fn fits_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+/// FITS text: up to a NUL, trailing blanks not significant.
+fn fits_text(bytes: &[u8]) -> &[u8] {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(bytes[..end].trim_ascii_end())
+    bytes[..end].trim_ascii_end()
+}
+
+/// The strings of `n` FITS text fields (`capacity` bytes at most). FITS text is ASCII: the
+/// values are copied as they are and checked once, all together; only if some are not UTF-8 are
+/// they taken value by value, each kept as lossy UTF-8 rather than refused (checking and
+/// converting each value was a tenth of a FITS copy's time).
+fn text_array<'a>(values: impl Iterator<Item = &'a [u8]> + Clone, n: usize, capacity: usize) -> StringArray {
+    let mut bytes = Vec::with_capacity(capacity);
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    for value in values.clone() {
+        bytes.extend_from_slice(fits_text(value));
+        offsets.push(bytes.len());
+    }
+    let offsets: Option<Vec<i32>> = offsets.into_iter().map(|o| i32::try_from(o).ok()).collect();
+    if let (Some(offsets), Ok(_)) = (offsets, std::str::from_utf8(&bytes)) {
+        let offsets = arrow::buffer::OffsetBuffer::new(offsets.into());
+        if let Ok(strings) = StringArray::try_new(offsets, bytes.into(), None) {
+            return strings;
+        }
+    }
+    let mut strings = StringBuilder::with_capacity(n, capacity);
+    for value in values {
+        strings.append_value(String::from_utf8_lossy(fits_text(value)));
+    }
+    strings.finish()
 }
 
 /// One column's bytes in the rows of a chunk.
@@ -595,7 +612,7 @@ struct ColumnBytes<'a> {
 
 impl<'a> ColumnBytes<'a> {
     /// The column's bytes in each row, in row order.
-    fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+    fn iter(&self) -> impl Iterator<Item = &'a [u8]> + Clone + '_ {
         let (offset, width) = (self.offset, self.width);
         (0..self.n).map(move |r| &self.buffer[r * self.row_bytes + offset..r * self.row_bytes + offset + width])
     }
@@ -876,5 +893,19 @@ mod tests {
             error.ends_with("row 1, column 'counts': its array descriptor (1000000000 elements at heap byte 0) points outside the heap"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn text_fields_are_trimmed_and_taken_as_lossy_utf8_only_where_they_are_not_utf8() {
+        let strings = |fields: &[&[u8]]| {
+            let array = text_array(fields.iter().copied(), fields.len(), fields.iter().map(|f| f.len()).sum());
+            array.iter().map(|s| s.unwrap().to_string()).collect::<Vec<_>>()
+        };
+        // Trailing blanks and everything from a NUL on are not part of the value.
+        assert_eq!(strings(&[b"ab  ", b"c\0d ", b"    ", "é ".as_bytes()]), ["ab", "c", "", "é"]);
+        // A byte that is not UTF-8 becomes U+FFFD, in its own value only.
+        assert_eq!(strings(&[b"ok", b"x\xffy"]), ["ok", "x\u{fffd}y"]);
+        // Halves of one character in two fields: UTF-8 all together, not value by value.
+        assert_eq!(strings(&[b"a\xc3", b"\xa9b"]), ["a\u{fffd}", "\u{fffd}b"]);
     }
 }
