@@ -92,13 +92,10 @@ impl FitsHandle {
         // SAFETY: a valid open handle.
         unsafe { sys::ffmahd(self.ptr, number, &mut kind, &mut status) };
         self.check(status, &format!("reading HDU {index}"))?;
-        let (mut head, mut data, mut end) = (0, 0, 0);
-        // SAFETY: a valid open handle.
-        unsafe { sys::ffghadll(self.ptr, &mut head, &mut data, &mut end, &mut status) };
-        self.check(status, &format!("reading HDU {index}"))?;
+        let (_, end) = self.extent(&format!("reading HDU {index}"))?;
         let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(u64::MAX);
         // The data's last 2880-byte block may be padding a writer left out: only real bytes count.
-        let needed = u64::try_from(end).unwrap_or(0).saturating_sub(2879);
+        let needed = end.saturating_sub(2879);
         if size < needed {
             return Err(Error::Fits {
                 path: self.path.clone(),
@@ -110,11 +107,17 @@ impl FitsHandle {
 
     /// Where the current HDU's data unit starts, in bytes from the start of the file.
     pub(crate) fn data_start(&mut self) -> Result<u64, Error> {
+        Ok(self.extent("locating its table's rows")?.0)
+    }
+
+    /// Where the current HDU's data unit starts and where the HDU ends (bytes from the start of
+    /// the file, as cfitsio's `ffghadll` reports them); `doing` says what for, in an error.
+    fn extent(&mut self, doing: &str) -> Result<(u64, u64), Error> {
         let (mut head, mut data, mut end, mut status) = (0, 0, 0, 0);
         // SAFETY: a valid open handle.
         unsafe { sys::ffghadll(self.ptr, &mut head, &mut data, &mut end, &mut status) };
-        self.check(status, "locating its table's rows")?;
-        Ok(u64::try_from(data).unwrap_or(0))
+        self.check(status, doing)?;
+        Ok((u64::try_from(data).unwrap_or(0), u64::try_from(end).unwrap_or(0)))
     }
 
     /// Every card of the current HDU's header, in order, without `END`.
