@@ -234,31 +234,32 @@ impl Table {
     /// every column is taken from them: a pass over a whole batch per column fetched each row
     /// from memory once per column (a batch of W3 rows is 8.7 MB).
     fn decode_fixed(&self, buffer: &[u8], n: usize) -> Result<Vec<Option<ArrayRef>>, Error> {
-        let block = self.block_rows;
-        let mut pieces: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(n.div_ceil(block)); self.columns.len()];
-        for start in (0..n.max(1)).step_by(block) {
-            let rows = block.min(n - start);
+        let mut gathered: Vec<Option<Gathered>> = self
+            .columns
+            .iter()
+            .map(|(column, storage)| Gathered::new(*storage, n * column.repeat, n * column.width()))
+            .collect();
+        for start in (0..n).step_by(self.block_rows) {
+            let rows = self.block_rows.min(n - start);
             let bytes = &buffer[start * self.row_bytes..(start + rows) * self.row_bytes];
-            for (((column, storage), field), pieces) in self.columns.iter().zip(self.schema.fields()).zip(&mut pieces) {
-                if !matches!(storage, Storage::Variable { .. }) {
-                    pieces.push(decode(bytes, self.row_bytes, rows, column, *storage, field));
+            for ((column, _), gathered) in self.columns.iter().zip(&mut gathered) {
+                if let Some(gathered) = gathered {
+                    let fields = ColumnBytes {
+                        buffer: bytes,
+                        row_bytes: self.row_bytes,
+                        n: rows,
+                        offset: column.offset,
+                        width: column.width(),
+                    };
+                    gathered.take(&fields);
                 }
             }
         }
-        pieces
+        Ok(gathered
             .into_iter()
-            .zip(&self.columns)
-            .map(|(pieces, (_, storage))| match pieces.len() {
-                _ if matches!(storage, Storage::Variable { .. }) => Ok(None),
-                1 => Ok(pieces.into_iter().next()),
-                _ => {
-                    let parts: Vec<&dyn arrow::array::Array> = pieces.iter().map(|p| p.as_ref()).collect();
-                    arrow::compute::concat(&parts)
-                        .map(Some)
-                        .map_err(|source| Error::Arrow { path: self.path.clone(), source })
-                }
-            })
-            .collect()
+            .zip(self.columns.iter().zip(self.schema.fields()))
+            .map(|(gathered, ((column, storage), field))| gathered.map(|g| g.finish(column, *storage, field)))
+            .collect())
     }
 
     fn batch(&self, arrays: Vec<ArrayRef>) -> Result<RecordBatch, Error> {
@@ -396,75 +397,144 @@ fn decompress(path: &Path) -> Result<NamedTempFile, Error> {
 /// One column of `n` rows, from the row-major bytes of the chunk.
 fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storage: Storage, field: &Field) -> ArrayRef {
     let fields = ColumnBytes { buffer, row_bytes, n, offset: column.offset, width: column.width() };
-    let tnull = column.null;
-    let values: ArrayRef = match storage {
-        Storage::Text => return Arc::new(text_array(fields.iter(), n, n * column.width())),
-        Storage::Logical => Arc::new(
-            fields
-                .map::<1, _>(|[b]| match b {
-                    b'T' => Some(true),
-                    b'F' => Some(false),
-                    _ => None,
-                })
-                .into_iter()
-                .collect::<BooleanArray>(),
-        ),
-        Storage::Variable { .. } => unreachable!("variable-length arrays are decoded by Heap::decode"),
-        Storage::Float32 => Arc::new(Float32Array::from(fields.map::<4, _>(f32::from_be_bytes))),
-        Storage::Float64 => Arc::new(Float64Array::from(fields.map::<8, _>(f64::from_be_bytes))),
-        Storage::ScaledFloat { bytes: 4 } => Arc::new(Float64Array::from(
-            fields.map::<4, _>(|b| column.zero + column.scale * f64::from(f32::from_be_bytes(b))),
-        )),
-        Storage::ScaledFloat { .. } => {
-            Arc::new(Float64Array::from(fields.map::<8, _>(|b| column.zero + column.scale * f64::from_be_bytes(b))))
+    match Gathered::new(storage, n * column.repeat, n * column.width()) {
+        Some(mut gathered) => {
+            gathered.take(&fields);
+            gathered.finish(column, storage, field)
         }
-        Storage::ScaledInt { bytes } => {
-            let raw = stored_ints(&fields, bytes);
-            let scaled: Vec<f64> = raw.iter().map(|&v| column.zero + column.scale * v as f64).collect();
-            Arc::new(Float64Array::new(scaled.into(), null_mask(&raw, tnull)))
-        }
-        // Each integer kind read at its own width; the unsigned conventions flip the top bit
-        // (exact for every value, where adding TZERO as a float would round 64-bit ones).
-        Storage::Int { bytes: 1, unsigned_offset } => {
-            let raw: Vec<u8> = fields.map::<1, _>(|[b]| b);
-            let nulls = null_mask_of(&raw, tnull);
-            if unsigned_offset {
-                Arc::new(Int8Array::new(raw.iter().map(|&v| (v ^ 0x80) as i8).collect(), nulls))
-            } else {
-                Arc::new(UInt8Array::new(raw.into(), nulls))
+        None => unreachable!("variable-length arrays are decoded by Heap::decode"),
+    }
+}
+
+/// A column's stored values, taken from the rows block by block in native byte order, and made
+/// an Arrow array once every block is in (no pieces to concatenate). What the stored values
+/// mean (TNULL, TZERO, TSCAL, text's trimming) is applied by [`Gathered::finish`].
+enum Gathered {
+    Logical(Vec<u8>),
+    /// `B`; the other integers by width.
+    U8(Vec<u8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    /// The values' bytes (trimmed) one after another, and where each ends.
+    Text {
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+    },
+}
+
+impl Gathered {
+    /// Room for `elements` values (`bytes` of text); `None` for a variable-length array.
+    fn new(storage: Storage, elements: usize, bytes: usize) -> Option<Gathered> {
+        Some(match storage {
+            Storage::Logical => Gathered::Logical(Vec::with_capacity(elements)),
+            Storage::Int { bytes: 1, .. } | Storage::ScaledInt { bytes: 1 } => {
+                Gathered::U8(Vec::with_capacity(elements))
+            }
+            Storage::Int { bytes: 2, .. } | Storage::ScaledInt { bytes: 2 } => {
+                Gathered::I16(Vec::with_capacity(elements))
+            }
+            Storage::Int { bytes: 4, .. } | Storage::ScaledInt { bytes: 4 } => {
+                Gathered::I32(Vec::with_capacity(elements))
+            }
+            Storage::Int { .. } | Storage::ScaledInt { .. } => Gathered::I64(Vec::with_capacity(elements)),
+            Storage::Float32 | Storage::ScaledFloat { bytes: 4 } => Gathered::F32(Vec::with_capacity(elements)),
+            Storage::Float64 | Storage::ScaledFloat { .. } => Gathered::F64(Vec::with_capacity(elements)),
+            Storage::Text => Gathered::Text { bytes: Vec::with_capacity(bytes), ends: Vec::with_capacity(elements) },
+            Storage::Variable { .. } => return None,
+        })
+    }
+
+    /// Appends the column's values in `fields`.
+    fn take(&mut self, fields: &ColumnBytes) {
+        match self {
+            Gathered::Logical(out) | Gathered::U8(out) => fields.map_into::<1, _>(out, |[b]| b),
+            Gathered::I16(out) => fields.map_into::<2, _>(out, i16::from_be_bytes),
+            Gathered::I32(out) => fields.map_into::<4, _>(out, i32::from_be_bytes),
+            Gathered::I64(out) => fields.map_into::<8, _>(out, i64::from_be_bytes),
+            Gathered::F32(out) => fields.map_into::<4, _>(out, f32::from_be_bytes),
+            Gathered::F64(out) => fields.map_into::<8, _>(out, f64::from_be_bytes),
+            Gathered::Text { bytes, ends } => {
+                for value in fields.iter() {
+                    bytes.extend_from_slice(fits_text(value));
+                    ends.push(bytes.len());
+                }
             }
         }
-        Storage::Int { bytes: 2, unsigned_offset } => {
-            let raw: Vec<i16> = fields.map::<2, _>(i16::from_be_bytes);
-            let nulls = null_mask_of(&raw, tnull);
-            if unsigned_offset {
-                Arc::new(UInt16Array::new(raw.iter().map(|&v| v as u16 ^ 0x8000).collect(), nulls))
-            } else {
-                Arc::new(Int16Array::new(raw.into(), nulls))
+    }
+
+    /// The Arrow array of the values gathered for `column`.
+    fn finish(self, column: &FitsColumn, storage: Storage, field: &Field) -> ArrayRef {
+        let tnull = column.null;
+        let scaled = |raw: Vec<i64>| -> ArrayRef {
+            let values: Vec<f64> = raw.iter().map(|&v| column.zero + column.scale * v as f64).collect();
+            Arc::new(Float64Array::new(values.into(), null_mask(&raw, tnull)))
+        };
+        let values: ArrayRef = match (self, storage) {
+            (Gathered::Text { bytes, ends }, _) => return Arc::new(text_array(bytes, ends)),
+            (Gathered::Logical(raw), _) => Arc::new(
+                raw.iter()
+                    .map(|b| match b {
+                        b'T' => Some(true),
+                        b'F' => Some(false),
+                        _ => None,
+                    })
+                    .collect::<BooleanArray>(),
+            ),
+            (Gathered::F32(raw), Storage::ScaledFloat { .. }) => {
+                Arc::new(Float64Array::from_iter_values(raw.iter().map(|&v| column.zero + column.scale * f64::from(v))))
             }
-        }
-        Storage::Int { bytes: 4, unsigned_offset } => {
-            let raw: Vec<i32> = fields.map::<4, _>(i32::from_be_bytes);
-            let nulls = null_mask_of(&raw, tnull);
-            if unsigned_offset {
-                Arc::new(UInt32Array::new(raw.iter().map(|&v| v as u32 ^ 0x8000_0000).collect(), nulls))
-            } else {
-                Arc::new(Int32Array::new(raw.into(), nulls))
+            (Gathered::F32(raw), _) => Arc::new(Float32Array::from(raw)),
+            (Gathered::F64(raw), Storage::ScaledFloat { .. }) => {
+                Arc::new(Float64Array::from_iter_values(raw.iter().map(|&v| column.zero + column.scale * v)))
             }
-        }
-        Storage::Int { unsigned_offset, .. } => {
-            let raw: Vec<i64> = fields.map::<8, _>(i64::from_be_bytes);
-            let nulls = null_mask_of(&raw, tnull);
-            if unsigned_offset {
-                Arc::new(UInt64Array::new(raw.iter().map(|&v| v as u64 ^ (1 << 63)).collect(), nulls))
-            } else {
-                Arc::new(Int64Array::new(raw.into(), nulls))
+            (Gathered::F64(raw), _) => Arc::new(Float64Array::from(raw)),
+            (Gathered::U8(raw), Storage::ScaledInt { .. }) => scaled(raw.iter().map(|&v| i64::from(v)).collect()),
+            (Gathered::I16(raw), Storage::ScaledInt { .. }) => scaled(raw.iter().map(|&v| i64::from(v)).collect()),
+            (Gathered::I32(raw), Storage::ScaledInt { .. }) => scaled(raw.iter().map(|&v| i64::from(v)).collect()),
+            (Gathered::I64(raw), Storage::ScaledInt { .. }) => scaled(raw),
+            // Each integer kind kept at its own width; the unsigned conventions flip the top bit
+            // (exact for every value, where adding TZERO as a float would round 64-bit ones).
+            (Gathered::U8(raw), Storage::Int { unsigned_offset, .. }) => {
+                let nulls = null_mask_of(&raw, tnull);
+                if unsigned_offset {
+                    Arc::new(Int8Array::new(raw.iter().map(|&v| (v ^ 0x80) as i8).collect(), nulls))
+                } else {
+                    Arc::new(UInt8Array::new(raw.into(), nulls))
+                }
             }
+            (Gathered::I16(raw), Storage::Int { unsigned_offset, .. }) => {
+                let nulls = null_mask_of(&raw, tnull);
+                if unsigned_offset {
+                    Arc::new(UInt16Array::new(raw.iter().map(|&v| v as u16 ^ 0x8000).collect(), nulls))
+                } else {
+                    Arc::new(Int16Array::new(raw.into(), nulls))
+                }
+            }
+            (Gathered::I32(raw), Storage::Int { unsigned_offset, .. }) => {
+                let nulls = null_mask_of(&raw, tnull);
+                if unsigned_offset {
+                    Arc::new(UInt32Array::new(raw.iter().map(|&v| v as u32 ^ 0x8000_0000).collect(), nulls))
+                } else {
+                    Arc::new(Int32Array::new(raw.into(), nulls))
+                }
+            }
+            (Gathered::I64(raw), Storage::Int { unsigned_offset, .. }) => {
+                let nulls = null_mask_of(&raw, tnull);
+                if unsigned_offset {
+                    Arc::new(UInt64Array::new(raw.iter().map(|&v| v as u64 ^ (1 << 63)).collect(), nulls))
+                } else {
+                    Arc::new(Int64Array::new(raw.into(), nulls))
+                }
+            }
+            (_, storage) => unreachable!("values gathered for {storage:?} as another kind"),
+        };
+        match field.data_type() {
+            DataType::FixedSizeList(item, size) => Arc::new(FixedSizeListArray::new(item.clone(), *size, values, None)),
+            _ => values,
         }
-    };
-    match field.data_type() {
-        DataType::FixedSizeList(item, size) => Arc::new(FixedSizeListArray::new(item.clone(), *size, values, None)),
-        _ => values,
     }
 }
 
@@ -551,8 +621,12 @@ impl Heap<'_> {
                 *at += length;
                 Some(*at - length..*at)
             });
-            let values = starts.map(|range| &bytes[range]);
-            return Ok(Arc::new(text_array(values, descriptors.len(), bytes.len())));
+            let (mut text, mut ends) = (Vec::with_capacity(bytes.len()), Vec::with_capacity(descriptors.len()));
+            for range in starts {
+                text.extend_from_slice(fits_text(&bytes[range]));
+                ends.push(text.len());
+            }
+            return Ok(Arc::new(text_array(text, ends)));
         }
         let DataType::List(item) = field.data_type() else {
             return Err(bad(format!(
@@ -575,28 +649,25 @@ fn fits_text(bytes: &[u8]) -> &[u8] {
     bytes[..end].trim_ascii_end()
 }
 
-/// The strings of `n` FITS text fields (`capacity` bytes at most). FITS text is ASCII: the
-/// values are copied as they are and checked once, all together; only if some are not UTF-8 are
-/// they taken value by value, each kept as lossy UTF-8 rather than refused (checking and
-/// converting each value was a tenth of a FITS copy's time).
-fn text_array<'a>(values: impl Iterator<Item = &'a [u8]> + Clone, n: usize, capacity: usize) -> StringArray {
-    let mut bytes = Vec::with_capacity(capacity);
-    let mut offsets = Vec::with_capacity(n + 1);
-    offsets.push(0);
-    for value in values.clone() {
-        bytes.extend_from_slice(fits_text(value));
-        offsets.push(bytes.len());
-    }
-    let offsets: Option<Vec<i32>> = offsets.into_iter().map(|o| i32::try_from(o).ok()).collect();
+/// The strings whose bytes, trimmed (see [`fits_text`]), are `bytes`, the i-th ending at
+/// `ends[i]`. FITS text is ASCII: the values are checked once, all together; only if some are
+/// not UTF-8 are they taken value by value, each kept as lossy UTF-8 rather than refused
+/// (checking and converting each value was a tenth of a FITS copy's time).
+fn text_array(bytes: Vec<u8>, ends: Vec<usize>) -> StringArray {
+    let offsets: Option<Vec<i32>> =
+        std::iter::once(0).chain(ends.iter().copied()).map(|o| i32::try_from(o).ok()).collect();
+    let bytes = arrow::buffer::Buffer::from_vec(bytes);
     if let (Some(offsets), Ok(_)) = (offsets, std::str::from_utf8(&bytes)) {
         let offsets = arrow::buffer::OffsetBuffer::new(offsets.into());
-        if let Ok(strings) = StringArray::try_new(offsets, bytes.into(), None) {
+        if let Ok(strings) = StringArray::try_new(offsets, bytes.clone(), None) {
             return strings;
         }
     }
-    let mut strings = StringBuilder::with_capacity(n, capacity);
-    for value in values {
-        strings.append_value(String::from_utf8_lossy(fits_text(value)));
+    let mut strings = StringBuilder::with_capacity(ends.len(), bytes.len());
+    let mut start = 0;
+    for end in ends {
+        strings.append_value(String::from_utf8_lossy(&bytes[start..end]));
+        start = end;
     }
     strings.finish()
 }
@@ -617,29 +688,25 @@ impl<'a> ColumnBytes<'a> {
         (0..self.n).map(move |r| &self.buffer[r * self.row_bytes + offset..r * self.row_bytes + offset + width])
     }
 
-    /// Its elements of `W` bytes, row after row, each turned into a value by `f`. Nested loops
-    /// over exact chunks: a flattened iterator here cost a fifth of a FITS copy's time.
+    /// Its elements of `W` bytes, row after row, each turned into a value by `f`.
     fn map<const W: usize, T>(&self, f: impl Fn([u8; W]) -> T) -> Vec<T> {
         let mut out = Vec::with_capacity(self.n * (self.width / W));
+        self.map_into(&mut out, f);
+        out
+    }
+
+    /// Appends its elements of `W` bytes to `out`, row after row, each turned into a value by
+    /// `f`. Nested loops over exact chunks: a flattened iterator here cost a fifth of a FITS
+    /// copy's time.
+    fn map_into<const W: usize, T>(&self, out: &mut Vec<T>, f: impl Fn([u8; W]) -> T) {
         if self.row_bytes == 0 {
-            return out;
+            return;
         }
         for row in self.buffer.chunks_exact(self.row_bytes).take(self.n) {
             for bytes in row[self.offset..self.offset + self.width].chunks_exact(W) {
                 out.push(f(<[u8; W]>::try_from(bytes).unwrap_or([0; W])));
             }
         }
-        out
-    }
-}
-
-/// The stored integers of a scaled column, as i64.
-fn stored_ints(fields: &ColumnBytes, bytes: usize) -> Vec<i64> {
-    match bytes {
-        1 => fields.map::<1, _>(|[b]| i64::from(b)),
-        2 => fields.map::<2, _>(|b| i64::from(i16::from_be_bytes(b))),
-        4 => fields.map::<4, _>(|b| i64::from(i32::from_be_bytes(b))),
-        _ => fields.map::<8, _>(i64::from_be_bytes),
     }
 }
 
@@ -898,7 +965,12 @@ mod tests {
     #[test]
     fn text_fields_are_trimmed_and_taken_as_lossy_utf8_only_where_they_are_not_utf8() {
         let strings = |fields: &[&[u8]]| {
-            let array = text_array(fields.iter().copied(), fields.len(), fields.iter().map(|f| f.len()).sum());
+            let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+            for field in fields {
+                bytes.extend_from_slice(fits_text(field));
+                ends.push(bytes.len());
+            }
+            let array = text_array(bytes, ends);
             array.iter().map(|s| s.unwrap().to_string()).collect::<Vec<_>>()
         };
         // Trailing blanks and everything from a NUL on are not part of the value.
