@@ -416,6 +416,15 @@ impl FitsFileSink {
 
 impl BatchSink for FitsFileSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        // The columns' kinds and widths were laid out from the schema: a batch of other types
+        // would be encoded at the wrong widths.
+        let types = batch.columns().iter().map(|c| c.data_type());
+        if batch.num_columns() != self.columns.len() || types.ne(self.schema.fields().iter().map(|f| f.data_type())) {
+            return Err(Error::Internal {
+                path: self.destination.clone(),
+                message: format!("a batch's columns ({}) differ from the table's ({})", batch.schema(), self.schema),
+            });
+        }
         if self.handle.is_none() {
             let handle = self.create_table(Some(batch))?;
             self.handle = Some(handle);
@@ -1114,5 +1123,16 @@ mod tests {
         let Err(error) = write("both.fits", vec![None, Some(i16::MIN)]) else { panic!("written") };
         assert!(error.to_string().contains("column 'n' holds nulls and the value"), "{error}");
         assert!(!dir.path().join("both.fits").exists());
+    }
+
+    #[test]
+    fn a_batch_of_other_types_than_the_tables_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![field("x", DataType::Float64)]));
+        let mut sink = FitsFileSink::create(&dir.path().join("out.fits"), schema).unwrap();
+        let other = Arc::new(Schema::new(vec![field("x", DataType::Int16)]));
+        let batch = RecordBatch::try_new(other, vec![Arc::new(Int16Array::from(vec![1, 2])) as ArrayRef]).unwrap();
+        let error = sink.write(&batch).unwrap_err().to_string();
+        assert!(error.contains("a batch's columns") && error.contains("Int16"), "{error}");
     }
 }
