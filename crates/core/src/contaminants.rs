@@ -348,6 +348,13 @@ impl ContaminantSet {
     /// assert!((2_300.0..2_400.0).contains(&largest), "{largest}");
     /// ```
     pub fn read(spec: &ContaminantSpec) -> Result<ContaminantSet, Error> {
+        ContaminantSet::open(spec)?.read()
+    }
+
+    /// The first half of [`ContaminantSet::read`]: the file opened and its columns found, so
+    /// that a wrong file or column is reported before any rows are read (a job reads the rows
+    /// while its first batches are read).
+    pub(crate) fn open(spec: &ContaminantSpec) -> Result<OpenContaminants<'_>, Error> {
         let path = spec.path.as_path();
         if !crate::io::is_stdio(path) && is_region_file(path) {
             return Err(Error::Usage(format!(
@@ -364,7 +371,7 @@ impl ContaminantSet {
         } else {
             opened.source
         };
-        ContaminantSet::collect(source, spec, &columns)
+        Ok(OpenContaminants { source, spec, columns })
     }
 
     /// The contaminants of a record batch, with the columns and radius rule of `spec` (whose
@@ -583,6 +590,20 @@ impl ContaminantSet {
             Radii::Uniform(radius) => Ok(ContaminantIndex::build(&self.positions, *radius, choice)?),
             Radii::PerContaminant(radii) => Ok(ContaminantIndex::build_with_radii(&self.positions, radii, choice)?),
         }
+    }
+}
+
+/// A contaminant file opened and its columns found ([`ContaminantSet::open`]), its rows not read.
+pub(crate) struct OpenContaminants<'s> {
+    source: Box<dyn BatchSource>,
+    spec: &'s ContaminantSpec,
+    columns: SpecColumns,
+}
+
+impl OpenContaminants<'_> {
+    /// Reads the rows: the second half of [`ContaminantSet::read`].
+    pub(crate) fn read(self) -> Result<ContaminantSet, Error> {
+        ContaminantSet::collect(self.source, self.spec, &self.columns)
     }
 }
 

@@ -1,21 +1,27 @@
 //! The whole `angcut stream` job: from file names to written outputs and a summary.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 
 use crate::angle::Angle;
 use crate::columns::{CoordinateColumns, schema_difference};
-use crate::contaminants::ContaminantSet;
+use crate::contaminants::{ContaminantSet, OpenContaminants};
 use crate::cut::MaskCut;
 use crate::cut::{BatchCutter, Selection};
-use crate::error::Error;
+use crate::error::{Error, panic_message};
 use crate::io::paths::CreatedDirs;
 pub use crate::io::paths::FileTask;
 use crate::io::read::{Catalogue, open_catalogue};
-use crate::io::write::{BatchSink, FinishedOutput, commit_all, create_sink};
+use crate::io::write::{BatchSink, FinishedOutput, OutputSettings, commit_all, create_sink};
+use crate::kernel::KernelChoice;
 use crate::kernel::{ContaminantIndex, Kernel};
-use crate::mask::Mask;
-use crate::pipeline::{Counts, Sinks, run};
+use crate::mask::{Mask, MaskSpec};
+use crate::pipeline::{Counts, PendingCutter, Sinks, run, run_pending};
 pub use crate::plan::StreamJob;
 
 /// What a finished job did.
@@ -215,20 +221,16 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
     }
     // A plan has at least one input; a job built by hand might not.
     let Some(columns) = columns else { return Err(Error::Usage("no input given".into())) };
-    let (read, mask);
-    let against = match (given, &job.contaminants, &job.masks) {
-        (Some(Given::Set(set, index)), None, None) => Against::Set(set, index),
-        (Some(Given::Mask(mask)), None, Some((None, how))) => Against::Mask(mask, how),
-        (None, Some(spec), None) => {
-            let set = ContaminantSet::read(spec)?;
-            let index = set.index(job.kernel)?;
-            read = (set, index);
-            Against::Set(&read.0, &read.1)
-        }
-        (None, None, Some((Some(spec), how))) => {
-            mask = Mask::read(spec, job.kernel)?;
-            Against::Mask(&mask, how)
-        }
+    // What the job reads itself (all but the checks of its file and columns) is read and indexed
+    // on a thread of its own while the first input's first batches are read; what a caller gave
+    // is at hand.
+    let mut against = None;
+    let mut load = None;
+    match (given, &job.contaminants, &job.masks) {
+        (Some(Given::Set(set, index)), None, None) => against = Some(Against::Set(set, index)),
+        (Some(Given::Mask(mask)), None, Some((None, how))) => against = Some(Against::Mask(mask, how)),
+        (None, Some(spec), None) => load = Some(Load::Set(ContaminantSet::open(spec)?)),
+        (None, None, Some((Some(spec), how))) => load = Some(Load::Mask(spec, how)),
         (given, ..) => {
             let planned = match (&job.contaminants, &job.masks) {
                 (Some(_), _) | (_, Some((Some(_), _))) => "reads its own contaminants",
@@ -242,7 +244,9 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
             };
             return Err(Error::Usage(format!("this job {planned}, but {got}")));
         }
-    };
+    }
+    let loaded: OnceLock<Loaded> = OnceLock::new();
+    let pending: PendingCutter = OnceLock::new();
 
     let mut created = CreatedDirs::default();
     let mut finished = Vec::new();
@@ -265,8 +269,61 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
                     progress(&ProgressReport { counts: total, rows_total, bytes_total, file: i, files });
                 }
             };
-            let cutter = cutter(job, &catalogue, columns.clone(), &against)?;
-            let file_counts = cut_one(job, task, catalogue, &cutter, &mut created, &mut finished, &mut report)?;
+            let (schema, path) = (catalogue.source.schema(), catalogue.source.path().to_path_buf());
+            let file_counts = match (&against, load.take()) {
+                (Some(against), _) => {
+                    let cutter = cutter(job, &schema, path, columns.clone(), against)?;
+                    cut_one(job, task, catalogue, Cutting::Ready(&cutter), &mut created, &mut finished, &mut report)?
+                }
+                (None, Some(load)) => {
+                    let (made, cut) = std::thread::scope(|scope| {
+                        let (columns, loaded, pending) = (columns.clone(), &loaded, &pending);
+                        let making = scope.spawn(move || {
+                            let name = path.clone();
+                            let made = catch_unwind(AssertUnwindSafe(|| {
+                                let read = load.run(job.kernel)?;
+                                cutter(job, &schema, path, columns, &loaded.get_or_init(|| read).against())
+                            }))
+                            .unwrap_or_else(|payload| {
+                                let message =
+                                    format!("reading the contaminants panicked: {}", panic_message(&*payload));
+                                Err(Error::Internal { path: name, message })
+                            });
+                            // Set whatever happened: the workers wait for it.
+                            match made {
+                                Ok(cutter) => pending.set(Some(cutter)).map_err(|_| internal_twice(&task.input)),
+                                Err(error) => {
+                                    let _ = pending.set(None);
+                                    Err(error)
+                                }
+                            }
+                        });
+                        let cut = cut_one(
+                            job,
+                            task,
+                            catalogue,
+                            Cutting::Pending(pending),
+                            &mut created,
+                            &mut finished,
+                            &mut report,
+                        );
+                        (making.join(), cut)
+                    });
+                    // The contaminants' error comes first: the run's then only followed from it.
+                    made.unwrap_or_else(|payload| {
+                        let message = format!("reading the contaminants panicked: {}", panic_message(&*payload));
+                        Err(Error::Internal { path: task.input.clone(), message })
+                    })?;
+                    cut?
+                }
+                (None, None) => {
+                    let message = "no contaminants to cut against".to_string();
+                    return Err(Error::Internal { path: task.input.clone(), message });
+                }
+            };
+            if against.is_none() {
+                against = loaded.get().map(Loaded::against);
+            }
             counts.add(&file_counts);
             counts.peak_in_flight = counts.peak_in_flight.max(file_counts.peak_in_flight);
             files.push(FileSummary {
@@ -282,6 +339,9 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
         created.remove_if_empty();
         return Err(error);
     }
+    let Some(against) = against else {
+        return Err(Error::Internal { path: PathBuf::from("-"), message: "nothing was cut against".into() });
+    };
     let layers = match &against {
         Against::Set(..) => Vec::new(),
         Against::Mask(mask, _) => mask
@@ -320,44 +380,96 @@ enum Against<'a> {
     Mask(&'a Mask, &'a MaskCut),
 }
 
+/// What a job reads itself, not read yet: its contaminant file (opened, its columns found), or
+/// its mask file's layers.
+enum Load<'j> {
+    Set(OpenContaminants<'j>),
+    Mask(&'j MaskSpec, &'j MaskCut),
+}
+
+/// What a job read itself, indexed.
+enum Loaded<'j> {
+    Set(ContaminantSet, ContaminantIndex),
+    Mask(Mask, &'j MaskCut),
+}
+
+impl<'j> Load<'j> {
+    fn run(self, kernel: KernelChoice) -> Result<Loaded<'j>, Error> {
+        Ok(match self {
+            Load::Set(open) => {
+                let set = open.read()?;
+                let index = set.index(kernel)?;
+                Loaded::Set(set, index)
+            }
+            Load::Mask(spec, how) => Loaded::Mask(Mask::read(spec, kernel)?, how),
+        })
+    }
+}
+
+impl Loaded<'_> {
+    fn against(&self) -> Against<'_> {
+        match self {
+            Loaded::Set(set, index) => Against::Set(set, index),
+            Loaded::Mask(mask, how) => Against::Mask(mask, how),
+        }
+    }
+}
+
+/// A cutter made twice: a bug.
+fn internal_twice(path: &Path) -> Error {
+    Error::Internal { path: path.to_path_buf(), message: "the cutter was made twice".into() }
+}
+
+/// The cutter of one input: at hand, or still being made while its first batches are read.
+#[derive(Clone, Copy)]
+enum Cutting<'c, 'l> {
+    Ready(&'c BatchCutter<'l>),
+    Pending(&'c PendingCutter<'l>),
+}
+
 /// The cutter for one input, its coordinate columns found already.
 fn cutter<'a>(
     job: &StreamJob,
-    catalogue: &Catalogue,
+    schema: &SchemaRef,
+    path: PathBuf,
     columns: CoordinateColumns,
     against: &Against<'a>,
 ) -> Result<BatchCutter<'a>, Error> {
-    let (schema, path) = (catalogue.source.schema(), catalogue.source.path().to_path_buf());
     match *against {
         Against::Set(contaminants, index) => {
             let ids = match (&contaminants.ids, job.contaminants.as_ref().and_then(|c| c.id_column.as_ref())) {
                 (Some(ids), Some(name)) => Some((ids, name.as_str())),
                 _ => None,
             };
-            BatchCutter::with_columns(&schema, path, columns, index, ids, job.cut.clone())
+            BatchCutter::with_columns(schema, path, columns, index, ids, job.cut.clone())
         }
-        Against::Mask(mask, how) => BatchCutter::with_mask(&schema, path, columns, mask, how.clone(), job.cut.clone()),
+        Against::Mask(mask, how) => BatchCutter::with_mask(schema, path, columns, mask, how.clone(), job.cut.clone()),
     }
 }
 
 /// Cuts one input into its outputs, which are finished (complete, durable) but not yet in place.
-fn cut_one(
+fn cut_one<'c>(
     job: &StreamJob,
     task: &FileTask,
     mut catalogue: Catalogue,
-    cutter: &BatchCutter,
+    cutter: Cutting<'c, '_>,
     created: &mut CreatedDirs,
     finished: &mut Vec<FinishedOutput>,
     report: &mut dyn FnMut(&Counts),
 ) -> Result<Counts, Error> {
-    let schema = cutter.output_schema();
-    let mut open = |path: &Path| -> Result<Box<dyn BatchSink>, Error> {
+    let mut open = |path: &Path| -> Result<Box<dyn BatchSink + 'c>, Error> {
         if job.create_dirs
             && let Some(parent) = path.parent()
         {
             created.create(parent)?;
         }
-        create_sink(path, &job.outputs.resolve(path)?, schema.clone())
+        let settings = job.outputs.resolve(path)?;
+        match cutter {
+            Cutting::Ready(cutter) => create_sink(path, &settings, cutter.output_schema()),
+            Cutting::Pending(cutter) => {
+                Ok(Box::new(OpenLater { path: path.to_path_buf(), settings, cutter, sink: None }))
+            }
+        }
     };
     let mut sink = open(&task.output)?;
     let mut rejected = match &task.rejected {
@@ -369,12 +481,55 @@ fn cut_one(
         rejected: rejected.as_deref_mut().map(|s| s as &mut dyn BatchSink),
         progress: Some(report),
     };
-    let counts = run(catalogue.source.as_mut(), cutter, &job.pipeline, sinks)?;
+    let counts = match cutter {
+        Cutting::Ready(cutter) => run(catalogue.source.as_mut(), cutter, &job.pipeline, sinks)?,
+        Cutting::Pending(cutter) => run_pending(catalogue.source.as_mut(), cutter, &job.pipeline, sinks)?,
+    };
     finished.push(sink.finish()?);
     if let Some(rejected) = rejected {
         finished.push(rejected.finish()?);
     }
     Ok(counts)
+}
+
+/// An output created at its first batch, or at its end if it gets none: its schema is that of a
+/// cutter still being made when the run starts (its settings are checked before).
+struct OpenLater<'c, 'l> {
+    path: PathBuf,
+    settings: OutputSettings,
+    cutter: &'c PendingCutter<'l>,
+    sink: Option<Box<dyn BatchSink>>,
+}
+
+impl OpenLater<'_, '_> {
+    fn sink(&mut self) -> Result<&mut Box<dyn BatchSink>, Error> {
+        let sink = match self.sink.take() {
+            Some(sink) => sink,
+            None => {
+                let Some(cutter) = self.cutter.wait() else {
+                    // The contaminants failed; the job reports why.
+                    let message = "no cutter was made".to_string();
+                    return Err(Error::Internal { path: self.path.clone(), message });
+                };
+                create_sink(&self.path, &self.settings, cutter.output_schema())?
+            }
+        };
+        Ok(self.sink.insert(sink))
+    }
+}
+
+impl BatchSink for OpenLater<'_, '_> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        self.sink()?.write(batch)
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<FinishedOutput, Error> {
+        self.sink()?;
+        match self.sink {
+            Some(sink) => sink.finish(),
+            None => Err(Error::Internal { path: self.path, message: "an output was never opened".into() }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -476,6 +631,42 @@ mod tests {
         // Inverted, the same radius writes every row: nothing to warn of.
         o.invert = true;
         assert_eq!(run(&o).warnings(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn contaminants_read_beside_the_first_batches_report_their_own_error_and_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let stars = dir.path().join("stars.csv");
+        std::fs::write(&stars, "ra,dec\n10,20\n30,95\n").unwrap();
+        let out = dir.path().join("out.parquet");
+        let error = stream_file(&options(&out, stars.to_str()).plan().unwrap()).unwrap_err();
+        assert!(matches!(&error, Error::InvalidContaminant { column, .. } if column == "dec"), "{error}");
+        assert!(error.to_string().contains("stars.csv"), "{error}");
+        // Neither the output nor a temporary file of it is left.
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["stars.csv"]);
+    }
+
+    #[test]
+    fn an_empty_input_is_written_with_the_columns_the_cut_adds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (empty, out) = (dir.path().join("empty.parquet"), dir.path().join("out.parquet"));
+        let schema = rows(Path::new("fixtures/objects.parquet"))[0].schema();
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&empty).unwrap(), schema.clone(), None)
+            .unwrap()
+            .close()
+            .unwrap();
+        let mut o = options(&out, Some("fixtures/hip2_bright.parquet"));
+        o.paths[0] = empty;
+        o.flag_column = Some("near_star".into());
+        let summary = stream_file(&o.plan().unwrap()).unwrap();
+        assert_eq!((summary.counts.read, summary.contaminants), (0, 13_940));
+        let file = std::fs::File::open(&out).unwrap();
+        let written = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let names: Vec<_> = written.schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names.len(), schema.fields().len() + 1);
+        assert_eq!(names.last().map(String::as_str), Some("near_star"));
+        assert_eq!(written.metadata().file_metadata().num_rows(), 0);
     }
 
     #[test]

@@ -21,8 +21,8 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{RecordBatch, RecordBatchReader, RecordBatchWriter};
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -79,6 +79,52 @@ pub struct Sinks<'a> {
 pub fn run(
     source: &mut dyn BatchSource,
     cutter: &BatchCutter,
+    options: &PipelineOptions,
+    sinks: Sinks,
+) -> Result<Counts, Error> {
+    run_with(source, cutter, options, sinks)
+}
+
+/// A cutter still being made on another thread (the job's contaminants being read and indexed)
+/// while the first batches are read: it holds `None` if making it failed, which that thread
+/// reports. Whoever makes it must set it, failing or not, or the workers wait for ever.
+pub(crate) type PendingCutter<'a> = OnceLock<Option<BatchCutter<'a>>>;
+
+/// [`run`] with a cutter that may still be in the making: each worker waits for it before its
+/// first cut, while the reader lanes go on reading into their credits (a pool thread waits on
+/// the cutter, so whoever makes it must not need this run's pool: a fresh thread's rayon work
+/// goes to the global pool). If it ends up `None`, batches fail with an internal error that the
+/// caller replaces with the maker's.
+pub(crate) fn run_pending(
+    source: &mut dyn BatchSource,
+    cutter: &PendingCutter,
+    options: &PipelineOptions,
+    sinks: Sinks,
+) -> Result<Counts, Error> {
+    run_with(source, cutter, options, sinks)
+}
+
+/// A cutter at hand, or to be waited for.
+trait Awaited: Sync {
+    /// The cutter, once it is made; `None` if making it failed.
+    fn cutter(&self) -> Option<&BatchCutter<'_>>;
+}
+
+impl Awaited for BatchCutter<'_> {
+    fn cutter(&self) -> Option<&BatchCutter<'_>> {
+        Some(self)
+    }
+}
+
+impl Awaited for PendingCutter<'_> {
+    fn cutter(&self) -> Option<&BatchCutter<'_>> {
+        self.wait().as_ref()
+    }
+}
+
+fn run_with(
+    source: &mut dyn BatchSource,
+    cutter: &dyn Awaited,
     options: &PipelineOptions,
     mut sinks: Sinks,
 ) -> Result<Counts, Error> {
@@ -214,14 +260,17 @@ impl InFlight {
 /// What every worker task needs to cut a batch.
 #[derive(Clone, Copy)]
 struct Cut<'a> {
-    cutter: &'a BatchCutter<'a>,
+    cutter: &'a dyn Awaited,
     path: &'a Path,
 }
 
 impl Cut<'_> {
     /// [`BatchCutter::cut`], with a panic turned into an error.
     fn run(&self, batch: &RecordBatch, first_row: u64) -> Result<CutBatch, Error> {
-        catch_unwind(AssertUnwindSafe(|| self.cutter.cut(batch, first_row))).unwrap_or_else(|payload| {
+        let Some(cutter) = self.cutter.cutter() else {
+            return Err(Error::Internal { path: self.path.to_path_buf(), message: "no cutter was made".into() });
+        };
+        catch_unwind(AssertUnwindSafe(|| cutter.cut(batch, first_row))).unwrap_or_else(|payload| {
             Err(Error::Internal {
                 path: self.path.to_path_buf(),
                 message: format!("a worker panicked: {}", panic_message(payload.as_ref())),
@@ -537,6 +586,72 @@ mod tests {
         assert!(err.to_string().contains("a worker panicked"), "{err}");
         // Only the batch before the broken one reached the sink.
         assert_eq!(sink.ids, expected_ids(&good[..1], &index));
+    }
+
+    /// Batches from memory, telling how many it has served so far.
+    struct CountedSource {
+        inner: MemorySource,
+        served: Arc<AtomicUsize>,
+    }
+
+    impl BatchSource for CountedSource {
+        fn path(&self) -> &Path {
+            self.inner.path()
+        }
+        fn schema(&self) -> SchemaRef {
+            self.inner.schema()
+        }
+        fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
+            self.served.fetch_add(1, Ordering::SeqCst);
+            self.inner.next_batch()
+        }
+    }
+
+    #[test]
+    fn batches_are_read_into_the_window_while_the_cutter_is_still_being_made() {
+        let input = batches(40, 50);
+        let index = index(200, 5.0);
+        let expected = expected_ids(&input, &index);
+        let served = Arc::new(AtomicUsize::new(0));
+        let mut source = CountedSource { inner: MemorySource::new(input), served: served.clone() };
+        let options = PipelineOptions { threads: 2, max_in_flight: Some(6) };
+        let (pending, mut sink) = (PendingCutter::new(), SlowSink::default());
+        let (counts, served_before) = std::thread::scope(|scope| {
+            let maker = scope.spawn(|| {
+                // Made only once the reader has filled its window (or after a long while, so
+                // that a pipeline that waits for the cutter before reading fails, not hangs).
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while served.load(Ordering::SeqCst) < 6 && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let served_before = served.load(Ordering::SeqCst);
+                assert!(pending.set(Some(cutter(&index))).is_ok());
+                served_before
+            });
+            let counts = run_pending(&mut source, &pending, &options, into(&mut sink)).unwrap();
+            (counts, maker.join().unwrap())
+        });
+        // The whole window was read without a cutter, and not one batch more.
+        assert_eq!(served_before, 6);
+        assert_eq!(sink.ids, expected);
+        assert_eq!(counts.read, 2_000);
+    }
+
+    #[test]
+    fn a_cutter_that_could_not_be_made_ends_the_run_without_a_hang() {
+        let mut source = MemorySource::new(batches(20, 10));
+        let (pending, mut sink) = (PendingCutter::new(), SlowSink::default());
+        let options = PipelineOptions { threads: 2, max_in_flight: Some(3) };
+        let err = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                assert!(pending.set(None).is_ok());
+            });
+            run_pending(&mut source, &pending, &options, into(&mut sink)).unwrap_err()
+        });
+        assert!(matches!(err, Error::Internal { .. }), "{err}");
+        assert!(err.to_string().contains("no cutter was made"), "{err}");
+        assert!(sink.ids.is_empty());
     }
 
     /// A sink whose device fills up after `room` batches.
