@@ -53,10 +53,7 @@ impl std::str::FromStr for HduChoice {
 
 /// A FITS table being read, chunk by chunk.
 pub struct FitsCatalog {
-    path: PathBuf,
     table: Arc<Table>,
-    /// Rows in the table, from NAXIS2.
-    pub rows: u64,
     handle: FitsHandle,
     next_row: u64,
     buffer: Vec<u8>,
@@ -126,9 +123,7 @@ impl FitsCatalog {
             block_rows: (BLOCK_BYTES / row_bytes.max(1)).max(1),
         };
         Ok(FitsCatalog {
-            path: path.to_path_buf(),
             table: Arc::new(table),
-            rows,
             handle,
             next_row: 0,
             buffer: Vec::new(),
@@ -138,10 +133,15 @@ impl FitsCatalog {
         })
     }
 
+    /// Rows in the table, from NAXIS2.
+    pub fn rows(&self) -> u64 {
+        self.table.rows
+    }
+
     fn read_batch(&mut self) -> Result<RecordBatch, Error> {
         self.started = true;
         let table = &self.table;
-        let n = (self.rows - self.next_row).min(table.batch_size as u64) as usize;
+        let n = (self.table.rows - self.next_row).min(table.batch_size as u64) as usize;
         table.read(self.next_row, n, &mut self.buffer)?;
         let fixed = table.decode_fixed(&self.buffer, n)?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
@@ -158,13 +158,13 @@ impl FitsCatalog {
                     };
                     let opened = self.handle.path().to_path_buf();
                     let heap =
-                        Heap { handle: &mut self.handle, path: &self.path, start: self.heap.0, end: self.heap.1 };
+                        Heap { handle: &mut self.handle, path: &self.table.path, start: self.heap.0, end: self.heap.1 };
                     heap.decode(&rows, self.next_row, column, descriptor_bytes, field)
-                        .map_err(|error| error.renamed(&opened, &self.path))?
+                        .map_err(|error| error.renamed(&opened, &self.table.path))?
                 }
                 (storage, None) => {
                     return Err(Error::Internal {
-                        path: self.path.clone(),
+                        path: self.table.path.clone(),
                         message: format!("column '{}' ({storage:?}) not decoded", column.name),
                     });
                 }
@@ -177,7 +177,7 @@ impl FitsCatalog {
 
 impl BatchSource for FitsCatalog {
     fn path(&self) -> &Path {
-        &self.path
+        &self.table.path
     }
 
     fn schema(&self) -> SchemaRef {
@@ -185,7 +185,7 @@ impl BatchSource for FitsCatalog {
     }
 
     fn next_batch(&mut self) -> Option<Result<RecordBatch, Error>> {
-        (self.next_row < self.rows).then(|| self.read_batch())
+        (self.next_row < self.table.rows).then(|| self.read_batch())
     }
 
     /// Ranges of [`PART_BATCHES`] batches of rows, if no column is a variable-length array.
@@ -418,11 +418,7 @@ enum Gathered {
     I64(Vec<i64>),
     F32(Vec<f32>),
     F64(Vec<f64>),
-    /// The values' bytes (trimmed) one after another, and where each ends.
-    Text {
-        bytes: Vec<u8>,
-        ends: Vec<usize>,
-    },
+    Text(Texts),
 }
 
 impl Gathered {
@@ -442,7 +438,7 @@ impl Gathered {
             Storage::Int { .. } | Storage::ScaledInt { .. } => Gathered::I64(Vec::with_capacity(elements)),
             Storage::Float32 | Storage::ScaledFloat { bytes: 4 } => Gathered::F32(Vec::with_capacity(elements)),
             Storage::Float64 | Storage::ScaledFloat { .. } => Gathered::F64(Vec::with_capacity(elements)),
-            Storage::Text => Gathered::Text { bytes: Vec::with_capacity(bytes), ends: Vec::with_capacity(elements) },
+            Storage::Text => Gathered::Text(Texts::with_capacity(bytes, elements)),
             Storage::Variable { .. } => return None,
         })
     }
@@ -456,12 +452,7 @@ impl Gathered {
             Gathered::I64(out) => fields.map_into::<8, _>(out, i64::from_be_bytes),
             Gathered::F32(out) => fields.map_into::<4, _>(out, f32::from_be_bytes),
             Gathered::F64(out) => fields.map_into::<8, _>(out, f64::from_be_bytes),
-            Gathered::Text { bytes, ends } => {
-                for value in fields.iter() {
-                    bytes.extend_from_slice(fits_text(value));
-                    ends.push(bytes.len());
-                }
-            }
+            Gathered::Text(texts) => fields.iter().for_each(|value| texts.push(value)),
         }
     }
 
@@ -473,7 +464,7 @@ impl Gathered {
             Arc::new(Float64Array::new(values.into(), null_mask(&raw, tnull)))
         };
         let values: ArrayRef = match (self, storage) {
-            (Gathered::Text { bytes, ends }, _) => return Arc::new(text_array(bytes, ends)),
+            (Gathered::Text(texts), _) => return Arc::new(texts.finish()),
             (Gathered::Logical(raw), _) => Arc::new(
                 raw.iter()
                     .map(|b| match b {
@@ -621,12 +612,9 @@ impl Heap<'_> {
                 *at += length;
                 Some(*at - length..*at)
             });
-            let (mut text, mut ends) = (Vec::with_capacity(bytes.len()), Vec::with_capacity(descriptors.len()));
-            for range in starts {
-                text.extend_from_slice(fits_text(&bytes[range]));
-                ends.push(text.len());
-            }
-            return Ok(Arc::new(text_array(text, ends)));
+            let mut texts = Texts::with_capacity(bytes.len(), descriptors.len());
+            starts.for_each(|range| texts.push(&bytes[range]));
+            return Ok(Arc::new(texts.finish()));
         }
         let DataType::List(item) = field.data_type() else {
             return Err(bad(format!(
@@ -649,10 +637,35 @@ fn fits_text(bytes: &[u8]) -> &[u8] {
     bytes[..end].trim_ascii_end()
 }
 
-/// The strings whose bytes, trimmed (see [`fits_text`]), are `bytes`, the i-th ending at
-/// `ends[i]`. FITS text is ASCII: the values are checked once, all together; only if some are
-/// not UTF-8 are they taken value by value, each kept as lossy UTF-8 rather than refused
-/// (checking and converting each value was a tenth of a FITS copy's time).
+/// FITS text values gathered: their bytes (trimmed, see [`fits_text`]) one after another, and
+/// where each ends.
+struct Texts {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Texts {
+    /// Room for `values` values of `bytes` bytes in all.
+    fn with_capacity(bytes: usize, values: usize) -> Texts {
+        Texts { bytes: Vec::with_capacity(bytes), ends: Vec::with_capacity(values) }
+    }
+
+    /// Appends the value stored in `field`.
+    fn push(&mut self, field: &[u8]) {
+        self.bytes.extend_from_slice(fits_text(field));
+        self.ends.push(self.bytes.len());
+    }
+
+    /// The values as strings: see [`text_array`].
+    fn finish(self) -> StringArray {
+        text_array(self.bytes, self.ends)
+    }
+}
+
+/// The strings whose bytes are `bytes`, the i-th ending at `ends[i]`. FITS text is ASCII: the
+/// values are checked once, all together; only if some are not UTF-8 are they taken value by
+/// value, each kept as lossy UTF-8 rather than refused (checking and converting each value was
+/// a tenth of a FITS copy's time).
 fn text_array(bytes: Vec<u8>, ends: Vec<usize>) -> StringArray {
     let offsets: Option<Vec<i32>> =
         std::iter::once(0).chain(ends.iter().copied()).map(|o| i32::try_from(o).ok()).collect();
@@ -730,7 +743,7 @@ mod tests {
 
     fn kinds() -> RecordBatch {
         let mut catalogue = FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, None, 1000).unwrap();
-        assert_eq!(catalogue.rows, 5);
+        assert_eq!(catalogue.rows(), 5);
         let batch = catalogue.next_batch().unwrap().unwrap();
         assert!(catalogue.next_batch().is_none());
         batch
@@ -810,8 +823,8 @@ mod tests {
             FitsCatalog::open(Path::new("fixtures/fits_kinds.fits"), false, Some(&hdu.parse().unwrap()), 10)
         };
         let second = open("2").unwrap();
-        assert_eq!((second.rows, second.schema().fields().len()), (2, 2));
-        assert_eq!(open("second").unwrap().rows, 2);
+        assert_eq!((second.rows(), second.schema().fields().len()), (2, 2));
+        assert_eq!(open("second").unwrap().rows(), 2);
         let message = |hdu: &str| open(hdu).err().unwrap().to_string();
         assert_eq!(message("0"), "fixtures/fits_kinds.fits: HDU 0 is an image, not a table");
         assert_eq!(message("9"), "fixtures/fits_kinds.fits: has no HDU 9: its HDUs are 0 to 5");
@@ -835,7 +848,7 @@ mod tests {
     fn chunks_follow_one_another_and_gzip_reads_the_same() {
         let read = |path: &str, gz: bool| {
             let mut catalogue = FitsCatalog::open(Path::new(path), gz, None, 300).unwrap();
-            assert_eq!(catalogue.rows, 2000);
+            assert_eq!(catalogue.rows(), 2000);
             let mut ids = Vec::new();
             while let Some(batch) = catalogue.next_batch() {
                 let batch = batch.unwrap();
@@ -965,13 +978,9 @@ mod tests {
     #[test]
     fn text_fields_are_trimmed_and_taken_as_lossy_utf8_only_where_they_are_not_utf8() {
         let strings = |fields: &[&[u8]]| {
-            let (mut bytes, mut ends) = (Vec::new(), Vec::new());
-            for field in fields {
-                bytes.extend_from_slice(fits_text(field));
-                ends.push(bytes.len());
-            }
-            let array = text_array(bytes, ends);
-            array.iter().map(|s| s.unwrap().to_string()).collect::<Vec<_>>()
+            let mut texts = Texts::with_capacity(0, 0);
+            fields.iter().for_each(|field| texts.push(field));
+            texts.finish().iter().map(|s| s.unwrap().to_string()).collect::<Vec<_>>()
         };
         // Trailing blanks and everything from a NUL on are not part of the value.
         assert_eq!(strings(&[b"ab  ", b"c\0d ", b"    ", "é ".as_bytes()]), ["ab", "c", "", "é"]);

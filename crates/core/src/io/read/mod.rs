@@ -89,7 +89,7 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
         Some(InputFormat::Fits) => {
             drop(file);
             let catalog = FitsCatalog::open(path, gzip, hdu, batch_size)?;
-            let rows = Some(catalog.rows);
+            let rows = Some(catalog.rows());
             (Box::new(catalog), rows)
         }
         Some(InputFormat::IpcFile) => {
