@@ -277,43 +277,14 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
                 }
                 (None, Some(load)) => {
                     let (made, cut) = std::thread::scope(|scope| {
-                        let (columns, loaded, pending) = (columns.clone(), &loaded, &pending);
-                        let making = scope.spawn(move || {
-                            let name = path.clone();
-                            let made = catch_unwind(AssertUnwindSafe(|| {
-                                let read = load.run(job.kernel)?;
-                                cutter(job, &schema, path, columns, &loaded.get_or_init(|| read).against())
-                            }))
-                            .unwrap_or_else(|payload| {
-                                let message =
-                                    format!("reading the contaminants panicked: {}", panic_message(&*payload));
-                                Err(Error::Internal { path: name, message })
-                            });
-                            // Set whatever happened: the workers wait for it.
-                            match made {
-                                Ok(cutter) => pending.set(Some(cutter)).map_err(|_| internal_twice(&task.input)),
-                                Err(error) => {
-                                    let _ = pending.set(None);
-                                    Err(error)
-                                }
-                            }
-                        });
-                        let cut = cut_one(
-                            job,
-                            task,
-                            catalogue,
-                            Cutting::Pending(pending),
-                            &mut created,
-                            &mut finished,
-                            &mut report,
-                        );
+                        let columns = columns.clone();
+                        let making = scope.spawn(|| make_cutter(job, load, &schema, path, columns, &loaded, &pending));
+                        let pending = Cutting::Pending(&pending);
+                        let cut = cut_one(job, task, catalogue, pending, &mut created, &mut finished, &mut report);
                         (making.join(), cut)
                     });
                     // The contaminants' error comes first: the run's then only followed from it.
-                    made.unwrap_or_else(|payload| {
-                        let message = format!("reading the contaminants panicked: {}", panic_message(&*payload));
-                        Err(Error::Internal { path: task.input.clone(), message })
-                    })?;
+                    made.unwrap_or_else(|payload| Err(contaminants_panicked(&task.input, payload)))?;
                     cut?
                 }
                 (None, None) => {
@@ -415,9 +386,39 @@ impl Loaded<'_> {
     }
 }
 
-/// A cutter made twice: a bug.
-fn internal_twice(path: &Path) -> Error {
-    Error::Internal { path: path.to_path_buf(), message: "the cutter was made twice".into() }
+/// Reads and indexes what `load` names into `loaded`, and makes the cutter of the input `path`
+/// (of `schema`) against it into `pending`, set whatever happens (to `None` if anything failed,
+/// with the error returned): the pipeline's workers wait for it.
+fn make_cutter<'j: 'l, 'l>(
+    job: &StreamJob,
+    load: Load<'j>,
+    schema: &SchemaRef,
+    path: PathBuf,
+    columns: CoordinateColumns,
+    loaded: &'l OnceLock<Loaded<'j>>,
+    pending: &PendingCutter<'l>,
+) -> Result<(), Error> {
+    let name = path.clone();
+    let made = catch_unwind(AssertUnwindSafe(|| {
+        let read = load.run(job.kernel)?;
+        cutter(job, schema, path, columns, &loaded.get_or_init(|| read).against())
+    }))
+    .unwrap_or_else(|payload| Err(contaminants_panicked(&name, payload)));
+    match made {
+        Ok(cutter) => {
+            let message = "the cutter was made twice".to_string();
+            pending.set(Some(cutter)).map_err(|_| Error::Internal { path: name, message })
+        }
+        Err(error) => {
+            let _ = pending.set(None);
+            Err(error)
+        }
+    }
+}
+
+fn contaminants_panicked(path: &Path, payload: Box<dyn std::any::Any + Send>) -> Error {
+    let message = format!("reading the contaminants panicked: {}", panic_message(&*payload));
+    Error::Internal { path: path.to_path_buf(), message }
 }
 
 /// The cutter of one input: at hand, or still being made while its first batches are read.
