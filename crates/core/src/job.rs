@@ -247,6 +247,15 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
     }
     let loaded: OnceLock<Loaded> = OnceLock::new();
     let pending: PendingCutter = OnceLock::new();
+    // Called on a thread of rayon's global pool, the loading thread's parallel work could wait
+    // for ever on a pool whose every thread runs a job like this one: read it here, as part of
+    // this thread's own work, instead.
+    if rayon::current_thread_index().is_some()
+        && let Some(load) = load.take()
+    {
+        let read = load.run(job.kernel)?;
+        against = Some(loaded.get_or_init(|| read).against());
+    }
 
     let mut created = CreatedDirs::default();
     let mut finished = Vec::new();
@@ -646,6 +655,31 @@ mod tests {
         // Neither the output nor a temporary file of it is left.
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["stars.csv"]);
+    }
+
+    #[test]
+    fn jobs_on_every_thread_of_the_global_pool_at_once_finish() {
+        // Each job would read its contaminants on a thread whose parallel work goes to the
+        // global pool, every thread of which is busy with a job: they must not wait on it.
+        let dir = tempfile::tempdir().unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let dir_path = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            use rayon::prelude::*;
+            let jobs = rayon::current_num_threads().max(2);
+            let removed: Vec<u64> = (0..jobs)
+                .into_par_iter()
+                .map(|i| {
+                    let out = dir_path.join(format!("out{i}.parquet"));
+                    let job = options(&out, Some("fixtures/hip2_bright.parquet")).plan().unwrap();
+                    stream_file(&job).unwrap().counts.removed
+                })
+                .collect();
+            let _ = done.send(removed);
+        });
+        let removed = finished.recv_timeout(std::time::Duration::from_secs(120)).expect("the jobs never finished");
+        assert!(removed[0] > 0);
+        assert!(removed.iter().all(|&n| n == removed[0]), "{removed:?}");
     }
 
     #[test]
