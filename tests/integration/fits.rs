@@ -278,3 +278,52 @@ fn a_fits_gz_output_is_the_fits_table_gzipped_and_reads_back() {
     names.sort();
     assert_eq!(names, ["again.parquet", "kept.FITS.gz", "kept.fits"]);
 }
+
+/// The bytes of a FITS file's headers, as text (their cards are ASCII).
+fn header_text(path: &std::path::Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let header_end = bytes.windows(4).rposition(|w| w == b"END ").unwrap_or(bytes.len()) + 80;
+    String::from_utf8_lossy(&bytes[..header_end.min(bytes.len())]).into_owned()
+}
+
+#[test]
+fn a_fits_to_fits_cut_copies_the_kept_rows_and_the_header_as_they_are() {
+    use arrow::array::{Array, BooleanArray};
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("fits_kinds.fits");
+    let all = read_fits(&input);
+    // Stars on rows 1 and 3 (0-based) of the five.
+    let (ra, dec) = (column_f64(&all, "ra"), column_f64(&all, "dec"));
+    let stars = dir.path().join("stars.csv");
+    std::fs::write(&stars, format!("ra,dec\n{:?},{:?}\n{:?},{:?}\n", ra[1], dec[1], ra[3], dec[3])).unwrap();
+    let (kept, rejected) = (dir.path().join("kept.fits"), dir.path().join("near.fits"));
+    let rejected_flag = format!("--rejected={}", rejected.display());
+    stream(&input, &kept, &stars, &["--maxsep", "1arcsec", &rejected_flag]).success().stderr(contains("removed 2,"));
+    let near = BooleanArray::from(vec![false, true, false, true, false]);
+    let far = arrow::compute::not(&near).unwrap();
+    for (path, rows) in [(&kept, &far), (&rejected, &near)] {
+        let expected = arrow::compute::filter_record_batch(&all, rows).unwrap();
+        let got = read_fits(path);
+        assert_eq!(got.num_rows(), expected.num_rows());
+        for (field, (a, b)) in all.schema().fields().iter().zip(expected.columns().iter().zip(got.columns())) {
+            // The same bytes read the same way: NaNs too, so the arrays' data compare equal.
+            assert_eq!(a.to_data(), b.to_data(), "{}: column '{}'", path.display(), field.name());
+        }
+        // The input's header, not one made from the Arrow schema: the scaled integer column is
+        // still an `I` with its TSCAL and TZERO (decoded, it would be written as float64).
+        let header = header_text(path);
+        for card in ["TFORM15 = 'I", "TSCAL15 =", "TZERO15 =", "TNULL16 =", "SURVEY  = 'TEST    '", "HISTORY"] {
+            assert!(header.contains(card), "{}: {card} in {header}", path.display());
+        }
+    }
+    // A cut that adds a column writes every column anew, the scaled one as float64.
+    let flagged = dir.path().join("flagged.fits");
+    stream(&input, &flagged, &stars, &["--maxsep", "1arcsec", "--flag-column", "near"]).success();
+    let got = read_fits(&flagged);
+    assert_eq!(got.column_by_name("near").unwrap().as_boolean(), &near);
+    assert_eq!(got.column_by_name("scaled").unwrap().to_data(), all.column_by_name("scaled").unwrap().to_data());
+    let header = header_text(&flagged);
+    assert!(header.contains("TFORM15 = '1D") && !header.contains("TSCAL15"), "{header}");
+    assert_eq!(got.column_by_name("scaled").unwrap().null_count(), all.column_by_name("scaled").unwrap().null_count());
+    assert_eq!(leftovers(dir.path(), &["flagged.fits", "kept.fits", "near.fits", "stars.csv"]), Vec::<String>::new());
+}

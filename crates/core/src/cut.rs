@@ -102,6 +102,13 @@ pub struct CutOptions {
 }
 
 impl CutOptions {
+    /// Whether a cutter with these options adds columns to the input's (the flag, the nearest
+    /// contaminant's) or, with `bits` (`--mask-bits`), a mask's bits column: if not, its
+    /// [`BatchCutter::output_schema`] is its input's.
+    pub(crate) fn adds_columns(&self, bits: bool) -> bool {
+        self.selection.flag_column().is_some() || self.nearest_columns || bits
+    }
+
     /// The cut rule: where each object goes, given where it stands (`Some(true)` near a
     /// contaminant, `Some(false)` far from all, `None` no valid position). Returns, per object,
     /// whether the main output gets it and, if rejected rows are asked for, whether the rejected
@@ -606,4 +613,29 @@ struct Positions {
     vectors: Vec<UnitVector>,
     rows: Vec<usize>,
     invalid: Vec<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KernelChoice, SearchRadius, unit_vector};
+
+    #[test]
+    fn a_cutter_adds_columns_exactly_when_its_options_say_so() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("ra", DataType::Float64, false),
+            Field::new("dec", DataType::Float64, false),
+        ]));
+        let radius = SearchRadius::parse("1arcsec").unwrap();
+        let index = ContaminantIndex::build(&[unit_vector(1.0, 2.0)], radius, KernelChoice::Auto).unwrap();
+        let flags = [Selection::Far, Selection::Near, Selection::Flag("near".into())];
+        for (selection, nearest_columns) in flags.into_iter().flat_map(|s| [(s.clone(), false), (s, true)]) {
+            let options = CutOptions { selection, nearest_columns, ..CutOptions::default() };
+            let adds = options.adds_columns(false);
+            let cutter = BatchCutter::new(&schema, "in.parquet", None, None, &index, None, options.clone()).unwrap();
+            let added = cutter.output_schema().fields().len() - schema.fields().len();
+            assert_eq!(added > 0, adds, "{options:?}");
+        }
+        assert!(CutOptions::default().adds_columns(true), "a mask's bits column");
+    }
 }

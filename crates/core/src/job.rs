@@ -245,6 +245,14 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
             return Err(Error::Usage(format!("this job {planned}, but {got}")));
         }
     }
+    // A cut that adds no column, into FITS outputs only, copies the rows of a FITS input as they
+    // are stored, decoding only the coordinates (see `BatchSource::pass_rows_through`).
+    let bits = job.masks.as_ref().is_some_and(|(_, how)| how.bits_column.is_some());
+    let fits_only = job.files.iter().all(|task| {
+        let mut outputs = std::iter::once(&task.output).chain(task.rejected.as_ref());
+        outputs.all(|path| matches!(job.outputs.resolve(path), Ok(OutputSettings::Fits)))
+    });
+    let pass_through = fits_only && !job.cut.adds_columns(bits);
     let loaded: OnceLock<Loaded> = OnceLock::new();
     let pending: PendingCutter = OnceLock::new();
     // Called on a thread of rayon's global pool, the loading thread's parallel work could wait
@@ -266,9 +274,18 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
     let result = (|| {
         for (i, task) in job.files.iter().enumerate() {
             let file_started = Instant::now();
-            let catalogue = match first.take() {
+            let mut catalogue = match first.take() {
                 Some(catalogue) => catalogue,
                 None => open_catalogue(&task.input, job.batch_size, job.hdu.as_ref())?,
+            };
+            let passed = pass_through.then(|| catalogue.source.pass_rows_through(&[columns.ra, columns.dec]));
+            let columns = match passed.flatten() {
+                Some(schema) => {
+                    let names = (Some(columns.ra_name.as_str()), Some(columns.dec_name.as_str()));
+                    let path = catalogue.source.path();
+                    CoordinateColumns::resolve(&schema, path, names.0, names.1, ("--ra", "--dec"))?
+                }
+                None => columns.clone(),
             };
             let mut report = |so_far: &Counts| {
                 if let Some(progress) = progress.as_deref_mut() {
@@ -281,12 +298,11 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
             let (schema, path) = (catalogue.source.schema(), catalogue.source.path().to_path_buf());
             let file_counts = match (&against, load.take()) {
                 (Some(against), _) => {
-                    let cutter = cutter(job, &schema, path, columns.clone(), against)?;
+                    let cutter = cutter(job, &schema, path, columns, against)?;
                     cut_one(job, task, catalogue, Cutting::Ready(&cutter), &mut created, &mut finished, &mut report)?
                 }
                 (None, Some(load)) => {
                     let (made, cut) = std::thread::scope(|scope| {
-                        let columns = columns.clone();
                         let making = scope.spawn(|| make_cutter(job, load, &schema, path, columns, &loaded, &pending));
                         let pending = Cutting::Pending(&pending);
                         let cut = cut_one(job, task, catalogue, pending, &mut created, &mut finished, &mut report);

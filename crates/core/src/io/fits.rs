@@ -385,7 +385,12 @@ pub(crate) fn is_structural(key: &str) -> bool {
     if FIXED.contains(&key) || CHECKSUMS.contains(&key) {
         return true;
     }
-    PER_COLUMN
+    is_numbered(key, PER_COLUMN)
+}
+
+/// Whether `key` is one of `prefixes` followed by a column number (`TFORM12`).
+pub(crate) fn is_numbered(key: &str, prefixes: &[&str]) -> bool {
+    prefixes
         .iter()
         .any(|prefix| key.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
@@ -396,6 +401,15 @@ pub(crate) const BLOCK_BYTES: usize = 128 * 1024;
 
 /// The Arrow schema metadata key holding a FITS input's other header cards, one per line.
 pub(crate) const HEADER_KEY: &str = "fits:header";
+
+/// The Arrow field metadata key that marks a column of whole stored rows (`FixedSizeBinary`, one
+/// value per row, its bytes as the file holds them): its value is the table's whole header, one
+/// card per line, for a FITS writer that copies the rows unchanged (see
+/// [`crate::io::read::BatchSource::pass_rows_through`]).
+pub(crate) const ROWS_KEY: &str = "fits:rows";
+
+/// The name of that column; a table's own column of this name only prevents the copy.
+pub(crate) const ROWS_COLUMN: &str = "__fits_rows";
 
 /// One column of a binary table as its header describes it.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
-    Int64Array, RecordBatch, StringArray, StringBuilder, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, FixedSizeBinaryArray, FixedSizeListArray, Float32Array, Float64Array, Int8Array,
+    Int16Array, Int32Array, Int64Array, RecordBatch, StringArray, StringBuilder, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -26,7 +27,8 @@ use super::{BatchSource, Parts};
 use crate::error::Error;
 use crate::io::UNIT_KEY;
 use crate::io::fits::{
-    BLOCK_BYTES, FitsColumn, FitsHandle, HEADER_KEY, HduKind, Storage, is_structural, table_columns,
+    BLOCK_BYTES, FitsColumn, FitsHandle, HEADER_KEY, HduKind, ROWS_COLUMN, ROWS_KEY, Storage, is_structural,
+    table_columns,
 };
 
 /// Which HDU of a FITS file holds the table: its index (0 is the primary HDU) or its EXTNAME.
@@ -62,6 +64,8 @@ pub struct FitsCatalog {
     /// Where the heap of variable-length arrays lies in the data unit: its first byte and the
     /// byte after it, counted from the first row (THEAP, PCOUNT).
     heap: (u64, u64),
+    /// The table's header cards, one per line, for [`BatchSource::pass_rows_through`].
+    header: String,
     // The decompressed copy of a `.fits.gz`, deleted when the catalogue is dropped (after `handle`).
     _decompressed: Option<NamedTempFile>,
 }
@@ -110,6 +114,7 @@ impl FitsCatalog {
             .map(|card| card.trim_end())
             .collect();
         let metadata = HashMap::from([(HEADER_KEY.to_string(), kept.join("\n"))]);
+        let header: Vec<&str> = cards.iter().map(|card| card.trim_end()).collect();
         let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
         let table = Table {
             path: path.to_path_buf(),
@@ -121,6 +126,7 @@ impl FitsCatalog {
             columns: stored,
             batch_size: batch_size.max(1),
             block_rows: (BLOCK_BYTES / row_bytes.max(1)).max(1),
+            rows_field: None,
         };
         Ok(FitsCatalog {
             table: Arc::new(table),
@@ -129,6 +135,7 @@ impl FitsCatalog {
             buffer: Vec::new(),
             started: false,
             heap: (heap_start, heap_end),
+            header: header.join("\n"),
             _decompressed: decompressed,
         })
     }
@@ -171,7 +178,7 @@ impl FitsCatalog {
             });
         }
         self.next_row += n as u64;
-        table.batch(arrays)
+        table.batch(arrays, &mut self.buffer)
     }
 }
 
@@ -190,8 +197,44 @@ impl BatchSource for FitsCatalog {
 
     /// Ranges of [`PART_BATCHES`] batches of rows, if no column is a variable-length array.
     fn parts(&self) -> Option<Arc<dyn Parts>> {
-        let fixed = self.table.columns.iter().all(|(_, storage)| !matches!(storage, Storage::Variable { .. }));
-        (!self.started && fixed).then(|| Arc::new(RowRanges(self.table.clone())) as Arc<dyn Parts>)
+        (!self.started && self.table.fixed()).then(|| Arc::new(RowRanges(self.table.clone())) as Arc<dyn Parts>)
+    }
+
+    /// The rows as stored, if no column is a variable-length array (whose elements are in the
+    /// heap, not in the row) and none is named [`ROWS_COLUMN`].
+    fn pass_rows_through(&mut self, decoded: &[usize]) -> Option<SchemaRef> {
+        let table = &self.table;
+        let fields = table.schema.fields();
+        let clash = fields.iter().any(|f| f.name() == ROWS_COLUMN);
+        if self.started || table.rows_field.is_some() || !table.fixed() || clash || decoded.is_empty() {
+            return None;
+        }
+        let mut decoded = decoded.to_vec();
+        decoded.sort_unstable();
+        decoded.dedup();
+        let columns = decoded.iter().map(|&i| table.columns.get(i).cloned()).collect::<Option<Vec<_>>>()?;
+        let width = i32::try_from(table.row_bytes).ok()?;
+        let rows_field = Arc::new(
+            Field::new(ROWS_COLUMN, DataType::FixedSizeBinary(width), false)
+                .with_metadata(HashMap::from([(ROWS_KEY.to_string(), self.header.clone())])),
+        );
+        let mut kept: Vec<Arc<Field>> = decoded.iter().map(|&i| fields[i].clone()).collect();
+        kept.push(rows_field.clone());
+        let schema = Arc::new(Schema::new_with_metadata(kept, table.schema.metadata().clone()));
+        let rows = Table {
+            path: table.path.clone(),
+            file: table.file.clone(),
+            data_start: table.data_start,
+            row_bytes: table.row_bytes,
+            rows: table.rows,
+            schema: schema.clone(),
+            columns,
+            batch_size: table.batch_size,
+            block_rows: table.block_rows,
+            rows_field: Some(rows_field),
+        };
+        self.table = Arc::new(rows);
+        Some(schema)
     }
 }
 
@@ -213,6 +256,9 @@ struct Table {
     batch_size: usize,
     /// Rows decoded at a time (see [`Table::decode_fixed`]).
     block_rows: usize,
+    /// The last column of each batch, of the rows as stored, when they are passed through
+    /// ([`BatchSource::pass_rows_through`]; `columns` are then only those decoded).
+    rows_field: Option<Arc<Field>>,
 }
 
 impl Table {
@@ -262,9 +308,21 @@ impl Table {
             .collect())
     }
 
-    fn batch(&self, arrays: Vec<ArrayRef>) -> Result<RecordBatch, Error> {
-        RecordBatch::try_new(self.schema.clone(), arrays)
-            .map_err(|source| Error::Arrow { path: self.path.clone(), source })
+    /// Whether every column is in the rows (none is a variable-length array).
+    fn fixed(&self) -> bool {
+        self.columns.iter().all(|(_, storage)| !matches!(storage, Storage::Variable { .. }))
+    }
+
+    /// The batch of the decoded `arrays`, and of the rows in `buffer` (taken) if they are passed
+    /// through.
+    fn batch(&self, mut arrays: Vec<ArrayRef>, buffer: &mut Vec<u8>) -> Result<RecordBatch, Error> {
+        let error = |source| Error::Arrow { path: self.path.clone(), source };
+        if self.rows_field.is_some() {
+            let width = i32::try_from(self.row_bytes).unwrap_or(i32::MAX);
+            let rows = FixedSizeBinaryArray::try_new(width, std::mem::take(buffer).into(), None).map_err(error)?;
+            arrays.push(Arc::new(rows));
+        }
+        RecordBatch::try_new(self.schema.clone(), arrays).map_err(error)
     }
 
     /// The first row of part `part` and the row after its last.
@@ -324,7 +382,7 @@ impl BatchSource for RowRange {
         self.next += n as u64;
         // No variable-length column (or the range would not have been offered): all decoded.
         let arrays = table.decode_fixed(&self.buffer, n).map(|arrays| arrays.into_iter().flatten().collect());
-        Some(arrays.and_then(|arrays| table.batch(arrays)))
+        Some(arrays.and_then(|arrays| table.batch(arrays, &mut self.buffer)))
     }
 }
 
@@ -988,5 +1046,46 @@ mod tests {
         assert_eq!(strings(&[b"ok", b"x\xffy"]), ["ok", "x\u{fffd}y"]);
         // Halves of one character in two fields: UTF-8 all together, not value by value.
         assert_eq!(strings(&[b"a\xc3", b"\xa9b"]), ["a\u{fffd}", "\u{fffd}b"]);
+    }
+
+    #[test]
+    fn rows_passed_through_are_the_files_bytes_beside_the_columns_decoded() {
+        let path = Path::new("fixtures/fits_kinds.fits");
+        let whole = kinds();
+        let index = |name: &str| whole.schema().index_of(name).unwrap();
+        let mut handle = FitsHandle::open(path, false).unwrap();
+        handle.move_to(1).unwrap();
+        let start = handle.data_start().unwrap() as usize;
+        let file = std::fs::read(path).unwrap();
+        let stored = |rows: &RecordBatch| rows.column(2).as_fixed_size_binary().value_data().to_vec();
+        let mut catalogue = FitsCatalog::open(path, false, None, 2).unwrap();
+        let schema = catalogue.pass_rows_through(&[index("dec"), index("ra")]).expect("fixed-width rows");
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, [whole.schema().field(index("ra")).name(), "dec", ROWS_COLUMN]);
+        let header = &schema.field(2).metadata()[ROWS_KEY];
+        assert!(header.contains("TFORM15 = 'I") && header.contains("NAXIS2  =                    5"), "{header}");
+        assert!(catalogue.pass_rows_through(&[0]).is_none(), "once");
+        let parts = catalogue.parts().expect("parts still");
+        let mut batches = Vec::new();
+        while let Some(batch) = catalogue.next_batch() {
+            batches.push(batch.unwrap());
+        }
+        let rows = arrow::compute::concat_batches(&schema, &batches).unwrap();
+        assert_eq!(batches.len(), 3);
+        assert_eq!(rows.column(0).to_data(), whole.column(index("ra")).to_data());
+        assert_eq!(rows.column(1).to_data(), whole.column(index("dec")).to_data());
+        let DataType::FixedSizeBinary(row_bytes) = *schema.field(2).data_type() else { panic!("not rows") };
+        let row_bytes = row_bytes as usize;
+        assert_eq!(stored(&rows), file[start..start + 5 * row_bytes], "the rows as the file stores them");
+        let part = parts.open(0).unwrap().next_batch().unwrap().unwrap();
+        assert_eq!(part.schema(), schema, "a part's batches pass the rows through too");
+        assert_eq!(stored(&part), file[start..start + 2 * row_bytes]);
+
+        let mut started = FitsCatalog::open(path, false, None, 2).unwrap();
+        started.next_batch().unwrap().unwrap();
+        assert!(started.pass_rows_through(&[0]).is_none(), "not after a batch was read");
+        let variable = HduChoice::Name("variable".into());
+        let mut heap = FitsCatalog::open(path, false, Some(&variable), 2).unwrap();
+        assert!(heap.pass_rows_through(&[0, 1]).is_none(), "a variable-length array's elements are not in its row");
     }
 }

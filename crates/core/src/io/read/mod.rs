@@ -45,6 +45,15 @@ pub trait BatchSource: Send {
     fn parts(&self) -> Option<Arc<dyn Parts>> {
         None
     }
+    /// Before the first batch: makes every later batch (and part) hold only the columns
+    /// `decoded` (indices in [`BatchSource::schema`], kept in schema order) and, last, a column
+    /// of the rows as the file stores them, one fixed-width value per row, for a writer of the
+    /// same format to copy unchanged instead of decoding and encoding every column. Returns the
+    /// new schema, or `None` (nothing changed) if the format has no such rows (only FITS tables
+    /// without variable-length arrays have).
+    fn pass_rows_through(&mut self, _decoded: &[usize]) -> Option<SchemaRef> {
+        None
+    }
 }
 
 /// Consecutive parts of a source's rows, each readable on its own (see [`BatchSource::parts`]).

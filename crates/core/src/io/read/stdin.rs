@@ -69,6 +69,10 @@ impl BatchSource for Spooled {
         self.source.next_batch().map(|batch| batch.map_err(|error| error.renamed(&self.temp, self.path())))
     }
 
+    fn pass_rows_through(&mut self, decoded: &[usize]) -> Option<SchemaRef> {
+        self.source.pass_rows_through(decoded)
+    }
+
     fn parts(&self) -> Option<Arc<dyn Parts>> {
         let parts = self.source.parts()?;
         Some(Arc::new(SpooledParts { parts, temp: self.temp.clone(), copy: self.copy.clone() }))

@@ -19,6 +19,10 @@
 //! - strings: `rA`, `r` the longest value's bytes. The width is set by the first batch and widened
 //!   by cfitsio (`ffmvec`, which moves the rows already written) when a longer value comes,
 //!   at least doubling each time, so the rows are moved a few times at most.
+//!
+//! Rows a FITS input passes through as stored (a column marked with `ROWS_KEY`) are written as
+//! they are, under the input table's own header: no column is encoded, and every value, null
+//! and keyword is the input's.
 
 use std::io::{BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -28,7 +32,7 @@ use arrow::array::{
     RecordBatch, StringArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array, make_array,
 };
 use arrow::buffer::NullBuffer;
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use rayon::prelude::*;
 use tempfile::NamedTempFile;
 
@@ -36,7 +40,9 @@ use super::BatchSink;
 use super::commit::{FinishedOutput, PartialOutput, create_partial, durable};
 use crate::error::Error;
 use crate::io::UNIT_KEY;
-use crate::io::fits::{BLOCK_BYTES, FitsHandle, HEADER_KEY, is_structural, parse_card};
+use crate::io::fits::{
+    BLOCK_BYTES, CardValue, FitsHandle, HEADER_KEY, ROWS_KEY, is_numbered, is_structural, parse_card,
+};
 
 /// How one Arrow column is stored.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -204,14 +210,17 @@ pub struct FitsFileSink {
     partial: Option<PartialOutput>,
     /// Whether the finished file is gzipped (named `.gz`).
     gzip: bool,
+    /// The input's rows, if its batches pass them through (`columns` is then empty).
+    stored: Option<StoredRows>,
 }
 
 impl FitsFileSink {
     /// Creates the temporary file for rows of `schema`; a column FITS cannot hold is a usage
     /// error naming it, before anything is written.
     pub fn create(destination: &Path, schema: SchemaRef) -> Result<FitsFileSink, Error> {
+        let stored = StoredRows::of(&schema);
         let mut columns = Vec::with_capacity(schema.fields().len());
-        for field in schema.fields() {
+        for field in schema.fields().iter().filter(|_| stored.is_none()) {
             let (kind, repeat) = kind_of(field.data_type()).map_err(|why| {
                 Error::Usage(format!(
                     "{}: column '{}' is {why}: write Parquet or Arrow instead",
@@ -275,6 +284,7 @@ impl FitsFileSink {
             temp: Some(temp),
             partial: Some(partial),
             gzip: super::gzipped(destination),
+            stored,
         })
     }
 
@@ -287,6 +297,11 @@ impl FitsFileSink {
 
     /// The table's header, its string widths those of `first` (the first batch, if any).
     fn create_table(&mut self, first: Option<&RecordBatch>) -> Result<FitsHandle, Error> {
+        if let Some(stored) = &self.stored {
+            let mut handle = FitsHandle::open(&self.temp_path()?, true).map_err(|e| self.named(e))?;
+            stored.create_table(&mut handle).map_err(|e| self.named(e))?;
+            return Ok(handle);
+        }
         if let Some(batch) = first {
             for (column, array) in self.columns.iter_mut().zip(batch.columns()) {
                 if column.kind == Kind::Text {
@@ -419,7 +434,9 @@ impl BatchSink for FitsFileSink {
         // The columns' kinds and widths were laid out from the schema: a batch of other types
         // would be encoded at the wrong widths.
         let types = batch.columns().iter().map(|c| c.data_type());
-        if batch.num_columns() != self.columns.len() || types.ne(self.schema.fields().iter().map(|f| f.data_type())) {
+        if batch.num_columns() != self.schema.fields().len()
+            || types.ne(self.schema.fields().iter().map(|f| f.data_type()))
+        {
             return Err(Error::Internal {
                 path: self.destination.clone(),
                 message: format!("a batch's columns ({}) differ from the table's ({})", batch.schema(), self.schema),
@@ -428,8 +445,20 @@ impl BatchSink for FitsFileSink {
         if self.handle.is_none() {
             let handle = self.create_table(Some(batch))?;
             self.handle = Some(handle);
-        } else {
+        } else if self.stored.is_none() {
             self.widen(batch).map_err(|e| self.named(e))?;
+        }
+        if let Some(stored) = &self.stored {
+            let rows =
+                stored.rows(batch).map_err(|message| Error::Internal { path: self.destination.clone(), message })?;
+            let first = self.rows;
+            let handle = self
+                .handle
+                .as_mut()
+                .ok_or_else(|| Error::Internal { path: self.destination.clone(), message: "no table".into() })?;
+            handle.write_rows(first, rows).map_err(|e| self.named(e))?;
+            self.rows += batch.num_rows() as u64;
+            return Ok(());
         }
         let row_bytes = self.row_bytes();
         let bytes = batch.num_rows() * row_bytes;
@@ -531,6 +560,62 @@ impl BatchSink for FitsFileSink {
         let compressed = out.into_inner().map_err(|e| io_error(e.into_error()))?;
         drop((temp, partial)); // the uncompressed table is no longer needed
         durable(compressed, &self.destination, compressed_partial)
+    }
+}
+
+/// The rows of a FITS input, passed through as it stores them: the input table's header, and
+/// the batch column that holds them (the schema's last, marked by `ROWS_KEY`).
+struct StoredRows {
+    cards: Vec<String>,
+    column: usize,
+    row_bytes: usize,
+}
+
+impl StoredRows {
+    /// The stored rows batches of `schema` carry, if they do.
+    fn of(schema: &Schema) -> Option<StoredRows> {
+        let column = schema.fields().len().checked_sub(1)?;
+        let field = schema.field(column);
+        let header = field.metadata().get(ROWS_KEY)?;
+        let DataType::FixedSizeBinary(width) = field.data_type() else { return None };
+        let cards = header.lines().map(str::to_string).collect();
+        Some(StoredRows { cards, column, row_bytes: usize::try_from(*width).ok()? })
+    }
+
+    /// Appends the input's table, without rows, to `handle`: its columns, then every card of its
+    /// header but those cfitsio has written for them, those of a heap (the rows have none) and
+    /// the checksums, which no longer hold.
+    fn create_table(&self, handle: &mut FitsHandle) -> Result<(), Error> {
+        let values: std::collections::HashMap<String, CardValue> =
+            self.cards.iter().map(|card| parse_card(card)).filter_map(|(key, value)| Some((key, value?))).collect();
+        let fields = values.get("TFIELDS").and_then(CardValue::number).unwrap_or(0.0).max(0.0) as usize;
+        let text = |key: &str, n: usize| {
+            values.get(&format!("{key}{n}")).and_then(CardValue::text).unwrap_or_default().to_string()
+        };
+        let names: Vec<String> = (1..=fields).map(|n| text("TTYPE", n)).collect();
+        let forms: Vec<String> = (1..=fields).map(|n| text("TFORM", n)).collect();
+        let units: Vec<String> = (1..=fields).map(|n| text("TUNIT", n)).collect();
+        handle.create_table(&names, &forms, &units)?;
+        const MADE: &[&str] =
+            &["XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS", "THEAP", "CHECKSUM", "DATASUM", "END"];
+        for card in &self.cards {
+            let key = parse_card(card).0;
+            let made = MADE.contains(&key.as_str()) || is_numbered(&key, &["NAXIS", "TTYPE", "TFORM", "TUNIT"]);
+            if !made && !card.trim().is_empty() {
+                handle.write_card(card)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored bytes of `batch`'s rows.
+    fn rows<'b>(&self, batch: &'b RecordBatch) -> Result<&'b [u8], String> {
+        let column = batch.columns().get(self.column).ok_or("a batch without the stored rows")?;
+        let rows = column.as_fixed_size_binary_opt().ok_or("a batch whose stored rows are not bytes")?;
+        if rows.value_length() as usize != self.row_bytes || rows.null_count() > 0 {
+            return Err(format!("a batch's stored rows are not {} bytes each", self.row_bytes));
+        }
+        Ok(rows.value_data())
     }
 }
 
