@@ -255,15 +255,6 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
     let pass_through = fits_only && !job.cut.adds_columns(bits);
     let loaded: OnceLock<Loaded> = OnceLock::new();
     let pending: PendingCutter = OnceLock::new();
-    // Called on a thread of rayon's global pool, the loading thread's parallel work could wait
-    // for ever on a pool whose every thread runs a job like this one: read it here, as part of
-    // this thread's own work, instead.
-    if rayon::current_thread_index().is_some()
-        && let Some(load) = load.take()
-    {
-        let read = load.run(job.kernel)?;
-        against = Some(loaded.get_or_init(|| read).against());
-    }
 
     let mut created = CreatedDirs::default();
     let mut finished = Vec::new();
@@ -425,7 +416,15 @@ fn make_cutter<'j: 'l, 'l>(
 ) -> Result<(), Error> {
     let name = path.clone();
     let made = catch_unwind(AssertUnwindSafe(|| {
-        let read = load.run(job.kernel)?;
+        // Its parallel work (sorting, indexing) on a pool of its own, of the job's size: on
+        // rayon's global pool, jobs run from that pool's threads (a library user's `par_iter` of
+        // jobs) would wait for ever for it, each of its threads waiting for its own cutter.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(job.pipeline.threads.max(1))
+            .thread_name(|i| format!("angcut-load-{i}"))
+            .build()
+            .map_err(|e| Error::Internal { path: name.clone(), message: format!("cannot start threads: {e}") })?;
+        let read = pool.install(|| load.run(job.kernel))?;
         cutter(job, schema, path, columns, &loaded.get_or_init(|| read).against())
     }))
     .unwrap_or_else(|payload| Err(contaminants_panicked(&name, payload)));
@@ -675,8 +674,8 @@ mod tests {
 
     #[test]
     fn jobs_on_every_thread_of_the_global_pool_at_once_finish() {
-        // Each job would read its contaminants on a thread whose parallel work goes to the
-        // global pool, every thread of which is busy with a job: they must not wait on it.
+        // Each job reads its contaminants beside its first batches, while every thread of the
+        // global pool is busy with a job: that reading must not wait for the global pool.
         let dir = tempfile::tempdir().unwrap();
         let (done, finished) = std::sync::mpsc::channel();
         let dir_path = dir.path().to_path_buf();
