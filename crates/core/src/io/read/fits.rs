@@ -221,19 +221,8 @@ impl BatchSource for FitsCatalog {
         let mut kept: Vec<Arc<Field>> = decoded.iter().map(|&i| fields[i].clone()).collect();
         kept.push(rows_field.clone());
         let schema = Arc::new(Schema::new_with_metadata(kept, table.schema.metadata().clone()));
-        let rows = Table {
-            path: table.path.clone(),
-            file: table.file.clone(),
-            data_start: table.data_start,
-            row_bytes: table.row_bytes,
-            rows: table.rows,
-            schema: schema.clone(),
-            columns,
-            batch_size: table.batch_size,
-            block_rows: table.block_rows,
-            rows_field: Some(rows_field),
-        };
-        self.table = Arc::new(rows);
+        self.table =
+            Arc::new(Table { schema: schema.clone(), columns, rows_field: Some(rows_field), ..(**table).clone() });
         Some(schema)
     }
 }
@@ -242,6 +231,7 @@ impl BatchSource for FitsCatalog {
 const PART_BATCHES: u64 = 4;
 
 /// A table's fixed-width rows and how to decode them; shared by the catalogue and its parts.
+#[derive(Clone)]
 struct Table {
     /// The file as errors name it (not its decompressed copy).
     path: PathBuf,
