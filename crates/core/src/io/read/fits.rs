@@ -149,8 +149,7 @@ impl FitsCatalog {
         self.started = true;
         let table = &self.table;
         let n = (self.table.rows - self.next_row).min(table.batch_size as u64) as usize;
-        table.read(self.next_row, n, &mut self.buffer)?;
-        let fixed = table.decode_fixed(&self.buffer, n)?;
+        let fixed = table.read_fixed(self.next_row, n, &mut self.buffer)?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
         for (((column, storage), field), decoded) in table.columns.iter().zip(table.schema.fields()).zip(fixed) {
             arrays.push(match (*storage, decoded) {
@@ -244,7 +243,7 @@ struct Table {
     schema: SchemaRef,
     columns: Vec<(FitsColumn, Storage)>,
     batch_size: usize,
-    /// Rows decoded at a time (see [`Table::decode_fixed`]).
+    /// Rows read and decoded at a time (see [`Table::read_fixed`]).
     block_rows: usize,
     /// The last column of each batch, of the rows as stored, when they are passed through
     /// ([`BatchSource::pass_rows_through`]; `columns` are then only those decoded).
@@ -252,36 +251,37 @@ struct Table {
 }
 
 impl Table {
-    /// Reads rows `first..first + n` (0-based) into `buffer`.
-    fn read(&self, first: u64, n: usize, buffer: &mut Vec<u8>) -> Result<(), Error> {
-        buffer.resize(n * self.row_bytes, 0);
-        let offset = self.data_start + first * self.row_bytes as u64;
-        read_exact_at(&self.file, buffer, offset).map_err(|source| match source.kind() {
-            std::io::ErrorKind::UnexpectedEof => Error::Fits {
-                path: self.path.clone(),
-                message: format!("truncated: the file ends within rows {} to {}", first + 1, first + n as u64),
-            },
-            _ => Error::Io { path: self.path.clone(), source },
-        })
-    }
-
-    /// The columns of the `n` rows in `buffer`, but for variable-length arrays (`None`: their
-    /// elements are in the heap). Decoded in blocks of rows that stay in the CPU's cache while
-    /// every column is taken from them: a pass over a whole batch per column fetched each row
-    /// from memory once per column (a batch of W3 rows is 8.7 MB).
-    fn decode_fixed(&self, buffer: &[u8], n: usize) -> Result<Vec<Option<ArrayRef>>, Error> {
+    /// Reads rows `first..first + n` (0-based) into `buffer` and decodes their columns but for
+    /// variable-length arrays (`None`: their elements are in the heap). Read and decoded in
+    /// blocks of rows that stay in the CPU's cache while every column is taken from them: each
+    /// block is decoded just after it is read (a batch read whole, 8.7 MB of W3 rows, came back
+    /// from memory to be decoded), and a pass over a whole batch per column fetched each row
+    /// from memory once per column.
+    fn read_fixed(&self, first: u64, n: usize, buffer: &mut Vec<u8>) -> Result<Vec<Option<ArrayRef>>, Error> {
         let mut gathered: Vec<Option<Gathered>> = self
             .columns
             .iter()
             .map(|(column, storage)| Gathered::new(*storage, n * column.repeat, n * column.width()))
             .collect();
+        // Grown a block at a time: the zeros `resize` writes are in cache when the block is read.
+        buffer.clear();
+        buffer.reserve(n * self.row_bytes);
         for start in (0..n).step_by(self.block_rows) {
             let rows = self.block_rows.min(n - start);
-            let bytes = &buffer[start * self.row_bytes..(start + rows) * self.row_bytes];
+            let (from, to) = (start * self.row_bytes, (start + rows) * self.row_bytes);
+            buffer.resize(to, 0);
+            let offset = self.data_start + (first + start as u64) * self.row_bytes as u64;
+            read_exact_at(&self.file, &mut buffer[from..to], offset).map_err(|source| match source.kind() {
+                std::io::ErrorKind::UnexpectedEof => Error::Fits {
+                    path: self.path.clone(),
+                    message: format!("truncated: the file ends within rows {} to {}", first + 1, first + n as u64),
+                },
+                _ => Error::Io { path: self.path.clone(), source },
+            })?;
             for ((column, _), gathered) in self.columns.iter().zip(&mut gathered) {
                 if let Some(gathered) = gathered {
                     let fields = ColumnBytes {
-                        buffer: bytes,
+                        buffer: &buffer[from..to],
                         row_bytes: self.row_bytes,
                         n: rows,
                         offset: column.offset,
@@ -365,14 +365,17 @@ impl BatchSource for RowRange {
         }
         let table = &self.table;
         let n = (self.end - self.next).min(table.batch_size as u64) as usize;
-        if let Err(error) = table.read(self.next, n, &mut self.buffer) {
-            self.next = self.end;
-            return Some(Err(error));
-        }
+        let arrays = match table.read_fixed(self.next, n, &mut self.buffer) {
+            Ok(arrays) => arrays,
+            Err(error) => {
+                self.next = self.end;
+                return Some(Err(error));
+            }
+        };
         self.next += n as u64;
         // No variable-length column (or the range would not have been offered): all decoded.
-        let arrays = table.decode_fixed(&self.buffer, n).map(|arrays| arrays.into_iter().flatten().collect());
-        Some(arrays.and_then(|arrays| table.batch(arrays, &mut self.buffer)))
+        let arrays = arrays.into_iter().flatten().collect();
+        Some(table.batch(arrays, &mut self.buffer))
     }
 }
 
