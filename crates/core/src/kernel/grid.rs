@@ -364,11 +364,14 @@ fn series_ra(v: &UnitVector) -> f64 {
     [degrees, 360.0 - degrees][usize::from(v[1] < 0.0)]
 }
 
-/// RA in [0, 360] and Dec in [-90, 90], degrees, of a unit vector (a cap's, when the grid is
-/// built).
+/// RA in [0, 360] and Dec in [-90, 90], degrees, of a unit vector's direction (a cap's, when the
+/// grid is built). The declination is `atan2(z, hypot(x, y))`, accurate to the last bits
+/// everywhere: `asin(z)` is off by up to ~2e-8 deg within 1e-5 deg of a pole, enough to leave
+/// the pole out of a cap that holds it (and so miss objects beyond it), far above the caps'
+/// 1e-9 deg widening.
 #[inline]
 fn ra_dec(v: &UnitVector) -> (f64, f64) {
-    let dec = v[2].clamp(-1.0, 1.0).asin().to_degrees();
+    let dec = v[2].atan2(v[0].hypot(v[1])).to_degrees();
     let ra = v[1].atan2(v[0]).to_degrees();
     (if ra < 0.0 { ra + 360.0 } else { ra }, dec)
 }
@@ -508,6 +511,29 @@ mod tests {
         grid.for_each_cell(&cap, |c| cells.push(c));
         assert!(cells.contains(&(zone.first_cell + 19)), "{cells:?}");
         assert!(cells.contains(&(zone.first_cell + 20)), "{cells:?}");
+    }
+
+    #[test]
+    fn a_cap_that_holds_a_pole_by_a_hair_lists_every_cell_around_it() {
+        // Within 1e-5 deg of a pole, z = sin(dec) rounded stands for a declination up to ~2e-8
+        // deg away: the declination of a cap asin(z) gives may leave the pole out of a cap that
+        // holds it. Find such a centre, and a radius that reaches 1e-9 deg past the pole.
+        let direction = |v: &UnitVector| v[2].atan2(v[0].hypot(v[1])).to_degrees();
+        let asin_error = |v: &UnitVector| v[2].asin().to_degrees() - direction(v);
+        let centre = (0..100_000)
+            .map(|i| unit_vector(0.0, 89.99999 + f64::from(i) * 1e-12))
+            .min_by(|a, b| asin_error(a).total_cmp(&asin_error(b)))
+            .unwrap();
+        assert!(asin_error(&centre) < -1e-8, "{}", asin_error(&centre));
+        let reach = radius(Angle::from_degrees(90.0 - direction(&centre) + 1e-9));
+        // An object 5e-10 deg from the pole, on the far side of it: inside the cap.
+        let object = unit_vector(180.0, 90.0 - 5e-10);
+        assert!(reach.contains(chord2(&object, &centre)));
+        let mut grid = GridKernel::empty(0.5);
+        let caps = [Cap::new(0, &centre, &reach)];
+        let counts = grid.count(&caps);
+        grid.fill(&caps, &counts).unwrap();
+        assert!(grid.is_near(&object));
     }
 
     #[test]
