@@ -101,12 +101,42 @@ pub struct CutOptions {
     pub rejected: bool,
 }
 
+/// A column a cutter appends to its input's (see [`CutOptions::added`]).
+enum Added<'o> {
+    /// `--flag-column NAME`: whether the row is near.
+    Flag(&'o str),
+    /// `--mask-bits NAME`: the mask's layers the row is in.
+    Bits(&'o str),
+    /// `--nearest-columns`: the separation to the nearest contaminant,
+    NearestSeparation,
+    /// its layer (against a mask),
+    NearestLayer,
+    /// and its identity (an id column's value, or its row).
+    NearestId,
+}
+
 impl CutOptions {
-    /// Whether a cutter with these options adds columns to the input's (the flag, the nearest
-    /// contaminant's) or, with `bits` (`--mask-bits`), a mask's bits column: if not, its
-    /// [`BatchCutter::output_schema`] is its input's.
-    pub(crate) fn adds_columns(&self, bits: bool) -> bool {
-        self.selection.flag_column().is_some() || self.nearest_columns || bits
+    /// The columns a cutter with these options appends to its input's, in order: the flag, a
+    /// mask's bits column (`bits`, the name `--mask-bits` gives), and the nearest contaminant's
+    /// separation, layer (against a mask) and identity. The one list both
+    /// [`BatchCutter::output_schema`] and [`CutOptions::adds_columns`] come from.
+    fn added<'o>(&'o self, bits: Option<&'o str>, mask: bool) -> Vec<Added<'o>> {
+        let mut added: Vec<Added> = self.selection.flag_column().into_iter().map(Added::Flag).collect();
+        added.extend(bits.map(Added::Bits));
+        if self.nearest_columns {
+            added.push(Added::NearestSeparation);
+            if mask {
+                added.push(Added::NearestLayer);
+            }
+            added.push(Added::NearestId);
+        }
+        added
+    }
+
+    /// Whether a cutter with these options (and `bits`, a mask's bits column, if any) adds
+    /// columns to the input's: if not, its [`BatchCutter::output_schema`] is its input's.
+    pub(crate) fn adds_columns(&self, bits: Option<&str>) -> bool {
+        !self.added(bits, false).is_empty()
     }
 
     /// The cut rule: where each object goes, given where it stands (`Some(true)` near a
@@ -354,20 +384,26 @@ impl<'a> BatchCutter<'a> {
             fields.push(Arc::new(Field::new(name, data_type, true)));
             Ok(())
         };
-        if let Some(name) = options.selection.flag_column() {
-            add(name.to_string(), DataType::Boolean, "--flag-column")?;
-        }
-        if let Against::Mask { mask, how: MaskCut { bits_column: Some(name), .. } } = &against {
-            add(name.clone(), MaskCut::bits_type(mask.layers().len()), "--mask-bits")?;
-        }
-        if options.nearest_columns {
-            add(NEAREST_SEPARATION_COLUMN.to_string(), DataType::Float64, "--nearest-columns")?;
-            if let Against::Mask { .. } = &against {
-                add(NEAREST_LAYER_COLUMN.to_string(), DataType::Utf8, "--nearest-columns")?;
-            }
-            match id_column {
-                Some((data_type, name)) => add(format!("nearest_{name}"), data_type, "--nearest-columns")?,
-                None => add(NEAREST_ROW_COLUMN.to_string(), DataType::Int64, "--nearest-columns")?,
+        let (bits, layers, is_mask) = match &against {
+            Against::Mask { mask, how } => (how.bits_column.as_deref(), mask.layers().len(), true),
+            Against::Set { .. } => (None, 0, false),
+        };
+        for column in options.added(bits, is_mask) {
+            match column {
+                Added::Flag(name) => add(name.to_string(), DataType::Boolean, "--flag-column")?,
+                Added::Bits(name) => {
+                    add(name.to_string(), MaskCut::bits_type(layers), "--mask-bits")?;
+                }
+                Added::NearestSeparation => {
+                    add(NEAREST_SEPARATION_COLUMN.to_string(), DataType::Float64, "--nearest-columns")?;
+                }
+                Added::NearestLayer => add(NEAREST_LAYER_COLUMN.to_string(), DataType::Utf8, "--nearest-columns")?,
+                Added::NearestId => match &id_column {
+                    Some((data_type, name)) => {
+                        add(format!("nearest_{name}"), data_type.clone(), "--nearest-columns")?;
+                    }
+                    None => add(NEAREST_ROW_COLUMN.to_string(), DataType::Int64, "--nearest-columns")?,
+                },
             }
         }
         let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
@@ -631,11 +667,11 @@ mod tests {
         let flags = [Selection::Far, Selection::Near, Selection::Flag("near".into())];
         for (selection, nearest_columns) in flags.into_iter().flat_map(|s| [(s.clone(), false), (s, true)]) {
             let options = CutOptions { selection, nearest_columns, ..CutOptions::default() };
-            let adds = options.adds_columns(false);
+            let adds = options.adds_columns(None);
             let cutter = BatchCutter::new(&schema, "in.parquet", None, None, &index, None, options.clone()).unwrap();
             let added = cutter.output_schema().fields().len() - schema.fields().len();
             assert_eq!(added > 0, adds, "{options:?}");
         }
-        assert!(CutOptions::default().adds_columns(true), "a mask's bits column");
+        assert!(CutOptions::default().adds_columns(Some("bits")), "a mask's bits column");
     }
 }

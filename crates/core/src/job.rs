@@ -247,7 +247,7 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
     }
     // A cut that adds no column, into FITS outputs only, copies the rows of a FITS input as they
     // are stored, decoding only the coordinates (see `BatchSource::pass_rows_through`).
-    let bits = job.masks.as_ref().is_some_and(|(_, how)| how.bits_column.is_some());
+    let bits = job.masks.as_ref().and_then(|(_, how)| how.bits_column.as_deref());
     let fits_only = job.files.iter().all(|task| {
         let mut outputs = std::iter::once(&task.output).chain(task.rejected.as_ref());
         outputs.all(|path| matches!(job.outputs.resolve(path), Ok(OutputSettings::Fits)))
