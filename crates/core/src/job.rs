@@ -527,33 +527,27 @@ struct OpenLater<'c, 'l> {
 }
 
 impl OpenLater<'_, '_> {
-    fn sink(&mut self) -> Result<&mut Box<dyn BatchSink>, Error> {
-        let sink = match self.sink.take() {
-            Some(sink) => sink,
-            None => {
-                let Some(cutter) = self.cutter.wait() else {
-                    // The contaminants failed; the job reports why.
-                    let message = "no cutter was made".to_string();
-                    return Err(Error::Internal { path: self.path.clone(), message });
-                };
-                create_sink(&self.path, &self.settings, cutter.output_schema())?
-            }
+    /// The sink, taken out: the one opened for an earlier batch, or one opened now.
+    fn take(&mut self) -> Result<Box<dyn BatchSink>, Error> {
+        if let Some(sink) = self.sink.take() {
+            return Ok(sink);
+        }
+        let Some(cutter) = self.cutter.wait() else {
+            // The contaminants failed; the job reports why.
+            return Err(Error::Internal { path: self.path.clone(), message: "no cutter was made".into() });
         };
-        Ok(self.sink.insert(sink))
+        create_sink(&self.path, &self.settings, cutter.output_schema())
     }
 }
 
 impl BatchSink for OpenLater<'_, '_> {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
-        self.sink()?.write(batch)
+        let sink = self.take()?;
+        self.sink.insert(sink).write(batch)
     }
 
     fn finish(mut self: Box<Self>) -> Result<FinishedOutput, Error> {
-        self.sink()?;
-        match self.sink {
-            Some(sink) => sink.finish(),
-            None => Err(Error::Internal { path: self.path, message: "an output was never opened".into() }),
-        }
+        self.take()?.finish()
     }
 }
 

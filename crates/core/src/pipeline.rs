@@ -92,9 +92,9 @@ pub(crate) type PendingCutter<'a> = OnceLock<Option<BatchCutter<'a>>>;
 
 /// [`run`] with a cutter that may still be in the making: each worker waits for it before its
 /// first cut, while the reader lanes go on reading into their credits (a pool thread waits on
-/// the cutter, so whoever makes it must not need this run's pool: a fresh thread's rayon work
-/// goes to the global pool). If it ends up `None`, batches fail with an internal error that the
-/// caller replaces with the maker's.
+/// the cutter, so whoever makes it must not need this run's pool: the job's loading thread runs
+/// its parallel work on a pool of its own). If it ends up `None`, batches fail with an internal
+/// error that the caller replaces with the maker's.
 pub(crate) fn run_pending(
     source: &mut dyn BatchSource,
     cutter: &PendingCutter,
