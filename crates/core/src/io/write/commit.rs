@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use tempfile::NamedTempFile;
 
+use super::writeback::Writeback;
 use crate::error::Error;
 
 /// Temporary outputs being written now, so that a signal handler can remove them before exiting
@@ -32,20 +33,31 @@ pub fn remove_partial_outputs() {
     }
 }
 
-/// Keeps a temporary output on the list while it exists.
-pub(super) struct PartialOutput(PathBuf);
+/// Keeps a temporary output on the list while it exists, and flushes it to disk as it grows
+/// until it is complete.
+pub(super) struct PartialOutput {
+    path: PathBuf,
+    writeback: Writeback,
+}
 
 impl PartialOutput {
-    fn register(path: &Path) -> PartialOutput {
-        PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(path.to_path_buf());
-        PartialOutput(path.to_path_buf())
+    fn register(file: &NamedTempFile) -> PartialOutput {
+        let path = file.path().to_path_buf();
+        PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(path.clone());
+        PartialOutput { path, writeback: Writeback::start(file.as_file()) }
+    }
+
+    /// For a file that is deleted once read back (a FITS table before it is gzipped): flushing
+    /// it to disk would only take the disk's time from the output.
+    pub(super) fn scratch(&mut self) {
+        self.writeback.stop();
     }
 }
 
 impl Drop for PartialOutput {
     fn drop(&mut self) {
         let mut partial = PARTIAL_OUTPUTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        partial.retain(|path| path != &self.0);
+        partial.retain(|path| path != &self.path);
     }
 }
 
@@ -160,7 +172,8 @@ fn remove_dead_partials(dir: &Path) -> usize {
 }
 
 /// Creates a temporary file beside `destination` (named `.angcut-*SUFFIX`), locked, and on the
-/// list that signal handlers clean up; dead runs' partial files in that directory go first.
+/// list that signal handlers clean up, flushed to disk as it grows (see `writeback`); dead runs'
+/// partial files in that directory go first.
 pub(super) fn create_partial(destination: &Path, suffix: &str) -> Result<(NamedTempFile, PartialOutput), Error> {
     debug_assert!(suffix.ends_with(PARTIAL_SUFFIX));
     let dir = directory(destination);
@@ -175,7 +188,7 @@ pub(super) fn create_partial(destination: &Path, suffix: &str) -> Result<(NamedT
     }
     let io_error = |source| Error::Io { path: destination.to_path_buf(), source };
     let file = builder.tempfile_in(dir).map_err(io_error)?;
-    let partial = PartialOutput::register(file.path());
+    let partial = PartialOutput::register(&file);
     file.as_file()
         .try_lock()
         .map_err(|error| io_error(std::io::Error::other(format!("cannot lock its temporary file: {error}"))))?;
@@ -188,8 +201,9 @@ pub(super) fn create_partial(destination: &Path, suffix: &str) -> Result<(NamedT
 pub(super) fn durable(
     temp: NamedTempFile,
     destination: &Path,
-    partial: PartialOutput,
+    mut partial: PartialOutput,
 ) -> Result<FinishedOutput, Error> {
+    partial.writeback.stop();
     temp.as_file().sync_all().map_err(|source| Error::Io { path: destination.to_path_buf(), source })?;
     Ok(FinishedOutput { pending: Some((temp, destination.to_path_buf(), partial)) })
 }

@@ -257,7 +257,11 @@ impl FitsFileSink {
         } else {
             None
         };
-        let (mut temp, partial) = create_partial(destination, ".fits.partial")?;
+        let (mut temp, mut partial) = create_partial(destination, ".fits.partial")?;
+        let gzip = super::gzipped(destination);
+        if gzip {
+            partial.scratch(); // gzipped into a second file at the end, then deleted
+        }
         // An empty primary HDU, for cfitsio to open the file and append the table to: the four
         // mandatory cards and END, in one 2880-byte block.
         let cards = [
@@ -283,7 +287,7 @@ impl FitsFileSink {
             heap_chunk: Vec::new(),
             temp: Some(temp),
             partial: Some(partial),
-            gzip: super::gzipped(destination),
+            gzip,
             stored,
         })
     }

@@ -19,6 +19,7 @@ mod fits;
 mod ipc;
 mod parallel_writer;
 mod parquet;
+mod writeback;
 
 pub use commit::{FinishedOutput, commit_all, remove_partial_outputs};
 pub use csv::CsvFileSink;

@@ -98,11 +98,6 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
         Ok(())
     }
 
-    /// Bytes of finished row groups written to the output so far.
-    pub fn bytes_written(&self) -> usize {
-        self.file.bytes_written()
-    }
-
     /// Writes the last row group and the footer, and returns the output.
     pub fn into_inner(mut self) -> Result<W> {
         self.flush_row_group()?;

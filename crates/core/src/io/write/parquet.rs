@@ -1,5 +1,5 @@
 //! Parquet output: columns encoded in parallel ([`ParallelParquetWriter`]), dictionary encoding
-//! chosen per column from a sample ([`dictionary`]), flushed to disk in the background.
+//! chosen per column from a sample ([`dictionary`]).
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,6 @@ pub struct ParquetFileSink {
     schema: SchemaRef,
     options: ParquetOutputOptions,
     state: SinkState,
-    writeback: Writeback,
     // Declared after `state`, so it is dropped after the temporary file is deleted.
     _partial: PartialOutput,
 }
@@ -53,7 +52,6 @@ impl ParquetFileSink {
             destination: destination.to_path_buf(),
             schema,
             options: *options,
-            writeback: Writeback::start(file.as_file()),
             state: SinkState::Sampling { file, sample: Vec::new(), rows: 0 },
             _partial: partial,
         })
@@ -112,9 +110,7 @@ impl BatchSink for ParquetFileSink {
                 Ok(())
             }
             SinkState::Writing(writer) => {
-                writer.write(batch).map_err(|source| Error::parquet_write(&self.destination, source))?;
-                self.writeback.wrote_up_to(writer.bytes_written());
-                Ok(())
+                writer.write(batch).map_err(|source| Error::parquet_write(&self.destination, source))
             }
             SinkState::Failed => {
                 Err(Error::Internal { path: self.destination.clone(), message: "write after a failed write".into() })
@@ -125,63 +121,12 @@ impl BatchSink for ParquetFileSink {
     fn finish(mut self: Box<Self>) -> Result<FinishedOutput, Error> {
         self.start_writing()?;
         // `partial` is declared first, so on every return it is dropped after the lock below.
-        let ParquetFileSink { destination, state, writeback, _partial: partial, .. } = *self;
-        drop(writeback); // waits for a flush in progress
+        let ParquetFileSink { destination, state, _partial: partial, .. } = *self;
         let SinkState::Writing(writer) = state else {
             return Err(Error::Internal { path: destination, message: "finish after a failed write".into() });
         };
         let temp: NamedTempFile = writer.into_inner().map_err(|source| Error::parquet_write(&destination, source))?;
         durable(temp, &destination, partial)
-    }
-}
-
-/// Flushes the output to disk in the background while it is written, so that the final `fsync`
-/// (which makes the rename safe after a crash) finds little left to do: on a 1.3 GB output it
-/// took 0.5 s at the end of the run otherwise. Only a hint: errors are left to that final fsync.
-struct Writeback {
-    requests: Option<crossbeam_channel::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    requested_at: usize,
-}
-
-/// Bytes written between two background flushes.
-const WRITEBACK_EVERY: usize = 64 << 20;
-
-impl Writeback {
-    fn start(file: &std::fs::File) -> Writeback {
-        let idle = Writeback { requests: None, thread: None, requested_at: 0 };
-        let Ok(file) = file.try_clone() else {
-            return idle;
-        };
-        let (requests, pending) = crossbeam_channel::bounded::<()>(1);
-        let thread = std::thread::Builder::new().name("angcut-writeback".into()).spawn(move || {
-            for () in pending {
-                let _ = file.sync_data();
-            }
-        });
-        match thread {
-            Ok(thread) => Writeback { requests: Some(requests), thread: Some(thread), requested_at: 0 },
-            Err(_) => idle,
-        }
-    }
-
-    /// Asks for a flush every [`WRITEBACK_EVERY`] bytes, unless one is still running.
-    fn wrote_up_to(&mut self, bytes: usize) {
-        if bytes >= self.requested_at + WRITEBACK_EVERY
-            && let Some(requests) = &self.requests
-            && requests.try_send(()).is_ok()
-        {
-            self.requested_at = bytes;
-        }
-    }
-}
-
-impl Drop for Writeback {
-    fn drop(&mut self) {
-        drop(self.requests.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
