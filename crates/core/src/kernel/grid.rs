@@ -29,8 +29,9 @@ const SKY_DEG2: f64 = 41_252.96;
 /// Bins of z (the sine of declination: bins of equal sky area) in the table of first guesses
 /// of a query's zone; with at most 1,800 zones a guess is at most a step or two off, on average.
 const Z_BINS: usize = 4096;
-/// How far the RA a query computes ([`series_ra`]) may be from the true one, in degrees: its
-/// series stops at an error below 1e-9 deg, and every cap reaches this much further in RA.
+/// How far the RA a query computes ([`series_ra`]) may be from a cap's centre's, computed the
+/// same way, beyond their true difference, in degrees: each series stops at an error below
+/// 1e-9 deg, and every cap reaches this much further in RA.
 const RA_MARGIN: f64 = 1e-7;
 
 /// One declination zone: `[-90 + z h, -90 + (z + 1) h)`.
@@ -68,9 +69,20 @@ impl GridKernel {
     /// Builds the grid; `points` must not be empty and must hold fewer than 2^32 cell entries.
     /// `radii[i]` is contaminant `i`'s radius.
     pub fn new(points: &[UnitVector], radii: &[SearchRadius]) -> Result<GridKernel, String> {
-        // Each cap once, in parallel: the trigonometry is a large part of the build.
-        let mut caps: Vec<Cap> =
-            (points.par_iter().zip(radii).enumerate()).map(|(id, (p, r))| Cap::new(id as u32, p, r)).collect();
+        // Each cap once, in parallel: the trigonometry is a large part of the build. Radii are
+        // mostly one value repeated, so each thread keeps the last one's widened sine.
+        let mut caps: Vec<Cap> = (points.par_iter().zip(radii).enumerate())
+            .map_init(
+                || None,
+                |last: &mut Option<(SearchRadius, Reach)>, (id, (p, r))| {
+                    let reach = match *last {
+                        Some((radius, reach)) if radius == *r => reach,
+                        _ => last.insert((*r, Reach::new(r))).1,
+                    };
+                    Cap::new(id as u32, p, reach)
+                },
+            )
+            .collect();
         // Counted and filled in order of declination, each cap carrying its entry: a zone's cells
         // lie together, so the counts and lists are written a small window of memory at a time,
         // and nothing is read at random (in a virtual machine a random access to a large array,
@@ -319,22 +331,49 @@ struct Cap {
     half_width: f64,
 }
 
+/// What a cap needs of its search radius: the radius in degrees widened as every cap's is, its
+/// sine, and the squared chord the exact test compares against.
+#[derive(Debug, Clone, Copy)]
+struct Reach {
+    degrees: f64,
+    sine: f64,
+    limit: f64,
+}
+
+impl Reach {
+    fn new(search: &SearchRadius) -> Reach {
+        let degrees = search.angle().degrees() * (1.0 + 1e-9) + 1e-9;
+        Reach { degrees, sine: degrees.to_radians().sin(), limit: search.chord2_limit() }
+    }
+}
+
 impl Cap {
-    fn new(id: u32, centre: &UnitVector, search: &SearchRadius) -> Cap {
-        let (ra, dec) = ra_dec(centre);
-        let radius = search.angle().degrees() * (1.0 + 1e-9) + 1e-9;
+    fn new(id: u32, centre: &UnitVector, reach: Reach) -> Cap {
+        let &[x, y, z] = centre;
+        // cos(dec) of a unit vector, without a cosine (nor glibc's slow `hypot`: no overflow to
+        // guard against here).
+        let cos_dec = (x * x + y * y).sqrt();
+        // `atan2(z, cos dec)`, accurate to the last bits everywhere: `asin(z)` is off by up to
+        // ~2e-8 deg within 1e-5 deg of a pole, enough to leave the pole out of a cap that holds
+        // it (and so miss objects beyond it), far above the caps' 1e-9 deg widening.
+        let dec = z.atan2(cos_dec).to_degrees();
+        // The queries' own RA: within 1e-9 deg of atan2's, so a cap and a query both off by
+        // that much stay far inside `RA_MARGIN`.
+        let ra = series_ra(centre);
+        let radius = reach.degrees;
         let half_width = if dec.abs() + radius >= 90.0 {
             180.0
         } else {
-            let sine = (radius.to_radians().sin() / dec.to_radians().cos()).min(1.0);
+            let sine = (reach.sine / cos_dec).min(1.0);
             sine.asin().to_degrees() * (1.0 + 1e-9) + 1e-9 + RA_MARGIN
         };
-        Cap { id, entry: Entry { v: *centre, limit: search.chord2_limit() }, ra, dec, radius, half_width }
+        Cap { id, entry: Entry { v: *centre, limit: reach.limit }, ra, dec, radius, half_width }
     }
 }
 
 /// RA in [0, 360], degrees, of a unit vector, within 1e-9 deg of `atan2` (see [`RA_MARGIN`]):
-/// glibc's atan2 and asin took as long as the search of a query's cell list.
+/// glibc's atan2 and asin took as long as the search of a query's cell list, and a fifth of the
+/// caps' making.
 ///
 /// The angle from the nearer axis, atan(small / big) in [0, pi/4], is base + atan u with base
 /// 0, pi/8 or pi/4 (the nearest) and u = (small - T big) / (big + T small), T = tan(base): one
@@ -364,18 +403,6 @@ fn series_ra(v: &UnitVector) -> f64 {
     [degrees, 360.0 - degrees][usize::from(v[1] < 0.0)]
 }
 
-/// RA in [0, 360] and Dec in [-90, 90], degrees, of a unit vector's direction (a cap's, when the
-/// grid is built). The declination is `atan2(z, hypot(x, y))`, accurate to the last bits
-/// everywhere: `asin(z)` is off by up to ~2e-8 deg within 1e-5 deg of a pole, enough to leave
-/// the pole out of a cap that holds it (and so miss objects beyond it), far above the caps'
-/// 1e-9 deg widening.
-#[inline]
-fn ra_dec(v: &UnitVector) -> (f64, f64) {
-    let dec = v[2].atan2(v[0].hypot(v[1])).to_degrees();
-    let ra = v[1].atan2(v[0]).to_degrees();
-    (if ra < 0.0 { ra + 360.0 } else { ra }, dec)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,6 +411,17 @@ mod tests {
 
     fn radius(angle: Angle) -> SearchRadius {
         SearchRadius::new(angle).unwrap()
+    }
+
+    /// RA in [0, 360] and Dec, degrees, by `atan2`: what `series_ra` and the caps approximate.
+    fn ra_dec(v: &UnitVector) -> (f64, f64) {
+        let dec = v[2].atan2(v[0].hypot(v[1])).to_degrees();
+        let ra = v[1].atan2(v[0]).to_degrees();
+        (if ra < 0.0 { ra + 360.0 } else { ra }, dec)
+    }
+
+    fn cap(id: u32, centre: &UnitVector, search: &SearchRadius) -> Cap {
+        Cap::new(id, centre, Reach::new(search))
     }
 
     fn uniform_grid(points: &[UnitVector], angle: Angle) -> GridKernel {
@@ -435,7 +473,7 @@ mod tests {
                 unit_vector(r, d)
             })
             .collect();
-        let caps: Vec<Cap> = points.iter().map(|p| Cap::new(0, p, &radius(Angle::from_arcsec(5.0)))).collect();
+        let caps: Vec<Cap> = points.iter().map(|p| cap(0, p, &radius(Angle::from_arcsec(5.0)))).collect();
         let coarse = mean_scan(&GridKernel::empty(0.91).count(&caps));
         let refined = uniform_grid(&points, Angle::from_arcsec(5.0));
         let fine: Vec<u32> = refined.cell_start.windows(2).map(|w| w[1] - w[0]).collect();
@@ -468,6 +506,32 @@ mod tests {
         // At a pole any RA will do (a cap that holds the pole lists every cell of its zones).
         for pole in [[0.0, 0.0, 1.0], [-0.0, -0.0, -1.0]] {
             assert!((0.0..=360.0).contains(&series_ra(&pole)));
+        }
+    }
+
+    #[test]
+    fn a_caps_centre_and_width_are_atan2_and_asin_within_their_margins() {
+        let mut centres: Vec<UnitVector> =
+            crate::synthetic::uniform_positions(100_000, 9).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+        centres.extend([-90.0, -89.99999, -45.0, 0.0, 45.0, 89.99999, 90.0].map(|dec| unit_vector(359.9999, dec)));
+        for (i, centre) in centres.iter().enumerate() {
+            let search = radius(Angle::from_arcsec([0.001, 5.0, 3600.0][i % 3]));
+            let cap = cap(0, centre, &search);
+            let (ra, dec) = ra_dec(centre);
+            let ra_error = (cap.ra - ra).abs();
+            assert!(ra_error.min(360.0 - ra_error) < 1e-9, "{centre:?}: RA {} vs {ra}", cap.ra);
+            assert!((cap.dec - dec).abs() < 1e-12, "{centre:?}: Dec {} vs {dec}", cap.dec);
+            let r = search.angle().degrees();
+            assert!(cap.radius > r, "{centre:?}");
+            if dec.abs() + cap.radius < 90.0 {
+                let width = |r: f64| (r.to_radians().sin() / dec.to_radians().cos()).asin().to_degrees();
+                let (exact, widened) = (width(r), width(cap.radius));
+                assert!(cap.half_width >= exact + RA_MARGIN, "{centre:?}: {} vs {exact}", cap.half_width);
+                // Not wider than the widened radius's by more than the margins.
+                assert!(cap.half_width < widened * (1.0 + 1e-6) + 2.0 * RA_MARGIN, "{centre:?}: {}", cap.half_width);
+            } else {
+                assert_eq!(cap.half_width, 180.0, "{centre:?}");
+            }
         }
     }
 
@@ -507,7 +571,7 @@ mod tests {
         let zone = grid.zones[grid.zone_of(dec)];
         let reach = (r.to_radians().sin() / dec.to_radians().cos()).asin().to_degrees();
         let edge = 20.0 * zone.cell_width;
-        let cap = Cap::new(0, &unit_vector(edge + reach + RA_MARGIN / 2.0, dec), &radius(Angle::from_degrees(r)));
+        let cap = cap(0, &unit_vector(edge + reach + RA_MARGIN / 2.0, dec), &radius(Angle::from_degrees(r)));
         let mut cells = Vec::new();
         grid.for_each_cell(&cap, |c| cells.push(c));
         assert!(cells.contains(&(zone.first_cell + 19)), "{cells:?}");
@@ -531,7 +595,7 @@ mod tests {
         let object = unit_vector(180.0, 90.0 - 5e-10);
         assert!(reach.contains(chord2(&object, &centre)));
         let mut grid = GridKernel::empty(0.5);
-        let caps = [Cap::new(0, &centre, &reach)];
+        let caps = [cap(0, &centre, &reach)];
         let counts = grid.count(&caps);
         grid.fill(&caps, &counts).unwrap();
         assert!(grid.is_near(&object));
@@ -542,7 +606,7 @@ mod tests {
         let two_degrees = radius(Angle::from_degrees(2.0));
         let stars = [unit_vector(0.0, 89.0), unit_vector(359.5, -30.0), unit_vector(0.5, 10.0)];
         let mut grid = GridKernel::empty(0.5);
-        let caps: Vec<Cap> = (0..).zip(&stars).map(|(id, p)| Cap::new(id, p, &two_degrees)).collect();
+        let caps: Vec<Cap> = (0..).zip(&stars).map(|(id, p)| cap(id, p, &two_degrees)).collect();
         let counts = grid.count(&caps);
         grid.fill(&caps, &counts).unwrap();
         for (ra, dec, near) in [
