@@ -29,9 +29,8 @@ const SKY_DEG2: f64 = 41_252.96;
 /// Bins of z (the sine of declination: bins of equal sky area) in the table of first guesses
 /// of a query's zone; with at most 1,800 zones a guess is at most a step or two off, on average.
 const Z_BINS: usize = 4096;
-/// How far the RA a query computes ([`series_ra`]) may be from a cap's centre's, computed the
-/// same way, beyond their true difference, in degrees: each series stops at an error below
-/// 1e-9 deg, and every cap reaches this much further in RA.
+/// How much further in RA every cap reaches than its true half-width, in degrees: a query's RA
+/// and a cap centre's both come from [`series_ra`], each within 1e-9 deg of the true one.
 const RA_MARGIN: f64 = 1e-7;
 
 /// One declination zone: `[-90 + z h, -90 + (z + 1) h)`.
@@ -372,8 +371,8 @@ impl Cap {
 }
 
 /// RA in [0, 360], degrees, of a unit vector, within 1e-9 deg of `atan2` (see [`RA_MARGIN`]):
-/// glibc's atan2 and asin took as long as the search of a query's cell list, and a fifth of the
-/// caps' making.
+/// glibc's atan2 and asin took as long as the search of a query's cell list (the caps' centres
+/// use it too).
 ///
 /// The angle from the nearer axis, atan(small / big) in [0, pi/4], is base + atan u with base
 /// 0, pi/8 or pi/4 (the nearest) and u = (small - T big) / (big + T small), T = tan(base): one
