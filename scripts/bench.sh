@@ -10,22 +10,29 @@
 # (`pip install polars duckdb`). Data is generated under bench-data/ (git-ignored) by `angcut gen`
 # and reused.
 #
-# Usage: scripts/bench.sh [--quick] [--no-peers] [--runs N] [--compare BIN]
+# Usage: scripts/bench.sh [--quick] [--no-peers] [--runs N] [--only WORKLOAD] [--compare BIN]
 #   --quick        W3 at 2,000,000 rows (a few minutes in all)
+#   --only W       one workload (W1, W2, W2b or W3), e.g. W3 at 20,000,000 rows without the
+#                  small ones
 #   --compare BIN  also time another angcut binary (an older build) on every line, its runs
 #                  alternating with this one's, and print this / BIN per line: before-and-after
 #                  in one run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0 peers=1 runs=3 other=
+quick=0 peers=1 runs=3 other= workloads="W1 W2 W2b W3"
+usage="usage: scripts/bench.sh [--quick] [--no-peers] [--runs N] [--only WORKLOAD] [--compare BIN]"
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=1 ;;
         --no-peers) peers=0 ;;
         --runs) runs=$2; shift ;;
+        --only)
+            case ${2-} in W1 | W2 | W2b | W3) workloads=$2 ;; *) echo "$usage" >&2; exit 2 ;; esac
+            shift
+            ;;
         --compare) other=$(realpath "$2"); shift ;;
-        *) echo "usage: scripts/bench.sh [--quick] [--no-peers] [--runs N] [--compare BIN]" >&2; exit 2 ;;
+        *) echo "$usage" >&2; exit 2 ;;
     esac
     shift
 done
@@ -93,7 +100,7 @@ w2=("$d/w2-objects.parquet" "$d/w2-contaminants.parquet")
 w3=("$d/w3-objects-$w3_rows.parquet" "$d/w3-contaminants.parquet")
 echo "bench: $runs runs per line; W3 at $w3_rows rows" >&2
 
-for w in W1 W2 W2b W3; do
+for w in $workloads; do
     case $w in
         W1) files=("${w1[@]}") maxsep=1deg deg=1 ;;
         W2) files=("${w2[@]}") maxsep=1deg deg=1 ;;
@@ -145,7 +152,7 @@ cut -f1,2 "$results" | awk '!seen[$0]++' | while IFS=$'\t' read -r w label; do
         'BEGIN { printf "%-5s %-26s %8.3f %8.3f %8.0f %12.0f %11s\n", w, l, min, med, rss / 1024, rows / med, kept }'
 done
 echo "ratios of medians:"
-for w in W1 W2 W2b W3; do
+for w in $workloads; do
     ratio "$w cut / floor" "$w" auto floor
     ratio "$w naive / auto" "$w" naive auto
     ratio "$w kdtree / auto" "$w" kdtree auto
