@@ -11,17 +11,19 @@
 # Prints min/median wall seconds and peak RSS per line, then the ratios. Data is generated under
 # bench-data/ (git-ignored) with `angcut gen` and reused.
 #
-# Usage: scripts/bench_masks.sh [--rows N] [--small N] [--runs N]
+# Usage: scripts/bench_masks.sh [--rows N] [--small N] [--runs N] [--make-only]
+#   --make-only: generate the data and the mask file, measure nothing (scripts/bench_pixels.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rows=20000000 small=2000000 runs=3
+rows=20000000 small=2000000 runs=3 make_only=0
 while [ $# -gt 0 ]; do
     case $1 in
         --rows) rows=$2; shift ;;
         --small) small=$2; shift ;;
         --runs) runs=$2; shift ;;
-        *) echo "usage: scripts/bench_masks.sh [--rows N] [--small N] [--runs N]" >&2; exit 2 ;;
+        --make-only) make_only=1 ;;
+        *) echo "usage: scripts/bench_masks.sh [--rows N] [--small N] [--runs N] [--make-only]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -79,6 +81,7 @@ pa = "pa"
 name = "bad"
 file = "mask-polygons.reg"
 EOF
+[ "$make_only" = 1 ] && exit 0
 
 results=$d/masks-results.tsv
 : > "$results"

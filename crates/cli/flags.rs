@@ -66,7 +66,7 @@ pub struct StreamArgs {
     /// The contaminant positions: Parquet, Arrow IPC, FITS (also .fits.gz), or CSV/TSV with a header.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub contaminants: Option<PathBuf>,
-    /// A mask file (TOML) of layers instead of --contaminants: each [[layer]] has a name and a file, either a catalogue with its circles (radius, radius_col, radius_from_mag) or ellipses (shape = "ellipse") and optionally proper motions, or a DS9 region file; layer i is bit i. See README "Survey masks".
+    /// A mask file (TOML) of layers instead of --contaminants: each [[layer]] has a name and a file, either a catalogue with its circles (radius, radius_col, radius_from_mag) or ellipses (shape = "ellipse") and optionally proper motions, a DS9 region file, or a pixel map (HealSparse, HEALPix FITS, MOC; with bits, below, above, outside); layer i is bit i. See README "Survey masks".
     #[arg(long, value_name = "FILE")]
     pub masks: Option<PathBuf>,
     /// With --masks: keep every row and add an unsigned integer column NAME (uint8 up to 8 layers, uint16, uint32, uint64) holding the bits of the layers each object lies in; null = no valid position. Only --cut-layers then cut.

@@ -43,13 +43,11 @@ fn contaminant_batch(ra: &[f64], dec: &[f64], radius: Option<&[f64]>) -> PyResul
 
 /// Per object: `Some(near)` for a valid position, `None` for an invalid one (or an error naming
 /// the first invalid one, when `on_invalid` is `error`).
-fn classify(
-    index: &ContaminantIndex,
-    ra: &[f64],
-    dec: &[f64],
-    on_invalid: OnInvalid,
-) -> Result<Vec<Option<bool>>, String> {
-    per_object(ra, dec, on_invalid, |objects, near| index.mark_near(objects, near))
+fn classify(index: &ContaminantIndex, ra: &[f64], dec: &[f64], on_invalid: OnInvalid) -> PyResult<Vec<Option<bool>>> {
+    per_object(ra, dec, on_invalid, |objects, near| {
+        index.mark_near(objects, near);
+        Ok(())
+    })
 }
 
 /// A contaminant set and its index, built once and used for any number of calls.
@@ -426,7 +424,7 @@ impl PyContaminantSet {
         }
         py.detach(|| {
             let index = self.index()?;
-            guarded(|| classify(index, ra, dec, on_invalid).map_err(PyValueError::new_err))
+            guarded(|| classify(index, ra, dec, on_invalid))
         })
     }
 }

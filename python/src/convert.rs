@@ -6,6 +6,8 @@ use std::sync::Arc;
 use angcut::columns::{Axis, position};
 use angcut::stats::Value;
 use angcut::{Angle, KernelChoice, OnInvalid, SearchRadius, UnitVector};
+
+use crate::errors::py_error;
 use arrow::array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow::datatypes::Schema;
 use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
@@ -127,16 +129,21 @@ pub const PIECE: usize = 8_192;
 
 /// `answer`'s value for every object with a valid position, `None` for the others (or, when
 /// `on_invalid` is `error`, an error naming the first of them); in pieces on the rayon pool.
-/// `answer` fills one value per unit vector of a piece.
+/// `answer` fills one value per unit vector of a piece (a pixel map's read can fail: its error
+/// is raised as the core's errors are).
 pub fn per_object<T: Copy + Default + Send + Sync>(
     ra: &[f64],
     dec: &[f64],
     on_invalid: OnInvalid,
-    answer: impl Fn(&[UnitVector], &mut [T]) + Sync,
-) -> Result<Vec<Option<T>>, String> {
+    answer: impl Fn(&[UnitVector], &mut [T]) -> Result<(), angcut::Error> + Sync,
+) -> PyResult<Vec<Option<T>>> {
     use rayon::prelude::*;
     if ra.len() != dec.len() {
-        return Err(format!("ra and dec must have the same length; got {} and {}", ra.len(), dec.len()));
+        return Err(PyValueError::new_err(format!(
+            "ra and dec must have the same length; got {} and {}",
+            ra.len(),
+            dec.len()
+        )));
     }
     let mut values = vec![None; ra.len()];
     values.par_chunks_mut(PIECE).enumerate().try_for_each(|(piece, values)| {
@@ -150,17 +157,17 @@ pub fn per_object<T: Copy + Default + Send + Sync>(
                 }
                 Err(invalid) if on_invalid == OnInvalid::Error => {
                     let column = if invalid.axis() == Axis::Ra { "ra" } else { "dec" };
-                    return Err(format!(
+                    return Err(PyValueError::new_err(format!(
                         "object {} has no valid position: {column}: {} (on_invalid='keep' or 'drop' lets such objects through)",
                         first + i,
                         invalid.describe()
-                    ));
+                    )));
                 }
                 Err(_) => {}
             }
         }
         let mut found = vec![T::default(); vectors.len()];
-        answer(&vectors, &mut found);
+        answer(&vectors, &mut found).map_err(py_error)?;
         for (row, value) in rows.into_iter().zip(found) {
             values[row] = Some(value);
         }

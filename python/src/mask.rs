@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use angcut::cut::MaskCut;
-use angcut::mask::{Layer, Mask, MaskSpec, all_bits};
+use angcut::mask::{Layer, Mask, MaskSpec, PixelMap, PixelRule, all_bits};
 use angcut::{ContaminantSet, CutOptions, KernelChoice, OnInvalid, Selection};
 use arrow::datatypes::DataType;
 use numpy::IntoPyArray;
@@ -36,7 +36,7 @@ pub struct PyMask {
 
 /// Every object's layer bits (`None`: no valid position, or an error naming the first such
 /// object when `on_invalid` is `error`).
-fn mark(mask: &Mask, ra: &[f64], dec: &[f64], on_invalid: OnInvalid) -> Result<Vec<Option<u64>>, String> {
+fn mark(mask: &Mask, ra: &[f64], dec: &[f64], on_invalid: OnInvalid) -> PyResult<Vec<Option<u64>>> {
     per_object(ra, dec, on_invalid, |objects, bits| mask.mark(objects, bits))
 }
 
@@ -62,7 +62,7 @@ impl PyMask {
     ) -> PyResult<Vec<Option<u64>>> {
         let (ra, dec) = (float64_array(ra)?, float64_array(dec)?);
         let (ra, dec) = (ra.as_slice()?, dec.as_slice()?);
-        py.detach(|| guarded(|| mark(&self.mask, ra, dec, on_invalid).map_err(PyValueError::new_err)))
+        py.detach(|| guarded(|| mark(&self.mask, ra, dec, on_invalid)))
     }
 }
 
@@ -165,8 +165,15 @@ impl PyMask {
     }
 
     fn __repr__(&self) -> String {
-        let layers: Vec<String> =
-            self.mask.layers().iter().map(|l| format!("{} ({})", l.name(), l.contaminants().positions.len())).collect();
+        let layers: Vec<String> = self
+            .mask
+            .layers()
+            .iter()
+            .map(|l| match l.pixels() {
+                Some(_) => format!("{} (pixels)", l.name()),
+                None => format!("{} ({})", l.name(), l.contaminants().positions.len()),
+            })
+            .collect();
         let from = self.path.as_ref().map_or(String::new(), |p| format!(" from {}", p.display()));
         format!("<angcut.Mask{from}: layers {}; {} kernel>", layers.join(", "), self.kernel())
     }
@@ -194,8 +201,9 @@ impl PyMask {
     }
 }
 
-/// What a pickled mask holds per layer.
-type PickledLayer<S> = (String, Option<PathBuf>, S);
+/// What a pickled mask holds per layer: its name, its file, and its shapes or (a pixel layer)
+/// the rule its map is read with again, from the same file, when unpickled.
+type PickledLayer<S> = (String, Option<PathBuf>, Option<S>, Option<PixelRule>);
 
 impl PyMask {
     /// The layers as bytes (postcard: the floats as their 8 bytes, so exactly).
@@ -204,7 +212,10 @@ impl PyMask {
             .mask
             .layers()
             .iter()
-            .map(|l| (l.name().to_string(), l.file().map(PathBuf::from), l.contaminants()))
+            .map(|l| match l.pixels() {
+                Some(map) => (l.name().to_string(), l.file().map(PathBuf::from), None, Some(map.rule().clone())),
+                None => (l.name().to_string(), l.file().map(PathBuf::from), Some(l.contaminants()), None),
+            })
             .collect();
         postcard::to_allocvec(&layers)
             .map_err(|error| PyValueError::new_err(format!("cannot pickle the mask: {error}")))
@@ -219,14 +230,13 @@ pub fn _rebuild_mask(py: Python<'_>, state: &[u8], kernel: &str) -> PyResult<PyM
     let choice: KernelChoice = kernel_argument(kernel)?;
     let mask = py.detach(|| {
         guarded(|| {
-            let layers = layers.into_iter().map(|(name, file, set)| {
-                let layer = Layer::new(name, set);
-                match file {
-                    Some(file) => layer.from_file(file),
-                    None => layer,
-                }
+            let layers = layers.into_iter().map(|(name, file, set, rule)| match (set, rule, file) {
+                (_, Some(rule), Some(file)) => Ok(Layer::from_pixels(name, PixelMap::open(&file, &rule)?)),
+                (Some(set), _, Some(file)) => Ok(Layer::new(name, set).from_file(file)),
+                (Some(set), _, None) => Ok(Layer::new(name, set)),
+                _ => Err(angcut::Error::Usage(format!("a pickled layer '{name}' has neither shapes nor a map"))),
             });
-            Mask::new(layers.collect(), choice).map_err(py_error)
+            Mask::new(layers.collect::<Result<_, _>>().map_err(py_error)?, choice).map_err(py_error)
         })
     })?;
     Ok(PyMask { mask, path: None, fingerprint: OnceLock::new() })

@@ -132,3 +132,25 @@ def test_dask_cuts_with_a_mask_as_the_command_line(mask, objects, cli_bits, sche
         angcut.dask.cut_partition(frame, angcut.ContaminantSet([0.0], [0.0], maxsep=1.0), mask_bits="b")
     with pytest.raises(ValueError, match="already has a column 'ra'"):
         angcut.dask.cut(dd.from_pandas(frame, npartitions=2), mask, mask_bits="ra")
+
+
+def test_pixel_layers_answer_as_healsparse_and_mocpy_did_and_survive_pickling(tmp_path, angcut_cli):
+    """A mask of a HealSparse map (read a block at a time) and a MOC footprint's outside, against
+    the lookups fixtures/make_pixels.py saved from healsparse and mocpy for the same points."""
+    pixels = REPO / "fixtures" / "pixels"
+    points = np.genfromtxt(pixels / "points.csv", delimiter=",", names=True)
+    toml = tmp_path / "pixels.toml"
+    toml.write_text(
+        f'[[layer]]\nname = "shallow"\nfile = "{pixels / "depth.hsp"}"\nbelow = 24.5\n'
+        f'[[layer]]\nname = "outside"\nfile = "{pixels / "discs.moc.fits"}"\noutside = true\n'
+    )
+    mask = angcut.Mask(toml)
+    expected = ((points["depth"] > -1e30) & (points["depth"] < 24.5)).astype(np.uint8) | (
+        (points["moc"] == 0).astype(np.uint8) << 1
+    )
+    assert 0 < np.count_nonzero(expected & 1) < len(expected) and 0 < np.count_nonzero(expected & 2) < len(expected)
+    bits = mask.bits(points["ra"], points["dec"])
+    np.testing.assert_array_equal(bits, expected)
+    assert "shallow (pixels)" in repr(mask) and len(mask) == 0
+    copy = pickle.loads(pickle.dumps(mask))
+    np.testing.assert_array_equal(copy.bits(points["ra"], points["dec"]), expected)

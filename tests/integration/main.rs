@@ -8,6 +8,7 @@ mod fits;
 mod masks;
 mod output_modes;
 mod pipes;
+mod pixel_masks;
 mod several_inputs;
 mod star_mask;
 mod support;

@@ -424,7 +424,7 @@ impl<'a> BatchCutter<'a> {
     /// valid position, unless the policy makes them an error).
     pub fn near_mask(&self, batch: &RecordBatch, first_row: u64) -> Result<Vec<bool>, Error> {
         let positions = self.positions(batch, first_row)?;
-        let (near, _) = self.near(&positions.vectors);
+        let (near, _) = self.near(&positions.vectors)?;
         let mut mask = vec![false; batch.num_rows()];
         for (&row, &n) in positions.rows.iter().zip(&near) {
             mask[row] = n;
@@ -436,7 +436,7 @@ impl<'a> BatchCutter<'a> {
     pub fn cut(&self, batch: &RecordBatch, first_row: u64) -> Result<CutBatch, Error> {
         let rows = batch.num_rows();
         let positions = self.positions(batch, first_row)?;
-        let (near, words) = self.near(&positions.vectors);
+        let (near, words) = self.near(&positions.vectors)?;
         let mut counts = Counts { read: rows as u64, invalid: positions.invalid.len() as u64, ..Counts::default() };
         if let (Some(words), Against::Mask { mask, .. }) = (&words, &self.against) {
             counts.layers = vec![0; mask.layers().len()];
@@ -574,7 +574,7 @@ impl<'a> BatchCutter<'a> {
     /// The kernel's answer for each vector, and against a mask each one's layer bits. In pieces
     /// on the pool: when the cut is CPU-bound and batches are few (a large contaminant set, a
     /// small catalogue), one batch still keeps every worker busy.
-    fn near(&self, vectors: &[UnitVector]) -> (Vec<bool>, Option<Vec<u64>>) {
+    fn near(&self, vectors: &[UnitVector]) -> Result<(Vec<bool>, Option<Vec<u64>>), Error> {
         let mut near = vec![false; vectors.len()];
         match &self.against {
             Against::Set { index, .. } => {
@@ -582,18 +582,18 @@ impl<'a> BatchCutter<'a> {
                     .par_chunks(KERNEL_PIECE)
                     .zip(near.par_chunks_mut(KERNEL_PIECE))
                     .for_each(|(objects, near)| index.mark_near(objects, near));
-                (near, None)
+                Ok((near, None))
             }
             Against::Mask { mask, how } => {
                 let mut words = vec![0u64; vectors.len()];
                 vectors
                     .par_chunks(KERNEL_PIECE)
                     .zip(words.par_chunks_mut(KERNEL_PIECE))
-                    .for_each(|(objects, words)| mask.mark(objects, words));
+                    .try_for_each(|(objects, words)| mask.mark(objects, words))?;
                 for (n, &word) in near.iter_mut().zip(&words) {
                     *n = word & how.cut != 0;
                 }
-                (near, Some(words))
+                Ok((near, Some(words)))
             }
         }
     }

@@ -26,6 +26,10 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     Fits { path: PathBuf, message: String },
 
+    /// A pixel map (HealSparse, HEALPix, MOC) that cannot be read, with the reason.
+    #[error("{}: {message}", path.display())]
+    PixelMap { path: PathBuf, message: String },
+
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -106,6 +110,7 @@ impl Error {
     pub(crate) fn renamed(mut self, from: &std::path::Path, to: &std::path::Path) -> Error {
         let path = match &mut self {
             Error::Fits { path, .. }
+            | Error::PixelMap { path, .. }
             | Error::Io { path, .. }
             | Error::Parquet { path, .. }
             | Error::ParquetWrite { path, .. }

@@ -60,6 +60,8 @@ pub struct LayerSummary {
     pub file: Option<PathBuf>,
     /// The objects inside it.
     pub rows: u64,
+    /// A pixel layer's map, described ([`crate::mask::PixelMap::describe`]).
+    pub pixels: Option<String>,
 }
 
 /// What the job did with one input.
@@ -95,7 +97,10 @@ impl Summary {
                 .iter()
                 .map(|l| {
                     let skipped = if l.skipped > 0 { format!(", {} skipped", l.skipped) } else { String::new() };
-                    format!("{} {} rows ({} shapes{skipped})", l.name, l.rows, l.contaminants)
+                    match &l.pixels {
+                        Some(map) => format!("{} {} rows ({map})", l.name, l.rows),
+                        None => format!("{} {} rows ({} shapes{skipped})", l.name, l.rows, l.contaminants),
+                    }
                 })
                 .collect();
             format!("layers: {}; {} kernel", layers.join("; "), self.kernel)
@@ -341,6 +346,7 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
                 skipped: layer.contaminants().skipped,
                 file: layer.file().map(Path::to_path_buf),
                 rows: counts.layers.get(bit).copied().unwrap_or(0),
+                pixels: layer.pixels().map(|map| map.describe()),
             })
             .collect(),
     };

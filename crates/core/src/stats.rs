@@ -145,6 +145,7 @@ fn layers(job: &StreamJob, summary: &Summary) -> Value {
                 ("contaminants", Int(done.contaminants as u64)),
                 ("skipped", Int(done.skipped)),
                 ("rows_inside", Int(done.rows)),
+                ("pixels", done.pixels.clone().map_or(Null, Text)),
             ])
         })
         .collect();

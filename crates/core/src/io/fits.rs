@@ -153,6 +153,85 @@ impl FitsHandle {
         self.check(status, &format!("reading the heap at byte {offset} of the table's data"))
     }
 
+    /// The current HDU's image (a tile-compressed one too, which cfitsio decompresses as it
+    /// reads): its element type as `BITPIX` after `BZERO` (cfitsio's `ffgiet`: 8, 16, 32, 64, -32,
+    /// -64, or 20/40/80 for the unsigned) and its length in elements, all axes together.
+    pub(crate) fn image_shape(&mut self) -> Result<(i32, u64), Error> {
+        let (mut kind, mut axes, mut status) = (0, 0, 0);
+        // SAFETY: a valid open handle.
+        unsafe { sys::ffgiet(self.ptr, &mut kind, &mut status) };
+        // SAFETY: as above.
+        unsafe { sys::ffgidm(self.ptr, &mut axes, &mut status) };
+        self.check(status, "reading its image's shape")?;
+        let mut lengths = vec![0i64; axes.clamp(0, 999) as usize];
+        // SAFETY: `lengths` holds `axes` elements.
+        unsafe { sys::ffgiszll(self.ptr, lengths.len() as c_int, lengths.as_mut_ptr(), &mut status) };
+        self.check(status, "reading its image's shape")?;
+        let elements = lengths.iter().try_fold(1u64, |n, &l| n.checked_mul(u64::try_from(l).ok()?));
+        let elements = if lengths.is_empty() { Some(0) } else { elements };
+        let Some(elements) = elements else {
+            return Err(Error::Fits { path: self.path.clone(), message: format!("an image of axes {lengths:?}") });
+        };
+        Ok((kind, elements))
+    }
+
+    /// Reads `out.len()` elements of the current image from element `first` (from 0), converted
+    /// to `T` by cfitsio (scaled by `BSCALE`/`BZERO`, decompressed tile by tile).
+    pub(crate) fn read_image<T: ImageElement>(&mut self, first: u64, out: &mut [T]) -> Result<(), Error> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        let (mut any_null, mut status) = (0, 0);
+        // SAFETY: a valid handle; cfitsio writes `out.len()` elements of `T::CODE`'s type.
+        unsafe {
+            sys::ffgpv(
+                self.ptr,
+                T::CODE,
+                first as i64 + 1,
+                out.len() as i64,
+                std::ptr::null_mut(),
+                out.as_mut_ptr().cast(),
+                &mut any_null,
+                &mut status,
+            )
+        };
+        self.check(status, &format!("reading elements {first} to {} of its image", first + out.len() as u64 - 1))
+    }
+
+    /// Reads `out.len()` elements of column `column` (from 0) of the current table, from element
+    /// `first` (from 0) counted across rows as a flattened vector column (a HEALPix map's
+    /// `1024E` rows), converted to `T` by cfitsio.
+    pub(crate) fn read_column<T: ImageElement>(
+        &mut self,
+        column: usize,
+        repeat: u64,
+        first: u64,
+        out: &mut [T],
+    ) -> Result<(), Error> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        let repeat = repeat.max(1);
+        let (row, element) = (first / repeat + 1, first % repeat + 1);
+        let (mut any_null, mut status) = (0, 0);
+        // SAFETY: a valid handle; cfitsio writes `out.len()` elements of `T::CODE`'s type.
+        unsafe {
+            sys::ffgcv(
+                self.ptr,
+                T::CODE,
+                column as c_int + 1,
+                row as i64,
+                element as i64,
+                out.len() as i64,
+                std::ptr::null_mut(),
+                out.as_mut_ptr().cast(),
+                &mut any_null,
+                &mut status,
+            )
+        };
+        self.check(status, &format!("reading column {} from its element {first}", column + 1))
+    }
+
     /// Appends a binary table HDU with these columns (names, TFORMs, units) and no rows yet.
     pub(crate) fn create_table(&mut self, names: &[String], forms: &[String], units: &[String]) -> Result<(), Error> {
         let to_c = |texts: &[String]| -> Result<Vec<CString>, Error> {
@@ -287,6 +366,27 @@ impl Drop for FitsHandle {
             unsafe { sys::ffclos(self.ptr, &mut status) };
         }
     }
+}
+
+/// A type cfitsio converts image elements to: its datatype code.
+pub(crate) trait ImageElement: Copy + Default {
+    /// cfitsio's code for the type (`TBYTE`, `TLONGLONG`, `TDOUBLE`).
+    const CODE: c_int;
+}
+
+impl ImageElement for u8 {
+    const CODE: c_int = 11;
+}
+
+// TLONG (a C long), not TLONGLONG: cfitsio decompresses tiles to every type but TLONGLONG, and
+// a C long is 64 bits where this builds (the assertion below).
+impl ImageElement for std::ffi::c_long {
+    const CODE: c_int = 41;
+}
+const _: () = assert!(std::mem::size_of::<std::ffi::c_long>() == 8, "angcut reads int64 images as C longs");
+
+impl ImageElement for f64 {
+    const CODE: c_int = 82;
 }
 
 /// What an HDU holds.

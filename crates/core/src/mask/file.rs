@@ -15,6 +15,7 @@ use crate::contaminants::{
 use crate::error::Error;
 use crate::io::read::HduChoice;
 use crate::io::read::ds9::is_region_file;
+use crate::mask::pixels::{PixelFormat, PixelRule};
 use crate::sky::SearchRadius;
 use crate::star_mask::PowerLaw;
 
@@ -48,6 +49,8 @@ pub enum LayerSource {
     Catalogue(Box<ContaminantSpec>),
     /// A DS9 region file (by its `.reg` name or its content).
     Regions(PathBuf),
+    /// A pixel map (HealSparse, HEALPix, MOC; by its content) and which of its cells it holds.
+    Pixels(PathBuf, PixelRule),
 }
 
 impl LayerSpec {
@@ -55,7 +58,7 @@ impl LayerSpec {
     pub fn path(&self) -> &Path {
         match &self.source {
             LayerSource::Catalogue(spec) => &spec.path,
-            LayerSource::Regions(path) => path,
+            LayerSource::Regions(path) | LayerSource::Pixels(path, _) => path,
         }
     }
 
@@ -63,7 +66,7 @@ impl LayerSpec {
     pub fn catalogue(&self) -> Option<&ContaminantSpec> {
         match &self.source {
             LayerSource::Catalogue(spec) => Some(spec),
-            LayerSource::Regions(_) => None,
+            LayerSource::Regions(_) | LayerSource::Pixels(..) => None,
         }
     }
 }
@@ -104,6 +107,10 @@ struct LayerToml {
     axis_unit: Option<String>,
     axes: Option<String>,
     pa: Option<String>,
+    bits: Option<Vec<i64>>,
+    below: Option<f64>,
+    above: Option<f64>,
+    outside: Option<bool>,
 }
 
 /// `mag_radius = "legacy"`, `"A,B,C"`, or a list of such terms (the largest radius wins).
@@ -254,6 +261,9 @@ fn describe(error: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// The keys of a pixel-map layer.
+const PIXEL_KEYS: [&str; 4] = ["bits", "below", "above", "outside"];
+
 /// The keys that describe an ellipse.
 const ELLIPSE_KEYS: [&str; 6] = ["major", "minor", "axis_ratio", "axis_unit", "axes", "pa"];
 
@@ -282,6 +292,10 @@ impl LayerToml {
             ("axis_unit", self.axis_unit.is_some()),
             ("axes", self.axes.is_some()),
             ("pa", self.pa.is_some()),
+            ("bits", self.bits.is_some()),
+            ("below", self.below.is_some()),
+            ("above", self.above.is_some()),
+            ("outside", self.outside.is_some()),
         ];
         keys.into_iter()
             .filter(|(key, given)| *given && (among.is_empty() || among.contains(key)))
@@ -296,6 +310,15 @@ impl LayerToml {
             return Err("file = \"\" names no file".into());
         }
         let path = folder.join(&self.file);
+        if PixelFormat::detect(&path).is_some() {
+            return self.pixel_rule(&path).map(|rule| LayerSource::Pixels(path, rule));
+        }
+        if let Some(key) = self.given(&PIXEL_KEYS).first() {
+            return Err(format!(
+                "{key} applies to pixel maps (HealSparse, HEALPix, MOC), and {} is none",
+                self.file.display()
+            ));
+        }
         if !is_region_file(&path) {
             return self.spec(path, epoch).map(|spec| LayerSource::Catalogue(Box::new(spec)));
         }
@@ -306,6 +329,41 @@ impl LayerToml {
             )),
             None => Ok(LayerSource::Regions(path)),
         }
+    }
+
+    /// Which cells of the pixel map at `path` the layer holds: only the pixel keys apply.
+    fn pixel_rule(&self, path: &Path) -> Result<PixelRule, String> {
+        if let Some(key) = self.given(&[]).iter().find(|k| !PIXEL_KEYS.contains(k)) {
+            return Err(format!(
+                "{key} does not apply to a pixel map ({}): it takes bits, below, above and outside",
+                path.display()
+            ));
+        }
+        let bits = match &self.bits {
+            None => None,
+            Some(bits) if bits.is_empty() => return Err("bits = []: name at least one bit".into()),
+            Some(bits) => Some(
+                bits.iter()
+                    .map(|&b| u32::try_from(b).map_err(|_| format!("bits: {b} is not a bit number")))
+                    .collect::<Result<Vec<u32>, String>>()?,
+            ),
+        };
+        for (key, value) in [("below", self.below), ("above", self.above)] {
+            if value.is_some_and(|v| !v.is_finite()) {
+                return Err(format!("{key} = {}: give a finite value", value.unwrap_or_default()));
+            }
+        }
+        if let (Some(below), Some(above)) = (self.below, self.above)
+            && below > above
+        {
+            return Err(format!(
+                "below = {below} and above = {above}: with both, the layer holds values outside below..above, so below must not exceed above"
+            ));
+        }
+        if bits.is_some() && (self.below.is_some() || self.above.is_some()) {
+            return Err("give bits, or below/above, not both".into());
+        }
+        Ok(PixelRule { bits, below: self.below, above: self.above, outside: self.outside.unwrap_or(false) })
     }
 
     /// The layer's [`ContaminantSpec`], reading the catalogue at `path`.

@@ -32,13 +32,15 @@
 //!     unit_vector(1.0, -89.0),
 //! ];
 //! let mut bits = [0u64; 4];
-//! mask.mark(&objects, &mut bits);
+//! mask.mark(&objects, &mut bits).unwrap();
 //! assert_eq!(bits, [0b01, 0b10, 0, 0]);
 //! ```
 
 mod file;
+pub mod pixels;
 
 pub use file::{LayerSource, LayerSpec, MAX_LAYERS, MaskSpec, all_bits};
+pub use pixels::{PixelMap, PixelRule};
 
 use std::path::{Path, PathBuf};
 
@@ -50,20 +52,42 @@ use crate::io::read::ds9::read as read_regions;
 use crate::kernel::{ContaminantIndex, KernelChoice, Nearest};
 use crate::sky::{UnitVector, chord2};
 
-/// One layer: its name, the file it was read from, and its contaminants.
+/// One layer: its name, the file it was read from, and its contaminants or its pixel map.
 pub struct Layer {
     name: String,
     file: Option<PathBuf>,
+    /// The shapes (none for a pixel layer).
     set: ContaminantSet,
     /// Whether any shape excludes: if none does, the first shape that holds an object settles it.
     excludes: bool,
+    /// A pixel layer's map: it holds an object by the object's cell, not by shapes.
+    pixels: Option<PixelMap>,
 }
 
 impl Layer {
     /// `set` (circles, or shapes with their bounding caps) as layer `name`.
     pub fn new(name: impl Into<String>, set: ContaminantSet) -> Layer {
         let excludes = set.shapes.iter().flatten().any(|r| r.exclude);
-        Layer { name: name.into(), file: None, set, excludes }
+        Layer { name: name.into(), file: None, set, excludes, pixels: None }
+    }
+
+    /// The cells of `map` as layer `name` (from the map's file).
+    pub fn from_pixels(name: impl Into<String>, map: PixelMap) -> Layer {
+        let file = Some(map.path().to_path_buf());
+        let set = ContaminantSet {
+            positions: Vec::new(),
+            radii: Radii::PerContaminant(Vec::new()),
+            ids: None,
+            shapes: None,
+            skipped: 0,
+            rows: None,
+        };
+        Layer { name: name.into(), file, set, excludes: false, pixels: Some(map) }
+    }
+
+    /// A pixel layer's map.
+    pub fn pixels(&self) -> Option<&PixelMap> {
+        self.pixels.as_ref()
     }
 
     /// The layer, saying which file it was read from.
@@ -117,6 +141,8 @@ pub struct Mask {
     index: ContaminantIndex,
     /// Layer `k`'s contaminants are `starts[k]..starts[k + 1]` in the index.
     starts: Vec<u32>,
+    /// The bits of the pixel layers.
+    pixel_bits: Vec<usize>,
 }
 
 impl Mask {
@@ -129,6 +155,9 @@ impl Mask {
                 let set = match &layer.source {
                     LayerSource::Catalogue(spec) => ContaminantSet::read(spec)?,
                     LayerSource::Regions(path) => ContaminantSet::from_regions(read_regions(path)?),
+                    LayerSource::Pixels(path, rule) => {
+                        return Ok(Layer::from_pixels(layer.name.clone(), PixelMap::open(path, rule)?));
+                    }
                 };
                 Ok(Layer::new(layer.name.clone(), set).from_file(layer.path()))
             })
@@ -154,7 +183,8 @@ impl Mask {
             starts.push(end);
         }
         let index = ContaminantIndex::build_with_radii(&caps, &radii, kernel)?;
-        Ok(Mask { layers, index, starts })
+        let pixel_bits = layers.iter().enumerate().filter(|(_, l)| l.pixels.is_some()).map(|(bit, _)| bit).collect();
+        Ok(Mask { layers, index, starts, pixel_bits })
     }
 
     /// The layers, bit 0 first.
@@ -180,18 +210,34 @@ impl Mask {
         (bit, (i - self.starts[bit]) as usize)
     }
 
-    /// ORs into `bits[i]` the bit of every layer that holds `objects[i]`.
+    /// ORs into `bits[i]` the bit of every layer that holds `objects[i]`. Only a pixel layer's
+    /// map can fail (a block of a HealSparse map read as objects reach it).
     ///
     /// # Panics
     /// If `bits` and `objects` differ in length.
-    pub fn mark(&self, objects: &[UnitVector], bits: &mut [u64]) {
+    pub fn mark(&self, objects: &[UnitVector], bits: &mut [u64]) -> Result<(), Error> {
         assert_eq!(objects.len(), bits.len(), "one mask word per object");
-        // The kernel's batch path (SIMD, prefetching) first: it finds the objects inside some cap.
-        let mut maybe = vec![false; objects.len()];
-        self.index.mark_near(objects, &mut maybe);
-        for ((v, word), _) in objects.iter().zip(bits.iter_mut()).zip(&maybe).filter(|(_, maybe)| **maybe) {
-            *word |= self.bits(v);
+        if !self.index.is_empty() {
+            // The kernel's batch path (SIMD, prefetching) first: it finds the objects inside some cap.
+            let mut maybe = vec![false; objects.len()];
+            self.index.mark_near(objects, &mut maybe);
+            for ((v, word), _) in objects.iter().zip(bits.iter_mut()).zip(&maybe).filter(|(_, maybe)| **maybe) {
+                *word |= self.bits(v);
+            }
         }
+        if !self.pixel_bits.is_empty() {
+            for (v, word) in objects.iter().zip(bits.iter_mut()) {
+                let cell = pixels::cell_of(v);
+                for &bit in &self.pixel_bits {
+                    if let Some(map) = &self.layers[bit].pixels
+                        && map.holds(cell)?
+                    {
+                        *word |= 1 << bit;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The bits of the layers holding `v`: inside one of the layer's shapes and, if some of its
@@ -327,7 +373,7 @@ mod tests {
                 let layer = Layer::new("shapes", ContaminantSet::from_regions(regions.clone()));
                 let mask = Mask::new(vec![layer], kernel).unwrap();
                 let mut bits = vec![0; objects.len()];
-                mask.mark(&objects, &mut bits);
+                mask.mark(&objects, &mut bits).unwrap();
                 let inside: Vec<bool> = bits.iter().map(|&b| b == 1).collect();
                 prop_assert_eq!(&inside, &expected, "{:?}", kernel);
             }
@@ -353,7 +399,7 @@ mod tests {
         assert_eq!(nearest(12.5), None);
         assert_eq!(mask.nearest(&unit_vector(10.6, 0.0), 0), None, "no layer asked about");
         let mut bits = [0; 3];
-        mask.mark(&[unit_vector(10.6, 0.0), unit_vector(9.1, 0.0), unit_vector(8.5, 0.0)], &mut bits);
+        mask.mark(&[unit_vector(10.6, 0.0), unit_vector(9.1, 0.0), unit_vector(8.5, 0.0)], &mut bits).unwrap();
         assert_eq!(bits, [1, 0, 1]);
     }
 
@@ -427,7 +473,7 @@ mod tests {
                     .collect();
                 let mask = Mask::new(layers, kernel).unwrap();
                 let mut bits = vec![0u64; objects.len()];
-                mask.mark(&objects, &mut bits);
+                mask.mark(&objects, &mut bits).unwrap();
                 prop_assert_eq!(&bits, &expected, "{:?}", kernel);
                 for v in &objects {
                     prop_assert_eq!(mask.nearest(v, asked).map(|(bit, n)| (bit, n.index)), nearest(v), "{:?}", kernel);
@@ -447,8 +493,26 @@ mod tests {
         };
         let mask = Mask::new(vec![layer(10.0), layer(10.5), layer(200.0)], KernelChoice::Auto).unwrap();
         let mut bits = vec![0; 3];
-        mask.mark(&[unit_vector(10.2, 0.0), unit_vector(199.5, 0.0), unit_vector(90.0, 0.0)], &mut bits);
+        mask.mark(&[unit_vector(10.2, 0.0), unit_vector(199.5, 0.0), unit_vector(90.0, 0.0)], &mut bits).unwrap();
         assert_eq!(bits, [0b011, 0b100, 0]);
         assert_eq!(mask.contaminants(), 3);
+    }
+
+    /// The README's example of pixel layers, read as a mask beside the fixtures it names.
+    #[test]
+    fn the_readmes_pixel_layers_read_as_a_mask() {
+        let readme = std::fs::read_to_string("../../README.md").unwrap();
+        let after = &readme[readme.find("Pixel maps are layers too").unwrap()..];
+        let block = &after[after.find("```toml\n").unwrap() + 8..];
+        let block = &block[..block.find("```").unwrap()];
+        let spec = MaskSpec::parse(block, Path::new("fixtures/masks.toml"), None).unwrap();
+        let mask = Mask::read(&spec, KernelChoice::Auto).unwrap();
+        let names: Vec<&str> = mask.layers().iter().map(Layer::name).collect();
+        assert_eq!(names, ["bright", "badbits", "shallow", "outside"]);
+        assert!(mask.layers().iter().all(|l| l.pixels().is_some()));
+        let mut bits = [0u64; 2];
+        mask.mark(&[unit_vector(10.0, 20.0), unit_vector(10.0, 40.0)], &mut bits).unwrap();
+        assert_eq!(bits[1], 0b1000, "far from the discs: outside the footprint only");
+        assert_eq!(bits[0] & 0b1001, 0b0001, "a disc's centre: in the map, inside the footprint");
     }
 }

@@ -1,0 +1,163 @@
+//! Pixel-map layers (HealSparse, HEALPix, MOC) in `--masks`, end to end: their bits beside a
+//! circle layer's, the layers that cut, and the mistakes, against what healsparse, healpy and
+//! mocpy said of the same points (fixtures/pixels/points.csv, made by fixtures/make_pixels.py).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, UInt8Array};
+use predicates::str::contains;
+
+use crate::support::*;
+use angcut::sky::separation_deg;
+
+/// The reference points: position and each reference column, in file order.
+fn points() -> Vec<HashMap<String, f64>> {
+    let text = std::fs::read_to_string(fixture("pixels/points.csv")).unwrap();
+    let mut lines = text.lines();
+    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines.map(|l| names.iter().zip(l.split(',')).map(|(n, v)| (n.to_string(), v.parse().unwrap())).collect()).collect()
+}
+
+/// Two circles, away from the pixel discs' centres.
+const CIRCLES: [(f64, f64, f64); 2] = [(12.0, 21.0, 1.5), (300.0, 40.0, 5.0)];
+
+/// A mask of a circle layer (bit 0) and six pixel layers (bits 1-6) in `dir`.
+fn mask_file(dir: &Path) -> PathBuf {
+    let circles = dir.join("circles.csv");
+    let rows: String = CIRCLES.iter().map(|(ra, dec, r)| format!("{ra},{dec},{r}\n")).collect();
+    std::fs::write(&circles, format!("ra,dec,r_deg\n{rows}")).unwrap();
+    let pixels = fixture("pixels");
+    let layer = |name: &str, file: &str, keys: &str| {
+        format!("[[layer]]\nname = \"{name}\"\nfile = \"{}\"\n{keys}\n", pixels.join(file).display())
+    };
+    let text = [
+        "[[layer]]\nname = \"circle\"\nfile = \"circles.csv\"\nradius_col = \"r_deg\"\nradius_unit = \"deg\"\n".into(),
+        layer("discs", "bool.hsp", ""),
+        layer("bits", "int.hsp", "bits = [0, 3]"),
+        layer("shallow", "depth.hsp", "below = 24.5"),
+        layer("wide", "wide.hsp", "bits = [3, 10]"),
+        layer("ring", "ring.fits", "above = 2.5"),
+        layer("outside", "discs.moc.json", "outside = true"),
+    ]
+    .join("\n");
+    let path = dir.join("pixels.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The bits the references give each point, for the mask of [`mask_file`].
+fn expected(point: &HashMap<String, f64>) -> u8 {
+    let circle = CIRCLES.iter().any(|&(ra, dec, r)| separation_deg(point["ra"], point["dec"], ra, dec) < r);
+    let unseen = -1.0e30;
+    let int = point["int"] as i64;
+    [
+        circle,
+        point["bool"] == 1.0,
+        int > 0 && int & 0b1001 != 0,
+        point["depth"] > unseen && point["depth"] < 24.5,
+        point["wide_3_10"] == 1.0,
+        point["ring"] > 2.5,
+        point["moc"] == 0.0,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(bit, &held)| u8::from(held) << bit)
+    .sum()
+}
+
+fn bits(path: &Path) -> Vec<u8> {
+    let batch = read_parquet(path);
+    let array = batch.column_by_name("maskbits").unwrap().as_any().downcast_ref::<UInt8Array>().unwrap().clone();
+    assert_eq!(array.null_count(), 0);
+    array.values().to_vec()
+}
+
+#[test]
+fn pixel_layers_set_the_bits_the_reference_tools_give_beside_shape_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mask = mask_file(dir.path());
+    let points = points();
+    let expected: Vec<u8> = points.iter().map(expected).collect();
+    for bit in 0..7 {
+        let held = expected.iter().filter(|b| *b & (1 << bit) != 0).count();
+        assert!(held > 20 && held < points.len() - 20, "bit {bit}: {held} of {}", points.len());
+    }
+    for kernel in ["naive", "grid"] {
+        let out = dir.path().join(format!("{kernel}.parquet"));
+        angcut()
+            .arg("stream")
+            .arg(fixture("pixels/points.csv"))
+            .arg(&out)
+            .arg("--masks")
+            .arg(&mask)
+            .args(["--mask-bits", "maskbits", "--kernel", kernel])
+            .assert()
+            .success()
+            .stderr(contains("discs "))
+            .stderr(contains("(HealSparse, nside 1024,"));
+        let found = bits(&out);
+        assert_eq!(found.len(), points.len());
+        for (i, (f, e)) in found.iter().zip(&expected).enumerate() {
+            assert_eq!(f, e, "{kernel}: point {i} at ({}, {})", points[i]["ra"], points[i]["dec"]);
+        }
+    }
+}
+
+#[test]
+fn pixel_layers_cut_as_other_layers_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let mask = mask_file(dir.path());
+    let points = points();
+    let expected: Vec<u8> = points.iter().map(expected).collect();
+    let out = dir.path().join("cut.parquet");
+    angcut()
+        .arg("stream")
+        .arg(fixture("pixels/points.csv"))
+        .arg(&out)
+        .arg("--masks")
+        .arg(&mask)
+        .args(["--cut-layers", "discs,circle", "--mask-bits", "maskbits"])
+        .assert()
+        .success();
+    let kept = bits(&out);
+    let want: Vec<u8> = expected.iter().copied().filter(|b| b & 0b11 == 0).collect();
+    assert!(want.len() > 100 && want.len() < points.len() - 100, "{}", want.len());
+    assert_eq!(kept, want);
+}
+
+#[test]
+fn mistakes_with_pixel_layers_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |toml: &str| {
+        let mask = dir.path().join("m.toml");
+        std::fs::write(&mask, toml).unwrap();
+        angcut()
+            .arg("stream")
+            .arg(fixture("pixels/points.csv"))
+            .arg(dir.path().join("out.parquet"))
+            .arg("--masks")
+            .arg(&mask)
+            .assert()
+    };
+    let map = |file: &str| fixture("pixels").join(file).display().to_string();
+    let layer = |file: &str, keys: &str| format!("[[layer]]\nname = \"p\"\nfile = \"{}\"\n{keys}\n", map(file));
+    for (toml, message) in [
+        (layer("bool.hsp", "bits = [1]"), "bits apply to integer and wide-mask maps"),
+        (layer("bool.hsp", "radius = \"1deg\""), "radius does not apply to a pixel map"),
+        (layer("depth.hsp", "below = 24.0\nabove = 23.0"), "below must not exceed above"),
+        (layer("int.hsp", "bits = [-1]"), "bits: -1 is not a bit number"),
+        ("[[layer]]\nname = \"p\"\nfile = \"circles.csv\"\noutside = true\n".into(), "outside applies to pixel maps"),
+    ] {
+        run(&toml).code(2).stderr(contains(message));
+    }
+    // A damaged map: exit 1 naming it, and no output left behind.
+    let mut bytes = std::fs::read(fixture("pixels/int.hsp")).unwrap();
+    bytes[2880..2888].copy_from_slice(&(1i64 << 40).to_be_bytes());
+    let damaged = dir.path().join("damaged.hsp");
+    std::fs::write(&damaged, bytes).unwrap();
+    run(&format!("[[layer]]\nname = \"p\"\nfile = \"{}\"\n", damaged.display()))
+        .code(1)
+        .stderr(contains("damaged.hsp: the COV map points past"));
+    assert!(!dir.path().join("out.parquet").exists());
+}
