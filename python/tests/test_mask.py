@@ -83,7 +83,7 @@ def test_mask_file_mistakes_and_missing_files_are_errors(tmp_path):
     elsewhere.write_text(MASKS.read_text())
     with pytest.raises(angcut.AngcutError, match="hip2_bright.parquet"):
         angcut.Mask(elsewhere)
-    with pytest.raises(ValueError, match="epoch=NaN is not a year"):
+    with pytest.raises(ValueError, match="epoch=NaN is not an epoch"):
         angcut.Mask(MASKS, epoch=float("nan"))
 
 

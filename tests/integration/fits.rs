@@ -1,7 +1,7 @@
 //! FITS catalogues end to end: binary tables in (also gzipped, any HDU), cut as Parquet ones are;
 //! damaged or table-less files refused naming the file, with nothing written.
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
@@ -102,7 +102,7 @@ fn damaged_or_tableless_fits_files_fail_naming_the_file_and_write_nothing() {
         (
             "truncated.fits",
             good[..good.len() - 10_000].to_vec(),
-            "truncated.fits: truncated: HDU 1 needs 51841 bytes or more, the file has 44720",
+            "truncated.fits: truncated: HDU 1 needs 53760 bytes, the file has 44720",
         ),
         ("image_only.fits", primary_only.into_bytes(), "image_only.fits: no binary table in its 1 HDU(s)"),
         ("bad_header.fits", bad_header, "bad_header.fits: reading the header of HDU 1: row width not = field widths"),
@@ -121,6 +121,23 @@ fn damaged_or_tableless_fits_files_fail_naming_the_file_and_write_nothing() {
         std::fs::remove_file(&input).unwrap();
     }
     assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+}
+
+/// Found by users: a heap that starts after a gap (THEAP past the rows, PCOUNT counting the gap,
+/// as STIL writes) was called truncation once the gap passed ~1,500 bytes: cfitsio's end of the
+/// HDU counts the gap twice. fixtures/heap_gap.fits has a 3,000-byte gap.
+#[test]
+fn a_heap_after_a_gap_is_read_not_called_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    stream(&fixture("heap_gap.fits"), &out, &fixture("hip2_bright4.fits"), &["--maxsep", "1arcsec"]).success();
+    let batch = read_parquet(&out);
+    let counts = batch.column_by_name("counts").unwrap().as_list::<i32>();
+    let rows: Vec<Vec<i32>> = (0..counts.len())
+        .map(|i| counts.value(i).as_primitive::<arrow::datatypes::Int32Type>().values().to_vec())
+        .collect();
+    assert_eq!(rows, [vec![1, 2, 3], vec![4], vec![]]);
+    assert_eq!(column_f64(&batch, "ra"), [10.0, 20.0, 30.0]);
 }
 
 /// Every batch of a FITS file's first table, read by angcut's reader, as one batch.

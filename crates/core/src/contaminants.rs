@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::io::read::ds9::is_region_file;
 use crate::io::read::{ArrowSource, BatchSource, HduChoice, InputFormat, ParquetCatalog, open_catalogue};
 use crate::kernel::{ContaminantIndex, KernelChoice};
-use crate::motion::propagate;
+use crate::motion::{check_year, propagate};
 use crate::shape::{Ellipse, Region, Shape};
 use crate::sky::{OutOfRange, SearchRadius, UnitVector};
 use crate::star_mask::{MagnitudeRule, PowerLaw};
@@ -686,11 +686,15 @@ impl RowModel<'_> {
         let ref_epoch = match &motion.ref_epoch {
             RefEpoch::Year(year) => *year,
             RefEpoch::Column(_) => match self.value("ref_epoch_col", i) {
-                Some(year) if year.is_finite() => year,
-                _ => return Err(self.invalid("ref_epoch_col", row, "a star with a proper motion has no epoch".into())),
+                Some(year) => check_year(year).map_err(|problem| self.invalid("ref_epoch_col", row, problem))?,
+                None => return Err(self.invalid("ref_epoch_col", row, "a star with a proper motion has no epoch".into())),
             },
         };
         let moved = propagate(ra, dec, pm_ra, pm_dec, motion.epoch - ref_epoch);
+        if !moved.iter().all(|x| x.is_finite()) {
+            let problem = format!("moved by ({pm_ra}, {pm_dec}) mas/yr to {}, it has no finite position", motion.epoch);
+            return Err(self.invalid("pm_ra", row, problem));
+        }
         let ra = moved[1].atan2(moved[0]).to_degrees().rem_euclid(360.0);
         Ok((moved, ra, moved[2].clamp(-1.0, 1.0).asin().to_degrees()))
     }

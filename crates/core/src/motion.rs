@@ -13,6 +13,29 @@ use crate::sky::{UnitVector, unit_vector};
 /// Milliarcseconds per radian.
 const MAS_PER_RADIAN: f64 = 180.0 * 3_600_000.0 / std::f64::consts::PI;
 
+/// The years epochs may be: any survey's or star catalogue's falls well inside. A year far
+/// outside (1e308) would move stars to NaN, which then mask nothing without a word.
+pub const YEARS: std::ops::RangeInclusive<f64> = 1000.0..=3000.0;
+
+/// `year` if it is an epoch ([`YEARS`]), else the reason, for the caller to prefix with the
+/// option or key that gave it (`--epoch`, `epoch =`, `ref_epoch =`, a row's column).
+///
+/// ```
+/// use angcut::motion::check_year;
+/// assert_eq!(check_year(2016.0), Ok(2016.0));
+/// assert!(check_year(1e308).unwrap_err().contains("1000 to 3000"));
+/// assert!(check_year(f64::NAN).is_err());
+/// ```
+pub fn check_year(year: f64) -> Result<f64, String> {
+    if YEARS.contains(&year) {
+        Ok(year)
+    } else {
+        // 1e308 as itself, not its 309 digits.
+        let shown = if year.abs() < 1e6 { year.to_string() } else { format!("{year:e}") };
+        Err(format!("{shown} is not an epoch: give a Julian year from 1000 to 3000"))
+    }
+}
+
 /// The position at (`ra_deg`, `dec_deg`) moved by the proper motion (`pm_ra`, `pm_dec`) in mas/yr
 /// (`pm_ra` including cos dec) for `years` (negative: back in time).
 ///

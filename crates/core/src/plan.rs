@@ -18,6 +18,7 @@ use crate::io::paths::{FileTask, plan_out_dir};
 use crate::io::read::HduChoice;
 use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
 use crate::kernel::KernelChoice;
+use crate::motion::check_year;
 use crate::mask::{Mask, MaskSpec, all_bits};
 use crate::pipeline::PipelineOptions;
 use crate::sky::SearchRadius;
@@ -212,10 +213,8 @@ impl StreamOptions {
                 flags(&single)
             )));
         }
-        if let Some(epoch) = self.epoch
-            && !epoch.is_finite()
-        {
-            return Err(Error::Usage(format!("--epoch {epoch} is not a year")));
+        if let Some(epoch) = self.epoch {
+            check_year(epoch).map_err(|problem| Error::Usage(format!("--epoch {problem}")))?;
         }
         let spec = MaskSpec::read(path, self.epoch)?;
         let cut = self.mask_cut(|names| spec.bits_of(names), spec.all_bits())?;
@@ -564,7 +563,9 @@ mod tests {
         o.cut_layers = vec!["galaxy".into()];
         assert_eq!(o.plan().unwrap().masks.unwrap().1.cut, 0b10);
         o.epoch = Some(f64::NAN);
-        assert!(refused(&o).contains("--epoch NaN is not a year"));
+        assert!(refused(&o).contains("--epoch NaN is not an epoch"));
+        o.epoch = Some(1e308);
+        assert!(refused(&o).contains("--epoch 1e308 is not an epoch: give a Julian year from 1000 to 3000"), "{}", refused(&o));
 
         let mut o = options();
         o.cut_layers = vec!["star".into()];

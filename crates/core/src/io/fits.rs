@@ -92,17 +92,39 @@ impl FitsHandle {
         // SAFETY: a valid open handle.
         unsafe { sys::ffmahd(self.ptr, number, &mut kind, &mut status) };
         self.check(status, &format!("reading HDU {index}"))?;
-        let (_, end) = self.extent(&format!("reading HDU {index}"))?;
+        let (start, _) = self.extent(&format!("reading HDU {index}"))?;
         let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(u64::MAX);
-        // The data's last 2880-byte block may be padding a writer left out: only real bytes count.
-        let needed = end.saturating_sub(2879);
+        // The data unit's size by the standard's rule, not cfitsio's end of the HDU, which counts
+        // a gap before the heap (THEAP past the rows, as STIL writes) twice; and only its real
+        // bytes: the last block's padding may be missing.
+        let needed = start.saturating_add(self.data_bytes()?);
         if size < needed {
             return Err(Error::Fits {
                 path: self.path.clone(),
-                message: format!("truncated: HDU {index} needs {needed} bytes or more, the file has {size}"),
+                message: format!("truncated: HDU {index} needs {needed} bytes, the file has {size}"),
             });
         }
         Ok(hdu_kind(kind))
+    }
+
+    /// The bytes of the current HDU's data unit, padding aside: |BITPIX| / 8 x GCOUNT x (PCOUNT +
+    /// NAXIS1 x ... x NAXISn), none without axes (FITS 4.0, section 4.4.1).
+    fn data_bytes(&mut self) -> Result<u64, Error> {
+        let cards = self.cards()?;
+        let number = |key: &str| -> Option<f64> {
+            cards.iter().map(|c| parse_card(c)).find(|(k, _)| k == key).and_then(|(_, v)| v?.number())
+        };
+        let count = |key: &str, default: u64| number(key).map_or(default, |x| if x >= 0.0 { x as u64 } else { 0 });
+        let axes = count("NAXIS", 0);
+        if axes == 0 {
+            return Ok(0);
+        }
+        let elements = (1..=axes).try_fold(1u64, |n, k| n.checked_mul(count(&format!("NAXIS{k}"), 0)));
+        let bytes = elements
+            .and_then(|n| n.checked_add(count("PCOUNT", 0)))
+            .and_then(|n| n.checked_mul(count("GCOUNT", 1)))
+            .and_then(|n| n.checked_mul(number("BITPIX").map_or(8, |b| b.abs() as u64) / 8));
+        Ok(bytes.unwrap_or(u64::MAX))
     }
 
     /// Where the current HDU's data unit starts, in bytes from the start of the file.
@@ -339,13 +361,17 @@ impl FitsHandle {
         self.check(status, &format!("widening column {n} to {length}"))
     }
 
-    /// Deletes the keyword `key` from the current header.
-    pub(crate) fn delete_key(&mut self, key: &str) -> Result<(), Error> {
+    /// Blanks the card of keyword `key` of the current header (a blank card, which readers
+    /// pass over), rather than deleting it: a deletion shrinks the header, and a header shrunk
+    /// out of a 2880-byte block leaves a block after its END that astropy reads as the next
+    /// HDU's header when the table has no rows ("Header missing END card").
+    pub(crate) fn blank_key(&mut self, key: &str) -> Result<(), Error> {
         let name = CString::new(key).unwrap_or_default();
+        let blank = CString::new(" ".repeat(80)).unwrap_or_default();
         let mut status = 0;
-        // SAFETY: a valid handle and C string.
-        unsafe { sys::ffdkey(self.ptr, name.as_ptr(), &mut status) };
-        self.check(status, &format!("deleting {key}"))
+        // SAFETY: a valid handle and C strings; cfitsio copies the card.
+        unsafe { sys::ffmcrd(self.ptr, name.as_ptr(), blank.as_ptr(), &mut status) };
+        self.check(status, &format!("blanking {key}"))
     }
 
     /// Closes the file, writing what cfitsio still holds (the final NAXIS2, the padding).

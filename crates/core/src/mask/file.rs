@@ -14,6 +14,7 @@ use crate::contaminants::{
 };
 use crate::error::Error;
 use crate::io::read::HduChoice;
+use crate::motion::check_year;
 use crate::io::read::ds9::is_region_file;
 use crate::mask::pixels::{PixelFormat, PixelRule};
 use crate::sky::SearchRadius;
@@ -185,10 +186,8 @@ impl MaskSpec {
                 file.layer.len()
             )));
         }
-        if let Some(epoch) = file.epoch
-            && !epoch.is_finite()
-        {
-            return Err(usage(format!("epoch = {epoch} is not a year")));
+        if let Some(epoch) = file.epoch {
+            check_year(epoch).map_err(|problem| usage(format!("epoch = {problem}")))?;
         }
         let epoch = epoch.or(file.epoch);
         let folder = path.parent().unwrap_or(Path::new(""));
@@ -425,9 +424,8 @@ impl LayerToml {
             }
             (Some(pm_ra), Some(pm_dec)) => {
                 let ref_epoch = match (self.ref_epoch, self.ref_epoch_col) {
-                    (Some(year), None) if year.is_finite() => RefEpoch::Year(year),
+                    (Some(year), None) => RefEpoch::Year(check_year(year).map_err(|p| format!("ref_epoch = {p}"))?),
                     (None, Some(column)) => RefEpoch::Column(column),
-                    (Some(year), None) => return Err(format!("ref_epoch = {year} is not a year")),
                     (Some(_), Some(_)) => return Err("give ref_epoch or ref_epoch_col, not both".into()),
                     (None, None) => return Err(
                         "pm_ra and pm_dec need the catalogue's epoch: ref_epoch = 1991.25 (Hipparcos) or ref_epoch_col"
@@ -561,6 +559,12 @@ mod tests {
             ),
             (STAR.replace("stars.parquet", "bad.reg"), "radius does not apply to a DS9 region file (bad.reg)"),
             ("epoch = 2016.0\n".to_string(), "no [[layer]]"),
+            (format!("epoch = 1e308\n{STAR}"), "epoch = 1e308 is not an epoch: give a Julian year from 1000 to 3000"),
+            (format!("epoch = 9223372036854775808\n{STAR}"), "epoch = 9.223372036854776e18 is not an epoch"),
+            (
+                format!("epoch = 2016.0\n{STAR}pm_ra = \"a\"\npm_dec = \"b\"\nref_epoch = -5e9\n"),
+                "layer 'star': ref_epoch = -5e9 is not an epoch",
+            ),
             (STAR.replace("name = \"star\"\n", ""), "layer 1: missing field `name`"),
         ];
         for (text, expected) in cases {

@@ -58,10 +58,7 @@ pub fn parse(text: &str) -> Result<Vec<Region>, (u64, String)> {
     let mut frame: Option<&str> = None;
     for (number, line) in text.lines().enumerate() {
         let number = number as u64 + 1;
-        // A line may hold several commands separated by ';'; '#' starts a comment (or, after a
-        // shape, its properties).
-        let code = line.split('#').next().unwrap_or("");
-        for command in code.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+        for command in commands(line).into_iter().map(str::trim).filter(|c| !c.is_empty()) {
             let lower = command.to_ascii_lowercase();
             if lower.starts_with("global") {
                 continue;
@@ -95,13 +92,61 @@ pub fn parse(text: &str) -> Result<Vec<Region>, (u64, String)> {
             if frame.is_none() {
                 return Err((number, "a region before any frame: the file must say fk5 or icrs first".into()));
             }
-            let args: Vec<&str> = args.split([',', ' ']).map(str::trim).filter(|a| !a.is_empty()).collect();
+            let args = arguments(args).map_err(|problem| (number, format!("'{command}': {problem}")))?;
             let shape =
                 shape(&name, &args).map_err(|problem| (number, format!("{name}({}): {problem}", args.join(","))))?;
             regions.push(Region { shape, exclude: sign });
         }
     }
     Ok(regions)
+}
+
+/// The commands of a line: split at `;`, up to a `#` that starts a comment (or a shape's
+/// properties), except inside a shape's parentheses, `{...}` and quoted text, which hold
+/// property values such as `text={a;b}` or `font="helvetica;bold"`. Inside parentheses `"` and
+/// `'` are units (`30"`), not quotes.
+fn commands(line: &str) -> Vec<&str> {
+    let (mut found, mut start) = (Vec::new(), 0);
+    let (mut parens, mut braces, mut quote) = (0usize, 0usize, None::<char>);
+    for (at, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') if parens == 0 && braces == 0 => quote = Some(c),
+            (None, '(') if braces == 0 => parens += 1,
+            (None, ')') if braces == 0 => parens = parens.saturating_sub(1),
+            (None, '{') if parens == 0 => braces += 1,
+            (None, '}') if parens == 0 => braces = braces.saturating_sub(1),
+            (None, ';') if parens == 0 && braces == 0 => {
+                found.push(&line[start..at]);
+                start = at + 1;
+            }
+            (None, '#') if parens == 0 && braces == 0 => {
+                found.push(&line[start..at]);
+                return found;
+            }
+            _ => {}
+        }
+    }
+    found.push(&line[start..]);
+    found
+}
+
+/// A shape's arguments: separated by commas (or, without commas, by blanks); an empty one
+/// (`circle(10,,20,1d)`) is an error rather than skipped.
+fn arguments(text: &str) -> Result<Vec<&str>, String> {
+    if !text.contains(',') {
+        return Ok(text.split_whitespace().collect());
+    }
+    let mut found = Vec::new();
+    for (k, piece) in text.split(',').enumerate() {
+        let words: Vec<&str> = piece.split_whitespace().collect();
+        if words.is_empty() {
+            return Err(format!("argument {} is empty", k + 1));
+        }
+        found.extend(words);
+    }
+    Ok(found)
 }
 
 /// One shape from its name and arguments.
@@ -167,12 +212,15 @@ fn size(text: &str) -> Result<Angle, String> {
 /// `-20:10:05` or `-20d10m05s` degrees for Dec).
 fn position(ra: &str, dec: &str) -> Result<(f64, f64), String> {
     let ra = match sexagesimal(ra, 'h')? {
+        Some(_) if ra.trim_start().starts_with('-') => {
+            return Err(format!("'{ra}' is a negative right ascension in hours"));
+        }
         Some(hours) => hours * 15.0,
         None => ra.parse::<f64>().map_err(|_| format!("'{ra}' is not a right ascension"))?,
     };
     let dec = match sexagesimal(dec, 'd')? {
         Some(degrees) => degrees,
-        None => dec.trim_end_matches('d').parse::<f64>().map_err(|_| format!("'{dec}' is not a declination"))?,
+        None => dec.strip_suffix('d').unwrap_or(dec).parse::<f64>().map_err(|_| format!("'{dec}' is not a declination"))?,
     };
     if !(ra.is_finite() && (-90.0..=90.0).contains(&dec)) {
         return Err(format!("({ra}, {dec}) is not a position"));
@@ -180,22 +228,36 @@ fn position(ra: &str, dec: &str) -> Result<(f64, f64), String> {
     Ok((ra.rem_euclid(360.0), dec))
 }
 
-/// The value of `a:b:c` or `a<first>b m c s` (first = 'h' or 'd'), or `None` for a plain number.
+/// The value of `a:b` or `a:b:c`, or of `a<first>bm`, `a<first>bmcs` (first = 'h' or 'd'), or
+/// `None` for a plain number. The parts come in that order, each a number: `12m30h`, `12::30`
+/// and `12h30` are errors, not 12h30m.
 fn sexagesimal(text: &str, first: char) -> Result<Option<f64>, String> {
     let unit_form = text.contains(first) && text.contains('m');
     if !text.contains(':') && !unit_form {
         return Ok(None);
     }
-    let negative = text.trim_start().starts_with('-');
-    let parts: Vec<&str> =
-        text.trim_start_matches(['-', '+']).split([':', first, 'm', 's']).filter(|p| !p.is_empty()).collect();
+    let bad = || format!("'{text}' is not sexagesimal");
+    let trimmed = text.trim();
+    let negative = trimmed.starts_with('-');
+    let body = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+    let parts: Vec<&str> = if text.contains(':') {
+        body.split(':').collect()
+    } else {
+        // Units in order: the first, then 'm', then an optional 's' ending the text.
+        let (whole, rest) = body.split_once(first).ok_or_else(bad)?;
+        let (minutes, rest) = rest.split_once('m').ok_or_else(bad)?;
+        match rest {
+            "" => vec![whole, minutes],
+            seconds => vec![whole, minutes, seconds.strip_suffix('s').ok_or_else(bad)?],
+        }
+    };
     let numbers: Vec<f64> = parts
         .iter()
-        .map(|p| p.parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("'{text}' is not sexagesimal"))?;
-    if numbers.is_empty() || numbers.len() > 3 || numbers[1..].iter().any(|&x| !(0.0..60.0).contains(&x)) {
-        return Err(format!("'{text}' is not sexagesimal"));
+        .map(|p| p.parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0 && !p.starts_with(['+', '-'])))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    if !(2..=3).contains(&numbers.len()) || numbers[1..].iter().any(|&x| x >= 60.0) {
+        return Err(bad());
     }
     if first == 'h' && numbers[0] >= 24.0 {
         return Err(format!("'{text}' is more than 24 hours of right ascension"));
@@ -230,6 +292,38 @@ mod tests {
         assert_eq!(size("0.5").unwrap(), Angle::from_degrees(0.5));
         assert!(size("30p").unwrap_err().contains("pixels"));
         assert!(size("-1\"").is_err());
+    }
+
+    /// Found by fuzzing: malformed coordinates were read as something else.
+    #[test]
+    fn malformed_coordinates_are_errors_naming_the_line() {
+        for (text, expected) in [
+            ("circle(12m30h,20,1d)", "'12m30h' is not sexagesimal"),
+            ("circle(12::30,20,1d)", "'12::30' is not sexagesimal"),
+            ("circle(-12:00:00,20,1d)", "'-12:00:00' is a negative right ascension"),
+            ("circle(10,45dd,1d)", "'45dd' is not a declination"),
+            ("circle(10,,20,0.5d)", "argument 2 is empty"),
+            ("circle(10,20,0.5d,)", "argument 4 is empty"),
+            ("circle(12h30,20,1d)", "'12h30' is not a right ascension"),
+            ("circle(12:30:10:5,20,1d)", "'12:30:10:5' is not sexagesimal"),
+        ] {
+            let (line, problem) = parse(&format!("fk5\n{text}")).unwrap_err();
+            assert_eq!(line, 2, "{text}");
+            assert!(problem.contains(expected), "{problem:?} lacks {expected:?}");
+        }
+        assert_eq!(position("12h30m", "-20d30m").unwrap(), (187.5, -20.5));
+        assert_eq!(position("0h0m1.5s", "45d").unwrap(), (15.0 * 1.5 / 3600.0, 45.0));
+    }
+
+    /// Found by fuzzing: `;` inside a property value split the line and added a shape.
+    #[test]
+    fn braces_and_quotes_hold_their_text() {
+        let text = "fk5\ntext(10,10) text={a;circle(30,30,1d)}\nglobal font=\"helvetica;circle(10,10,1d)\"\n\
+                    circle(1,1,30\") # text={b;circle(5,5,1d)}\ncircle(2,2,10') color=red text='x;circle(7,7,1d)'; circle(3,3,1d)\n";
+        let regions = parse(text).unwrap();
+        assert_eq!(regions.len(), 3, "{regions:?}");
+        let Shape::Circle(centre, _) = &regions[2].shape else { panic!("a circle") };
+        assert!(chord2(centre, &unit_vector(3.0, 3.0)) < 1e-20);
     }
 
     #[test]

@@ -62,8 +62,18 @@ pub(super) fn read_header(path: &Path, input: impl BufRead) -> Result<EcsvHeader
         }
     }
     let header_end = number;
-    let documents = YamlLoader::load_from_str(&yaml).map_err(|error| {
-        fault(error.marker().line() as u64 + 1, format!("the ECSV header is not valid YAML: {error}"))
+    // yaml-rust2 counts lines from 1; line `n` of `used` stands at line `lines[n - 1] + 2` of
+    // the file (its YAML starts after `# %ECSV`).
+    let (used, lines) = used_sections(&yaml);
+    let file_line = |yaml_line: usize| lines.get(yaml_line.saturating_sub(1)).map_or(2, |&l| l as u64 + 2);
+    if let Some(line) = first_alias(&used) {
+        return Err(fault(
+            file_line(line),
+            "the ECSV header uses a YAML alias (*name), which angcut does not expand: aliases can make a few bytes of header stand for gigabytes".into(),
+        ));
+    }
+    let documents = YamlLoader::load_from_str(&used).map_err(|error| {
+        fault(file_line(error.marker().line()), format!("the ECSV header is not valid YAML: {error}"))
     })?;
     let document = documents.first().ok_or_else(|| fault(2, "the ECSV header is empty".into()))?;
 
@@ -98,6 +108,39 @@ pub(super) fn read_header(path: &Path, input: impl BufRead) -> Result<EcsvHeader
         ));
     }
     Ok(EcsvHeader { schema: Schema::new(fields), delimiter })
+}
+
+/// The header's top-level sections that angcut reads (`delimiter`, `datatype`), and for each of
+/// their lines its line in `yaml`. The rest (`meta`, `schema`: whatever a writer put there, such
+/// as the Gaia archive's query as a block scalar astropy's YAML reader takes and yaml-rust2 does
+/// not) is never parsed, so it cannot stop a read.
+fn used_sections(yaml: &str) -> (String, Vec<usize>) {
+    let (mut used, mut lines, mut keep) = (String::new(), Vec::new(), false);
+    for (number, line) in yaml.lines().enumerate() {
+        // A section starts at a key in the first column; list items and indented lines continue it.
+        if line.starts_with(|c: char| !c.is_whitespace() && c != '-' && c != '#') || line.starts_with("---") {
+            let key = line.split(':').next().unwrap_or("").trim();
+            keep = matches!(key, "delimiter" | "datatype");
+        }
+        if keep {
+            used.push_str(line);
+            used.push('\n');
+            lines.push(number);
+        }
+    }
+    (used, lines)
+}
+
+/// The line (in `yaml`) of its first alias, if it has one.
+fn first_alias(yaml: &str) -> Option<usize> {
+    let mut parser = yaml_rust2::parser::Parser::new_from_str(yaml);
+    loop {
+        match parser.next_token() {
+            Ok((yaml_rust2::Event::Alias(_), mark)) => return Some(mark.line()),
+            Ok((yaml_rust2::Event::StreamEnd, _)) | Err(_) => return None, // a YAML error is the loader's to report
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The Arrow field of the `index`th entry of the header's `datatype` list, or what is wrong with it.
@@ -214,5 +257,39 @@ ra dec mag id name vec
         );
         assert!(fault("# %ECSV 1.0\n# ---\n# delimiter: ';'\n").contains("ECSV delimiter ';'"));
         assert!(fault("# %ECSV 1.0\n# ---\n# datatype: [\n").contains("not valid YAML"));
+    }
+
+    /// The Gaia archive's ECSV: its query, a literal block on the line after its key, at the
+    /// key's indent (astropy reads it; yaml-rust2 would not), in `meta`, which angcut does not use.
+    #[test]
+    fn metadata_angcut_does_not_use_never_stops_a_read() {
+        let text = "# %ECSV 1.0\n# ---\n# delimiter: ','\n# datatype:\n# - {name: source_id, datatype: int64}\n\
+                    # - {name: ra, datatype: float64, unit: deg}\n# meta: !!omap\n# - QUERY:\n#   |\n\
+                    #     SELECT TOP 10 source_id, ra\n#     FROM gaiadr3.gaia_source\n# - {name: \"&x [*x, *x]\"}\n\
+                    # schema: astropy-2.0\nsource_id,ra\n1,2.5\n";
+        let header = read_header(Path::new("gaia.ecsv"), text.as_bytes()).unwrap();
+        assert_eq!(header.schema.fields().len(), 2);
+        assert_eq!(header.delimiter, b',');
+    }
+
+    /// Found by fuzzing: nested aliases expanded without limit (482 bytes took 2 GB); refused now,
+    /// at once, naming the line.
+    #[test]
+    fn aliases_are_refused_before_they_expand() {
+        let mut text = String::from(
+            "# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: float64}\n# delimiter:\n#   - &a [x, x, x, x, x, x, x, x]\n",
+        );
+        for k in 0..9 {
+            let (this, prev) = (format!("b{k}"), if k == 0 { "a".to_string() } else { format!("b{}", k - 1) });
+            text.push_str(&format!("#   - &{this} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        text.push_str("a\n1\n");
+        let started = std::time::Instant::now();
+        let error = read_header(Path::new("t.ecsv"), text.as_bytes()).err().unwrap().to_string();
+        assert!(error.contains("t.ecsv: line 7: the ECSV header uses a YAML alias"), "{error}");
+        assert!(started.elapsed().as_secs() < 5);
+        // An anchor or star inside a quoted string is text, not an alias.
+        let quoted = "# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: float64, description: 'flux * 2 &b'}\na\n";
+        assert!(read_header(Path::new("t.ecsv"), quoted.as_bytes()).is_ok());
     }
 }

@@ -535,7 +535,7 @@ impl BatchSink for FitsFileSink {
                 });
             }
             // No nulls: the column needs no TNULL (and with the stand-in value present, must not have one).
-            handle.delete_key(&format!("TNULL{}", n + 1)).map_err(|e| self.named(e))?;
+            handle.blank_key(&format!("TNULL{}", n + 1)).map_err(|e| self.named(e))?;
         }
         if let Some(heap) = self.heap.take() {
             self.append_heap(&mut handle, heap).map_err(|e| self.named(e))?;
@@ -1223,5 +1223,61 @@ mod tests {
         let batch = RecordBatch::try_new(other, vec![Arc::new(Int16Array::from(vec![1, 2])) as ArrayRef]).unwrap();
         let error = sink.write(&batch).unwrap_err().to_string();
         assert!(error.contains("a batch's columns") && error.contains("Int16"), "{error}");
+    }
+
+    /// The HDUs of a FITS file as astropy finds them: each header ends at the 2880-byte block
+    /// holding its END card, its data (NAXIS1 x NAXIS2 + PCOUNT, padded) follows, and the next
+    /// HDU starts right after; the file must end exactly there. (NAXIS1, NAXIS2) per HDU.
+    fn hdus_as_astropy_reads_them(bytes: &[u8]) -> Result<Vec<(u64, u64)>, String> {
+        let (mut at, mut found) = (0usize, Vec::new());
+        while at < bytes.len() {
+            let mut values = std::collections::HashMap::new();
+            let mut card = at;
+            loop {
+                let text = bytes.get(card..card + 80).ok_or("Header missing END card")?;
+                let text = std::str::from_utf8(text).map_err(|_| "Header missing END card")?;
+                if text.starts_with("END ") {
+                    break;
+                }
+                if let (key, Some(value)) = crate::io::fits::parse_card(text) {
+                    values.insert(key, value.number().unwrap_or(0.0) as u64);
+                }
+                card += 80;
+            }
+            let header = (card + 80 - at).div_ceil(2880) * 2880;
+            let get = |k: &str| values.get(k).copied().unwrap_or(0);
+            let naxis = get("NAXIS");
+            let data = if naxis == 0 { 0 } else { get("NAXIS1") * get("NAXIS2") + get("PCOUNT") };
+            found.push((get("NAXIS1"), get("NAXIS2")));
+            at += header + (data as usize).div_ceil(2880) * 2880;
+        }
+        if at != bytes.len() {
+            return Err(format!("the HDUs end at byte {at}, the file at {}", bytes.len()));
+        }
+        Ok(found)
+    }
+
+    /// Found by users: an empty table of many nullable integer columns (whose TNULL cards go at
+    /// the end, there being no nulls) had a header block after its END that astropy took for
+    /// the next HDU ("Header missing END card"); now every width reads, empty or not.
+    #[test]
+    fn an_empty_table_of_any_width_is_laid_out_as_astropy_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for (width, rows) in [(1usize, 0usize), (10, 0), (40, 0), (60, 0), (120, 0), (40, 3)] {
+            let fields: Vec<Arc<Field>> = (0..width).map(|i| field(&format!("c{i}"), DataType::Int16)).collect();
+            let schema = Arc::new(Schema::new(fields));
+            let out = dir.path().join(format!("w{width}_{rows}.fits"));
+            let mut sink = Box::new(FitsFileSink::create(&out, schema.clone()).unwrap());
+            if rows > 0 {
+                let columns: Vec<arrow::array::ArrayRef> = (0..width)
+                    .map(|_| Arc::new(arrow::array::Int16Array::from(vec![7i16; rows])) as arrow::array::ArrayRef)
+                    .collect();
+                sink.write(&RecordBatch::try_new(schema, columns).unwrap()).unwrap();
+            }
+            sink.finish().unwrap().commit().unwrap();
+            let hdus = hdus_as_astropy_reads_them(&std::fs::read(&out).unwrap()).unwrap();
+            assert_eq!(hdus, [(0, 0), (2 * width as u64, rows as u64)], "{width} columns, {rows} rows");
+            assert!(table_cards(&out).iter().all(|c| !c.starts_with("TNULL")), "no nulls: no TNULL");
+        }
     }
 }
