@@ -50,8 +50,9 @@ measure() {
     for _ in $(seq "$runs"); do
         local t0 t1 r
         t0=$(date +%s.%N)
-        r=$( { /usr/bin/time -f '%M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+        /usr/bin/time -f '%M' -o "$d/rss.txt" "$@" >/dev/null 2>&1
         t1=$(date +%s.%N)
+        r=$(tail -n 1 "$d/rss.txt")
         times+=("$(echo "$t1 - $t0" | bc)")
         [ "${r:-0}" -gt "$rss" ] && rss=$r
     done

@@ -44,7 +44,7 @@ fn contaminant_batch(ra: &[f64], dec: &[f64], radius: Option<&[f64]>) -> PyResul
 /// Per object: `Some(near)` for a valid position, `None` for an invalid one (or an error naming
 /// the first invalid one, when `on_invalid` is `error`).
 fn classify(index: &ContaminantIndex, ra: &[f64], dec: &[f64], on_invalid: OnInvalid) -> PyResult<Vec<Option<bool>>> {
-    per_object(ra, dec, on_invalid, |objects, near| {
+    per_object(ra, dec, on_invalid, |objects, _, near| {
         index.mark_near(objects, near);
         Ok(())
     })

@@ -129,13 +129,13 @@ pub const PIECE: usize = 8_192;
 
 /// `answer`'s value for every object with a valid position, `None` for the others (or, when
 /// `on_invalid` is `error`, an error naming the first of them); in pieces on the rayon pool.
-/// `answer` fills one value per unit vector of a piece (a pixel map's read can fail: its error
+/// `answer` fills one value per unit vector (and its RA, Dec in degrees) of a piece (a pixel map's read can fail: its error
 /// is raised as the core's errors are).
 pub fn per_object<T: Copy + Default + Send + Sync>(
     ra: &[f64],
     dec: &[f64],
     on_invalid: OnInvalid,
-    answer: impl Fn(&[UnitVector], &mut [T]) -> Result<(), angcut::Error> + Sync,
+    answer: impl Fn(&[UnitVector], &[(f64, f64)], &mut [T]) -> Result<(), angcut::Error> + Sync,
 ) -> PyResult<Vec<Option<T>>> {
     use rayon::prelude::*;
     if ra.len() != dec.len() {
@@ -149,11 +149,13 @@ pub fn per_object<T: Copy + Default + Send + Sync>(
     values.par_chunks_mut(PIECE).enumerate().try_for_each(|(piece, values)| {
         let first = piece * PIECE;
         let (mut rows, mut vectors) = (Vec::with_capacity(values.len()), Vec::with_capacity(values.len()));
+        let mut degrees = Vec::with_capacity(values.len());
         for i in 0..values.len() {
             match position(Some(ra[first + i]), Some(dec[first + i])) {
                 Ok(v) => {
                     rows.push(i);
                     vectors.push(v);
+                    degrees.push((ra[first + i], dec[first + i]));
                 }
                 Err(invalid) if on_invalid == OnInvalid::Error => {
                     let column = if invalid.axis() == Axis::Ra { "ra" } else { "dec" };
@@ -167,7 +169,7 @@ pub fn per_object<T: Copy + Default + Send + Sync>(
             }
         }
         let mut found = vec![T::default(); vectors.len()];
-        answer(&vectors, &mut found).map_err(py_error)?;
+        answer(&vectors, &degrees, &mut found).map_err(py_error)?;
         for (row, value) in rows.into_iter().zip(found) {
             values[row] = Some(value);
         }

@@ -37,7 +37,7 @@ pub struct PyMask {
 /// Every object's layer bits (`None`: no valid position, or an error naming the first such
 /// object when `on_invalid` is `error`).
 fn mark(mask: &Mask, ra: &[f64], dec: &[f64], on_invalid: OnInvalid) -> PyResult<Vec<Option<u64>>> {
-    per_object(ra, dec, on_invalid, |objects, bits| mask.mark(objects, bits))
+    per_object(ra, dec, on_invalid, |objects, degrees, bits| mask.mark_at(objects, Some(degrees), bits))
 }
 
 /// `words` as a numpy array of the column type `--mask-bits` writes (0 where there is none).

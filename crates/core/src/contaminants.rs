@@ -687,7 +687,9 @@ impl RowModel<'_> {
             RefEpoch::Year(year) => *year,
             RefEpoch::Column(_) => match self.value("ref_epoch_col", i) {
                 Some(year) => check_year(year).map_err(|problem| self.invalid("ref_epoch_col", row, problem))?,
-                None => return Err(self.invalid("ref_epoch_col", row, "a star with a proper motion has no epoch".into())),
+                None => {
+                    return Err(self.invalid("ref_epoch_col", row, "a star with a proper motion has no epoch".into()));
+                }
             },
         };
         let moved = propagate(ra, dec, pm_ra, pm_dec, motion.epoch - ref_epoch);

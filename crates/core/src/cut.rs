@@ -424,7 +424,7 @@ impl<'a> BatchCutter<'a> {
     /// valid position, unless the policy makes them an error).
     pub fn near_mask(&self, batch: &RecordBatch, first_row: u64) -> Result<Vec<bool>, Error> {
         let positions = self.positions(batch, first_row)?;
-        let (near, _) = self.near(&positions.vectors)?;
+        let (near, _) = self.near(&positions)?;
         let mut mask = vec![false; batch.num_rows()];
         for (&row, &n) in positions.rows.iter().zip(&near) {
             mask[row] = n;
@@ -436,7 +436,7 @@ impl<'a> BatchCutter<'a> {
     pub fn cut(&self, batch: &RecordBatch, first_row: u64) -> Result<CutBatch, Error> {
         let rows = batch.num_rows();
         let positions = self.positions(batch, first_row)?;
-        let (near, words) = self.near(&positions.vectors)?;
+        let (near, words) = self.near(&positions)?;
         let mut counts = Counts { read: rows as u64, invalid: positions.invalid.len() as u64, ..Counts::default() };
         if let (Some(words), Against::Mask { mask, .. }) = (&words, &self.against) {
             counts.layers = vec![0; mask.layers().len()];
@@ -548,14 +548,22 @@ impl<'a> BatchCutter<'a> {
     fn positions(&self, batch: &RecordBatch, first_row: u64) -> Result<Positions, Error> {
         let (ras, decs) = self.columns.read(batch, &self.path)?;
         let rows = batch.num_rows();
-        let mut found =
-            Positions { vectors: Vec::with_capacity(rows), rows: Vec::with_capacity(rows), invalid: Vec::new() };
+        let mut found = Positions {
+            vectors: Vec::with_capacity(rows),
+            degrees: Vec::new(),
+            rows: Vec::with_capacity(rows),
+            invalid: Vec::new(),
+        };
+        let degrees = matches!(&self.against, Against::Mask { mask, .. } if mask.has_pixel_layers());
         let value = |array: &Float64Array, i: usize| (!array.is_null(i)).then(|| array.value(i));
         for i in 0..rows {
             match position(value(&ras, i), value(&decs, i)) {
                 Ok(v) => {
                     found.vectors.push(v);
                     found.rows.push(i);
+                    if degrees {
+                        found.degrees.push((ras.value(i), decs.value(i)));
+                    }
                 }
                 Err(invalid) if self.options.on_invalid == OnInvalid::Error => {
                     return Err(Error::InvalidObject {
@@ -574,7 +582,8 @@ impl<'a> BatchCutter<'a> {
     /// The kernel's answer for each vector, and against a mask each one's layer bits. In pieces
     /// on the pool: when the cut is CPU-bound and batches are few (a large contaminant set, a
     /// small catalogue), one batch still keeps every worker busy.
-    fn near(&self, vectors: &[UnitVector]) -> Result<(Vec<bool>, Option<Vec<u64>>), Error> {
+    fn near(&self, positions: &Positions) -> Result<(Vec<bool>, Option<Vec<u64>>), Error> {
+        let vectors = &positions.vectors;
         let mut near = vec![false; vectors.len()];
         match &self.against {
             Against::Set { index, .. } => {
@@ -586,10 +595,13 @@ impl<'a> BatchCutter<'a> {
             }
             Against::Mask { mask, how } => {
                 let mut words = vec![0u64; vectors.len()];
-                vectors
-                    .par_chunks(KERNEL_PIECE)
-                    .zip(words.par_chunks_mut(KERNEL_PIECE))
-                    .try_for_each(|(objects, words)| mask.mark(objects, words))?;
+                let degrees = (!positions.degrees.is_empty()).then_some(positions.degrees.as_slice());
+                vectors.par_chunks(KERNEL_PIECE).zip(words.par_chunks_mut(KERNEL_PIECE)).enumerate().try_for_each(
+                    |(piece, (objects, words))| {
+                        let at = piece * KERNEL_PIECE;
+                        mask.mark_at(objects, degrees.map(|d| &d[at..at + objects.len()]), words)
+                    },
+                )?;
                 for (n, &word) in near.iter_mut().zip(&words) {
                     *n = word & how.cut != 0;
                 }
@@ -647,6 +659,8 @@ fn bits_array(words: &[u64], positions: &Positions, rows: usize, layers: usize) 
 /// The valid positions of a batch and where they are.
 struct Positions {
     vectors: Vec<UnitVector>,
+    /// (RA, Dec) in degrees of each vector, when a mask's pixel layers hash them.
+    degrees: Vec<(f64, f64)>,
     rows: Vec<usize>,
     invalid: Vec<usize>,
 }

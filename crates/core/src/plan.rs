@@ -18,8 +18,8 @@ use crate::io::paths::{FileTask, plan_out_dir};
 use crate::io::read::HduChoice;
 use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
 use crate::kernel::KernelChoice;
-use crate::motion::check_year;
 use crate::mask::{Mask, MaskSpec, all_bits};
+use crate::motion::check_year;
 use crate::pipeline::PipelineOptions;
 use crate::sky::SearchRadius;
 use crate::star_mask::PowerLaw;
@@ -565,7 +565,11 @@ mod tests {
         o.epoch = Some(f64::NAN);
         assert!(refused(&o).contains("--epoch NaN is not an epoch"));
         o.epoch = Some(1e308);
-        assert!(refused(&o).contains("--epoch 1e308 is not an epoch: give a Julian year from 1000 to 3000"), "{}", refused(&o));
+        assert!(
+            refused(&o).contains("--epoch 1e308 is not an epoch: give a Julian year from 1000 to 3000"),
+            "{}",
+            refused(&o)
+        );
 
         let mut o = options();
         o.cut_layers = vec!["star".into()];

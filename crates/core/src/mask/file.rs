@@ -14,9 +14,9 @@ use crate::contaminants::{
 };
 use crate::error::Error;
 use crate::io::read::HduChoice;
-use crate::motion::check_year;
 use crate::io::read::ds9::is_region_file;
 use crate::mask::pixels::{PixelFormat, PixelRule};
+use crate::motion::check_year;
 use crate::sky::SearchRadius;
 use crate::star_mask::PowerLaw;
 

@@ -198,6 +198,11 @@ impl Mask {
         file::bits_of(names, &layers, "the mask")
     }
 
+    /// Whether any layer is a pixel map (whose lookups take positions in degrees too).
+    pub fn has_pixel_layers(&self) -> bool {
+        !self.pixel_bits.is_empty()
+    }
+
     /// The index of every layer's caps.
     pub fn index(&self) -> &ContaminantIndex {
         &self.index
@@ -216,6 +221,21 @@ impl Mask {
     /// # Panics
     /// If `bits` and `objects` differ in length.
     pub fn mark(&self, objects: &[UnitVector], bits: &mut [u64]) -> Result<(), Error> {
+        self.mark_at(objects, None, bits)
+    }
+
+    /// [`Mask::mark`], given also each object's (RA, Dec) in degrees as read: pixel layers hash
+    /// those, as healsparse, healpy and mocpy do, rather than the position recovered from its
+    /// vector (two arctangents an object, and a last bit that may differ at a pixel's edge).
+    ///
+    /// # Panics
+    /// If `bits`, `objects` and `degrees` differ in length.
+    pub fn mark_at(
+        &self,
+        objects: &[UnitVector],
+        degrees: Option<&[(f64, f64)]>,
+        bits: &mut [u64],
+    ) -> Result<(), Error> {
         assert_eq!(objects.len(), bits.len(), "one mask word per object");
         if !self.index.is_empty() {
             // The kernel's batch path (SIMD, prefetching) first: it finds the objects inside some cap.
@@ -226,14 +246,18 @@ impl Mask {
             }
         }
         if !self.pixel_bits.is_empty() {
-            for (v, word) in objects.iter().zip(bits.iter_mut()) {
-                let cell = pixels::cell_of(v);
-                for &bit in &self.pixel_bits {
-                    if let Some(map) = &self.layers[bit].pixels
-                        && map.holds(cell)?
-                    {
-                        *word |= 1 << bit;
-                    }
+            // The cells first, then each map's lookups in a loop of their own: the trigonometry
+            // and the maps' cache misses, apart, each run at the core's full pace.
+            let cells: Vec<u64> = match degrees {
+                Some(degrees) => {
+                    assert_eq!(degrees.len(), objects.len(), "one position per object");
+                    degrees.iter().map(|&(ra, dec)| pixels::cell_at(ra, dec)).collect()
+                }
+                None => objects.iter().map(pixels::cell_of).collect(),
+            };
+            for &bit in &self.pixel_bits {
+                if let Some(map) = &self.layers[bit].pixels {
+                    map.mark(&cells, bits, 1 << bit)?;
                 }
             }
         }

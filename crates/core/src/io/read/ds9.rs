@@ -220,7 +220,9 @@ fn position(ra: &str, dec: &str) -> Result<(f64, f64), String> {
     };
     let dec = match sexagesimal(dec, 'd')? {
         Some(degrees) => degrees,
-        None => dec.strip_suffix('d').unwrap_or(dec).parse::<f64>().map_err(|_| format!("'{dec}' is not a declination"))?,
+        None => {
+            dec.strip_suffix('d').unwrap_or(dec).parse::<f64>().map_err(|_| format!("'{dec}' is not a declination"))?
+        }
     };
     if !(ra.is_finite() && (-90.0..=90.0).contains(&dec)) {
         return Err(format!("({ra}, {dec}) is not a position"));

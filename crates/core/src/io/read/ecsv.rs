@@ -281,7 +281,9 @@ ra dec mag id name vec
         );
         for k in 0..9 {
             let (this, prev) = (format!("b{k}"), if k == 0 { "a".to_string() } else { format!("b{}", k - 1) });
-            text.push_str(&format!("#   - &{this} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+            text.push_str(&format!(
+                "#   - &{this} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
         }
         text.push_str("a\n1\n");
         let started = std::time::Instant::now();
@@ -289,7 +291,8 @@ ra dec mag id name vec
         assert!(error.contains("t.ecsv: line 7: the ECSV header uses a YAML alias"), "{error}");
         assert!(started.elapsed().as_secs() < 5);
         // An anchor or star inside a quoted string is text, not an alias.
-        let quoted = "# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: float64, description: 'flux * 2 &b'}\na\n";
+        let quoted =
+            "# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: float64, description: 'flux * 2 &b'}\na\n";
         assert!(read_header(Path::new("t.ecsv"), quoted.as_bytes()).is_ok());
     }
 }

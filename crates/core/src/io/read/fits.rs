@@ -294,7 +294,7 @@ impl Table {
         Ok(gathered
             .into_iter()
             .zip(self.columns.iter().zip(self.schema.fields()))
-            .map(|(gathered, ((column, storage), field))| gathered.map(|g| g.finish(column, *storage, field)))
+            .map(|(gathered, ((column, storage), field))| gathered.map(|g| g.finish(column, *storage, field, n)))
             .collect())
     }
 
@@ -451,7 +451,7 @@ fn decode(buffer: &[u8], row_bytes: usize, n: usize, column: &FitsColumn, storag
     match Gathered::new(storage, n * column.repeat, n * column.width()) {
         Some(mut gathered) => {
             gathered.take(&fields);
-            gathered.finish(column, storage, field)
+            gathered.finish(column, storage, field, n)
         }
         None => unreachable!("variable-length arrays are decoded by Heap::decode"),
     }
@@ -508,7 +508,7 @@ impl Gathered {
     }
 
     /// The Arrow array of the values gathered for `column`.
-    fn finish(self, column: &FitsColumn, storage: Storage, field: &Field) -> ArrayRef {
+    fn finish(self, column: &FitsColumn, storage: Storage, field: &Field, rows: usize) -> ArrayRef {
         let tnull = column.null;
         let scaled = |raw: Vec<i64>| -> ArrayRef {
             let values: Vec<f64> = raw.iter().map(|&v| column.zero + column.scale * v as f64).collect();
@@ -574,7 +574,13 @@ impl Gathered {
             (_, storage) => unreachable!("values gathered for {storage:?} as another kind"),
         };
         match field.data_type() {
-            DataType::FixedSizeList(item, size) => Arc::new(FixedSizeListArray::new(item.clone(), *size, values, None)),
+            // The rows given, not values / size: a zero-width column (`0D`) has rows and no values.
+            DataType::FixedSizeList(item, size) => {
+                match FixedSizeListArray::try_new_with_length(item.clone(), *size, values, None, rows) {
+                    Ok(array) => Arc::new(array),
+                    Err(error) => unreachable!("{} values for {rows} rows of {size}: {error}", column.name),
+                }
+            }
             _ => values,
         }
     }

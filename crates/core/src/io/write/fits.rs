@@ -1280,4 +1280,40 @@ mod tests {
             assert!(table_cards(&out).iter().all(|c| !c.starts_with("TNULL")), "no nulls: no TNULL");
         }
     }
+
+    /// Found by users: a zero-width column (`0D`) read as an array of no rows beside rows of the
+    /// others ("all columns in a record batch must have the same length"). It is a column of
+    /// empty lists, written back as `0D`.
+    #[test]
+    fn a_zero_width_column_is_a_column_of_empty_lists_through_and_through() {
+        let item = Arc::new(Field::new_list_field(DataType::Float64, true));
+        let empty = arrow::array::FixedSizeListArray::try_new_with_length(
+            item.clone(),
+            0,
+            Arc::new(arrow::array::Float64Array::from(Vec::<f64>::new())),
+            None,
+            3,
+        )
+        .unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            field("ra", DataType::Float64),
+            field("empty", DataType::FixedSizeList(item, 0)),
+            field("dec", DataType::Float64),
+        ]));
+        let columns: Vec<arrow::array::ArrayRef> = vec![
+            Arc::new(arrow::array::Float64Array::from(vec![1.0, 2.0, 3.0])),
+            Arc::new(empty),
+            Arc::new(arrow::array::Float64Array::from(vec![4.0, 5.0, 6.0])),
+        ];
+        let back = round_trip(&[RecordBatch::try_new(schema, columns).unwrap()]);
+        let rows: usize = back.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 3);
+        for batch in &back {
+            assert!(batch.columns().iter().all(|c| c.len() == batch.num_rows()));
+            assert_eq!(
+                batch.column(1).data_type(),
+                &DataType::FixedSizeList(Arc::new(Field::new_list_field(DataType::Float64, true)), 0)
+            );
+        }
+    }
 }

@@ -12,7 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use super::{Cells, DEPTH_MAX, Judge, PixelRule, READ_BLOCK, Sentinel, ValueKind, ranges_of};
+use super::lookup::{Lookup, runs};
+use super::{DEPTH_MAX, Judge, PixelRule, READ_BLOCK, Sentinel, ValueKind};
 use super::{depth_of, header_number, header_text};
 use crate::error::Error;
 use crate::io::fits::FitsHandle;
@@ -29,6 +30,51 @@ enum Storage {
     Wide(u64),
 }
 
+/// The held cells of one coverage block: ranges with a directory where its mask has few edges
+/// for its pixels (a footprint's block, a block of a few stars), one bit per pixel where that
+/// is smaller (many small stars, scattered pixels).
+enum Block {
+    /// Held depth-29 ranges.
+    Ranges(Lookup),
+    /// Bit `k` (of word `k / 64`) for the block's `k`th pixel, from its first.
+    Bits { first: u64, words: Vec<u64> },
+}
+
+impl Block {
+    /// The block of held pixels `words` (pixel `first + k` held when bit `k` is set) at `depth`:
+    /// whichever form takes fewer bytes.
+    fn new(first: u64, words: Vec<u64>, depth: u8) -> Block {
+        let shift = 2 * u32::from(DEPTH_MAX - depth);
+        let runs = runs(&words);
+        if runs.len() * std::mem::size_of::<std::ops::Range<u64>>() > words.len() * 8 {
+            return Block::Bits { first, words };
+        }
+        let ranges = runs.into_iter().map(|r| (first + r.start) << shift..(first + r.end) << shift).collect();
+        let pixels = words.len() as u64 * 64;
+        Block::Ranges(Lookup::new(ranges, first << shift, (first + pixels) << shift))
+    }
+
+    /// Whether the block holds depth-29 cell `cell`, whose pixel at the map's depth is `pixel`.
+    #[inline]
+    fn holds(&self, cell: u64, pixel: u64) -> bool {
+        match self {
+            Block::Ranges(lookup) => lookup.contains(cell),
+            Block::Bits { first, words } => {
+                let k = pixel - first;
+                words[(k / 64) as usize] >> (k % 64) & 1 == 1
+            }
+        }
+    }
+
+    /// Bytes it holds.
+    fn bytes(&self) -> usize {
+        match self {
+            Block::Ranges(lookup) => lookup.bytes(),
+            Block::Bits { words, .. } => words.len() * 8,
+        }
+    }
+}
+
 /// A HealSparse map open for lookups.
 pub struct HealSparse {
     path: PathBuf,
@@ -42,8 +88,10 @@ pub struct HealSparse {
     judge: Judge,
     /// The file, at its `SPARSE` HDU: read by one thread at a time.
     file: Mutex<FitsHandle>,
+    /// The HDUs of the coverage and the sparse map.
+    hdus: (usize, usize),
     /// The held cells of each coverage pixel's block, once read.
-    blocks: Vec<OnceLock<Box<Cells>>>,
+    blocks: Vec<OnceLock<Box<Block>>>,
 }
 
 impl HealSparse {
@@ -126,6 +174,7 @@ impl HealSparse {
             storage,
             judge,
             file: Mutex::new(fits),
+            hdus: (cov_hdu, sparse_hdu),
         };
         // Every block must lie inside the sparse image: a damaged COV is named now, not mid-run.
         let last = map.starts.iter().flatten().max().copied().unwrap_or(0);
@@ -152,9 +201,10 @@ impl HealSparse {
         (1 << self.depth, 1 << self.coverage_depth)
     }
 
-    /// How many coverage blocks have been read so far.
-    pub fn blocks_read(&self) -> usize {
-        self.blocks.iter().filter(|b| b.get().is_some()).count()
+    /// How many coverage blocks have been read so far, and the bytes they hold.
+    pub fn blocks_read(&self) -> (usize, usize) {
+        let read = self.blocks.iter().filter_map(|b| b.get());
+        read.fold((0, 0), |(n, bytes), block| (n + 1, bytes + block.bytes()))
     }
 
     /// Image elements of `pixels` pixels (bytes for packed and wide maps).
@@ -170,68 +220,99 @@ impl HealSparse {
     #[inline]
     pub fn holds(&self, cell: u64) -> Result<bool, Error> {
         let coverage = (cell >> (2 * u32::from(DEPTH_MAX - self.coverage_depth))) as usize;
+        let pixel = cell >> (2 * u32::from(DEPTH_MAX - self.depth));
         let held = match self.blocks[coverage].get() {
-            Some(block) => block.contains_val(&cell),
+            Some(block) => block.holds(cell, pixel),
             None => match self.starts[coverage] {
                 None => false,
-                Some(start) => self.block(coverage, start)?.contains_val(&cell),
+                Some(start) => self.block(coverage, start)?.holds(cell, pixel),
             },
         };
         Ok(held != self.judge.rule.outside)
     }
 
+    /// ORs `flag` into `words[i]` where the map holds `cells[i]`: every block the cells need
+    /// read first, then the lookups alone, a loop of independent loads whose cache misses the
+    /// core overlaps.
+    pub fn mark(&self, cells: &[u64], words: &mut [u64], flag: u64) -> Result<(), Error> {
+        let coverage_shift = 2 * u32::from(DEPTH_MAX - self.coverage_depth);
+        let pixel_shift = 2 * u32::from(DEPTH_MAX - self.depth);
+        for &cell in cells {
+            let coverage = (cell >> coverage_shift) as usize;
+            if let (None, Some(start)) = (self.blocks[coverage].get(), self.starts[coverage]) {
+                self.block(coverage, start)?;
+            }
+        }
+        let outside = self.judge.rule.outside;
+        for (&cell, word) in cells.iter().zip(words.iter_mut()) {
+            let held = match self.blocks[(cell >> coverage_shift) as usize].get() {
+                Some(block) => block.holds(cell, cell >> pixel_shift),
+                None => false,
+            };
+            if held != outside {
+                *word |= flag;
+            }
+        }
+        Ok(())
+    }
+
     /// The held cells of coverage pixel `coverage`'s block, read now if no thread has.
     #[cold]
-    fn block(&self, coverage: usize, start: u64) -> Result<&Cells, Error> {
+    fn block(&self, coverage: usize, start: u64) -> Result<&Block, Error> {
         let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(block) = self.blocks[coverage].get() {
             return Ok(block);
         }
         let per_block = 1u64 << (2 * (self.depth - self.coverage_depth));
-        let first_cell = coverage as u64 * per_block;
-        let mut held = Vec::new();
+        let first_pixel = coverage as u64 * per_block;
+        // One bit per pixel, as a bit-packed map stores them (the first pixel in the lowest bit).
+        let mut words = vec![0u64; per_block.div_ceil(64) as usize];
+        let set = |words: &mut [u64], k: u64| words[(k / 64) as usize] |= 1 << (k % 64);
         let (mut integers, mut floats, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
         let elements = self.elements(per_block);
         let element_start = self.elements(start);
         let mut done = 0u64;
         while done < elements {
-            let n = (elements - done).min(READ_BLOCK as u64) as usize;
+            let mut n = (elements - done).min(READ_BLOCK as u64) as usize;
             let at = element_start + done;
             match self.storage {
                 Storage::Integer => {
                     integers.resize(n, 0i64);
                     file.read_image(at, &mut integers)?;
-                    let judged = integers.iter().enumerate().filter(|(_, v)| self.judge.integer(**v));
-                    held.extend(judged.map(|(k, _)| first_cell + done + k as u64));
+                    let held = integers.iter().enumerate().filter(|(_, v)| self.judge.integer(**v));
+                    held.for_each(|(k, _)| set(&mut words, done + k as u64));
                 }
                 Storage::Float => {
                     floats.resize(n, 0f64);
                     file.read_image(at, &mut floats)?;
-                    let judged = floats.iter().enumerate().filter(|(_, v)| self.judge.float(**v));
-                    held.extend(judged.map(|(k, _)| first_cell + done + k as u64));
+                    let held = floats.iter().enumerate().filter(|(_, v)| self.judge.float(**v));
+                    held.for_each(|(k, _)| set(&mut words, done + k as u64));
                 }
                 Storage::Packed => {
                     bytes.resize(n, 0u8);
                     file.read_image(at, &mut bytes)?;
+                    // The map's own bit order (pixel 8j + k in bit k of byte j) is the words'.
                     for (k, &byte) in bytes.iter().enumerate().filter(|(_, b)| **b != 0) {
-                        let pixel = first_cell + (done + k as u64) * 8;
-                        held.extend((0..8).filter(|bit| byte >> bit & 1 == 1).map(|bit| pixel + bit));
+                        let byte_at = done as usize + k;
+                        words[byte_at / 8] |= u64::from(byte) << (8 * (byte_at % 8));
                     }
                 }
                 Storage::Wide(width) => {
                     // Whole pixels per read: a multiple of the width.
-                    let n = (n as u64 / width * width).max(width) as usize;
+                    n = (n as u64 / width * width).max(width) as usize;
                     bytes.resize(n, 0u8);
                     file.read_image(at, &mut bytes)?;
-                    let judged = bytes.chunks_exact(width as usize).enumerate().filter(|(_, b)| self.judge.wide(b));
-                    held.extend(judged.map(|(k, _)| first_cell + done / width + k as u64));
-                    done += n as u64;
-                    continue;
+                    let held = bytes.chunks_exact(width as usize).enumerate().filter(|(_, b)| self.judge.wide(b));
+                    held.for_each(|(k, _)| set(&mut words, done / width + k as u64));
                 }
             }
             done += n as u64;
         }
-        let block = Box::new(ranges_of(self.depth, held.into_iter()));
+        // cfitsio keeps every tile it decompresses (a block's 2 MB to 33 MB) until its HDU is
+        // initialised again: moving away and back lets them go, so memory is the blocks' ranges.
+        file.move_to(self.hdus.0)?;
+        file.move_to(self.hdus.1)?;
+        let block = Box::new(Block::new(first_pixel, words, self.depth));
         Ok(self.blocks[coverage].get_or_init(|| block))
     }
 }
@@ -244,11 +325,31 @@ mod tests {
     fn blocks_are_read_only_where_objects_fall() {
         let map = HealSparse::open(Path::new("fixtures/pixels/bool.hsp"), &PixelRule::default()).unwrap();
         assert_eq!(map.nsides(), (1024, 32));
-        assert_eq!(map.blocks_read(), 0);
+        assert_eq!(map.blocks_read(), (0, 0));
         let centre = super::super::cell_of(&crate::sky::unit_vector(10.0, 20.0));
         assert!(map.holds(centre).unwrap());
         assert!(!map.holds(super::super::cell_of(&crate::sky::unit_vector(10.0, 60.0))).unwrap());
-        assert_eq!(map.blocks_read(), 1, "the covered block of the first object only");
+        assert_eq!(map.blocks_read().0, 1, "the covered block of the first object only");
+    }
+
+    #[test]
+    fn a_block_is_ranges_when_they_are_smaller_than_bits_and_both_hold_the_same_pixels() {
+        let depth = 10u8;
+        let first = 5 * 4096u64;
+        let shift = 2 * u32::from(DEPTH_MAX - depth);
+        let alternating = 0x5555_5555_5555_5555u64;
+        // Empty, full, one run of 1,000 pixels from the 100th, and every other pixel.
+        let one_run = |w: u64| (0..64).filter(|b| (100..1100).contains(&(64 * w + b))).fold(0u64, |x, b| x | 1 << b);
+        for (pattern, ranges) in [(0u64, true), (u64::MAX, true), (1, true), (alternating, false)] {
+            let words: Vec<u64> = (0..64u64).map(|w| if pattern == 1 { one_run(w) } else { pattern }).collect();
+            let block = Block::new(first, words.clone(), depth);
+            assert_eq!(matches!(block, Block::Ranges(_)), ranges, "{pattern:x}");
+            for k in 0..4096u64 {
+                let held = words[(k / 64) as usize] >> (k % 64) & 1 == 1;
+                assert_eq!(block.holds((first + k) << shift, first + k), held, "{pattern:x} pixel {k}");
+            }
+            assert!(block.bytes() <= words.len() * 8 + 4 * 1025, "{pattern:x}: {} bytes", block.bytes());
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 mod healpix;
 mod healsparse;
+mod lookup;
 mod moc_file;
 
 use std::path::{Path, PathBuf};
@@ -32,12 +33,16 @@ use crate::io::fits::{FitsHandle, parse_card};
 use crate::sky::UnitVector;
 
 pub use healsparse::HealSparse;
+use lookup::Lookup;
 
 /// The depth every lookup hashes at: the finest HEALPix depth (cells of ~0.4 mas).
 pub const DEPTH_MAX: u8 = 29;
 
 /// The cells a layer holds, at depth 29.
 pub type Cells = RangeMOC<u64, Hpx<u64>>;
+
+/// The cells of the sphere at depth 29: 12 x 4^29.
+const SKY_CELLS: u64 = 12 << 58;
 
 /// Which cells of a map a layer holds (the layer's `bits`, `below`, `above` and `outside` keys).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -174,17 +179,17 @@ impl Judge {
 
 /// A pixel map read for lookups: eagerly (MOCs and HEALPix maps, as their held cells) or a
 /// coverage block at a time (HealSparse).
-pub enum PixelMap {
-    /// The held cells, read whole.
-    Cells {
-        /// The file.
-        path: PathBuf,
-        /// The cells the rule holds.
-        cells: Cells,
-        /// The rule that picked them (and whether the layer is what they do not cover).
-        rule: PixelRule,
-    },
-    /// A HealSparse map, read a coverage pixel at a time as objects reach it.
+pub struct PixelMap {
+    path: PathBuf,
+    rule: PixelRule,
+    cells: Held,
+}
+
+/// How a map's held cells are kept.
+enum Held {
+    /// Read whole: the map's depth and its held cells.
+    Cells { depth: u8, lookup: Lookup },
+    /// A HealSparse map, read a coverage block at a time as objects reach it.
     HealSparse(HealSparse),
 }
 
@@ -305,50 +310,70 @@ impl PixelMap {
             )));
         };
         let cells = match format {
-            PixelFormat::HealSparse => return HealSparse::open(path, rule).map(PixelMap::HealSparse),
+            PixelFormat::HealSparse => {
+                let map = HealSparse::open(path, rule)?;
+                return Ok(PixelMap { path: path.to_path_buf(), rule: rule.clone(), cells: Held::HealSparse(map) });
+            }
             PixelFormat::Healpix => healpix::read(path, rule)?,
             PixelFormat::MocFits | PixelFormat::MocAscii | PixelFormat::MocJson => {
                 rule.check(ValueKind::Coverage, path)?;
                 moc_file::read(path, format)?
             }
         };
-        Ok(PixelMap::Cells { path: path.to_path_buf(), cells, rule: rule.clone() })
+        let depth = cells.depth_max();
+        let lookup = Lookup::new(cells.moc_ranges().iter().cloned().collect(), 0, SKY_CELLS);
+        Ok(PixelMap { path: path.to_path_buf(), rule: rule.clone(), cells: Held::Cells { depth, lookup } })
     }
 
     /// Whether the layer holds the object whose depth-29 cell is `cell` (from [`cell_of`]).
     #[inline]
     pub fn holds(&self, cell: u64) -> Result<bool, Error> {
-        match self {
-            PixelMap::Cells { cells, rule, .. } => Ok(cells.contains_val(&cell) != rule.outside),
-            PixelMap::HealSparse(map) => map.holds(cell),
+        match &self.cells {
+            Held::Cells { lookup, .. } => Ok(lookup.contains(cell) != self.rule.outside),
+            Held::HealSparse(map) => map.holds(cell),
         }
     }
 
     /// What the map is, for a run's summary: its resolution, and for HealSparse the blocks read.
     pub fn describe(&self) -> String {
-        match self {
-            PixelMap::Cells { cells, .. } => format!("pixels, nside {}", 1u64 << cells.depth_max()),
-            PixelMap::HealSparse(map) => {
-                let (nside, coverage) = map.nsides();
-                format!("HealSparse, nside {nside}, {} blocks of nside {coverage} read", map.blocks_read())
+        match &self.cells {
+            Held::Cells { depth, lookup } => {
+                format!("pixels, nside {}, {:.1} MB", 1u64 << depth, lookup.bytes() as f64 / 1e6)
             }
+            Held::HealSparse(map) => {
+                let (nside, coverage) = map.nsides();
+                let (blocks, bytes) = map.blocks_read();
+                format!(
+                    "HealSparse, nside {nside}, {blocks} blocks of nside {coverage} read, {:.1} MB",
+                    bytes as f64 / 1e6
+                )
+            }
+        }
+    }
+
+    /// ORs `flag` into `words[i]` where the layer holds `cells[i]` (from [`cell_of`]).
+    pub fn mark(&self, cells: &[u64], words: &mut [u64], flag: u64) -> Result<(), Error> {
+        match &self.cells {
+            Held::Cells { lookup, .. } => {
+                for (&cell, word) in cells.iter().zip(words.iter_mut()) {
+                    if lookup.contains(cell) != self.rule.outside {
+                        *word |= flag;
+                    }
+                }
+                Ok(())
+            }
+            Held::HealSparse(map) => map.mark(cells, words, flag),
         }
     }
 
     /// The rule its cells were picked by.
     pub fn rule(&self) -> &PixelRule {
-        match self {
-            PixelMap::Cells { rule, .. } => rule,
-            PixelMap::HealSparse(map) => map.rule(),
-        }
+        &self.rule
     }
 
     /// The file the map was read from.
     pub fn path(&self) -> &Path {
-        match self {
-            PixelMap::Cells { path, .. } => path,
-            PixelMap::HealSparse(map) => map.path(),
-        }
+        &self.path
     }
 }
 
@@ -363,6 +388,12 @@ pub fn cell_of(v: &UnitVector) -> u64 {
 
 /// Values read from a file at a time: 8 MB of int64 or float64.
 pub(crate) const READ_BLOCK: usize = 1 << 20;
+
+/// The NESTED cell at depth 29 of the position (`ra`, `dec`) in degrees (Dec in -90..=90).
+#[inline]
+pub fn cell_at(ra: f64, dec: f64) -> u64 {
+    nested::get(DEPTH_MAX).hash(ra.to_radians(), dec.to_radians())
+}
 
 /// Held cells at depth `depth` (in any order, repeats allowed) as depth-29 ranges.
 pub(crate) fn cells_from(depth: u8, mut held: Vec<u64>) -> Cells {
@@ -526,6 +557,8 @@ mod tests {
             for (v, row) in points.iter().zip(&rows) {
                 let found = map.holds(cell_of(v)).unwrap();
                 assert_eq!(found, expect(row), "{file} {rule:?} at ({}, {})", row["ra"], row["dec"]);
+                let from_degrees = map.holds(cell_at(row["ra"], row["dec"])).unwrap();
+                assert_eq!(from_degrees, found, "{file} {rule:?}: degrees and vector agree");
                 held += usize::from(found);
             }
             // Each case tells held from not held: neither answer is everywhere.
