@@ -66,6 +66,11 @@ fn expected(point: &HashMap<String, f64>) -> u8 {
     .sum()
 }
 
+/// `angcut stream` of the reference points into `out` against the mask file `mask`.
+fn run(mask: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    angcut().arg("stream").arg(fixture("pixels/points.csv")).arg(out).arg("--masks").arg(mask).args(extra).assert()
+}
+
 fn bits(path: &Path) -> Vec<u8> {
     let batch = read_parquet(path);
     let array = batch.column_by_name("maskbits").unwrap().as_any().downcast_ref::<UInt8Array>().unwrap().clone();
@@ -85,14 +90,7 @@ fn pixel_layers_set_the_bits_the_reference_tools_give_beside_shape_layers() {
     }
     for kernel in ["naive", "grid"] {
         let out = dir.path().join(format!("{kernel}.parquet"));
-        angcut()
-            .arg("stream")
-            .arg(fixture("pixels/points.csv"))
-            .arg(&out)
-            .arg("--masks")
-            .arg(&mask)
-            .args(["--mask-bits", "maskbits", "--kernel", kernel])
-            .assert()
+        run(&mask, &out, &["--mask-bits", "maskbits", "--kernel", kernel])
             .success()
             .stderr(contains("discs "))
             .stderr(contains("(HealSparse, nside 1024,"));
@@ -111,15 +109,7 @@ fn pixel_layers_cut_as_other_layers_do() {
     let points = points();
     let expected: Vec<u8> = points.iter().map(expected).collect();
     let out = dir.path().join("cut.parquet");
-    angcut()
-        .arg("stream")
-        .arg(fixture("pixels/points.csv"))
-        .arg(&out)
-        .arg("--masks")
-        .arg(&mask)
-        .args(["--cut-layers", "discs,circle", "--mask-bits", "maskbits"])
-        .assert()
-        .success();
+    run(&mask, &out, &["--cut-layers", "discs,circle", "--mask-bits", "maskbits"]).success();
     let kept = bits(&out);
     let want: Vec<u8> = expected.iter().copied().filter(|b| b & 0b11 == 0).collect();
     assert!(want.len() > 100 && want.len() < points.len() - 100, "{}", want.len());
@@ -132,13 +122,7 @@ fn mistakes_with_pixel_layers_are_named() {
     let run = |toml: &str| {
         let mask = dir.path().join("m.toml");
         std::fs::write(&mask, toml).unwrap();
-        angcut()
-            .arg("stream")
-            .arg(fixture("pixels/points.csv"))
-            .arg(dir.path().join("out.parquet"))
-            .arg("--masks")
-            .arg(&mask)
-            .assert()
+        run(&mask, &dir.path().join("out.parquet"), &[])
     };
     let map = |file: &str| fixture("pixels").join(file).display().to_string();
     let layer = |file: &str, keys: &str| format!("[[layer]]\nname = \"p\"\nfile = \"{}\"\n{keys}\n", map(file));
