@@ -31,8 +31,26 @@ pub enum Command {
     /// Copy IN to OUT without the objects closer than MAXSEP to any contaminant.
     #[command(after_help = STREAM_EXAMPLES, override_usage = STREAM_USAGE)]
     Stream(StreamArgs),
+    /// Report how much sky each layer of a mask covers, their union, and the cumulative area.
+    Area(AreaArgs),
     /// Write a deterministic synthetic catalogue (for tests and benchmarks).
     Gen(GenArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct AreaArgs {
+    /// The mask file (TOML), as --masks of `angcut stream` takes it.
+    #[arg(long, value_name = "FILE")]
+    pub masks: PathBuf,
+    /// The HEALPix order circle layers are covered at [default: cells ~64 times smaller than the smallest radius, at most 19]; pixel layers are exact at their own.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=29))]
+    pub order: Option<u8>,
+    /// The survey's epoch that stars with proper motions are moved to [default: the mask file's epoch].
+    #[arg(long, value_name = "YEAR")]
+    pub epoch: Option<f64>,
+    /// Write the report as JSON on standard output instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const STREAM_USAGE: &str =
@@ -250,12 +268,15 @@ pub enum Args {
     },
     /// `angcut gen`: a synthetic catalogue to write.
     Gen { output: PathBuf, catalogue: Catalogue },
+    /// `angcut area`: the mask file, the order, the epoch, and whether to write JSON.
+    Area { masks: PathBuf, order: Option<u8>, epoch: Option<f64>, json: bool },
 }
 
 /// Parses the command line; a usage error exits here with clap's message and code 2.
 pub fn parse() -> Args {
     match Cli::parse().command {
         Command::Stream(args) => args.into_args(),
+        Command::Area(args) => Args::Area { masks: args.masks, order: args.order, epoch: args.epoch, json: args.json },
         Command::Gen(args) => {
             let sky = if args.clustered { Sky::Clustered } else { Sky::Uniform };
             let catalogue = Catalogue { rows: args.rows, seed: args.seed, schema: args.schema, sky };

@@ -3,8 +3,13 @@
 
 use std::io::IsTerminal;
 
+use angcut::KernelChoice;
 use angcut::io::write::ParquetOutputOptions;
 use angcut::job::ProgressReport;
+use angcut::mask::area::area;
+use angcut::mask::{Mask, MaskSpec};
+use angcut::motion::check_year;
+use angcut::stats::{area_record, record_json};
 use angcut::synthetic::write_catalogue;
 use angcut::{stream_file, stream_file_with_progress};
 
@@ -38,6 +43,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             for warning in summary.warnings() {
                 eprintln!("angcut: warning: {warning}");
+            }
+            Ok(())
+        }
+        Args::Area { masks, order, epoch, json } => {
+            if let Some(epoch) = epoch {
+                check_year(epoch).map_err(|problem| angcut::Error::Usage(format!("--epoch {problem}")))?;
+            }
+            let mask = Mask::read(&MaskSpec::read(&masks, epoch)?, KernelChoice::Auto)?;
+            let report = area(&mask, order)?;
+            if json {
+                print!("{}", record_json(&area_record(&report)));
+            } else {
+                print!("{}", report.table());
             }
             Ok(())
         }

@@ -145,3 +145,45 @@ fn mistakes_with_pixel_layers_are_named() {
         .stderr(contains("damaged.hsp: the COV map points past"));
     assert!(!dir.path().join("out.parquet").exists());
 }
+
+/// `angcut area`: pixel layers exact against healsparse's `get_valid_area` and mocpy's
+/// `sky_fraction` (fixtures/pixels/areas.csv), a circle layer bounded, the cumulative column,
+/// JSON; a layer it cannot measure yet refused by name (exit 2).
+#[test]
+fn area_reports_each_layer_their_union_and_the_cumulative_area() {
+    let dir = tempfile::tempdir().unwrap();
+    let mask = mask_file(dir.path());
+    let references = std::fs::read_to_string(fixture("pixels/areas.csv")).unwrap();
+    let reference = |name: &str| -> f64 {
+        references.lines().find_map(|l| l.strip_prefix(&format!("{name},"))).unwrap().parse().unwrap()
+    };
+    let out = angcut().arg("area").arg("--masks").arg(&mask).args(["--json", "--order", "12"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = String::from_utf8(out.stdout).unwrap();
+    let layer = |name: &str| json.lines().find(|l| l.contains(&format!("\"name\": \"{name}\""))).unwrap().to_string();
+    let best = |line: &str| -> f64 {
+        let at = line.find("\"best_deg2\": ").unwrap() + 13;
+        line[at..].split([',', '}']).next().unwrap().parse().unwrap()
+    };
+    assert!((best(&layer("discs")) - reference("bool.hsp")).abs() < 1e-9, "{}", layer("discs"));
+    assert!(layer("discs").contains("\"exact\": true") && layer("circle").contains("\"exact\": false"));
+    let circles: f64 = CIRCLES
+        .iter()
+        .map(|&(_, _, r)| {
+            2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2)
+        })
+        .sum();
+    assert!((best(&layer("circle")) - circles).abs() / circles < 1e-3, "{} vs {circles}", layer("circle"));
+    assert!(json.contains("\"order\": 12"));
+    let table = angcut().arg("area").arg("--masks").arg(&mask).args(["--order", "10"]).output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.lines().any(|l| l.starts_with("discs ") && l.contains("exact")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("union ")), "{table}");
+    angcut()
+        .arg("area")
+        .arg("--masks")
+        .arg(fixture("masks.toml"))
+        .assert()
+        .code(2)
+        .stderr(contains("layer 'galaxy': the area of ellipse and region layers is not computed yet"));
+}

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::contaminants::{ContaminantSpec, RowRadius};
 use crate::job::{StreamJob, Summary};
+use crate::mask::area::{Area, AreaReport, SKY_DEG2};
 
 /// One value of the summary: what JSON and Python both can hold.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,8 +92,43 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
 /// assert!(json.contains(r#""radius": {"kind": "uniform", "arcsec": 30"#));
 /// ```
 pub fn summary_json(job: &StreamJob, summary: &Summary) -> String {
-    let Value::Record(fields) = summary_record(job, summary) else {
-        unreachable!("the summary is a record");
+    record_json(&summary_record(job, summary))
+}
+
+/// The areas of a mask's layers (`angcut area --json`): the order, then per layer its name,
+/// bit, whether it is exact, its area and the cumulative area in deg² (lower, best, upper) and
+/// as a fraction of the sky, then the union's.
+pub fn area_record(report: &AreaReport) -> Value {
+    use Value::{Bool, Int, List, Number, Record, Text};
+    let area = |a: &Area| {
+        Record(vec![
+            ("lower_deg2", Number(a.lower)),
+            ("best_deg2", Number(a.best)),
+            ("upper_deg2", Number(a.upper)),
+            ("sky_fraction", Number(a.best / SKY_DEG2)),
+        ])
+    };
+    let layers = report
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(bit, l)| {
+            Record(vec![
+                ("name", Text(l.name.clone())),
+                ("bit", Int(bit as u64)),
+                ("exact", Bool(l.exact)),
+                ("area", area(&l.area)),
+                ("cumulative", area(&l.cumulative)),
+            ])
+        })
+        .collect();
+    Record(vec![("order", Int(u64::from(report.order))), ("layers", List(layers)), ("union", area(&report.union))])
+}
+
+/// A record as JSON: one field a line, a list one item a line, anything deeper on its line.
+pub fn record_json(record: &Value) -> String {
+    let Value::Record(fields) = record else {
+        return format!("{}\n", inline(record));
     };
     // One field a line, a list one item a line, anything deeper on the item's line.
     let mut json = String::from("{\n");

@@ -36,6 +36,7 @@
 //! assert_eq!(bits, [0b01, 0b10, 0, 0]);
 //! ```
 
+pub mod area;
 mod file;
 pub mod pixels;
 

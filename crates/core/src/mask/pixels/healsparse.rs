@@ -231,6 +231,24 @@ impl HealSparse {
         Ok(held != self.judge.rule.outside)
     }
 
+    /// Every held cell as sorted depth-29 ranges (not turned inside out by `outside`): every
+    /// covered block read.
+    pub fn held_ranges(&self) -> Result<Vec<std::ops::Range<u64>>, Error> {
+        let shift = 2 * u32::from(DEPTH_MAX - self.depth);
+        let mut ranges = Vec::new();
+        for (coverage, start) in self.starts.iter().enumerate() {
+            let Some(start) = start else { continue };
+            match self.block(coverage, *start)? {
+                Block::Ranges(lookup) => ranges.extend_from_slice(lookup.ranges()),
+                Block::Bits { first, words } => {
+                    ranges
+                        .extend(runs(words).into_iter().map(|r| (first + r.start) << shift..(first + r.end) << shift));
+                }
+            }
+        }
+        Ok(ranges)
+    }
+
     /// ORs `flag` into `words[i]` where the map holds `cells[i]`: every block the cells need
     /// read first, then the lookups alone, a loop of independent loads whose cache misses the
     /// core overlaps.

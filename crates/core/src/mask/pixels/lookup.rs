@@ -49,6 +49,11 @@ impl Lookup {
         candidates.get(at).is_some_and(|r| r.start <= cell)
     }
 
+    /// The ranges, sorted.
+    pub(crate) fn ranges(&self) -> &[Range<u64>] {
+        &self.ranges
+    }
+
     /// Bytes it holds.
     pub(crate) fn bytes(&self) -> usize {
         self.ranges.len() * std::mem::size_of::<Range<u64>>() + self.directory.len() * 4

@@ -42,7 +42,7 @@ pub const DEPTH_MAX: u8 = 29;
 pub type Cells = RangeMOC<u64, Hpx<u64>>;
 
 /// The cells of the sphere at depth 29: 12 x 4^29.
-const SKY_CELLS: u64 = 12 << 58;
+pub const SKY_CELLS: u64 = 12 << 58;
 
 /// Which cells of a map a layer holds (the layer's `bits`, `below`, `above` and `outside` keys).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -364,6 +364,17 @@ impl PixelMap {
             }
             Held::HealSparse(map) => map.mark(cells, words, flag),
         }
+    }
+
+    /// Every cell the layer holds (its outside, for `outside = true`): a HealSparse map's every
+    /// block is read for it.
+    pub fn held_cells(&self) -> Result<Cells, Error> {
+        let (depth, ranges) = match &self.cells {
+            Held::Cells { depth, lookup } => (*depth, lookup.ranges().to_vec()),
+            Held::HealSparse(map) => (map.nsides().0.trailing_zeros() as u8, map.held_ranges()?),
+        };
+        let cells = RangeMOC::new(depth, moc::elemset::range::MocRanges::new_unchecked(ranges));
+        Ok(if self.rule.outside { cells.not() } else { cells })
     }
 
     /// The rule its cells were picked by.
