@@ -135,6 +135,10 @@ fn mistakes_with_pixel_layers_are_named() {
     ] {
         run(&toml).code(2).stderr(contains(message));
     }
+    // A map given as the mask file itself: pointed to a [[layer]].
+    run(&fixture("pixels/bool.hsp"), &dir.path().join("out.parquet"), &[])
+        .code(2)
+        .stderr(contains("bool.hsp: a pixel map, not a mask file: name it in a [[layer]]"));
     // A damaged map: exit 1 naming it, and no output left behind.
     let mut bytes = std::fs::read(fixture("pixels/int.hsp")).unwrap();
     bytes[2880..2888].copy_from_slice(&(1i64 << 40).to_be_bytes());

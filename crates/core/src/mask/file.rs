@@ -148,6 +148,12 @@ impl MaskSpec {
     /// Reads and checks the mask file at `path`; `epoch` (`--epoch`) overrides the file's. Any
     /// mistake in the file is a usage error naming the file, the layer and the key.
     pub fn read(path: &Path, epoch: Option<f64>) -> Result<MaskSpec, Error> {
+        if PixelFormat::detect(path).is_some() {
+            return Err(Error::Usage(format!(
+                "{}: a pixel map, not a mask file: name it in a [[layer]] of a TOML mask file (file = \"...\")",
+                path.display()
+            )));
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|source| Error::Usage(format!("{}: cannot read the mask file: {source}", path.display())))?;
         MaskSpec::parse(&text, path, epoch)
@@ -260,6 +266,12 @@ fn describe(error: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// Whether a file's name is one pixel maps go by (`.hsp`, `.moc`, `.moc.fits`, `.moc.json`...).
+fn looks_like_a_map_name(file: &Path) -> bool {
+    let name = file.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    name.ends_with(".hsp") || name.ends_with(".moc") || name.contains(".moc.") || name.contains(".hsp.")
+}
+
 /// The keys of a pixel-map layer.
 const PIXEL_KEYS: [&str; 4] = ["bits", "below", "above", "outside"];
 
@@ -309,6 +321,14 @@ impl LayerToml {
             return Err("file = \"\" names no file".into());
         }
         let path = folder.join(&self.file);
+        // A missing file that the layer's keys or its name say is a pixel map is said so here,
+        // not taken for a catalogue that lacks its radius.
+        let given = self.given(&[]);
+        let pixel_keys = !given.is_empty() && given.iter().all(|key| PIXEL_KEYS.contains(key));
+        let pixel_name = given.is_empty() && looks_like_a_map_name(&self.file);
+        if !path.exists() && (pixel_keys || pixel_name) {
+            return Err(format!("file = \"{}\": there is no such file ({})", self.file.display(), path.display()));
+        }
         if PixelFormat::detect(&path).is_some() {
             return self.pixel_rule(&path).map(|rule| LayerSource::Pixels(path, rule));
         }
@@ -566,6 +586,14 @@ mod tests {
                 "layer 'star': ref_epoch = -5e9 is not an epoch",
             ),
             (STAR.replace("name = \"star\"\n", ""), "layer 1: missing field `name`"),
+            (
+                "[[layer]]\nname = \"map\"\nfile = \"nope.fits\"\nbits = [1]\n".to_string(),
+                "layer 'map': file = \"nope.fits\": there is no such file (masks/nope.fits)",
+            ),
+            (
+                "[[layer]]\nname = \"map\"\nfile = \"footprint.moc.fits\"\n".to_string(),
+                "layer 'map': file = \"footprint.moc.fits\": there is no such file",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(&text).unwrap_err();
