@@ -119,7 +119,8 @@ fn pixel_layers_cut_as_other_layers_do() {
 #[test]
 fn mistakes_with_pixel_layers_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |toml: &str| {
+    mask_file(dir.path()); // its circles.csv: a catalogue that `outside` does not apply to
+    let run_toml = |toml: &str| {
         let mask = dir.path().join("m.toml");
         std::fs::write(&mask, toml).unwrap();
         run(&mask, &dir.path().join("out.parquet"), &[])
@@ -133,7 +134,7 @@ fn mistakes_with_pixel_layers_are_named() {
         (layer("int.hsp", "bits = [-1]"), "bits: -1 is not a bit number"),
         ("[[layer]]\nname = \"p\"\nfile = \"circles.csv\"\noutside = true\n".into(), "outside applies to pixel maps"),
     ] {
-        run(&toml).code(2).stderr(contains(message));
+        run_toml(&toml).code(2).stderr(contains(message));
     }
     // A map given as the mask file itself: pointed to a [[layer]].
     run(&fixture("pixels/bool.hsp"), &dir.path().join("out.parquet"), &[])
@@ -144,7 +145,7 @@ fn mistakes_with_pixel_layers_are_named() {
     bytes[2880..2888].copy_from_slice(&(1i64 << 40).to_be_bytes());
     let damaged = dir.path().join("damaged.hsp");
     std::fs::write(&damaged, bytes).unwrap();
-    run(&format!("[[layer]]\nname = \"p\"\nfile = \"{}\"\n", damaged.display()))
+    run_toml(&format!("[[layer]]\nname = \"p\"\nfile = \"{}\"\n", damaged.display()))
         .code(1)
         .stderr(contains("damaged.hsp: the COV map points past"));
     assert!(!dir.path().join("out.parquet").exists());
