@@ -15,7 +15,7 @@ use std::ops::Range;
 use cdshealpix::nested;
 use rayon::prelude::*;
 
-use super::pixels::{Cells, DEPTH_MAX, SKY_CELLS};
+use super::pixels::{Cells, DEPTH_MAX, SKY_CELLS, merged};
 use super::{Layer, Mask};
 use crate::contaminants::Radii;
 use crate::error::Error;
@@ -263,14 +263,7 @@ fn sample_point(hash: u64) -> (f64, f64) {
 /// The union of `ranges` (any order, overlapping) as cells at `depth`.
 fn union_of(depth: u8, mut ranges: Vec<Range<u64>>) -> Cells {
     ranges.sort_unstable_by_key(|r| r.start);
-    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
-    for r in ranges {
-        match merged.last_mut() {
-            Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
-            _ => merged.push(r),
-        }
-    }
-    Cells::new(depth, moc::elemset::range::MocRanges::new_unchecked(merged))
+    merged(depth, ranges.into_iter())
 }
 
 #[cfg(test)]

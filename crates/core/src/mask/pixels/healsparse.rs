@@ -9,7 +9,7 @@
 //! the rule holds (ranges, so a block costs its boundaries, not its pixels): a map of the whole
 //! sky at nside 131072 costs what the catalogue's coverage pixels hold, not the few GB of the file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 use super::lookup::{Lookup, runs};
@@ -76,8 +76,7 @@ impl Block {
 }
 
 /// A HealSparse map open for lookups.
-pub struct HealSparse {
-    path: PathBuf,
+pub(crate) struct HealSparse {
     /// The sparse map's depth, and the coverage map's.
     depth: u8,
     coverage_depth: u8,
@@ -166,7 +165,6 @@ impl HealSparse {
         };
         let judge = Judge::new(rule, kind, sentinel, path)?;
         let map = HealSparse {
-            path: path.to_path_buf(),
             depth,
             coverage_depth,
             blocks: (0..starts.len()).map(|_| OnceLock::new()).collect(),
@@ -184,16 +182,6 @@ impl HealSparse {
             )));
         }
         Ok(map)
-    }
-
-    /// The file it reads.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The rule its cells are picked by.
-    pub fn rule(&self) -> &PixelRule {
-        &self.judge.rule
     }
 
     /// The sparse map's nside, and the coverage map's.
@@ -214,21 +202,6 @@ impl HealSparse {
             Storage::Packed => pixels / 8,
             Storage::Wide(width) => pixels * width,
         }
-    }
-
-    /// Whether the map holds the object whose depth-29 cell is `cell`.
-    #[inline]
-    pub fn holds(&self, cell: u64) -> Result<bool, Error> {
-        let coverage = (cell >> (2 * u32::from(DEPTH_MAX - self.coverage_depth))) as usize;
-        let pixel = cell >> (2 * u32::from(DEPTH_MAX - self.depth));
-        let held = match self.blocks[coverage].get() {
-            Some(block) => block.holds(cell, pixel),
-            None => match self.starts[coverage] {
-                None => false,
-                Some(start) => self.block(coverage, start)?.holds(cell, pixel),
-            },
-        };
-        Ok(held != self.judge.rule.outside)
     }
 
     /// Every held cell as sorted depth-29 ranges (not turned inside out by `outside`): every
@@ -345,8 +318,10 @@ mod tests {
         assert_eq!(map.nsides(), (1024, 32));
         assert_eq!(map.blocks_read(), (0, 0));
         let centre = super::super::cell_of(&crate::sky::unit_vector(10.0, 20.0));
-        assert!(map.holds(centre).unwrap());
-        assert!(!map.holds(super::super::cell_of(&crate::sky::unit_vector(10.0, 60.0))).unwrap());
+        let far = super::super::cell_of(&crate::sky::unit_vector(10.0, 60.0));
+        let mut words = [0u64; 2];
+        map.mark(&[centre, far], &mut words, 1).unwrap();
+        assert_eq!(words, [1, 0]);
         assert_eq!(map.blocks_read().0, 1, "the covered block of the first object only");
     }
 

@@ -32,7 +32,7 @@ use crate::error::Error;
 use crate::io::fits::{FitsHandle, parse_card};
 use crate::sky::UnitVector;
 
-pub use healsparse::HealSparse;
+use healsparse::HealSparse;
 use lookup::Lookup;
 
 /// The depth every lookup hashes at: the finest HEALPix depth (cells of ~0.4 mas).
@@ -328,10 +328,9 @@ impl PixelMap {
     /// Whether the layer holds the object whose depth-29 cell is `cell` (from [`cell_of`]).
     #[inline]
     pub fn holds(&self, cell: u64) -> Result<bool, Error> {
-        match &self.cells {
-            Held::Cells { lookup, .. } => Ok(lookup.contains(cell) != self.rule.outside),
-            Held::HealSparse(map) => map.holds(cell),
-        }
+        let mut word = [0u64];
+        self.mark(&[cell], &mut word, 1)?;
+        Ok(word[0] == 1)
     }
 
     /// What the map is, for a run's summary: its resolution, and for HealSparse the blocks read.
@@ -409,23 +408,22 @@ pub fn cell_at(ra: f64, dec: f64) -> u64 {
 /// Held cells at depth `depth` (in any order, repeats allowed) as depth-29 ranges.
 pub(crate) fn cells_from(depth: u8, mut held: Vec<u64>) -> Cells {
     held.sort_unstable();
-    ranges_of(depth, held.into_iter())
+    let shift = 2 * u32::from(DEPTH_MAX - depth);
+    merged(depth, held.into_iter().map(|cell| cell << shift..(cell + 1) << shift))
 }
 
-/// Held cells at depth `depth`, in increasing order, as depth-29 ranges: neighbours merged as
-/// they come, so a block that holds everything is one range.
-pub(crate) fn ranges_of(depth: u8, held: impl Iterator<Item = u64>) -> Cells {
-    let shift = 2 * u32::from(DEPTH_MAX - depth);
+/// Depth-29 ranges sorted by their starts (overlapping or touching ones merged as they come,
+/// so a block that holds everything is one range) as the cells of a map at `depth`: the ranges
+/// are in depth-29 units whatever its depth, which MOC writers and area sums take as its
+/// resolution.
+pub(crate) fn merged(depth: u8, sorted: impl Iterator<Item = std::ops::Range<u64>>) -> Cells {
     let mut ranges: Vec<std::ops::Range<u64>> = Vec::new();
-    for cell in held {
-        let (start, end) = (cell << shift, (cell + 1) << shift);
+    for r in sorted {
         match ranges.last_mut() {
-            Some(last) if last.end >= start => last.end = last.end.max(end),
-            _ => ranges.push(start..end),
+            Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
+            _ => ranges.push(r),
         }
     }
-    // The ranges are in depth-29 units whatever the MOC's depth, which is what its writers and
-    // area sums take as the map's resolution.
     RangeMOC::new(depth, moc::elemset::range::MocRanges::new_unchecked(ranges))
 }
 
