@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use angcut::columns::{DEFAULT_DEC_NAMES, DEFAULT_RA_NAMES};
 use angcut::io::read::HduChoice;
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
+use angcut::randoms::{RandomCount, RandomsOptions};
 use angcut::star_mask::PowerLaw;
 use angcut::synthetic::{Catalogue, Sky, TableSchema};
 use angcut::{Angle, DEFAULT_BATCH_SIZE, KernelChoice, OnInvalid, SearchRadius, StreamOptions};
@@ -31,6 +32,9 @@ pub enum Command {
     /// Copy IN to OUT without the objects closer than MAXSEP to any contaminant.
     #[command(after_help = STREAM_EXAMPLES, override_usage = STREAM_USAGE)]
     Stream(StreamArgs),
+    /// Draw random points uniform on the sky (or a mask's footprint), masked exactly as the data are.
+    #[command(after_help = RANDOMS_EXAMPLES)]
+    Randoms(RandomsArgs),
     /// Report how much sky each layer of a mask covers, their union, and the cumulative area.
     Area(AreaArgs),
     /// Write a deterministic synthetic catalogue (for tests and benchmarks).
@@ -58,6 +62,11 @@ const STREAM_USAGE: &str =
        angcut stream [OPTIONS] -c FILE <--maxsep ANGLE|...> --out-dir DIR IN...
        angcut stream [OPTIONS] --masks masks.toml [--mask-bits COL] [--cut-layers NAME,...] IN OUT";
 
+const RANDOMS_EXAMPLES: &str = "Examples:
+  angcut randoms randoms.parquet --rows 10000000 --seed 42
+  angcut randoms randoms.parquet --density 2500 --masks masks.toml --mask-bits maskbits
+  angcut randoms randoms.fits --density 1000 --masks masks.toml --cut-layers star,footprint";
+
 const STREAM_EXAMPLES: &str = "Examples:
   angcut stream galaxies.parquet clean.parquet --contaminants stars.parquet --maxsep 30arcsec
   angcut stream in.parquet out.parquet -c hip.parquet --maxsep 2.5arcmin --ra RAJ2000 --dec DEJ2000
@@ -84,18 +93,8 @@ pub struct StreamArgs {
     /// The contaminant positions: Parquet, Arrow IPC, FITS (also .fits.gz), or CSV/TSV with a header.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub contaminants: Option<PathBuf>,
-    /// A mask file (TOML) of layers instead of --contaminants: each [[layer]] has a name and a file, either a catalogue with its circles (radius, radius_col, radius_from_mag) or ellipses (shape = "ellipse") and optionally proper motions, a DS9 region file, or a pixel map (HealSparse, HEALPix FITS, MOC; with bits, below, above, outside); layer i is bit i. See README "Survey masks".
-    #[arg(long, value_name = "FILE")]
-    pub masks: Option<PathBuf>,
-    /// With --masks: keep every row and add an unsigned integer column NAME (uint8 up to 8 layers, uint16, uint32, uint64) holding the bits of the layers each object lies in; null = no valid position. Only --cut-layers then cut.
-    #[arg(long, value_name = "NAME")]
-    pub mask_bits: Option<String>,
-    /// With --masks: the layers whose objects are cut (or kept by --invert, flagged by --flag-column) [default: every layer, or none with --mask-bits].
-    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
-    pub cut_layers: Vec<String>,
-    /// With --masks: the survey's epoch (Julian year, e.g. 2016.0) that stars with proper motions are moved to [default: the mask file's epoch].
-    #[arg(long, value_name = "YEAR", allow_hyphen_values = true)]
-    pub epoch: Option<f64>,
+    #[command(flatten)]
+    pub mask: MaskFlags,
     /// Remove objects strictly closer than this to any contaminant: 30arcsec, 2.5arcmin, 1deg, 0.1rad, 500mas; a bare number is degrees. 0 < ANGLE <= 180deg. With --radius-col or --radius-from-mag, the radius of contaminants whose value is null or NaN.
     #[arg(
         long,
@@ -122,15 +121,8 @@ pub struct StreamArgs {
     /// Per-contaminant radii above this are lowered to it.
     #[arg(long, value_name = "ANGLE", value_parser = parse_maxsep)]
     pub max_radius: Option<RadiusFlag>,
-    /// Write only the objects near a contaminant (the ones the cut would remove).
-    #[arg(long)]
-    pub invert: bool,
-    /// Also write the objects OUT does not get to FILE, in the same pass (with --out-dir: a directory, mirrored like DIR).
-    #[arg(long, value_name = "FILE")]
-    pub rejected: Option<PathBuf>,
-    /// Keep every object and add a boolean column NAME: true = near a contaminant, null = no valid position.
-    #[arg(long, value_name = "NAME")]
-    pub flag_column: Option<String>,
+    #[command(flatten)]
+    pub select: SelectFlags,
     /// Add nearest_sep_arcsec and nearest_row (or nearest_COL with --contaminant-id): the nearest contaminant whose radius covers the object, null where none does.
     #[arg(long)]
     pub nearest_columns: bool,
@@ -156,29 +148,101 @@ pub struct StreamArgs {
     /// naive (brute force), kdtree, grid, or auto (naive up to 256 contaminants, kdtree up to 2,048, grid above).
     #[arg(long, default_value = "auto", value_parser = parse_kernel)]
     pub kernel: KernelChoice,
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// Objects with a null, NaN or infinite coordinate, or |dec| > 90: error, keep or drop.
+    #[arg(long, default_value = "error", value_parser = parse_on_invalid)]
+    pub on_invalid: OnInvalid,
+    #[command(flatten)]
+    pub output: OutputFlags,
+}
+
+/// The mask options, shared by `angcut stream` and `angcut randoms`.
+#[derive(Debug, ClapArgs)]
+pub struct MaskFlags {
+    /// A mask file (TOML) of layers instead of --contaminants: each [[layer]] has a name and a file, either a catalogue with its circles (radius, radius_col, radius_from_mag) or ellipses (shape = "ellipse") and optionally proper motions, a DS9 region file, or a pixel map (HealSparse, HEALPix FITS, MOC; with bits, below, above, outside); layer i is bit i. See README "Survey masks".
+    #[arg(long, value_name = "FILE")]
+    pub masks: Option<PathBuf>,
+    /// With --masks: keep every row and add an unsigned integer column NAME (uint8 up to 8 layers, uint16, uint32, uint64) holding the bits of the layers each object lies in; null = no valid position. Only --cut-layers then cut.
+    #[arg(long, value_name = "NAME")]
+    pub mask_bits: Option<String>,
+    /// With --masks: the layers whose objects are cut (or kept by --invert, flagged by --flag-column) [default: every layer, or none with --mask-bits].
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub cut_layers: Vec<String>,
+    /// With --masks: the survey's epoch (Julian year, e.g. 2016.0) that stars with proper motions are moved to [default: the mask file's epoch].
+    #[arg(long, value_name = "YEAR", allow_hyphen_values = true)]
+    pub epoch: Option<f64>,
+}
+
+/// Which rows the output gets, shared by `angcut stream` and `angcut randoms`.
+#[derive(Debug, ClapArgs)]
+pub struct SelectFlags {
+    /// Write only the objects near a contaminant (the ones the cut would remove).
+    #[arg(long)]
+    pub invert: bool,
+    /// Also write the objects OUT does not get to FILE, in the same pass (with --out-dir: a directory, mirrored like DIR).
+    #[arg(long, value_name = "FILE")]
+    pub rejected: Option<PathBuf>,
+    /// Keep every object and add a boolean column NAME: true = near a contaminant, null = no valid position.
+    #[arg(long, value_name = "NAME")]
+    pub flag_column: Option<String>,
+}
+
+/// How the run goes and what it reports, shared by `angcut stream` and `angcut randoms`.
+#[derive(Debug, ClapArgs)]
+pub struct RunFlags {
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub threads: Option<usize>,
     /// Rows per record batch.
     #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_BATCH_SIZE, value_parser = parse_count)]
     pub batch_size: usize,
-    /// Objects with a null, NaN or infinite coordinate, or |dec| > 90: error, keep or drop.
-    #[arg(long, default_value = "error", value_parser = parse_on_invalid)]
-    pub on_invalid: OnInvalid,
-    /// Output compression: zstd (level 1), zstd(N), snappy, lz4, gzip(N), brotli(N), none; Arrow IPC output takes none, lz4 and zstd(N). [default: zstd for Parquet, none for Arrow IPC]
-    #[arg(long, value_parser = parse_compression)]
-    pub compression: Option<OutputCompression>,
-    /// Output format: parquet, arrow (IPC file), arrow-stream or csv [default: from OUT's name: .parquet/.pq, .arrow/.feather/.ipc, .arrows, .csv; arrow-stream for '-'].
-    #[arg(long, value_name = "FORMAT", value_parser = parse_output_format)]
-    pub output_format: Option<OutputFormat>,
     /// Write the run's summary (files, rows read/removed/invalid/written, seconds, kernel, contaminants, radius) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
     /// Print nothing on success (errors are still reported), and no progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// How the output is written, shared by `angcut stream` and `angcut randoms`.
+#[derive(Debug, ClapArgs)]
+pub struct OutputFlags {
+    /// Output compression: zstd (level 1), zstd(N), snappy, lz4, gzip(N), brotli(N), none; Arrow IPC output takes none, lz4 and zstd(N). [default: zstd for Parquet, none for Arrow IPC]
+    #[arg(long, value_parser = parse_compression)]
+    pub compression: Option<OutputCompression>,
+    /// Output format: parquet, arrow (IPC file), arrow-stream or csv [default: from OUT's name: .parquet/.pq, .arrow/.feather/.ipc, .arrows, .csv; arrow-stream for '-'].
+    #[arg(long, value_name = "FORMAT", value_parser = parse_output_format)]
+    pub output_format: Option<OutputFormat>,
     #[arg(long, value_name = "ROWS", value_parser = parse_count, help = format!("Rows per output row group (Parquet output only) [default: {DEFAULT_ROW_GROUP_SIZE}]"))]
     pub row_group_size: Option<usize>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct RandomsArgs {
+    /// Where to write the randoms: any output `angcut stream` writes, its format from the name (.parquet, .arrow, .arrows, .csv, .fits) or --output-format; '-' writes an Arrow IPC stream to stdout.
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    /// Draw exactly N points.
+    #[arg(long, value_name = "N", required_unless_present = "density", conflicts_with = "density")]
+    pub rows: Option<u64>,
+    /// Draw this many points per square degree of the footprint (the whole sky without one), rounded.
+    #[arg(long, value_name = "PER_DEG2")]
+    pub density: Option<f64>,
+    /// The seed: the same seed draws the same points, whatever the threads and batch size.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub mask: MaskFlags,
+    #[command(flatten)]
+    pub select: SelectFlags,
+    /// naive (brute force), kdtree, grid, or auto: how the mask's shapes are indexed.
+    #[arg(long, default_value = "auto", value_parser = parse_kernel)]
+    pub kernel: KernelChoice,
+    #[command(flatten)]
+    pub run: RunFlags,
+    #[command(flatten)]
+    pub output_flags: OutputFlags,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -266,6 +330,14 @@ pub enum Args {
         /// What the flags say that their user probably did not mean, to print before running.
         warnings: Vec<String>,
     },
+    /// `angcut randoms`: the options for the core's plan, and what to do with the summary.
+    Randoms {
+        options: Box<RandomsOptions>,
+        /// Where to write the summary as JSON.
+        stats_json: Option<PathBuf>,
+        /// No progress line, no summary line.
+        quiet: bool,
+    },
     /// `angcut gen`: a synthetic catalogue to write.
     Gen { output: PathBuf, catalogue: Catalogue },
     /// `angcut area`: the mask file, the order, the epoch, and whether to write JSON.
@@ -276,6 +348,7 @@ pub enum Args {
 pub fn parse() -> Args {
     match Cli::parse().command {
         Command::Stream(args) => args.into_args(),
+        Command::Randoms(args) => args.into_args(),
         Command::Area(args) => Args::Area { masks: args.masks, order: args.order, epoch: args.epoch, json: args.json },
         Command::Gen(args) => {
             let sky = if args.clustered { Sky::Clustered } else { Sky::Uniform };
@@ -295,14 +368,11 @@ impl StreamArgs {
             .filter_map(|(flag, value)| value.as_ref().and_then(|v| angcut::angle::unitless_warning(flag, &v.text)))
             .collect();
         let radius = |flag: Option<RadiusFlag>| flag.map(|f| f.radius);
+        let shared = shared_options(self.mask, self.select, self.kernel, &self.run, self.output);
         let options = StreamOptions {
             paths: self.paths,
             out_dir: self.out_dir,
             contaminants: self.contaminants,
-            masks: self.masks,
-            mask_bits: self.mask_bits,
-            cut_layers: self.cut_layers,
-            epoch: self.epoch,
             maxsep: radius(self.maxsep),
             radius_col: self.radius_col,
             radius_unit: self.radius_unit,
@@ -310,9 +380,6 @@ impl StreamArgs {
             mag_radius: self.mag_radius,
             min_radius: radius(self.min_radius),
             max_radius: radius(self.max_radius),
-            invert: self.invert,
-            rejected: self.rejected,
-            flag_column: self.flag_column,
             nearest_columns: self.nearest_columns,
             contaminant_id: self.contaminant_id,
             ra: self.ra,
@@ -321,14 +388,48 @@ impl StreamArgs {
             contaminant_hdu: self.contaminant_hdu,
             contaminant_ra: self.contaminant_ra,
             contaminant_dec: self.contaminant_dec,
-            kernel: self.kernel,
-            threads: self.threads,
-            batch_size: Some(self.batch_size),
             on_invalid: self.on_invalid,
-            compression: self.compression,
-            output_format: self.output_format,
-            row_group_size: self.row_group_size,
+            ..shared
         };
-        Args::Stream { options: Box::new(options), stats_json: self.stats_json, quiet: self.quiet, warnings }
+        Args::Stream { options: Box::new(options), stats_json: self.run.stats_json, quiet: self.run.quiet, warnings }
+    }
+}
+
+/// The core's options that `angcut stream` and `angcut randoms` share, from their shared flags.
+fn shared_options(
+    mask: MaskFlags,
+    select: SelectFlags,
+    kernel: KernelChoice,
+    run: &RunFlags,
+    output: OutputFlags,
+) -> StreamOptions {
+    StreamOptions {
+        masks: mask.masks,
+        mask_bits: mask.mask_bits,
+        cut_layers: mask.cut_layers,
+        epoch: mask.epoch,
+        invert: select.invert,
+        rejected: select.rejected,
+        flag_column: select.flag_column,
+        kernel,
+        threads: run.threads,
+        batch_size: Some(run.batch_size),
+        compression: output.compression,
+        output_format: output.output_format,
+        row_group_size: output.row_group_size,
+        ..StreamOptions::default()
+    }
+}
+
+impl RandomsArgs {
+    fn into_args(self) -> Args {
+        let count = match (self.rows, self.density) {
+            (Some(rows), _) => RandomCount::Rows(rows),
+            // clap requires one of the two.
+            (None, density) => RandomCount::Density(density.unwrap_or(0.0)),
+        };
+        let stream = shared_options(self.mask, self.select, self.kernel, &self.run, self.output_flags);
+        let options = RandomsOptions { output: self.output, count, seed: self.seed, stream };
+        Args::Randoms { options: Box::new(options), stats_json: self.run.stats_json, quiet: self.run.quiet }
     }
 }

@@ -5,13 +5,15 @@ use std::io::IsTerminal;
 
 use angcut::KernelChoice;
 use angcut::io::write::ParquetOutputOptions;
+use angcut::job::Progress;
 use angcut::job::ProgressReport;
 use angcut::mask::area::area;
 use angcut::mask::{Mask, MaskSpec};
 use angcut::motion::check_year;
+use angcut::randoms::generate_with_progress;
 use angcut::stats::{area_record, record_json};
+use angcut::stream_file_with_progress;
 use angcut::synthetic::write_catalogue;
-use angcut::{stream_file, stream_file_with_progress};
 
 use crate::flags::Args;
 use crate::progress::ProgressLine;
@@ -25,24 +27,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for warning in &warnings {
                 eprintln!("angcut: warning: {warning}");
             }
-            // A progress line only for a person watching: not when stderr goes to a file or a pipe.
-            let summary = if !quiet && std::io::stderr().is_terminal() {
-                let mut line = ProgressLine::new();
-                let result = stream_file_with_progress(&job, Some(&mut |report: &ProgressReport| line.update(report)));
-                line.clear();
-                result?
-            } else {
-                stream_file(&job)?
-            };
+            let summary = with_progress(quiet, |progress| stream_file_with_progress(&job, progress))?;
             if let Some(path) = &stats_json {
-                std::fs::write(path, angcut::stats::summary_json(&job, &summary))
-                    .map_err(|source| angcut::Error::Io { path: path.clone(), source })?;
+                write_stats(path, &angcut::stats::summary_json(&job, &summary))?;
             }
             if !quiet {
                 eprintln!("{}", summary.line());
             }
             for warning in summary.warnings() {
                 eprintln!("angcut: warning: {warning}");
+            }
+            Ok(())
+        }
+        Args::Randoms { options, stats_json, quiet } => {
+            let job = options.plan()?;
+            let summary = with_progress(quiet, |progress| generate_with_progress(&job, progress))?;
+            if let Some(path) = &stats_json {
+                write_stats(path, &angcut::stats::summary_json(job.stream_job(), &summary.summary))?;
+            }
+            if !quiet {
+                eprintln!("{}", summary.line());
             }
             Ok(())
         }
@@ -64,4 +68,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Runs `run` with a progress line for a person watching (not when stderr goes to a file or a
+/// pipe, nor with --quiet), cleared when it ends.
+fn with_progress<T>(
+    quiet: bool,
+    run: impl FnOnce(Option<&mut Progress>) -> Result<T, angcut::Error>,
+) -> Result<T, angcut::Error> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return run(None);
+    }
+    let mut line = ProgressLine::new();
+    let result = run(Some(&mut |report: &ProgressReport| line.update(report)));
+    line.clear();
+    result
+}
+
+/// Writes a run's summary as JSON (`--stats-json`).
+fn write_stats(path: &std::path::Path, json: &str) -> Result<(), angcut::Error> {
+    std::fs::write(path, json).map_err(|source| angcut::Error::Io { path: path.to_path_buf(), source })
 }

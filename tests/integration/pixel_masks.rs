@@ -192,3 +192,72 @@ fn area_reports_each_layer_their_union_and_the_cumulative_area() {
         .code(2)
         .stderr(contains("layer 'galaxy': the area of ellipse and region layers is not computed yet"));
 }
+
+/// `angcut randoms`: with a mask and --mask-bits, the points and bits `angcut stream` gives the
+/// same points drawn unmasked (same seed, one thread) through the same mask; other formats; the
+/// mistakes.
+#[test]
+fn randoms_get_the_bits_the_data_get_from_the_same_mask() {
+    let dir = tempfile::tempdir().unwrap();
+    let mask = mask_file(dir.path());
+    let path = |name: &str| dir.path().join(name);
+    let randoms = |out: &Path, extra: &[&str]| {
+        angcut().arg("randoms").arg(out).args(["--rows", "30000", "--seed", "8"]).args(extra).assert()
+    };
+    randoms(&path("masked.parquet"), &["--masks", mask.to_str().unwrap(), "--mask-bits", "bits"])
+        .success()
+        .stderr(contains("drew 30000 randoms in the footprint's 123.3303 deg2 (seed 8)"));
+    // The mask's `outside` layer makes a footprint that the randoms are drawn in: the same
+    // points unmasked are drawn with the same mask, cutting only the layer no random is in.
+    let footprint = ["--masks", mask.to_str().unwrap(), "--cut-layers", "outside", "--threads", "1"];
+    randoms(&path("plain.parquet"), &footprint).success();
+    angcut()
+        .arg("stream")
+        .arg(path("plain.parquet"))
+        .arg(path("streamed.parquet"))
+        .arg("--masks")
+        .arg(&mask)
+        .args(["--mask-bits", "bits"])
+        .assert()
+        .success();
+    let (masked, streamed) = (read_parquet(&path("masked.parquet")), read_parquet(&path("streamed.parquet")));
+    assert_eq!(masked.columns(), streamed.columns());
+    let bits = masked.column_by_name("bits").unwrap().as_any().downcast_ref::<UInt8Array>().unwrap();
+    // Bit 0 (the circles) and bit 1 (the discs map) both set on some randoms.
+    assert!(bits.values().iter().any(|b| b & 1 == 1) && bits.values().iter().any(|b| b & 2 == 2));
+
+    // Any output format: CSV here, the same points.
+    randoms(&path("r.csv"), &footprint).success();
+    let csv = std::fs::read_to_string(path("r.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("ra,dec"));
+    let first: Vec<f64> = lines.next().unwrap().split(',').map(|v| v.parse().unwrap()).collect();
+    let plain = positions(&path("plain.parquet"));
+    assert_eq!((first[0], first[1]), plain[0]);
+    assert_eq!(csv.lines().count(), 30_001);
+
+    let refused = |args: &[&str], message: &str| {
+        angcut()
+            .arg("randoms")
+            .arg(path("bad.parquet"))
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(contains(message.to_string()));
+    };
+    refused(&[], "--rows");
+    refused(&["--rows", "5", "--density", "3"], "cannot be used with");
+    refused(&["--density", "0"], "--density 0: give a positive number");
+    refused(&["--rows", "5", "--mask-bits", "bits"], "--masks, which is not given");
+    // A mask that cannot be read fails (exit 1) and writes nothing.
+    std::fs::write(path("broken.toml"), "[[layer]]\nname = \"x\"\nfile = \"missing.hsp\"\n").unwrap();
+    angcut()
+        .arg("randoms")
+        .arg(path("bad.parquet"))
+        .args(["--rows", "5", "--masks"])
+        .arg(path("broken.toml"))
+        .assert()
+        .failure()
+        .stderr(contains("missing.hsp"));
+    assert!(!path("bad.parquet").exists());
+}

@@ -165,7 +165,7 @@ pub fn stream_file(job: &StreamJob) -> Result<Summary, Error> {
 
 /// [`stream_file`], telling `progress` how far it has got after each batch.
 pub fn stream_file_with_progress(job: &StreamJob, progress: Option<&mut Progress>) -> Result<Summary, Error> {
-    stream(job, None, progress)
+    stream(job, None, progress, None)
 }
 
 /// [`stream_file`] against contaminants already read and indexed, for a caller that cuts many
@@ -177,23 +177,39 @@ pub fn stream_with_index(
     contaminants: &ContaminantSet,
     index: &ContaminantIndex,
 ) -> Result<Summary, Error> {
-    stream(job, Some(Given::Set(contaminants, index)), None)
+    stream(job, Some(Given::Set(contaminants, index)), None, None)
 }
 
 /// [`stream_file`] against a mask already read and indexed, for a caller that cuts many jobs
 /// with one mask (a Dask worker cutting the partition files of a HATS catalogue). The job is
 /// planned by [`crate::StreamOptions::plan_with_given_mask`].
 pub fn stream_with_mask(job: &StreamJob, mask: &Mask) -> Result<Summary, Error> {
-    stream(job, Some(Given::Mask(mask)), None)
+    stream(job, Some(Given::Mask(mask)), None, None)
+}
+
+/// [`stream_file`] of rows made rather than read (`angcut randoms`): `source` stands for the
+/// job's one input, cut against what is `given`.
+pub(crate) fn stream_generated(
+    job: &StreamJob,
+    source: Catalogue,
+    given: Given,
+    progress: Option<&mut Progress>,
+) -> Result<Summary, Error> {
+    stream(job, Some(given), progress, Some(source))
 }
 
 /// Contaminants a caller has read and indexed already.
-enum Given<'a> {
+pub(crate) enum Given<'a> {
     Set(&'a ContaminantSet, &'a ContaminantIndex),
     Mask(&'a Mask),
 }
 
-fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>) -> Result<Summary, Error> {
+fn stream(
+    job: &StreamJob,
+    given: Option<Given>,
+    progress: Option<&mut Progress>,
+    mut generated: Option<Catalogue>,
+) -> Result<Summary, Error> {
     let started = Instant::now();
     // Every input is opened (its footer read) before the contaminants, and before any output
     // is created: a wrong input file, or one whose schema differs from the first's, is reported
@@ -203,7 +219,10 @@ fn stream(job: &StreamJob, given: Option<Given>, progress: Option<&mut Progress>
     let mut rows_total = Some(0u64);
     let mut bytes_total = 0u64;
     for task in &job.files {
-        let catalogue = open_catalogue(&task.input, job.batch_size, job.hdu.as_ref())?;
+        let catalogue = match generated.take() {
+            Some(catalogue) => catalogue,
+            None => open_catalogue(&task.input, job.batch_size, job.hdu.as_ref())?,
+        };
         let schema = catalogue.source.schema();
         let name = catalogue.source.path().to_path_buf();
         rows_total = rows_total.zip(catalogue.rows).map(|(a, b)| a + b);

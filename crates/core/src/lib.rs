@@ -42,6 +42,8 @@ pub mod mask;
 pub mod motion;
 pub mod pipeline;
 pub mod plan;
+pub mod randoms;
+pub mod rng;
 pub mod shape;
 pub mod sky;
 pub mod star_mask;

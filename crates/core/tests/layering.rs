@@ -6,6 +6,7 @@ use std::path::Path;
 
 /// The core's top-level modules, lowest first.
 const LAYERS: &[&str] = &[
+    "rng",
     "angle",
     "sky",
     "shape",
@@ -22,6 +23,7 @@ const LAYERS: &[&str] = &[
     "pipeline",
     "plan",
     "job",
+    "randoms",
     "stats",
 ];
 

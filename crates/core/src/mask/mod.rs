@@ -204,6 +204,22 @@ impl Mask {
         !self.pixel_bits.is_empty()
     }
 
+    /// Where every footprint layer (a pixel layer with `outside = true`) holds its map: the
+    /// sky the survey observed, inside which `angcut randoms` draws. `None` when the mask has no
+    /// footprint layer (the whole sky). Reads every block of a HealSparse footprint.
+    pub fn footprint(&self) -> Result<Option<pixels::Cells>, Error> {
+        let mut footprint: Option<pixels::Cells> = None;
+        for map in self.layers.iter().filter_map(Layer::pixels).filter(|map| map.rule().outside) {
+            // An `outside` layer holds the rest of the sky: its footprint is what it does not hold.
+            let inside = map.held_cells()?.not();
+            footprint = Some(match footprint {
+                None => inside,
+                Some(before) => before.and(&inside),
+            });
+        }
+        Ok(footprint)
+    }
+
     /// The index of every layer's caps.
     pub fn index(&self) -> &ContaminantIndex {
         &self.index

@@ -1,7 +1,7 @@
 //! Deterministic synthetic catalogues for tests, fixtures and benchmarks: positions uniform on the
 //! sphere or concentrated in a few dense patches, in a narrow (id, ra, dec) or a wide, survey-like
-//! 23-column table. The generator is written out here (SplitMix64) rather than taken from a crate
-//! so that a seed gives the same catalogue on every platform and every version.
+//! 23-column table, from [`crate::rng::SplitMix64`], so that a seed gives the same catalogue on every
+//! platform and every version.
 
 mod layers;
 mod wide;
@@ -20,54 +20,7 @@ use crate::sky::unit_vector;
 pub use layers::{galaxies_batch, galaxies_schema, stars_batch, stars_schema};
 pub use wide::{wide_batch, wide_schema};
 
-/// SplitMix64: tiny, fast, and good enough to scatter points on a sphere.
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// The generator started from `seed`.
-    pub fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1), from the top 53 bits.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `0..n` (n > 0); the modulo bias is irrelevant for synthetic data.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.next_f64() < p
-    }
-
-    /// A standard normal deviate (Box-Muller; the second value is dropped for simplicity).
-    pub fn next_normal(&mut self) -> f64 {
-        let u = 1.0 - self.next_f64(); // (0, 1], so the logarithm is finite
-        let v = self.next_f64();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-
-    /// A position uniform on the sphere: ra = 360 u, dec = asin(2 v - 1), in degrees.
-    /// The next (ra, dec) in degrees.
-    pub fn next_position(&mut self) -> (f64, f64) {
-        let ra = 360.0 * self.next_f64();
-        let dec = (2.0 * self.next_f64() - 1.0).asin().to_degrees();
-        (ra, dec)
-    }
-}
+pub use crate::rng::SplitMix64;
 
 /// `n` positions (ra, dec) in degrees, uniform on the sphere.
 pub fn uniform_positions(n: usize, seed: u64) -> Vec<(f64, f64)> {

@@ -21,6 +21,8 @@ pub enum InputFormat {
     Ecsv,
     /// A FITS file (`SIMPLE  =`), its first binary table (or the HDU asked for).
     Fits,
+    /// No file: rows made as they are read (`angcut randoms`).
+    Generated,
 }
 
 /// What a file's first bytes (and name) say it holds.

@@ -117,7 +117,8 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
             (Box::new(csv::open_csv(path, TextLayout { delimiter: b'\t', gzip }, batch_size)?), None)
         }
         Some(InputFormat::Ecsv) => (Box::new(csv::open_ecsv(path, gzip, batch_size)?), None),
-        Some(InputFormat::Parquet) | None => {
+        // Detection never says Generated (rows made, not read).
+        Some(InputFormat::Parquet | InputFormat::Generated) | None => {
             let catalog = ParquetCatalog::open(path, batch_size)?;
             let rows = Some(catalog.rows);
             (Box::new(catalog), rows)
