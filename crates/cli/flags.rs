@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use angcut::columns::{DEFAULT_DEC_NAMES, DEFAULT_RA_NAMES};
 use angcut::io::read::HduChoice;
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
+use angcut::mask::products::ProductPaths;
 use angcut::randoms::{RandomCount, RandomsOptions};
 use angcut::star_mask::PowerLaw;
 use angcut::synthetic::{Catalogue, Sky, TableSchema};
@@ -55,6 +56,12 @@ pub struct AreaArgs {
     /// Write the report as JSON on standard output instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the mask as a MOC (FITS, for mocpy and Aladin): the union of the cells each layer's best area counts.
+    #[arg(long, value_name = "OUT")]
+    pub moc: Option<PathBuf>,
+    /// Also write the mask as a HealSparse wide mask (bit i = layer i), at the finest order of its cells.
+    #[arg(long, value_name = "OUT")]
+    pub healsparse: Option<PathBuf>,
 }
 
 const STREAM_USAGE: &str =
@@ -340,8 +347,9 @@ pub enum Args {
     },
     /// `angcut gen`: a synthetic catalogue to write.
     Gen { output: PathBuf, catalogue: Catalogue },
-    /// `angcut area`: the mask file, the order, the epoch, and whether to write JSON.
-    Area { masks: PathBuf, order: Option<u8>, epoch: Option<f64>, json: bool },
+    /// `angcut area`: the mask file, the order, the epoch, whether to write JSON, and where to
+    /// write the mask as pixels.
+    Area { masks: PathBuf, order: Option<u8>, epoch: Option<f64>, json: bool, products: ProductPaths },
 }
 
 /// Parses the command line; a usage error exits here with clap's message and code 2.
@@ -349,7 +357,13 @@ pub fn parse() -> Args {
     match Cli::parse().command {
         Command::Stream(args) => args.into_args(),
         Command::Randoms(args) => args.into_args(),
-        Command::Area(args) => Args::Area { masks: args.masks, order: args.order, epoch: args.epoch, json: args.json },
+        Command::Area(args) => Args::Area {
+            masks: args.masks,
+            order: args.order,
+            epoch: args.epoch,
+            json: args.json,
+            products: ProductPaths { moc: args.moc, healsparse: args.healsparse },
+        },
         Command::Gen(args) => {
             let sky = if args.clustered { Sky::Clustered } else { Sky::Uniform };
             let catalogue = Catalogue { rows: args.rows, seed: args.seed, schema: args.schema, sky };

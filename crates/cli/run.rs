@@ -7,7 +7,7 @@ use angcut::KernelChoice;
 use angcut::io::write::ParquetOutputOptions;
 use angcut::job::Progress;
 use angcut::job::ProgressReport;
-use angcut::mask::area::area;
+use angcut::mask::area::area_and_cells;
 use angcut::mask::{Mask, MaskSpec};
 use angcut::motion::check_year;
 use angcut::randoms::generate_with_progress;
@@ -50,12 +50,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Args::Area { masks, order, epoch, json } => {
+        Args::Area { masks, order, epoch, json, products } => {
             if let Some(epoch) = epoch {
                 check_year(epoch).map_err(|problem| angcut::Error::Usage(format!("--epoch {problem}")))?;
             }
-            let mask = Mask::read(&MaskSpec::read(&masks, epoch)?, KernelChoice::Auto)?;
-            let report = area(&mask, order)?;
+            let spec = MaskSpec::read(&masks, epoch)?;
+            products.check(std::iter::once(masks.as_path()).chain(spec.layers.iter().map(|l| l.path())))?;
+            let mask = Mask::read(&spec, KernelChoice::Auto)?;
+            let (report, cells) = area_and_cells(&mask, order)?;
+            for line in products.write(&cells)? {
+                eprintln!("angcut: {line}");
+            }
             if json {
                 print!("{}", record_json(&area_record(&report)));
             } else {

@@ -166,6 +166,13 @@ pub fn default_order(mask: &Mask) -> u8 {
 /// assert!((report.union.best - 123.330_266_974_819).abs() < 1e-9); // mocpy's sky_fraction, in deg2
 /// ```
 pub fn area(mask: &Mask, order: Option<u8>) -> Result<AreaReport, Error> {
+    Ok(area_and_cells(mask, order)?.0)
+}
+
+/// [`area`], and each layer's cells that its best value counts (bit 0 first): a pixel layer's
+/// own, a circle layer's cells wholly inside at `order` and the inside sub-cells of its edge
+/// cells at `order + 1`. What `angcut area --moc` and `--healsparse` write.
+pub fn area_and_cells(mask: &Mask, order: Option<u8>) -> Result<(AreaReport, Vec<Cells>), Error> {
     let order = order.unwrap_or_else(|| default_order(mask));
     if order > DEPTH_MAX {
         return Err(Error::Usage(format!("--order {order}: HEALPix orders go to {DEPTH_MAX}")));
@@ -178,6 +185,7 @@ pub fn area(mask: &Mask, order: Option<u8>) -> Result<AreaReport, Error> {
         )));
     }
     let mut layers = Vec::with_capacity(mask.layers().len());
+    let mut cells = Vec::with_capacity(mask.layers().len());
     let mut union: Option<Bounds> = None;
     for layer in mask.layers() {
         let bounds = layer_bounds(layer, order)?;
@@ -191,10 +199,11 @@ pub fn area(mask: &Mask, order: Option<u8>) -> Result<AreaReport, Error> {
             area: bounds.area(),
             cumulative: cumulative.area(),
         });
+        cells.push(bounds.best);
         union = Some(cumulative);
     }
     let union = union.map_or(Area { lower: 0.0, best: 0.0, upper: 0.0 }, |u| u.area());
-    Ok(AreaReport { order, layers, union })
+    Ok((AreaReport { order, layers, union }, cells))
 }
 
 /// A layer's cells: its map's, or its circles covered at `order`.
@@ -246,7 +255,9 @@ fn layer_bounds(layer: &Layer, order: u8) -> Result<Bounds, Error> {
     };
     let (lower, best, upper) =
         set.positions.par_iter().enumerate().map(one_circle).reduce(|| (Vec::new(), Vec::new(), Vec::new()), join);
-    Ok(Bounds { lower: union_of(order, lower), best: union_of(order, best), upper: union_of(order, upper) })
+    // The best cells go one order deeper on the edges: so deep is the MOC they make.
+    let best_depth = (order + SAMPLE_DEPTHS).min(DEPTH_MAX);
+    Ok(Bounds { lower: union_of(order, lower), best: union_of(best_depth, best), upper: union_of(order, upper) })
 }
 
 /// A point of cell `hash` as offsets in [0, 1) along its axes, spread by the cell's number

@@ -39,6 +39,7 @@
 pub mod area;
 mod file;
 pub mod pixels;
+pub mod products;
 
 pub use file::{LayerSource, LayerSpec, MAX_LAYERS, MaskSpec, all_bits};
 pub use pixels::{PixelMap, PixelRule};

@@ -195,6 +195,19 @@ pub(super) fn create_partial(destination: &Path, suffix: &str) -> Result<(NamedT
     Ok((file, partial))
 }
 
+/// An output that is not a table (a MOC, a HealSparse map), written whole by `write` into a
+/// temporary file beside `destination` that is synced, ready to be committed: what `write`
+/// returns as an error, or an I/O error of the file, leaves nothing behind.
+pub fn write_whole(
+    destination: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), Error>,
+) -> Result<FinishedOutput, Error> {
+    let (temp, partial) = create_partial(destination, PARTIAL_SUFFIX)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, temp);
+    write(&mut out)?;
+    durable_buffered(out, destination, &mut Some(partial))
+}
+
 /// Syncs a complete temporary file to disk, ready to be renamed to `destination`. The file stays
 /// open, and so locked, until then: a job with many outputs holds a descriptor for each (the
 /// command line raises its limit of open files to the most the system allows).

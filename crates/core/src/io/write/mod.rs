@@ -21,7 +21,7 @@ mod parallel_writer;
 mod parquet;
 mod writeback;
 
-pub use commit::{FinishedOutput, commit_all, remove_partial_outputs};
+pub use commit::{FinishedOutput, commit_all, remove_partial_outputs, write_whole};
 pub use csv::CsvFileSink;
 pub use fits::FitsFileSink;
 pub use ipc::{IpcFileSink, IpcStreamSink};

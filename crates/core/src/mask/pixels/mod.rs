@@ -372,7 +372,8 @@ impl PixelMap {
             Held::Cells { depth, lookup } => (*depth, lookup.ranges().to_vec()),
             Held::HealSparse(map) => (map.nsides().0.trailing_zeros() as u8, map.held_ranges()?),
         };
-        let cells = RangeMOC::new(depth, moc::elemset::range::MocRanges::new_unchecked(ranges));
+        // A HealSparse map's ranges end at its blocks' edges: merged, neighbours are one range.
+        let cells = merged(depth, ranges.into_iter());
         Ok(if self.rule.outside { cells.not() } else { cells })
     }
 
