@@ -153,7 +153,7 @@ fn mistakes_with_pixel_layers_are_named() {
 
 /// `angcut area`: pixel layers exact against healsparse's `get_valid_area` and mocpy's
 /// `sky_fraction` (fixtures/pixels/areas.csv), a circle layer bounded, the cumulative column,
-/// JSON; a layer it cannot measure yet refused by name (exit 2).
+/// JSON; ellipse and region layers bounded.
 #[test]
 fn area_reports_each_layer_their_union_and_the_cumulative_area() {
     let dir = tempfile::tempdir().unwrap();
@@ -184,13 +184,26 @@ fn area_reports_each_layer_their_union_and_the_cumulative_area() {
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.lines().any(|l| l.starts_with("discs ") && l.contains("exact")), "{table}");
     assert!(table.lines().any(|l| l.starts_with("union ")), "{table}");
-    angcut()
+    // Ellipse and region layers (the README's mask: galaxies, a DS9 file with a hole) are bounded
+    // too; their truths are checked in mask/area.rs.
+    let out = angcut()
         .arg("area")
         .arg("--masks")
         .arg(fixture("masks.toml"))
-        .assert()
-        .code(2)
-        .stderr(contains("layer 'galaxy': the area of ellipse and region layers is not computed yet"));
+        .args(["--order", "12", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = String::from_utf8(out.stdout).unwrap();
+    for name in ["galaxy", "region"] {
+        let line = json.lines().find(|l| l.contains(&format!("\"name\": \"{name}\""))).unwrap();
+        let number = |key: &str| -> f64 {
+            let at = line.find(&format!("\"{key}\": ")).unwrap() + key.len() + 4;
+            line[at..].split([',', '}']).next().unwrap().parse().unwrap()
+        };
+        let (lower, best, upper) = (number("lower_deg2"), number("best_deg2"), number("upper_deg2"));
+        assert!(lower < best && best < upper && best > 50.0, "{line}");
+    }
 }
 
 /// `angcut randoms`: with a mask and --mask-bits, the points and bits `angcut stream` gives the

@@ -103,6 +103,22 @@ impl Ellipse {
         self.cap
     }
 
+    /// A polygon of `sides` great-circle edges inside the ellipse (its vertices on it) or, with
+    /// `outside`, around it (its edges touching it): in the tangent plane the ellipse is convex
+    /// and great circles are straight lines, so these hold or are held by it exactly.
+    pub fn outline(&self, sides: usize, outside: bool) -> Vec<UnitVector> {
+        let (tan_a, tan_b) = (self.k_major.sqrt().recip(), self.k_minor.sqrt().recip());
+        let step = std::f64::consts::TAU / sides as f64;
+        // A circumscribed polygon's vertices lie 1 / cos(step / 2) out, half a step round.
+        let (scale, turn) = if outside { (1.0 / (step / 2.0).cos(), step / 2.0) } else { (1.0, 0.0) };
+        (0..sides)
+            .map(|i| {
+                let (sin, cos) = (i as f64 * step + turn).sin_cos();
+                from_plane(&self.centre, &self.major, &self.minor, scale * tan_a * cos, scale * tan_b * sin)
+            })
+            .collect()
+    }
+
     /// The centre.
     pub fn centre(&self) -> UnitVector {
         self.centre
@@ -142,6 +158,15 @@ impl SkyBox {
             half_across,
             cap: cap_around(corner)?,
         })
+    }
+
+    /// The corners: the box is the quadrilateral of great-circle edges between them (its sides
+    /// are straight in the tangent plane).
+    pub fn corners(&self) -> [UnitVector; 4] {
+        let corner = |a: f64, b: f64| {
+            from_plane(&self.centre, &self.along, &self.across, a * self.half_along, b * self.half_across)
+        };
+        [corner(1.0, 1.0), corner(-1.0, 1.0), corner(-1.0, -1.0), corner(1.0, -1.0)]
     }
 
     /// The exact test: |p.U| < tan(w/2) p.c and |p.V| < tan(h/2) p.c, with p.c > 0.
@@ -199,6 +224,24 @@ impl Polygon {
         Ok(Polygon { centre, east, north, plane, cap: cap_around(farthest)? })
     }
 
+    /// Twice its area over its perimeter in the tangent plane, as an angle: a triangle's
+    /// inscribed radius, the scale of any polygon's narrowest parts.
+    fn inradius(&self) -> f64 {
+        let (mut twice_area, mut perimeter) = (0.0, 0.0);
+        let mut previous = self.plane[self.plane.len() - 1];
+        for &(x, y) in &self.plane {
+            twice_area += previous.0 * y - x * previous.1;
+            perimeter += (x - previous.0).hypot(y - previous.1);
+            previous = (x, y);
+        }
+        (twice_area.abs() / perimeter).atan()
+    }
+
+    /// The vertices, in order.
+    pub fn vertices(&self) -> Vec<UnitVector> {
+        self.plane.iter().map(|&(x, y)| from_plane(&self.centre, &self.east, &self.north, x, y)).collect()
+    }
+
     /// The exact test: `p` in the centre's hemisphere, and its gnomonic projection inside the
     /// projected polygon by the even-odd rule.
     pub fn contains(&self, p: &UnitVector) -> bool {
@@ -218,6 +261,13 @@ impl Polygon {
         }
         inside
     }
+}
+
+/// The point whose gnomonic coordinates at `centre` are (`x`, `y`) along `u` and `v`.
+fn from_plane(centre: &UnitVector, u: &UnitVector, v: &UnitVector, x: f64, y: f64) -> UnitVector {
+    let p = [0, 1, 2].map(|k| centre[k] + x * u[k] + y * v[k]);
+    let norm = dot(&p, &p).sqrt();
+    p.map(|c| c / norm)
 }
 
 /// The angle between two unit vectors in radians, from their chord (exact at small angles).
@@ -290,6 +340,17 @@ impl Shape {
         }
     }
 
+    /// Its smallest half-size in radians (a circle's radius, an ellipse's smaller semi-axis, a
+    /// box's smaller half-side, a polygon's bounding radius): the scale of its detail.
+    pub fn least_radius(&self) -> f64 {
+        match self {
+            Shape::Circle(_, radius) => radius.angle().radians(),
+            Shape::Ellipse(e) => e.k_major.max(e.k_minor).sqrt().recip().atan(),
+            Shape::Box(b) => b.half_along.min(b.half_across).atan(),
+            Shape::Polygon(polygon) => polygon.inradius(),
+        }
+    }
+
     /// The centre of the bounding cap.
     pub fn centre(&self) -> UnitVector {
         match self {
@@ -336,6 +397,48 @@ mod tests {
     fn ellipse(ra: f64, dec: f64, a_deg: f64, b_deg: f64, pa_deg: f64) -> Ellipse {
         Ellipse::new(ra, dec, Angle::from_degrees(a_deg), Angle::from_degrees(b_deg), Angle::from_degrees(pa_deg))
             .unwrap()
+    }
+
+    /// The polygons inside and around an ellipse hold and are held by it: points just inside
+    /// the inner one's vertices are in the ellipse, the outer one's vertices are not, its edges'
+    /// midpoints touch it; a box's corners and a polygon's vertices come back as they were made.
+    #[test]
+    fn outlines_bound_their_shapes() {
+        let deg = Angle::from_degrees;
+        let e = Ellipse::new(359.8, -89.3, deg(1.5), deg(0.4), deg(70.0)).unwrap();
+        let towards = |p: &UnitVector, t: f64| {
+            let q = [0, 1, 2].map(|k| e.centre[k] + t * (p[k] - e.centre[k]));
+            let n = dot(&q, &q).sqrt();
+            q.map(|c| c / n)
+        };
+        let inner = e.outline(64, false);
+        assert!(inner.iter().all(|v| e.contains(&towards(v, 0.999_999)) && !e.contains(&towards(v, 1.000_001))));
+        let outer = e.outline(64, true);
+        assert!(outer.iter().all(|v| !e.contains(v)));
+        for (a, b) in outer.iter().zip(outer.iter().cycle().skip(1)) {
+            let mid = towards(&[0, 1, 2].map(|k| (a[k] + b[k]) / 2.0), 1.0);
+            assert!(!e.contains(&towards(&mid, 1.000_001)) && e.contains(&towards(&mid, 0.999_999)));
+        }
+        let b = SkyBox::new(10.0, 20.0, deg(2.0), deg(1.0), deg(30.0)).unwrap();
+        for corner in b.corners() {
+            assert!(
+                b.contains(&towards_of(&b.centre, &corner, 0.999_999))
+                    && !b.contains(&towards_of(&b.centre, &corner, 1.000_001))
+            );
+        }
+        let corners = [(350.0, -5.0), (10.0, -5.0), (10.0, 5.0), (350.0, 5.0)];
+        let p = Polygon::new(&corners).unwrap();
+        for (v, (ra, dec)) in p.vertices().iter().zip(corners) {
+            assert!(chord2(v, &unit_vector(ra, dec)) < 1e-24, "{v:?} vs ({ra}, {dec})");
+        }
+    }
+
+    /// The point a fraction `t` of the way from `from` to `to` in the tangent plane at `from`.
+    fn towards_of(from: &UnitVector, to: &UnitVector, t: f64) -> UnitVector {
+        let d = dot(to, from);
+        let q = [0, 1, 2].map(|k| from[k] + t * (to[k] / d - from[k]));
+        let n = dot(&q, &q).sqrt();
+        q.map(|c| c / n)
     }
 
     #[test]

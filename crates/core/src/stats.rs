@@ -108,21 +108,40 @@ pub fn area_record(report: &AreaReport) -> Value {
             ("sky_fraction", Number(a.best / SKY_DEG2)),
         ])
     };
+    // Inside the footprint: the same, and the share of the footprint.
+    let in_footprint = |a: &Area| {
+        let share = report.footprint_deg2.filter(|f| *f > 0.0).map_or(0.0, |f| a.best / f);
+        Record(vec![
+            ("lower_deg2", Number(a.lower)),
+            ("best_deg2", Number(a.best)),
+            ("upper_deg2", Number(a.upper)),
+            ("footprint_fraction", Number(share)),
+        ])
+    };
     let layers = report
         .layers
         .iter()
         .enumerate()
         .map(|(bit, l)| {
-            Record(vec![
+            let mut fields = vec![
                 ("name", Text(l.name.clone())),
                 ("bit", Int(bit as u64)),
                 ("exact", Bool(l.exact)),
                 ("area", area(&l.area)),
                 ("cumulative", area(&l.cumulative)),
-            ])
+            ];
+            if let (Some(a), Some(c)) = (&l.in_footprint, &l.cumulative_in_footprint) {
+                fields.extend([("in_footprint", in_footprint(a)), ("cumulative_in_footprint", in_footprint(c))]);
+            }
+            Record(fields)
         })
         .collect();
-    Record(vec![("order", Int(u64::from(report.order))), ("layers", List(layers)), ("union", area(&report.union))])
+    let mut fields =
+        vec![("order", Int(u64::from(report.order))), ("layers", List(layers)), ("union", area(&report.union))];
+    if let (Some(f), Some(u)) = (report.footprint_deg2, &report.union_in_footprint) {
+        fields.extend([("footprint_deg2", Number(f)), ("union_in_footprint", in_footprint(u))]);
+    }
+    Record(fields)
 }
 
 /// A record as JSON: one field a line, a list one item a line, anything deeper on its line.

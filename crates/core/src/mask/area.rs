@@ -6,20 +6,24 @@
 //! cone coverage flags each cell fully inside (a guarantee) or touching (a superset), so the true
 //! area lies between the cells wholly inside and the cells touching; the best value counts the
 //! cells wholly inside and, of the 4 sub-cells of each cell on the edge, those in which a point
-//! is inside (by the same exact test the cut uses). Layers are unions of their circles, so
-//! overlaps count once.
-//! Ellipse and region layers are refused by name for now.
+//! is inside (by the same exact test the cut uses). Ellipses, boxes and polygons (catalogue
+//! ellipse layers, DS9 region layers) are bounded by cdshealpix's exact polygon coverage of
+//! great-circle polygons inside and around them ([`shape_cells`]), and a region file's excluded
+//! shapes are taken out of its included ones. Layers are unions of their shapes, so overlaps
+//! count once.
 
 use std::ops::Range;
 
 use cdshealpix::nested;
+use cdshealpix::sph_geom::ContainsSouthPoleMethod;
 use rayon::prelude::*;
 
 use super::pixels::{Cells, DEPTH_MAX, SKY_CELLS, merged};
 use super::{Layer, Mask};
 use crate::contaminants::Radii;
 use crate::error::Error;
-use crate::sky::{chord2, unit_vector};
+use crate::shape::Shape;
+use crate::sky::unit_vector;
 
 /// Square degrees of the whole sky: 4 pi (180 / pi)^2.
 pub const SKY_DEG2: f64 = 41_252.961_249_419_27;
@@ -53,6 +57,10 @@ pub struct LayerArea {
     pub area: Area,
     /// The area of layers 0 to this one together.
     pub cumulative: Area,
+    /// With footprint layers: its area inside the footprint.
+    pub in_footprint: Option<Area>,
+    /// With footprint layers: the area of layers 0 to this one together inside the footprint.
+    pub cumulative_in_footprint: Option<Area>,
 }
 
 /// The areas of a mask's layers.
@@ -64,6 +72,10 @@ pub struct AreaReport {
     pub layers: Vec<LayerArea>,
     /// The union of every layer.
     pub union: Area,
+    /// The footprint's area (where every `outside` layer's map holds), if the mask has one.
+    pub footprint_deg2: Option<f64>,
+    /// With footprint layers: the union of every layer inside the footprint.
+    pub union_in_footprint: Option<Area>,
 }
 
 impl AreaReport {
@@ -74,29 +86,45 @@ impl AreaReport {
         let interval = |a: &Area| {
             if a.lower == a.upper { "exact".to_string() } else { format!("{:.4} .. {:.4}", a.lower, a.upper) }
         };
+        // With a footprint: each area inside it, and its share of it.
+        let within = |a: Option<&Area>| match (a, self.footprint_deg2) {
+            (Some(a), Some(f)) if f > 0.0 => format!("  {:>14.4}  {:>8.4}%", a.best, 100.0 * a.best / f),
+            _ => String::new(),
+        };
+        let footprint_columns = if self.footprint_deg2.is_some() {
+            format!("  {:>14}  {:>9}", "in footprint", "footprint")
+        } else {
+            String::new()
+        };
         let mut text = format!(
-            "{:width$}  bit  {:>14}  {:>26}  {:>9}  {:>14}\n",
+            "{:width$}  bit  {:>14}  {:>26}  {:>9}  {:>14}{footprint_columns}\n",
             "layer", "area deg2", "interval deg2", "sky", "cumulative"
         );
         for (bit, l) in self.layers.iter().enumerate() {
             text.push_str(&format!(
-                "{:width$}  {bit:>3}  {:>14.4}  {:>26}  {:>8.4}%  {:>14.4}\n",
+                "{:width$}  {bit:>3}  {:>14.4}  {:>26}  {:>8.4}%  {:>14.4}{}\n",
                 l.name,
                 l.area.best,
                 interval(&l.area),
                 100.0 * l.area.best / SKY_DEG2,
-                l.cumulative.best
+                l.cumulative.best,
+                within(l.in_footprint.as_ref()),
             ));
         }
         let u = &self.union;
         text.push_str(&format!(
-            "{:width$}  {:>3}  {:>14.4}  {:>26}  {:>8.4}%\n",
+            "{:width$}  {:>3}  {:>14.4}  {:>26}  {:>8.4}%  {:>14}{}\n",
             "union",
             "",
             u.best,
             interval(u),
-            100.0 * u.best / SKY_DEG2
+            100.0 * u.best / SKY_DEG2,
+            "",
+            within(self.union_in_footprint.as_ref()),
         ));
+        if let Some(f) = self.footprint_deg2 {
+            text.push_str(&format!("(footprint, where every outside layer's map holds: {f:.4} deg2)\n"));
+        }
         text.push_str(&format!("(circles covered by HEALPix cells of order {})\n", self.order));
         text
     }
@@ -125,6 +153,12 @@ impl Bounds {
     fn area(&self) -> Area {
         Area { lower: deg2(&self.lower), best: deg2(&self.best), upper: deg2(&self.upper) }
     }
+
+    /// The area of these cells inside `footprint` (exact, so the bounds stay bounds).
+    fn area_in(&self, footprint: &Cells) -> Area {
+        let inside = |cells: &Cells| deg2(&cells.and(footprint));
+        Area { lower: inside(&self.lower), best: inside(&self.best), upper: inside(&self.upper) }
+    }
 }
 
 /// The square degrees of `cells`.
@@ -133,17 +167,18 @@ fn deg2(cells: &Cells) -> f64 {
     sum as f64 / SKY_CELLS as f64 * SKY_DEG2
 }
 
-/// The order circles are covered at unless one is asked for: cells ~64 times smaller than the
-/// smallest radius (the best value's error is then well under 0.1% for a circle, and its bounds
+/// The order shapes are covered at unless one is asked for: cells ~64 times smaller than the
+/// smallest radius (or semi-axis, or half-side) (the best value's error is then well under 0.1% for a circle, and its bounds
 /// within a few per cent), at most order 19.
 pub fn default_order(mask: &Mask) -> u8 {
     let smallest = mask
         .layers()
         .iter()
         .filter(|l| l.pixels().is_none())
-        .flat_map(|l| match &l.contaminants().radii {
-            Radii::Uniform(r) => vec![r.angle().radians()],
-            Radii::PerContaminant(each) => each.iter().map(|r| r.angle().radians()).collect(),
+        .flat_map(|l| match (&l.contaminants().shapes, &l.contaminants().radii) {
+            (Some(regions), _) => regions.iter().map(|r| r.shape.least_radius()).collect(),
+            (None, Radii::Uniform(r)) => vec![r.angle().radians()],
+            (None, Radii::PerContaminant(each)) => each.iter().map(|r| r.angle().radians()).collect(),
         })
         .fold(f64::INFINITY, f64::min);
     if !smallest.is_finite() {
@@ -177,13 +212,8 @@ pub fn area_and_cells(mask: &Mask, order: Option<u8>) -> Result<(AreaReport, Vec
     if order > DEPTH_MAX {
         return Err(Error::Usage(format!("--order {order}: HEALPix orders go to {DEPTH_MAX}")));
     }
-    // What cannot be measured is said before anything is computed.
-    if let Some(layer) = mask.layers().iter().find(|l| l.pixels().is_none() && l.contaminants().shapes.is_some()) {
-        return Err(Error::Usage(format!(
-            "layer '{}': the area of ellipse and region layers is not computed yet (circle and pixel layers are)",
-            layer.name()
-        )));
-    }
+    let footprint = mask.footprint()?;
+    let within = |bounds: &Bounds| footprint.as_ref().map(|f| bounds.area_in(f));
     let mut layers = Vec::with_capacity(mask.layers().len());
     let mut cells = Vec::with_capacity(mask.layers().len());
     let mut union: Option<Bounds> = None;
@@ -198,66 +228,150 @@ pub fn area_and_cells(mask: &Mask, order: Option<u8>) -> Result<(AreaReport, Vec
             exact: layer.pixels().is_some(),
             area: bounds.area(),
             cumulative: cumulative.area(),
+            in_footprint: within(&bounds),
+            cumulative_in_footprint: within(&cumulative),
         });
         cells.push(bounds.best);
         union = Some(cumulative);
     }
-    let union = union.map_or(Area { lower: 0.0, best: 0.0, upper: 0.0 }, |u| u.area());
-    Ok((AreaReport { order, layers, union }, cells))
+    let nothing = Area { lower: 0.0, best: 0.0, upper: 0.0 };
+    let union_in_footprint = footprint.as_ref().map(|f| union.as_ref().map_or(nothing, |u| u.area_in(f)));
+    let union = union.map_or(nothing, |u| u.area());
+    let footprint_deg2 = footprint.as_ref().map(deg2);
+    Ok((AreaReport { order, layers, union, footprint_deg2, union_in_footprint }, cells))
 }
 
-/// A layer's cells: its map's, or its circles covered at `order`.
+/// A layer's cells: its map's, or its shapes covered at `order`: the union of its shapes (a
+/// region file's included ones) less the union of a region file's excluded ones.
 fn layer_bounds(layer: &Layer, order: u8) -> Result<Bounds, Error> {
     if let Some(map) = layer.pixels() {
         return map.held_cells().map(Bounds::exact);
     }
     let set = layer.contaminants();
-    let shift = |depth: u8| 2 * u32::from(DEPTH_MAX - depth);
-    // Each circle's cells on the pool, then their unions.
-    type Three = (Vec<Range<u64>>, Vec<Range<u64>>, Vec<Range<u64>>);
-    let one_circle = |(i, centre): (usize, &crate::sky::UnitVector)| -> Three {
-        let (mut lower, mut best, mut upper) = (Vec::new(), Vec::new(), Vec::new());
-        let radius = match &set.radii {
-            Radii::Uniform(r) => *r,
-            Radii::PerContaminant(each) => each[i],
-        };
-        let lon = centre[1].atan2(centre[0]);
-        let lat = centre[2].atan2((centre[0] * centre[0] + centre[1] * centre[1]).sqrt());
-        let coverage = nested::cone_coverage_approx_custom(order, 2, lon, lat, radius.angle().radians());
-        for cell in &coverage {
-            let range = cell.hash << shift(cell.depth)..(cell.hash + 1) << shift(cell.depth);
-            upper.push(range.clone());
-            if cell.is_full {
-                lower.push(range.clone());
-                best.push(range);
-            } else {
-                // A cell on the edge counts by its 4 sub-cells, each when a point of it is
-                // inside: a point placed by the sub-cell's number, not its centre, whose rings
-                // follow a circle about a pole and bias the count (0.4% at order 14).
-                let depth = (cell.depth + SAMPLE_DEPTHS).min(DEPTH_MAX);
-                let children = 1u64 << (2 * u32::from(depth - cell.depth));
-                for child in cell.hash * children..(cell.hash + 1) * children {
-                    let (dx, dy) = sample_point(child);
-                    let (lon, lat) = nested::sph_coo(depth, child, dx, dy);
-                    if radius.contains(chord2(&unit_vector(lon.to_degrees(), lat.to_degrees()), centre)) {
-                        best.push(child << shift(depth)..(child + 1) << shift(depth));
-                    }
-                }
-            }
-        }
-        (lower, best, upper)
-    };
+    let empty = || (Vec::new(), Vec::new(), Vec::new());
     let join = |mut a: Three, b: Three| -> Three {
         a.0.extend(b.0);
         a.1.extend(b.1);
         a.2.extend(b.2);
         a
     };
-    let (lower, best, upper) =
-        set.positions.par_iter().enumerate().map(one_circle).reduce(|| (Vec::new(), Vec::new(), Vec::new()), join);
-    // The best cells go one order deeper on the edges: so deep is the MOC they make.
-    let best_depth = (order + SAMPLE_DEPTHS).min(DEPTH_MAX);
-    Ok(Bounds { lower: union_of(order, lower), best: union_of(best_depth, best), upper: union_of(order, upper) })
+    // Each shape's cells on the pool, then their unions.
+    let (included, excluded) = match &set.shapes {
+        None => {
+            let circle = |(i, centre): (usize, &crate::sky::UnitVector)| {
+                let radius = match &set.radii {
+                    Radii::Uniform(r) => *r,
+                    Radii::PerContaminant(each) => each[i],
+                };
+                shape_cells(&Shape::Circle(*centre, radius), order)
+            };
+            (set.positions.par_iter().enumerate().map(circle).reduce(empty, join), empty())
+        }
+        Some(regions) => {
+            let of = |exclude: bool| {
+                let chosen = regions.par_iter().filter(|r| r.exclude == exclude);
+                chosen.map(|r| shape_cells(&r.shape, order)).reduce(empty, join)
+            };
+            (of(false), of(true))
+        }
+    };
+    let bounds = |three: Three| {
+        // The best cells go one order deeper on the edges: so deep is the MOC they make.
+        let best_depth = (order + SAMPLE_DEPTHS).min(DEPTH_MAX);
+        Bounds { lower: union_of(order, three.0), best: union_of(best_depth, three.1), upper: union_of(order, three.2) }
+    };
+    let included = bounds(included);
+    if excluded.2.is_empty() {
+        return Ok(included);
+    }
+    // A hole certainly cut (wholly inside an excluded shape) lowers the upper bound; one that
+    // may be cut (touching it) the lower bound.
+    let excluded = bounds(excluded);
+    Ok(Bounds {
+        lower: included.lower.minus(&excluded.upper),
+        best: included.best.minus(&excluded.best),
+        upper: included.upper.minus(&excluded.lower),
+    })
+}
+
+/// A shape's cells: wholly inside, best, touching, as depth-29 ranges.
+type Three = (Vec<Range<u64>>, Vec<Range<u64>>, Vec<Range<u64>>);
+
+/// Sides of the polygons inside and around an ellipse: they differ in area by 0.03%, so the
+/// interval is hardly wider than the cells' own.
+const ELLIPSE_SIDES: usize = 128;
+
+/// The cells of one shape at `order`. A circle: cdshealpix's cone coverage. Any other shape is a
+/// polygon of great-circle edges in its own tangent plane (a box, a polygon) or lies between two
+/// such polygons (an ellipse): cdshealpix's exact polygon coverage of the one around it gives the
+/// cells touching, of the one inside it the cells wholly inside. The best value counts, of the 4
+/// sub-cells of each cell between, those in which a point is inside by the shape's exact test.
+fn shape_cells(shape: &Shape, order: u8) -> Three {
+    let shift = |depth: u8| 2 * u32::from(DEPTH_MAX - depth);
+    let range = |depth: u8, hash: u64| hash << shift(depth)..(hash + 1) << shift(depth);
+    let (mut lower, mut upper) = (Vec::new(), Vec::new());
+    match shape {
+        Shape::Circle(centre, radius) => {
+            let (lon, lat) = lon_lat(centre);
+            for cell in &nested::cone_coverage_approx_custom(order, 2, lon, lat, radius.angle().radians()) {
+                upper.push(range(cell.depth, cell.hash));
+                if cell.is_full {
+                    lower.push(range(cell.depth, cell.hash));
+                }
+            }
+        }
+        Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) => {
+            let (inside, around) = match shape {
+                Shape::Ellipse(e) => (e.outline(ELLIPSE_SIDES, false), e.outline(ELLIPSE_SIDES, true)),
+                Shape::Box(b) => (b.corners().to_vec(), b.corners().to_vec()),
+                Shape::Polygon(p) => (p.vertices(), p.vertices()),
+                Shape::Circle(..) => unreachable!("handled above"),
+            };
+            // Which side is inside, told by the exact test at the south pole (cdshealpix would
+            // otherwise guess it from the vertices).
+            let pole = if shape.contains(&[0.0, 0.0, -1.0]) {
+                ContainsSouthPoleMethod::ContainsSouthPole
+            } else {
+                ContainsSouthPoleMethod::DoNotContainsSouthPole
+            };
+            let coverage = |vertices: &[crate::sky::UnitVector]| {
+                let lon_lats: Vec<(f64, f64)> = vertices.iter().map(lon_lat).collect();
+                nested::get(order).custom_polygon_coverage(&lon_lats, &pole, true)
+            };
+            for cell in &coverage(&around) {
+                upper.push(range(cell.depth, cell.hash));
+            }
+            for cell in coverage(&inside).into_iter().filter(|cell| cell.is_full) {
+                lower.push(range(cell.depth, cell.hash));
+            }
+        }
+    }
+    lower.sort_unstable_by_key(|r| r.start);
+    upper.sort_unstable_by_key(|r| r.start);
+    // The cells between, at `order`: each counted by its 4 sub-cells, each when a point of it
+    // is inside: a point placed by the sub-cell's number, not its centre, whose rings follow a
+    // circle about a pole and bias the count (0.4% at order 14).
+    let between = merged(order, upper.iter().cloned()).minus(&merged(order, lower.iter().cloned()));
+    let mut best = lower.clone();
+    let depth = (order + SAMPLE_DEPTHS).min(DEPTH_MAX);
+    let children = 1u64 << (2 * u32::from(depth - order));
+    for r in between.moc_ranges().iter() {
+        for cell in r.start >> shift(order)..r.end >> shift(order) {
+            for child in cell * children..(cell + 1) * children {
+                let (dx, dy) = sample_point(child);
+                let (lon, lat) = nested::sph_coo(depth, child, dx, dy);
+                if shape.contains(&unit_vector(lon.to_degrees(), lat.to_degrees())) {
+                    best.push(range(depth, child));
+                }
+            }
+        }
+    }
+    (lower, best, upper)
+}
+
+/// A unit vector's longitude and latitude in radians.
+fn lon_lat(v: &crate::sky::UnitVector) -> (f64, f64) {
+    (v[1].atan2(v[0]), v[2].atan2((v[0] * v[0] + v[1] * v[1]).sqrt()))
 }
 
 /// A point of cell `hash` as offsets in [0, 1) along its axes, spread by the cell's number
@@ -352,5 +466,122 @@ mod tests {
         assert!((moc.area.best - reference("discs.moc.fits")).abs() < 1e-9, "{moc:?}");
         assert!((out.area.best + moc.area.best - SKY_DEG2).abs() < 1e-6);
         assert!((report.union.best - SKY_DEG2).abs() < 1e-6, "the map and its outside cover the sky");
+
+        // The `outside` layer makes a footprint: the MOC's discs. The HealSparse map holds the
+        // same discs (fixtures/make_pixels.py), so all of it is inside; the outside none of it.
+        let footprint = report.footprint_deg2.unwrap();
+        assert!((footprint - moc.area.best).abs() < 1e-9);
+        assert_eq!(hsp.in_footprint.unwrap(), hsp.area);
+        assert_eq!(out.in_footprint.unwrap().best, 0.0);
+        assert_eq!(report.union_in_footprint.unwrap().best, footprint);
+        let table = report.table();
+        assert!(table.contains("in footprint") && table.contains("100.0000%"), "{table}");
+    }
+
+    /// The spherical area of a convex polygon of great-circle edges: its angles' excess over a
+    /// flat polygon's.
+    fn spherical_polygon_area(vertices: &[crate::sky::UnitVector]) -> f64 {
+        let cross = |a: &[f64; 3], b: &[f64; 3]| {
+            [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+        };
+        let dot = |a: &[f64; 3], b: &[f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+        let n = vertices.len();
+        let mut angles = 0.0;
+        for i in 0..n {
+            let (a, b, c) = (&vertices[(i + n - 1) % n], &vertices[i], &vertices[(i + 1) % n]);
+            // The angle at b between the great circles to a and to c: between their tangents.
+            let (ta, tc) = (cross(&cross(b, a), b), cross(&cross(b, c), b));
+            angles += (dot(&cross(&ta, &tc), b).abs()).atan2(dot(&ta, &tc));
+        }
+        (angles - (n as f64 - 2.0) * std::f64::consts::PI) * (180.0 / std::f64::consts::PI).powi(2)
+    }
+
+    /// The area of the tangent-plane ellipse with semi-axes `a`, `b` (radians) on the sphere:
+    /// the gnomonic area element dx dy / (1 + x^2 + y^2)^(3/2) integrated over it (Simpson).
+    fn ellipse_area(a: f64, b: f64) -> f64 {
+        let (ta, tb) = (a.tan(), b.tan());
+        let n = 2000;
+        let simpson = |f: &dyn Fn(f64) -> f64, from: f64, to: f64| {
+            let h = (to - from) / n as f64;
+            let inner: f64 = (1..n).map(|i| f(from + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 }).sum();
+            (f(from) + f(to) + inner) * h / 3.0
+        };
+        let radial = |t: f64| {
+            let (c, s) = (t.cos(), t.sin());
+            simpson(&|r: f64| ta * tb * r / (1.0 + r * r * (ta * ta * c * c + tb * tb * s * s)).powf(1.5), 0.0, 1.0)
+        };
+        simpson(&radial, 0.0, std::f64::consts::TAU) * (180.0 / std::f64::consts::PI).powi(2)
+    }
+
+    fn shapes_layer(shapes: Vec<(Shape, bool)>) -> Layer {
+        let regions = shapes.into_iter().map(|(shape, exclude)| crate::shape::Region { shape, exclude }).collect();
+        Layer::new("shapes", ContaminantSet::from_regions(regions))
+    }
+
+    /// Ellipses, boxes and polygons, at the poles, across RA 0 and anywhere: the true area
+    /// (numerically integrated, or by the spherical excess) inside the interval, the best value
+    /// within 0.1%; an ellipse with equal axes is the cap of that radius.
+    #[test]
+    fn an_ellipse_box_or_polygons_area_is_within_its_interval() {
+        use crate::angle::Angle;
+        use crate::shape::{Ellipse, Polygon, SkyBox};
+        let deg = Angle::from_degrees;
+        let mut cases: Vec<(String, Shape, f64)> = Vec::new();
+        for (ra, dec, a, b, pa) in
+            [(10.0, 20.0, 2.0, 0.7, 30.0), (359.5, -89.0, 1.5, 1.0, 80.0), (0.2, 0.0, 0.4, 0.1, 0.0)]
+        {
+            let e = Ellipse::new(ra, dec, deg(a), deg(b), deg(pa)).unwrap();
+            cases.push((
+                format!("ellipse at ({ra}, {dec})"),
+                Shape::Ellipse(e),
+                ellipse_area(a.to_radians(), b.to_radians()),
+            ));
+        }
+        let r: f64 = 1.2;
+        let cap = 2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2);
+        cases.push((
+            "round ellipse at the pole".into(),
+            Shape::Ellipse(Ellipse::new(0.0, 90.0, deg(r), deg(r), deg(0.0)).unwrap()),
+            cap,
+        ));
+        let b = SkyBox::new(359.9, 45.0, deg(2.0), deg(1.0), deg(20.0)).unwrap();
+        cases.push(("box across RA 0".into(), Shape::Box(b), spherical_polygon_area(&b.corners())));
+        let p = Polygon::new(&[(100.0, -89.0), (220.0, -88.5), (340.0, -89.2)]).unwrap();
+        let truth = spherical_polygon_area(&p.vertices());
+        cases.push(("polygon round the south pole".into(), Shape::Polygon(p), truth));
+        for (name, shape, truth) in cases {
+            let mask = Mask::new(vec![shapes_layer(vec![(shape, false)])], KernelChoice::Auto).unwrap();
+            let a = area(&mask, None).unwrap().union;
+            assert!(a.lower <= truth && truth <= a.upper, "{name}: {truth} not in {a:?}");
+            assert!((a.best - truth).abs() / truth < 1e-3, "{name}: best {} vs {truth}", a.best);
+            assert!((a.upper - a.lower) / truth < 0.05, "{name}: {a:?}");
+        }
+    }
+
+    /// A region's excluded shape is a hole: a disc less a disc inside it.
+    #[test]
+    fn excluded_shapes_cut_holes() {
+        let centre = unit_vector(60.0, -30.0);
+        let disc = |r: &str| Shape::Circle(centre, SearchRadius::parse(r).unwrap());
+        let cap =
+            |r: f64| 2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2);
+        let mask = Mask::new(vec![shapes_layer(vec![(disc("2deg"), false), (disc("1deg"), true)])], KernelChoice::Auto)
+            .unwrap();
+        let a = area(&mask, None).unwrap().union;
+        let truth = cap(2.0) - cap(1.0);
+        assert!(a.lower <= truth && truth <= a.upper, "{truth} not in {a:?}");
+        assert!((a.best - truth).abs() / truth < 1e-3, "best {} vs {truth}", a.best);
+    }
+
+    /// Without `outside` layers there is no footprint, and no column for one.
+    #[test]
+    fn a_mask_without_footprint_layers_reports_none() {
+        let mask = Mask::new(vec![circles(&[(50.0, 10.0, "1deg")])], KernelChoice::Auto).unwrap();
+        let report = area(&mask, Some(10)).unwrap();
+        assert_eq!(
+            (report.footprint_deg2, report.union_in_footprint, report.layers[0].in_footprint),
+            (None, None, None)
+        );
+        assert!(!report.table().contains("footprint"));
     }
 }
