@@ -62,6 +62,9 @@ pub struct AreaArgs {
     /// Also write the mask as a HealSparse wide mask (bit i = layer i), at the finest order of its cells.
     #[arg(long, value_name = "OUT")]
     pub healsparse: Option<PathBuf>,
+    /// Also draw the mask's layers on the sky (all-sky, or the footprint's box) with the areas as the legend, as a PNG.
+    #[arg(long, value_name = "OUT")]
+    pub png: Option<PathBuf>,
 }
 
 const STREAM_USAGE: &str =
@@ -362,7 +365,7 @@ pub fn parse() -> Args {
             order: args.order,
             epoch: args.epoch,
             json: args.json,
-            products: ProductPaths { moc: args.moc, healsparse: args.healsparse },
+            products: ProductPaths { moc: args.moc, healsparse: args.healsparse, png: args.png },
         },
         Command::Gen(args) => {
             let sky = if args.clustered { Sky::Clustered } else { Sky::Uniform };

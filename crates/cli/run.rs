@@ -58,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             products.check(std::iter::once(masks.as_path()).chain(spec.layers.iter().map(|l| l.path())))?;
             let mask = Mask::read(&spec, KernelChoice::Auto)?;
             let (report, cells) = area_and_cells(&mask, order)?;
-            for line in products.write(&cells)? {
+            for line in products.write(&mask, &report, &cells)? {
                 eprintln!("angcut: {line}");
             }
             if json {

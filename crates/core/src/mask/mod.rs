@@ -38,6 +38,7 @@
 
 pub mod area;
 mod file;
+pub mod picture;
 pub mod pixels;
 pub mod products;
 

@@ -221,6 +221,8 @@ pub struct ProductPaths {
     pub moc: Option<std::path::PathBuf>,
     /// `--healsparse OUT`: the layers as a HealSparse wide mask, one bit each.
     pub healsparse: Option<std::path::PathBuf>,
+    /// `--png OUT`: a picture of the layers with the area table as its legend.
+    pub png: Option<std::path::PathBuf>,
 }
 
 impl ProductPaths {
@@ -228,20 +230,28 @@ impl ProductPaths {
     /// mask file, its layers' files), that is the other output, or whose directory is missing.
     pub fn check<'a>(&self, inputs: impl IntoIterator<Item = &'a Path>) -> Result<(), Error> {
         let inputs = crate::io::identity::InputIdentities::of(inputs);
-        for path in self.moc.iter().chain(&self.healsparse) {
+        let named = [("--moc", &self.moc), ("--healsparse", &self.healsparse), ("--png", &self.png)];
+        let given: Vec<(&str, &std::path::PathBuf)> =
+            named.iter().filter_map(|(flag, path)| path.as_ref().map(|p| (*flag, p))).collect();
+        for (i, (flag, path)) in given.iter().enumerate() {
             crate::io::identity::check_output_path(path, &inputs, false)?;
-        }
-        if let (Some(moc), Some(healsparse)) = (&self.moc, &self.healsparse)
-            && crate::io::identity::same_destination(moc, healsparse)
-        {
-            return Err(Error::Usage(format!("--moc and --healsparse both name {}", moc.display())));
+            if let Some((other, _)) =
+                given[..i].iter().find(|(_, earlier)| crate::io::identity::same_destination(earlier, path))
+            {
+                return Err(Error::Usage(format!("{other} and {flag} both name {}", path.display())));
+            }
         }
         Ok(())
     }
 
-    /// Writes the products asked for from each layer's cells, committing them only when all
-    /// are written; one line each saying what it holds.
-    pub fn write(&self, cells: &[Cells]) -> Result<Vec<String>, Error> {
+    /// Writes the products asked for from each layer's cells (the picture from `mask` and its
+    /// `report`), committing them only when all are written; one line each saying what it holds.
+    pub fn write(
+        &self,
+        mask: &super::Mask,
+        report: &super::area::AreaReport,
+        cells: &[Cells],
+    ) -> Result<Vec<String>, Error> {
         let mut finished = Vec::new();
         let mut lines = Vec::new();
         if let Some(path) = &self.moc {
@@ -265,6 +275,10 @@ impl ProductPaths {
                 w.blocks,
                 w.bytes as f64 / 1e6
             ));
+        }
+        if let Some(path) = &self.png {
+            finished.push(super::picture::write_png(mask, report, path)?);
+            lines.push(format!("wrote {}: the layers on the sky, the areas as the legend", path.display()));
         }
         crate::io::write::commit_all(finished)?;
         Ok(lines)
@@ -299,9 +313,14 @@ mod tests {
     #[test]
     fn the_written_maps_read_back_as_the_cells_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let (cells_report, cells) = area_and_cells(&mask(dir.path()), Some(10)).unwrap();
-        let paths = ProductPaths { moc: Some(dir.path().join("m.fits")), healsparse: Some(dir.path().join("m.hsp")) };
-        let lines = paths.write(&cells).unwrap();
+        let mask = mask(dir.path());
+        let (cells_report, cells) = area_and_cells(&mask, Some(10)).unwrap();
+        let paths = ProductPaths {
+            moc: Some(dir.path().join("m.fits")),
+            healsparse: Some(dir.path().join("m.hsp")),
+            png: None,
+        };
+        let lines = paths.write(&mask, &cells_report, &cells).unwrap();
         assert!(lines[1].contains("nside 2048"), "{lines:?}");
         for (bit, layer) in cells.iter().enumerate() {
             let rule = PixelRule { bits: Some(vec![bit as u32]), ..PixelRule::default() };
@@ -325,10 +344,11 @@ mod tests {
             let error = paths.check([input.as_path()]).unwrap_err();
             assert!(error.is_usage() && error.to_string().contains(message), "{error}");
         };
-        refused(ProductPaths { moc: Some(input.clone()), healsparse: None }, "never overwrites its inputs");
+        refused(ProductPaths { moc: Some(input.clone()), ..ProductPaths::default() }, "never overwrites its inputs");
         let same = dir.path().join("m.fits");
-        refused(ProductPaths { moc: Some(same.clone()), healsparse: Some(same) }, "both name");
-        refused(ProductPaths { moc: Some(dir.path().join("no/m.fits")), healsparse: None }, "does not exist");
+        let twice = ProductPaths { moc: Some(same.clone()), png: Some(same), ..ProductPaths::default() };
+        refused(twice, "--moc and --png both name");
+        refused(ProductPaths { moc: Some(dir.path().join("no/m.fits")), ..ProductPaths::default() }, "does not exist");
     }
 
     /// A map that would be too large is refused before anything is written, naming its size.
