@@ -1,5 +1,6 @@
 //! Kernel throughput: brute force in pair tests per second, the k-d tree in objects per second,
-//! and the index build, for contaminant sets the size of the README's workloads.
+//! and the index build, for contaminant sets the size of the README's workloads; a pixel layer's
+//! hash and lookup per object.
 //!
 //! `cargo bench --bench kernels` (add `-- naive` etc. to pick). Figures are printed by criterion;
 //! nothing here asserts a speed.
@@ -166,5 +167,37 @@ fn radius_policies(
     }
 }
 
-criterion_group!(benches, naive_pairs, kernels_by_size, large_sets, star_mask);
+/// A pixel layer's cost per object, in its two parts: the depth-29 cell of each (RA, Dec)
+/// (cdshealpix's hash, the floor any HEALPix lookup pays) and the lookup of those cells in a
+/// HealSparse map (fixtures/pixels/packed.hsp, bit-packed, nside 1024) and a MOC.
+fn pixel_lookups(c: &mut Criterion) {
+    use angcut::mask::pixels::{PixelMap, PixelRule, cell_at};
+    let mut group = c.benchmark_group("pixels");
+    let n = 1_000_000;
+    // Objects where the maps have cells: around the fixtures' discs (the first at RA 10, Dec 20).
+    let mut rng = angcut::rng::SplitMix64::new(4);
+    let positions: Vec<(f64, f64)> =
+        (0..n).map(|_| (10.0 + 8.0 * (rng.next_f64() - 0.5), 20.0 + 8.0 * (rng.next_f64() - 0.5))).collect();
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("hash", |b| {
+        b.iter(|| positions.iter().map(|&(ra, dec)| cell_at(ra, dec)).fold(0u64, |a, c| a ^ c))
+    });
+    let cells: Vec<u64> = positions.iter().map(|&(ra, dec)| cell_at(ra, dec)).collect();
+    for file in ["packed.hsp", "discs.moc.fits"] {
+        let map = PixelMap::open(std::path::Path::new(&format!("fixtures/pixels/{file}")), &PixelRule::default())
+            .expect("the fixture map");
+        let mut words = vec![0u64; n];
+        map.mark(&cells, &mut words, 1).expect("read");
+        group.bench_function(BenchmarkId::new("lookup", file), |b| {
+            b.iter(|| {
+                words.fill(0);
+                map.mark(black_box(&cells), &mut words, 1).expect("read");
+                words.iter().filter(|&&w| w != 0).count()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, naive_pairs, kernels_by_size, large_sets, star_mask, pixel_lookups);
 criterion_main!(benches);
