@@ -213,14 +213,21 @@ fn unreadable_inputs_fail_with_the_file_named() {
     let bytes = std::fs::read(&s.input).unwrap();
     let truncated = s.dir.path().join("truncated.parquet");
     std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    let hdf5 = s.dir.path().join("catalogue.h5");
+    std::fs::write(&hdf5, b"\x89HDF\r\n\x1a\n\0\0\0\0").unwrap();
     let missing = s.dir.path().join("missing.parquet");
     let folder = s.dir.path().join("folder.parquet");
     std::fs::create_dir(&folder).unwrap();
 
     for (bad, message) in [
         (&missing, "missing.parquet: No such file or directory"),
-        (&text, "notes.txt: not a readable Parquet file"),
-        (&empty, "empty.parquet: not a readable Parquet file"),
+        // What is no format angcut reads says so, and what it looks like; never "Corrupt footer".
+        (
+            &text,
+            "notes.txt: not a catalogue format angcut reads (it looks like text with no comma or tab in its first line); it reads Parquet",
+        ),
+        (&empty, "empty.parquet: not a catalogue format angcut reads (it looks like an empty file)"),
+        (&hdf5, "catalogue.h5: not a catalogue format angcut reads (it looks like HDF5)"),
         (&truncated, "truncated.parquet: not a readable Parquet file"),
     ] {
         // As the object catalogue...

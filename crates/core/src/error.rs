@@ -64,6 +64,10 @@ pub enum Error {
     #[error("{}: line {line}: {message}", path.display())]
     TextRow { path: PathBuf, line: u64, message: String },
 
+    /// A file in no format angcut reads: what it looks like, and what angcut reads.
+    #[error("{}: {message}", path.display())]
+    UnknownFormat { path: PathBuf, message: String },
+
     /// The reader panicked on a damaged file; the panic is contained and reported here.
     #[error("{}: the file is corrupt ({message})", path.display())]
     Corrupt { path: PathBuf, message: String },
@@ -117,6 +121,7 @@ impl Error {
             | Error::Arrow { path, .. }
             | Error::TextRow { path, .. }
             | Error::Corrupt { path, .. }
+            | Error::UnknownFormat { path, .. }
             | Error::Column { path, .. }
             | Error::ColumnType { path, .. }
             | Error::InvalidObject { path, .. }

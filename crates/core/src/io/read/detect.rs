@@ -84,6 +84,45 @@ impl InputFormat {
     }
 }
 
+/// What a file that is no catalogue format angcut reads looks like, from its first bytes (after
+/// any leading blanks for text): `None` when nothing is recognised.
+pub(crate) fn looks_like(head: &[u8]) -> Option<&'static str> {
+    const MAGIC: &[(&[u8], &str)] = &[
+        (b"\x89HDF\r\n\x1a\n", "HDF5"),
+        (b"PK\x03\x04", "a zip archive"),
+        (b"%PDF", "a PDF document"),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"\x93NUMPY", "a NumPy array (.npy)"),
+        (b"#ASDF", "ASDF"),
+        (b"SQLite format 3\0", "an SQLite database"),
+        (b"FEA1", "a Feather v1 file (write it again as Feather v2 / Arrow IPC)"),
+        (b"ORC", "an ORC file"),
+        (b"Obj\x01", "an Avro file"),
+        (b"BZh", "bzip2-compressed data (angcut reads gzip only)"),
+        (b"\xfd7zXZ\0", "xz-compressed data (angcut reads gzip only)"),
+        (b"\x28\xb5\x2f\xfd", "zstd-compressed data (angcut reads gzip only)"),
+        (&[0x1f, 0x8b], "gzip-compressed data that is not FITS, CSV, TSV or ECSV"),
+    ];
+    if head.is_empty() {
+        return Some("an empty file");
+    }
+    if let Some((_, what)) = MAGIC.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Some(what);
+    }
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+    let text = &text[start..];
+    let contains = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    if text.starts_with(b"<") {
+        return Some(if contains(b"<VOTABLE") { "a VOTable" } else { "XML" });
+    }
+    if text.starts_with(b"\\") || text.starts_with(b"|") {
+        return Some("an IPAC table");
+    }
+    std::str::from_utf8(text).is_ok().then_some("text with no comma or tab in its first line")
+}
+
 /// Every FITS file starts with this card.
 const FITS_START: &[u8] = b"SIMPLE  =";
 
@@ -129,6 +168,13 @@ mod tests {
         assert_eq!(detect(b"ra\tdec\n1\t2\n", any), Some(InputFormat::Tsv));
         assert_eq!(detect(b"ra\n1\n", Path::new("stars.tsv")), Some(InputFormat::Tsv));
         assert_eq!(detect(b"", any), None);
+        assert_eq!(looks_like(b""), Some("an empty file"));
+        assert_eq!(looks_like(b"\x89HDF\r\n\x1a\n\0\0"), Some("HDF5"));
+        assert_eq!(looks_like(b"\n <?xml version=\"1.0\"?>\n<VOTABLE version=\"1.4\">"), Some("a VOTable"));
+        assert_eq!(looks_like(b"<html>"), Some("XML"));
+        assert_eq!(looks_like(b"\\fixlen = T\n|   ra   |   dec  |\n"), Some("an IPAC table"));
+        assert_eq!(looks_like(b"just some notes\n"), Some("text with no comma or tab in its first line"));
+        assert_eq!(looks_like(b"\x00\x01\x02\xff\xfe"), None);
         assert_eq!(detect(b"# %ECSV 1.0\n# ---\n", any), Some(InputFormat::Ecsv));
         let fits = std::fs::read("fixtures/objects_2k.fits").unwrap();
         assert_eq!(InputFormat::detect(&fits[..512], any), Some(Detected { format: InputFormat::Fits, gzip: false }));

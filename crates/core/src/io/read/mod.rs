@@ -78,8 +78,9 @@ pub struct Catalogue {
 
 /// Opens `path` (`-` for stdin) in whatever format its content shows, with `batch_size` rows per
 /// batch. `hdu` chooses a FITS file's table (the first binary table if `None`; an
-/// error for any other format). Unrecognised content is handed to the Parquet reader, whose
-/// message says what is wrong with it.
+/// error for any other format). Unrecognised content is an [`Error::UnknownFormat`] saying what
+/// it looks like (HDF5, a VOTable, ...) and what angcut reads, unless the file ends as Parquet
+/// does: a damaged Parquet file gets the Parquet reader's own message.
 pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -> Result<Catalogue, Error> {
     if is_stdio(path) {
         return stdin::open_stdin(batch_size, hdu);
@@ -117,6 +118,9 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
             (Box::new(csv::open_csv(path, TextLayout { delimiter: b'\t', gzip }, batch_size)?), None)
         }
         Some(InputFormat::Ecsv) => (Box::new(csv::open_ecsv(path, gzip, batch_size)?), None),
+        // A file that does not start as Parquet but ends as one is a damaged Parquet file: its
+        // reader says what is wrong. Anything else is no format angcut reads, and says so.
+        None if !ends_as_parquet(&mut file) => return Err(unknown_format(path, &head[..read])),
         // Detection never says Generated (rows made, not read).
         Some(InputFormat::Parquet | InputFormat::Generated) | None => {
             let catalog = ParquetCatalog::open(path, batch_size)?;
@@ -125,6 +129,28 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
         }
     };
     Ok(Catalogue { source, format: format.unwrap_or(InputFormat::Parquet), rows })
+}
+
+/// The formats angcut reads, as its messages list them.
+pub const FORMATS_READ: &str =
+    "Parquet, Arrow IPC (file or stream), FITS binary tables (also .fits.gz), CSV, TSV and ECSV (also gzipped)";
+
+/// The error for a file of no format angcut reads, saying what it looks like if that is known.
+pub(crate) fn unknown_format(path: &Path, head: &[u8]) -> Error {
+    let looks = detect::looks_like(head).map_or(String::new(), |what| format!(" (it looks like {what})"));
+    Error::UnknownFormat {
+        path: path.to_path_buf(),
+        message: format!("not a catalogue format angcut reads{looks}; it reads {FORMATS_READ}"),
+    }
+}
+
+/// Whether the file's last bytes are Parquet's closing magic (the file is left where it was).
+fn ends_as_parquet(file: &mut std::fs::File) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut tail = [0u8; 4];
+    let ends = file.seek(SeekFrom::End(-4)).is_ok() && file.read_exact(&mut tail).is_ok() && &tail == b"PAR1";
+    let _ = file.rewind();
+    ends
 }
 
 /// An HDU is chosen only in a FITS file.
