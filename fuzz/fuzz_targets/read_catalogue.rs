@@ -1,5 +1,5 @@
 //! Arbitrary bytes as a catalogue file: recognised by content (Parquet, Arrow IPC file or stream,
-//! FITS, gzipped FITS, CSV), its batches read, its coordinate columns found and read, and the same bytes as a
+//! FITS, gzipped FITS, CSV, ECSV, IPAC), its batches read, its coordinate columns found and read, and the same bytes as a
 //! contaminant file with a radius column. Every failure must be an `Err` naming the file: a panic
 //! that escapes angcut's containment is a finding.
 #![no_main]

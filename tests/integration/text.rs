@@ -1,4 +1,4 @@
-//! Text catalogues end to end: gzipped CSV and astropy's ECSV as objects and as contaminants,
+//! Text catalogues end to end: gzipped CSV, astropy's ECSV and IPAC as objects and as contaminants,
 //! cut as the same rows in Parquet are; a bad line named by its number, with nothing written.
 
 use arrow::array::AsArray;
@@ -22,6 +22,44 @@ fn gzipped_csv_objects_are_cut_as_the_same_rows_in_parquet_are() {
     let out = dir.path().join("kept.parquet");
     stream(&fixture("objects_2k.csv.gz"), &out, &fixture("hip2_bright.parquet"), &["--maxsep", "30arcmin"]).success();
     assert_eq!(ids(&read_parquet(&out)), expected);
+}
+
+/// astropy's IPAC table (fixtures/objects_500.tbl): the same rows kept as from Parquet, every
+/// value as astropy wrote it, units in the field metadata, masked magnitudes null; as
+/// contaminants too.
+#[test]
+fn ipac_objects_are_cut_as_the_same_rows_in_parquet_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = positions(&fixture("objects.parquet"))[..500].to_vec();
+    let stars = positions(&fixture("hip2_bright.parquet"));
+    let expected = reference_kept(&objects, &stars, Angle::from_degrees(0.5));
+    assert!(expected.len() > 200 && expected.len() < 495, "{}", expected.len());
+    let out = dir.path().join("kept.parquet");
+    stream(&fixture("objects_500.tbl"), &out, &fixture("hip2_bright.parquet"), &["--maxsep", "30arcmin"]).success();
+    let kept = read_parquet(&out);
+    assert_eq!(ids(&kept), expected);
+    let by_id: std::collections::HashMap<i64, (f64, f64)> = (0..500).map(|i| (i as i64, objects[i])).collect();
+    let (ra, dec) = (column_f64(&kept, "ra"), column_f64(&kept, "dec"));
+    for (k, id) in ids(&kept).iter().enumerate() {
+        assert_eq!((ra[k], dec[k]), by_id[id], "row {id}: the value astropy wrote, exactly");
+    }
+    let schema = kept.schema();
+    assert_eq!(schema.field_with_name("ra").unwrap().metadata().get("unit").map(String::as_str), Some("deg"));
+    let mag = kept.column_by_name("mag").unwrap();
+    let masked = ids(&kept).iter().filter(|&&id| id % 7 == 0).count();
+    assert_eq!(mag.null_count(), masked);
+    let names = kept.column_by_name("name").unwrap().as_string::<i32>();
+    assert_eq!(names.value(0), format!("OBJ{:05}", ids(&kept)[0]));
+
+    // As contaminants: the objects near any of the 500 are those near them in Parquet.
+    let near = dir.path().join("near.parquet");
+    let first500 = dir.path().join("first500.parquet");
+    write_narrow(&first500, &objects, 100);
+    let from_parquet = dir.path().join("from_parquet.parquet");
+    let args = ["--maxsep", "1deg"];
+    stream(&fixture("objects.parquet"), &near, &fixture("objects_500.tbl"), &args).success();
+    stream(&fixture("objects.parquet"), &from_parquet, &first500, &args).success();
+    assert_eq!(ids(&read_parquet(&near)), ids(&read_parquet(&from_parquet)));
 }
 
 #[test]

@@ -76,7 +76,7 @@ pub(super) fn open_ecsv(path: &Path, gzip: bool, batch_size: usize) -> Result<Te
 }
 
 /// The bytes of `path` from its start, decompressed if `gzip`.
-fn open_bytes(path: &Path, gzip: bool) -> Result<Box<dyn BufRead + Send>, Error> {
+pub(super) fn open_bytes(path: &Path, gzip: bool) -> Result<Box<dyn BufRead + Send>, Error> {
     let file = File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let file = BufReader::with_capacity(1 << 20, file);
     Ok(if gzip {

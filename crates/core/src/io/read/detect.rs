@@ -21,6 +21,8 @@ pub enum InputFormat {
     Ecsv,
     /// A FITS file (`SIMPLE  =`), its first binary table (or the HDU asked for).
     Fits,
+    /// An IPAC table (IRSA's `.tbl`): `\` keyword lines and `|` header lines.
+    Ipac,
     /// No file: rows made as they are read (`angcut randoms`).
     Generated,
 }
@@ -44,8 +46,10 @@ impl InputFormat {
         if head.starts_with(&[0x1f, 0x8b]) {
             let inner = gunzipped_head(head);
             let format = InputFormat::detect_plain(&inner, path)?;
-            let compressible =
-                matches!(format, InputFormat::Fits | InputFormat::Csv | InputFormat::Tsv | InputFormat::Ecsv);
+            let compressible = matches!(
+                format,
+                InputFormat::Fits | InputFormat::Csv | InputFormat::Tsv | InputFormat::Ecsv | InputFormat::Ipac
+            );
             return compressible.then_some(Detected { format, gzip: true });
         }
         InputFormat::detect_plain(head, path).map(|format| Detected { format, gzip: false })
@@ -74,6 +78,11 @@ impl InputFormat {
             _ => path,
         };
         let named = |name: &str| unzipped.extension().is_some_and(|e| e.eq_ignore_ascii_case(name));
+        // IPAC: its first line that is not blank is a `\` keyword or comment, or a `|` header.
+        let first = head.split(|&b| b == b'\n').find(|line| !line.iter().all(u8::is_ascii_whitespace));
+        if first.is_some_and(|line| line.starts_with(b"\\") || line.starts_with(b"|")) {
+            return Some(InputFormat::Ipac);
+        }
         // The header: the first line that is not a `#` comment.
         let header = head.split(|&b| b == b'\n').find(|line| !line.starts_with(b"#")).unwrap_or_default();
         let header = std::str::from_utf8(header).unwrap_or_default();
@@ -102,7 +111,7 @@ pub(crate) fn looks_like(head: &[u8]) -> Option<&'static str> {
         (b"BZh", "bzip2-compressed data (angcut reads gzip only)"),
         (b"\xfd7zXZ\0", "xz-compressed data (angcut reads gzip only)"),
         (b"\x28\xb5\x2f\xfd", "zstd-compressed data (angcut reads gzip only)"),
-        (&[0x1f, 0x8b], "gzip-compressed data that is not FITS, CSV, TSV or ECSV"),
+        (&[0x1f, 0x8b], "gzip-compressed data that is not FITS, CSV, TSV, ECSV or IPAC"),
     ];
     if head.is_empty() {
         return Some("an empty file");
@@ -116,9 +125,6 @@ pub(crate) fn looks_like(head: &[u8]) -> Option<&'static str> {
     let contains = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
     if text.starts_with(b"<") {
         return Some(if contains(b"<VOTABLE") { "a VOTable" } else { "XML" });
-    }
-    if text.starts_with(b"\\") || text.starts_with(b"|") {
-        return Some("an IPAC table");
     }
     std::str::from_utf8(text).is_ok().then_some("text with no comma or tab in its first line")
 }
@@ -172,7 +178,8 @@ mod tests {
         assert_eq!(looks_like(b"\x89HDF\r\n\x1a\n\0\0"), Some("HDF5"));
         assert_eq!(looks_like(b"\n <?xml version=\"1.0\"?>\n<VOTABLE version=\"1.4\">"), Some("a VOTable"));
         assert_eq!(looks_like(b"<html>"), Some("XML"));
-        assert_eq!(looks_like(b"\\fixlen = T\n|   ra   |   dec  |\n"), Some("an IPAC table"));
+        assert_eq!(detect(b"\\fixlen = T\n|   ra   |   dec  |\n", any), Some(InputFormat::Ipac));
+        assert_eq!(detect(b"\n|   ra   |   dec  |\n|  double | double |\n", any), Some(InputFormat::Ipac));
         assert_eq!(looks_like(b"just some notes\n"), Some("text with no comma or tab in its first line"));
         assert_eq!(looks_like(b"\x00\x01\x02\xff\xfe"), None);
         assert_eq!(detect(b"# %ECSV 1.0\n# ---\n", any), Some(InputFormat::Ecsv));

@@ -10,6 +10,7 @@ mod detect;
 pub mod ds9;
 mod ecsv;
 mod fits;
+mod ipac;
 mod ipc;
 mod parquet;
 mod stdin;
@@ -118,6 +119,7 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
             (Box::new(csv::open_csv(path, TextLayout { delimiter: b'\t', gzip }, batch_size)?), None)
         }
         Some(InputFormat::Ecsv) => (Box::new(csv::open_ecsv(path, gzip, batch_size)?), None),
+        Some(InputFormat::Ipac) => (Box::new(ipac::open_ipac(path, csv::open_bytes(path, gzip)?, batch_size)?), None),
         // A file that does not start as Parquet but ends as one is a damaged Parquet file: its
         // reader says what is wrong. Anything else is no format angcut reads, and says so.
         None if !ends_as_parquet(&mut file) => return Err(unknown_format(path, &head[..read])),
@@ -132,8 +134,7 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
 }
 
 /// The formats angcut reads, as its messages list them.
-pub const FORMATS_READ: &str =
-    "Parquet, Arrow IPC (file or stream), FITS binary tables (also .fits.gz), CSV, TSV and ECSV (also gzipped)";
+pub const FORMATS_READ: &str = "Parquet, Arrow IPC (file or stream), FITS binary tables (also .fits.gz), CSV, TSV, ECSV and IPAC tables (also gzipped)";
 
 /// The error for a file of no format angcut reads, saying what it looks like if that is known.
 pub(crate) fn unknown_format(path: &Path, head: &[u8]) -> Error {
