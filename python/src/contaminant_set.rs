@@ -69,6 +69,7 @@ const PYTHON_NAMES: OptionNames = OptionNames {
     radius_from_mag: "radius_col=", // no magnitude rule here
     clamps: "a smaller radius",
     id_column: "id_column=",
+    hdu: "hdu=",
 };
 
 #[pyclass(module = "angcut._angcut", name = "ContaminantSet", frozen)]

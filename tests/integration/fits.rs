@@ -344,3 +344,25 @@ fn a_fits_to_fits_cut_copies_the_kept_rows_and_the_header_as_they_are() {
     assert_eq!(got.column_by_name("scaled").unwrap().null_count(), all.column_by_name("scaled").unwrap().null_count());
     assert_eq!(leftovers(dir.path(), &["flagged.fits", "kept.fits", "near.fits", "stars.csv"]), Vec::<String>::new());
 }
+
+/// Coordinates not in the table read but in another table of the file: the message says which
+/// HDU has them and how to choose it, for the objects and for the contaminants; chosen, it cuts.
+#[test]
+fn coordinates_in_another_hdu_are_pointed_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    let two = fixture("two_tables.fits");
+    stream(&two, &out, &fixture("hip2_bright.parquet"), &["--maxsep", "1deg"])
+        .code(2)
+        .stderr(predicates::str::contains("HDU 2 ('STARS') has 'RAJ2000' and 'DEJ2000': give --hdu 2"));
+    stream(&fixture("objects.parquet"), &out, &two, &["--maxsep", "1deg"])
+        .code(2)
+        .stderr(predicates::str::contains("give --contaminant-hdu 2"));
+    assert!(!out.exists());
+    stream(&fixture("objects.parquet"), &out, &two, &["--maxsep", "1deg", "--contaminant-hdu", "2"]).success();
+    let chosen = read_parquet(&out).num_rows();
+    let direct = dir.path().join("direct.parquet");
+    stream(&fixture("objects.parquet"), &direct, &fixture("hip2_bright4.fits"), &["--maxsep", "1deg"]).success();
+    assert_eq!(chosen, read_parquet(&direct).num_rows());
+    assert!(chosen < 20_000);
+}

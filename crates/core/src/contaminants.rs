@@ -10,7 +10,9 @@ use crate::angle::Angle;
 use crate::columns::{Axis, CoordinateColumns, find_named_column, position, read_f64};
 use crate::error::Error;
 use crate::io::read::ds9::is_region_file;
-use crate::io::read::{ArrowSource, BatchSource, HduChoice, InputFormat, ParquetCatalog, open_catalogue};
+use crate::io::read::{
+    ArrowSource, BatchSource, HduChoice, InputFormat, ParquetCatalog, open_catalogue, point_to_other_table,
+};
 use crate::kernel::{ContaminantIndex, KernelChoice};
 use crate::motion::{check_year, propagate};
 use crate::shape::{Ellipse, Region, Shape};
@@ -166,6 +168,7 @@ pub struct OptionNames {
     pub radius_from_mag: &'static str,
     pub clamps: &'static str,
     pub id_column: &'static str,
+    pub hdu: &'static str,
 }
 
 impl OptionNames {
@@ -178,6 +181,7 @@ impl OptionNames {
         radius_from_mag: "--radius-from-mag",
         clamps: "--min-radius or --max-radius",
         id_column: "--contaminant-id",
+        hdu: "--contaminant-hdu",
     };
 }
 
@@ -363,7 +367,10 @@ impl ContaminantSet {
             )));
         }
         let opened = open_catalogue(path, 65_536, spec.hdu.as_ref())?;
-        let columns = SpecColumns::find(&opened.source.schema(), spec)?;
+        let axes = (spec.ra.as_deref(), spec.dec.as_deref());
+        let flags = (spec.names.ra, spec.names.dec);
+        let point = |e| point_to_other_table(e, opened.source.as_ref(), axes, flags, spec.names.hdu);
+        let columns = SpecColumns::find(&opened.source.schema(), spec).map_err(point)?;
         // Parquet decodes only the columns needed; the other formats are read whole (star lists).
         let source: Box<dyn BatchSource> = if opened.format == InputFormat::Parquet {
             drop(opened);

@@ -16,7 +16,7 @@ use crate::cut::{BatchCutter, Selection};
 use crate::error::{Error, panic_message};
 use crate::io::paths::CreatedDirs;
 pub use crate::io::paths::FileTask;
-use crate::io::read::{Catalogue, open_catalogue};
+use crate::io::read::{Catalogue, open_catalogue, point_to_other_table};
 use crate::io::write::{BatchSink, FinishedOutput, OutputSettings, commit_all, create_sink};
 use crate::kernel::KernelChoice;
 use crate::kernel::{ContaminantIndex, Kernel};
@@ -231,7 +231,9 @@ fn stream(
             None => {
                 // Found once: every other input must have the same columns.
                 let axes = (job.ra.as_deref(), job.dec.as_deref());
-                columns = Some(CoordinateColumns::resolve(&schema, &name, axes.0, axes.1, ("--ra", "--dec"))?);
+                let found = CoordinateColumns::resolve(&schema, &name, axes.0, axes.1, ("--ra", "--dec"));
+                let point = |e| point_to_other_table(e, catalogue.source.as_ref(), axes, ("--ra", "--dec"), "--hdu");
+                columns = Some(found.map_err(point)?);
                 first = Some((catalogue, name));
             }
             Some((first, first_name)) => {

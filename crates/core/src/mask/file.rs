@@ -142,6 +142,7 @@ const LAYER_OPTION_NAMES: OptionNames = OptionNames {
     radius_from_mag: "radius_from_mag",
     clamps: "min_radius or max_radius",
     id_column: "id",
+    hdu: "hdu",
 };
 
 impl MaskSpec {

@@ -23,7 +23,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use tempfile::NamedTempFile;
 
 use super::bounded_file::read_exact_at;
-use super::{BatchSource, Parts};
+use super::{BatchSource, OtherTable, Parts};
 use crate::error::Error;
 use crate::io::UNIT_KEY;
 use crate::io::fits::{
@@ -66,6 +66,9 @@ pub struct FitsCatalog {
     heap: (u64, u64),
     /// The table's header cards, one per line, for [`BatchSource::pass_rows_through`].
     header: String,
+    /// The HDU read, and the file as cfitsio opened it (a `.fits.gz`'s decompressed copy).
+    hdu: usize,
+    opened: PathBuf,
     // The decompressed copy of a `.fits.gz`, deleted when the catalogue is dropped (after `handle`).
     _decompressed: Option<NamedTempFile>,
 }
@@ -136,6 +139,8 @@ impl FitsCatalog {
             started: false,
             heap: (heap_start, heap_end),
             header: header.join("\n"),
+            hdu: index,
+            opened: opened.to_path_buf(),
             _decompressed: decompressed,
         })
     }
@@ -184,6 +189,33 @@ impl FitsCatalog {
 impl BatchSource for FitsCatalog {
     fn path(&self) -> &Path {
         &self.table.path
+    }
+
+    /// The file's other binary tables, read from their headers (a fresh handle: this one stays
+    /// where the rows are).
+    fn other_tables(&self) -> Vec<OtherTable> {
+        let Ok(mut handle) = FitsHandle::open(&self.opened, false) else { return Vec::new() };
+        let Ok(kinds) = handle.hdus() else { return Vec::new() };
+        let mut tables = Vec::new();
+        for (hdu, kind) in kinds.into_iter().enumerate() {
+            if hdu == self.hdu || kind != HduKind::BinaryTable || handle.move_to(hdu).is_err() {
+                continue;
+            }
+            let Ok(cards) = handle.cards() else { continue };
+            let parsed: Vec<(String, Option<crate::io::fits::CardValue>)> =
+                cards.iter().map(|c| crate::io::fits::parse_card(c)).collect();
+            let text = |key: &str| {
+                parsed.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_ref()?.text().map(str::to_string))
+            };
+            let fields =
+                parsed.iter().find(|(k, _)| k == "TFIELDS").and_then(|(_, v)| v.as_ref()?.number()).unwrap_or(0.0);
+            let columns = (1..=fields as usize)
+                .filter_map(|n| text(&format!("TTYPE{n}")))
+                .map(|n| n.trim().to_string())
+                .collect();
+            tables.push(OtherTable { hdu, name: text("EXTNAME").map(|n| n.trim().to_string()), columns });
+        }
+        tables
     }
 
     fn schema(&self) -> SchemaRef {

@@ -21,13 +21,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 
 pub use detect::{Detected, InputFormat};
 pub use fits::{FitsCatalog, HduChoice};
 pub use parquet::{ParquetCatalog, open_file};
 
+use crate::columns::CoordinateColumns;
 use crate::error::{Error, panic_message};
 use crate::io::is_stdio;
 use csv::TextLayout;
@@ -55,6 +56,52 @@ pub trait BatchSource: Send {
     fn pass_rows_through(&mut self, _decoded: &[usize]) -> Option<SchemaRef> {
         None
     }
+    /// The file's other tables, for a message when the columns asked for are not in this one:
+    /// each as the HDU number that chooses it, its EXTNAME if any, and its column names (only a
+    /// FITS file has several).
+    fn other_tables(&self) -> Vec<OtherTable> {
+        Vec::new()
+    }
+}
+
+/// `error`, if it is a coordinate column not found in `source`'s table, told which of the file's
+/// other tables has the coordinates (by the same rule, [`CoordinateColumns::resolve`]) and the
+/// option (`hdu_option`, e.g. `--hdu`) that chooses it.
+pub fn point_to_other_table(
+    error: Error,
+    source: &dyn BatchSource,
+    axes: (Option<&str>, Option<&str>),
+    flags: (&str, &str),
+    hdu_option: &str,
+) -> Error {
+    let Error::Column { path, what, available } = error else { return error };
+    let found = source.other_tables().into_iter().find_map(|table| {
+        let fields: Vec<Field> = table.columns.iter().map(|c| Field::new(c, DataType::Float64, true)).collect();
+        let columns = CoordinateColumns::resolve(&Schema::new(fields), &path, axes.0, axes.1, flags).ok()?;
+        Some((table, columns))
+    });
+    let what = match found {
+        Some((table, columns)) => {
+            let named = table.name.map_or(String::new(), |name| format!(" ('{name}')"));
+            format!(
+                "{what}; HDU {}{named} has '{}' and '{}': give {hdu_option} {}",
+                table.hdu, columns.ra_name, columns.dec_name, table.hdu
+            )
+        }
+        None => what,
+    };
+    Error::Column { path, what, available }
+}
+
+/// Another table of a file than the one read (see [`BatchSource::other_tables`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherTable {
+    /// Its HDU number (`--hdu N`).
+    pub hdu: usize,
+    /// Its EXTNAME, if it has one.
+    pub name: Option<String>,
+    /// Its columns' names.
+    pub columns: Vec<String>,
 }
 
 /// Consecutive parts of a source's rows, each readable on its own (see [`BatchSource::parts`]).
