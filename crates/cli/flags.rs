@@ -18,7 +18,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "angcut",
-    version,
+    version = env!("ANGCUT_VERSION"),
     about = "Remove catalogue objects near contaminants on the sky, streaming Parquet."
 )]
 pub struct Cli {
@@ -40,6 +40,16 @@ pub enum Command {
     Area(AreaArgs),
     /// Write a deterministic synthetic catalogue (for tests and benchmarks).
     Gen(GenArgs),
+    /// Print a shell completion script to standard output: `angcut completions bash > ~/.local/share/bash-completion/completions/angcut`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output: `angcut man | man -l -`, or `angcut man stream`.
+    Man {
+        /// The subcommand whose page to print (stream, randoms, area, gen) [default: angcut's own].
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Debug, ClapArgs)]
@@ -350,6 +360,10 @@ pub enum Args {
     },
     /// `angcut gen`: a synthetic catalogue to write.
     Gen { output: PathBuf, catalogue: Catalogue },
+    /// `angcut completions`: the shell to print a completion script for.
+    Completions(clap_complete::Shell),
+    /// `angcut man`: the page to print (angcut's own, or a subcommand's).
+    Man(Option<String>),
     /// `angcut area`: the mask file, the order, the epoch, whether to write JSON, and where to
     /// write the mask as pixels.
     Area { masks: PathBuf, order: Option<u8>, epoch: Option<f64>, json: bool, products: ProductPaths },
@@ -360,6 +374,8 @@ pub fn parse() -> Args {
     match Cli::parse().command {
         Command::Stream(args) => args.into_args(),
         Command::Randoms(args) => args.into_args(),
+        Command::Completions { shell } => Args::Completions(shell),
+        Command::Man { subcommand } => Args::Man(subcommand),
         Command::Area(args) => Args::Area {
             masks: args.masks,
             order: args.order,

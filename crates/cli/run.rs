@@ -15,7 +15,9 @@ use angcut::stats::{area_record, record_json};
 use angcut::stream_file_with_progress;
 use angcut::synthetic::write_catalogue;
 
-use crate::flags::Args;
+use clap::CommandFactory;
+
+use crate::flags::{Args, Cli};
 use crate::progress::ProgressLine;
 
 /// Runs the parsed command; errors carry the library's context (file, column, row).
@@ -66,6 +68,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             } else {
                 print!("{}", report.table());
             }
+            Ok(())
+        }
+        Args::Completions(shell) => {
+            clap_complete::generate(shell, &mut Cli::command(), "angcut", &mut std::io::stdout());
+            Ok(())
+        }
+        Args::Man(subcommand) => {
+            let command = Cli::command();
+            let page = match subcommand {
+                None => command,
+                Some(name) => {
+                    let Some(sub) = command.find_subcommand(&name) else {
+                        let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+                        let message = format!("'{name}' is no subcommand of angcut: {}", names.join(", "));
+                        return Err(angcut::Error::Usage(message).into());
+                    };
+                    // Its page named as man(1) names subcommands' pages: angcut-stream(1).
+                    let page_name = format!("angcut-{name}");
+                    sub.clone().name(page_name).version(command.get_version().unwrap_or_default().to_string())
+                }
+            };
+            let mut out = Vec::new();
+            clap_mangen::Man::new(page)
+                .render(&mut out)
+                .map_err(|source| angcut::Error::Io { path: "-".into(), source })?;
+            std::io::Write::write_all(&mut std::io::stdout(), &out)
+                .map_err(|source| angcut::Error::Io { path: "-".into(), source })?;
             Ok(())
         }
         Args::Gen { output, catalogue } => {

@@ -1,6 +1,7 @@
 //! The end-to-end tests of the `angcut` binary, in one test binary (ripgrep's layout): one link
 //! instead of one per file, which was most of a fresh `cargo test`'s time.
 
+mod cli;
 mod cut;
 mod errors;
 mod faults;

@@ -261,8 +261,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parser_never_panics(text in "\\PC{0,20}") {
-            let _ = text.parse::<Angle>();
+        fn any_text_parses_to_a_finite_angle_or_says_why(text in "\\PC{0,20}") {
+            match text.parse::<Angle>() {
+                Ok(angle) => {
+                    prop_assert!(angle.radians().is_finite(), "{text:?} -> {angle:?}");
+                    prop_assert!(text.chars().any(|c| c.is_ascii_digit()), "{text:?} has no number");
+                }
+                Err(error) => prop_assert!(!error.to_string().is_empty()),
+            }
         }
 
         #[test]

@@ -3,9 +3,13 @@
 //! Removes the objects of a sky catalogue that lie within an angular radius of any contaminant
 //! (bright stars, artefacts, other sources), streaming Parquet in and out with bounded memory.
 //!
-//! The pieces, one concern each, each importing only those listed before it:
+//! The pieces, one concern each, each importing only those listed before it (the order is
+//! checked by `tests/layering.rs`):
+//! - [`rng`]: the seeded random stream (SplitMix64) of randoms and synthetic catalogues.
 //! - [`angle`]: angles with units (`30arcsec`, `1deg`, ...); [`sky`]: unit vectors and the one
-//!   exact "near" predicate; [`star_mask`]: radii from magnitudes, as bright-star masks are made.
+//!   exact "near" predicate; [`shape`]: circles, ellipses, boxes and polygons, each with its exact
+//!   test; [`motion`]: proper motions; [`star_mask`]: radii from magnitudes, as bright-star masks
+//!   are made.
 //! - [`kernel`]: brute-force, k-d tree and grid kernels behind [`ContaminantIndex`] (sky
 //!   geometry and angles only).
 //! - [`error`]: the library's [`Error`], naming the file, column and row.
@@ -13,11 +17,14 @@
 //! - [`io`]: reading any catalogue by its content ([`io::read`]), writing outputs that appear
 //!   whole or not at all ([`io::write`]), several inputs and directories ([`io::paths`]).
 //! - [`contaminants`]: the contaminant set with its radii, [`ContaminantSet`].
+//! - [`mask`]: survey masks: layers of shapes and pixel maps (HealSparse, HEALPix, MOC) in one
+//!   index and one bit column; their area, and the mask written as a MOC, HealSparse map or PNG.
 //! - [`cut`]: what one batch becomes (kept rows, rejected rows, flag and nearest columns): the
 //!   one cut rule that the command line, the library and Python all use.
-//! - [`pipeline`]: the reader / workers / ordered writer stream.
+//! - [`pipeline`]: the reader lanes / workers / ordered writer stream.
 //! - [`plan`]: what a user asks for ([`StreamOptions`]), checked once into a [`StreamJob`].
-//! - [`job`]: running a job, [`stream_file`]; [`stats`]: its summary as JSON.
+//! - [`job`]: running a job, [`stream_file`]; [`randoms`]: random points through the same mask
+//!   and pipeline; [`stats`]: a run's summary as JSON.
 //!
 //! ```
 //! use angcut::{ContaminantIndex, KernelChoice, SearchRadius, unit_vector};

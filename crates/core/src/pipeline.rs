@@ -36,7 +36,8 @@ use crate::io::write::{BatchSink, FinishedOutput};
 /// How the pipeline runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipelineOptions {
-    /// Worker threads cutting batches (the reader and writer have a thread each besides).
+    /// Threads of the pool that decodes (a source in parts: up to this many reader lanes), cuts
+    /// and encodes; the writer, and a source's single reader lane, have a thread each besides.
     pub threads: usize,
     /// Batches read but not yet written, at most; `None` means `2 x threads + 2`.
     pub max_in_flight: Option<usize>,
@@ -178,7 +179,7 @@ fn run_with(
 
 /// Streams any Arrow reader through `cutter` into any Arrow writer: Parquet's `ArrowWriter`, the
 /// IPC `FileWriter`/`StreamWriter`, a CSV writer, or your own [`RecordBatchWriter`]. The same
-/// reader thread, workers and ordered writer as `angcut stream`; the writer gets the selected
+/// reader lane, workers and ordered writer as `angcut stream`; the writer gets the selected
 /// rows in their original order, of `cutter.output_schema()`, and is not closed (that is yours
 /// to do once this returned `Ok`). Rows for a rejected output, if `cutter` makes them, are not
 /// written: use [`run`] with a second sink for those.

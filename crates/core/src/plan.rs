@@ -3,8 +3,11 @@
 //! [`StreamOptions::plan`] checks every rule that does not need the data and returns a
 //! [`StreamJob`], which the job trusts without checking again.
 //!
-//! Every rule about how options combine lives here, once, for every front door: which paths are
-//! inputs and outputs, what `-` may stand for, where radii come from, which output options apply.
+//! The rules about how options combine are checked here, once, for every front door: which paths
+//! are inputs and outputs, what `-` may stand for, which output options apply. Three are kept by
+//! the type they decide and called from here: how radius options combine
+//! ([`crate::contaminants::RadiusOptions::model`]), which layers cut ([`MaskCut::choose`]) and which
+//! rows each output gets ([`Selection::from_flags`]).
 
 use std::path::{Path, PathBuf};
 

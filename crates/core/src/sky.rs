@@ -281,11 +281,24 @@ mod tests {
         }
 
         /// Close pairs at every scale, placed on purpose near the boundary.
+        /// A radius parses exactly when its value lies in (0, 180deg], and then to that value.
         #[test]
-        fn a_parsed_radius_lies_in_its_range(text in "[-+]?[0-9.e]{1,8} ?(deg|arcmin|arcsec|mas|rad|'|)") {
-            if let Ok(radius) = SearchRadius::parse(&text) {
-                let radians = radius.angle().radians();
-                prop_assert!(radians > 0.0 && radians <= PI, "{text} -> {radius:?}");
+        fn a_radius_parses_exactly_when_it_lies_in_range(
+            value in -10.0f64..1.0e6,
+            (unit, per) in proptest::sample::select(vec![
+                ("deg", PI / 180.0), ("arcmin", PI / 10_800.0), ("arcsec", PI / 648_000.0),
+                ("mas", PI / 648_000_000.0), ("rad", 1.0), ("'", PI / 10_800.0),
+            ]),
+        ) {
+            let text = format!("{value}{unit}");
+            let radians = value * per;
+            match SearchRadius::parse(&text) {
+                Ok(radius) => {
+                    let got = radius.angle().radians();
+                    prop_assert!(radians > 0.0 && radians <= PI * (1.0 + 1e-15), "{text} accepted");
+                    prop_assert!((got - radians).abs() <= 1e-12 * radians, "{text} -> {got} not {radians}");
+                }
+                Err(_) => prop_assert!(!(radians > 0.0 && radians < PI * (1.0 - 1e-15)), "{text} refused"),
             }
         }
 

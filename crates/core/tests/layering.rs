@@ -59,6 +59,22 @@ fn rust_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// What is wrong with the imports of the file of `module` whose text is `text`: a module missing
+/// from [`LAYERS`], an import that points up the list, or one of no module.
+fn violations(file: &str, module: &str, text: &str) -> Vec<String> {
+    let Some(layer) = LAYERS.iter().position(|m| *m == module) else {
+        return vec![format!("{file}: module '{module}' is not in LAYERS")];
+    };
+    imports(text)
+        .into_iter()
+        .filter_map(|import| match LAYERS.iter().position(|m| *m == import) {
+            Some(at) if at <= layer => None,
+            Some(_) => Some(format!("{file}: '{module}' imports '{import}', a layer above it")),
+            None => Some(format!("{file}: imports 'crate::{import}', which is no module")),
+        })
+        .collect()
+}
+
 #[test]
 fn every_module_imports_only_the_layers_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -72,20 +88,8 @@ fn every_module_imports_only_the_layers_below_it() {
         if module == "lib" {
             continue;
         }
-        let Some(layer) = LAYERS.iter().position(|m| *m == module) else {
-            wrong.push(format!("{}: module '{module}' is not in LAYERS", relative.display()));
-            continue;
-        };
         let text = std::fs::read_to_string(file).expect("a readable source file");
-        for import in imports(&text) {
-            match LAYERS.iter().position(|m| *m == import) {
-                Some(at) if at <= layer => {}
-                Some(_) => {
-                    wrong.push(format!("{}: '{module}' imports '{import}', a layer above it", relative.display()))
-                }
-                None => wrong.push(format!("{}: imports 'crate::{import}', which is no module", relative.display())),
-            }
-        }
+        wrong.extend(violations(&relative.display().to_string(), &module, &text));
     }
     assert!(wrong.is_empty(), "imports against the layering:\n{}", wrong.join("\n"));
 }
@@ -94,4 +98,13 @@ fn every_module_imports_only_the_layers_below_it() {
 fn the_check_sees_an_import_that_points_up() {
     let text = "use crate::sky::UnitVector;\n// use crate::job::nothing;\nfn f() -> crate::Angle { todo!() }\n#[cfg(test)]\nmod tests {\n    use crate::job::Summary;\n}\n";
     assert_eq!(imports(text), vec!["sky".to_string(), "angle".to_string()]);
+    // The same imports are fine in a module above them, refused in one below, and a module or
+    // an import that is not in the list is named.
+    assert!(violations("kernel/mod.rs", "kernel", text).is_empty());
+    assert_eq!(violations("angle.rs", "angle", text), ["angle.rs: 'angle' imports 'sky', a layer above it"]);
+    assert_eq!(violations("new.rs", "new", text), ["new.rs: module 'new' is not in LAYERS"]);
+    assert_eq!(
+        violations("job.rs", "job", "use crate::nowhere::X;\n"),
+        ["job.rs: imports 'crate::nowhere', which is no module"]
+    );
 }

@@ -8,7 +8,7 @@
 //! cells wholly inside and, of the 4 sub-cells of each cell on the edge, those in which a point
 //! is inside (by the same exact test the cut uses). Ellipses, boxes and polygons (catalogue
 //! ellipse layers, DS9 region layers) are bounded by cdshealpix's exact polygon coverage of
-//! great-circle polygons inside and around them ([`shape_cells`]), and a region file's excluded
+//! great-circle polygons inside and around them, and a region file's excluded
 //! shapes are taken out of its included ones. Layers are unions of their shapes, so overlaps
 //! count once.
 

@@ -1,0 +1,42 @@
+//! The command line as people expect it (ripgrep's way): `--version` naming the build, shell
+//! completions and man pages generated from the same definitions as the flags.
+
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+
+use crate::support::*;
+
+#[test]
+fn version_names_the_commit_and_target() {
+    let out = angcut().arg("--version").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(text.starts_with(&format!("angcut {} (commit ", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(text.contains("linux") || text.contains("darwin") || text.contains("windows"), "{text}");
+}
+
+#[test]
+fn completions_cover_every_subcommand_and_flag() {
+    let bash = angcut().args(["completions", "bash"]).output().unwrap();
+    let bash = String::from_utf8(bash.stdout).unwrap();
+    for word in ["_angcut", "randoms", "area", "--maxsep", "--mask-bits", "--healsparse", "--density"] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    angcut().args(["completions", "zsh"]).assert().success().stdout(contains("#compdef angcut"));
+    angcut().args(["completions", "fish"]).assert().success().stdout(contains("complete -c angcut"));
+    angcut().args(["completions", "tcsh"]).assert().code(2);
+}
+
+#[test]
+fn man_pages_are_roff_for_angcut_and_each_subcommand() {
+    angcut().arg("man").assert().success().stdout(contains(".SH NAME").and(contains("randoms")));
+    let stream = angcut().args(["man", "stream"]).output().unwrap();
+    let page = String::from_utf8(stream.stdout).unwrap();
+    assert!(page.contains(".TH angcut\\-stream 1") || page.contains(".TH angcut-stream 1"), "{}", &page[..300]);
+    assert!(page.contains("\\-\\-maxsep") && page.contains("\\-\\-cut\\-layers"));
+    angcut()
+        .args(["man", "nope"])
+        .assert()
+        .code(2)
+        .stderr(contains("'nope' is no subcommand of angcut: stream, randoms"));
+}
