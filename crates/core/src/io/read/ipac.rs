@@ -113,6 +113,8 @@ pub(super) fn open_ipac(
         fields.push(Field::new(&name, data_type.clone(), true).with_metadata(metadata));
         columns.push(Column { name, data_type, span: bars[k] + 1..bars[k + 1], null });
     }
+    // As for CSV: a wide table's batches are shorter, so that its builders stay bounded.
+    let batch_size = batch_size.min(super::csv::TEXT_BATCH_VALUES / columns.len()).max(1);
     Ok(IpacSource {
         path: path.to_path_buf(),
         schema: Arc::new(Schema::new(fields)),
