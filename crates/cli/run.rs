@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let job = options.plan()?;
             let summary = with_progress(quiet, |progress| generate_with_progress(&job, progress))?;
             if let Some(path) = &stats_json {
-                write_stats(path, &angcut::stats::summary_json(job.stream_job(), &summary.summary))?;
+                write_stats(path, &angcut::stats::randoms_json(&job, &summary))?;
             }
             if !quiet {
                 eprintln!("{}", summary.line());

@@ -217,9 +217,20 @@ fn randoms_get_the_bits_the_data_get_from_the_same_mask() {
     let randoms = |out: &Path, extra: &[&str]| {
         angcut().arg("randoms").arg(out).args(["--rows", "30000", "--seed", "8"]).args(extra).assert()
     };
-    randoms(&path("masked.parquet"), &["--masks", mask.to_str().unwrap(), "--mask-bits", "bits"])
-        .success()
-        .stderr(contains("drew 30000 randoms in the footprint's 123.3303 deg2 (seed 8)"));
+    let stats = path("stats.json");
+    let stats_flag = ["--stats-json", stats.to_str().unwrap()];
+    randoms(
+        &path("masked.parquet"),
+        &["--masks", mask.to_str().unwrap(), "--mask-bits", "bits", stats_flag[0], stats_flag[1]],
+    )
+    .success()
+    .stderr(contains("drew 30000 randoms in the footprint's 123.3303 deg2 (seed 8)"));
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(
+        json.contains("\"randoms\": {\"seed\": 8, \"rows\": 30000, \"area_deg2\": 123.33")
+            && json.contains("\"footprint\": true"),
+        "{json}"
+    );
     // The mask's `outside` layer makes a footprint that the randoms are drawn in: the same
     // points unmasked are drawn with the same mask, cutting only the layer no random is in.
     let footprint = ["--masks", mask.to_str().unwrap(), "--cut-layers", "outside", "--threads", "1"];

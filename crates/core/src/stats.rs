@@ -95,6 +95,25 @@ pub fn summary_json(job: &StreamJob, summary: &Summary) -> String {
     record_json(&summary_record(job, summary))
 }
 
+/// A randoms run's summary (`angcut randoms --stats-json`): the stream's, and how the points were
+/// drawn (seed, rows, the area they were drawn in, whether a footprint bounded it).
+pub fn randoms_json(job: &crate::randoms::RandomsJob, summary: &crate::randoms::RandomsSummary) -> String {
+    use Value::{Bool, Int, Number, Record};
+    let mut record = summary_record(job.stream_job(), &summary.summary);
+    if let Record(fields) = &mut record {
+        fields.push((
+            "randoms",
+            Record(vec![
+                ("seed", Int(summary.seed)),
+                ("rows", Int(summary.summary.counts.read)),
+                ("area_deg2", Number(summary.area_deg2)),
+                ("footprint", Bool(summary.footprint)),
+            ]),
+        ));
+    }
+    record_json(&record)
+}
+
 /// The areas of a mask's layers (`angcut area --json`): the order, then per layer its name,
 /// bit, whether it is exact, its area and the cumulative area in deg² (lower, best, upper) and
 /// as a fraction of the sky, then the union's.
