@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, UInt8Array};
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 use crate::support::*;
@@ -260,6 +261,11 @@ fn randoms_get_the_bits_the_data_get_from_the_same_mask() {
     assert_eq!((first[0], first[1]), plain[0]);
     assert_eq!(csv.lines().count(), 30_001);
 
+    // Without a mask: the whole sky, and no cut to speak of.
+    angcut().arg("randoms").arg(path("sky.parquet")).args(["--rows", "5"]).assert().success().stderr(
+        contains("drew 5 randoms in the whole sky's 41252.9612 deg2 (seed 1); wrote 5 in")
+            .and(contains("kernel").not()),
+    );
     let refused = |args: &[&str], message: &str| {
         angcut()
             .arg("randoms")

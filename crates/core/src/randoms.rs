@@ -151,14 +151,18 @@ pub struct RandomsSummary {
 }
 
 impl RandomsSummary {
-    /// The line `angcut randoms` prints on success.
+    /// The line `angcut randoms` prints on success: what was drawn, and, through a mask, what
+    /// the cut did (without one, only what was written).
     pub fn line(&self) -> String {
         let within = if self.footprint { "the footprint's" } else { "the whole sky's" };
-        let drawn = format!(
-            "angcut: drew {} randoms in {within} {:.4} deg2 (seed {}); ",
-            self.summary.counts.read, self.area_deg2, self.seed
-        );
-        drawn + self.summary.line().trim_start_matches("angcut: ")
+        let c = &self.summary.counts;
+        let drawn =
+            format!("angcut: drew {} randoms in {within} {:.4} deg2 (seed {})", c.read, self.area_deg2, self.seed);
+        if self.summary.layers.is_empty() {
+            let rate = if self.summary.seconds > 0.0 { c.read as f64 / self.summary.seconds } else { 0.0 };
+            return format!("{drawn}; wrote {} in {:.3} s ({rate:.0} rows/s)", c.written, self.summary.seconds);
+        }
+        format!("{drawn}; {}", self.summary.line().trim_start_matches("angcut: "))
     }
 }
 
