@@ -316,6 +316,9 @@ pub enum Shape {
     Box(SkyBox),
     /// A polygon.
     Polygon(Polygon),
+    /// A ring: within the outer radius of the centre and not within the inner one (DS9's
+    /// `annulus`; several radii are the ring from the first to the last).
+    Annulus(UnitVector, SearchRadius, SearchRadius),
 }
 
 impl Shape {
@@ -327,6 +330,10 @@ impl Shape {
             Shape::Ellipse(e) => e.contains(p),
             Shape::Box(b) => b.contains(p),
             Shape::Polygon(polygon) => polygon.contains(p),
+            Shape::Annulus(centre, inner, outer) => {
+                let chord2 = crate::sky::chord2(p, centre);
+                outer.contains(chord2) && !inner.contains(chord2)
+            }
         }
     }
 
@@ -337,6 +344,7 @@ impl Shape {
             Shape::Ellipse(e) => e.cap,
             Shape::Box(b) => b.cap,
             Shape::Polygon(polygon) => polygon.cap,
+            Shape::Annulus(_, _, outer) => *outer,
         }
     }
 
@@ -348,6 +356,7 @@ impl Shape {
             Shape::Ellipse(e) => e.k_major.max(e.k_minor).sqrt().recip().atan(),
             Shape::Box(b) => b.half_along.min(b.half_across).atan(),
             Shape::Polygon(polygon) => polygon.inradius(),
+            Shape::Annulus(_, inner, outer) => (outer.angle().radians() - inner.angle().radians()) / 2.0,
         }
     }
 
@@ -358,6 +367,7 @@ impl Shape {
             Shape::Ellipse(e) => e.centre,
             Shape::Box(b) => b.centre,
             Shape::Polygon(polygon) => polygon.centre,
+            Shape::Annulus(centre, ..) => *centre,
         }
     }
 }

@@ -309,6 +309,23 @@ const ELLIPSE_SIDES: usize = 128;
 fn shape_cells(shape: &Shape, order: u8) -> Three {
     let shift = |depth: u8| 2 * u32::from(DEPTH_MAX - depth);
     let range = |depth: u8, hash: u64| hash << shift(depth)..(hash + 1) << shift(depth);
+    if let Shape::Annulus(centre, inner, outer) = shape {
+        // The outer circle less the inner one, as a hole: what is certainly in the ring is
+        // certainly in the outer circle and certainly out of the inner one.
+        let cells = |radius: &crate::sky::SearchRadius| {
+            let (lower, best, upper) = shape_cells(&Shape::Circle(*centre, *radius), order);
+            let best_depth = (order + SAMPLE_DEPTHS).min(DEPTH_MAX);
+            (union_of(order, lower), union_of(best_depth, best), union_of(order, upper))
+        };
+        let ((outer_lower, outer_best, outer_upper), (inner_lower, inner_best, inner_upper)) =
+            (cells(outer), cells(inner));
+        let ranges = |c: Cells| c.moc_ranges().iter().cloned().collect::<Vec<_>>();
+        return (
+            ranges(outer_lower.minus(&inner_upper)),
+            ranges(outer_best.minus(&inner_best)),
+            ranges(outer_upper.minus(&inner_lower)),
+        );
+    }
     let (mut lower, mut upper) = (Vec::new(), Vec::new());
     match shape {
         Shape::Circle(centre, radius) => {
@@ -320,12 +337,13 @@ fn shape_cells(shape: &Shape, order: u8) -> Three {
                 }
             }
         }
+        Shape::Annulus(..) => unreachable!("handled above"),
         Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) => {
             let (inside, around) = match shape {
                 Shape::Ellipse(e) => (e.outline(ELLIPSE_SIDES, false), e.outline(ELLIPSE_SIDES, true)),
                 Shape::Box(b) => (b.corners().to_vec(), b.corners().to_vec()),
                 Shape::Polygon(p) => (p.vertices(), p.vertices()),
-                Shape::Circle(..) => unreachable!("handled above"),
+                Shape::Circle(..) | Shape::Annulus(..) => unreachable!("handled above"),
             };
             // Which side is inside, told by the exact test at the south pole (cdshealpix would
             // otherwise guess it from the vertices).
@@ -555,6 +573,22 @@ mod tests {
             assert!(a.lower <= truth && truth <= a.upper, "{name}: {truth} not in {a:?}");
             assert!((a.best - truth).abs() / truth < 1e-3, "{name}: best {} vs {truth}", a.best);
             assert!((a.upper - a.lower) / truth < 0.05, "{name}: {a:?}");
+        }
+    }
+
+    /// A DS9 annulus is its ring: 2 pi (cos r1 - cos r2), about a pole too.
+    #[test]
+    fn an_annulus_area_is_its_ring() {
+        let cap =
+            |r: f64| 2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2);
+        for (ra, dec) in [(10.0, 20.0), (0.0, -89.9)] {
+            let (inner, outer) = (SearchRadius::parse("0.5deg").unwrap(), SearchRadius::parse("2deg").unwrap());
+            let ring = Shape::Annulus(unit_vector(ra, dec), inner, outer);
+            let mask = Mask::new(vec![shapes_layer(vec![(ring, false)])], KernelChoice::Auto).unwrap();
+            let a = area(&mask, None).unwrap().union;
+            let truth = cap(2.0) - cap(0.5);
+            assert!(a.lower <= truth && truth <= a.upper, "({ra}, {dec}): {truth} not in {a:?}");
+            assert!((a.best - truth).abs() / truth < 1e-3, "({ra}, {dec}): best {} vs {truth}", a.best);
         }
     }
 

@@ -1,7 +1,7 @@
-//! DS9 region files as mask layers: `circle`, `ellipse`, `box` and `polygon` in `fk5`/`icrs`
-//! (`J2000` means fk5), included or excluded (`-circle(...)`).
+//! DS9 region files as mask layers: `circle`, `ellipse`, `box`, `polygon` and `annulus` in
+//! `fk5`/`icrs` (`J2000` means fk5), included or excluded (`-circle(...)`).
 //!
-//! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (four
+//! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (five
 //! shapes, two sky frames, sizes with units, sexagesimal positions) is small. Angles mean what
 //! astropy's `regions` makes of the file: an ellipse or box at DS9 angle theta has its first
 //! axis (the first radius, the width) at position angle theta + 90deg, so theta = 0 lies along
@@ -179,6 +179,24 @@ fn shape(name: &str, args: &[&str]) -> Result<Shape, String> {
             let (width, height) = (size(args[2])?, size(args[3])?);
             SkyBox::new(ra, dec, width, height, Angle::from_degrees(theta + 90.0)).map(Shape::Box).map_err(error)
         }
+        "annulus" => {
+            // `annulus(x, y, r1, r2, ..., rn)` or `annulus(x, y, inner, outer, n=N)`: rings from
+            // one radius to the next, whose union is the ring from the first to the last.
+            let radii = match args.last() {
+                Some(last) if last.to_ascii_lowercase().starts_with("n=") => &args[2..args.len() - 1],
+                _ => args.get(2..).unwrap_or_default(),
+            };
+            if radii.len() < 2 {
+                return Err(format!("{} radii; an annulus takes 2 or more, growing", radii.len()));
+            }
+            let (ra, dec) = position(args[0], args[1])?;
+            let sizes = radii.iter().map(|r| size(r)).collect::<Result<Vec<Angle>, String>>()?;
+            if sizes.windows(2).any(|pair| pair[1] <= pair[0]) {
+                return Err("the radii of an annulus must grow".into());
+            }
+            let radius = |a: Angle| SearchRadius::new(a).map_err(|e| e.to_string());
+            Ok(Shape::Annulus(unit_vector(ra, dec), radius(sizes[0])?, radius(sizes[sizes.len() - 1])?))
+        }
         "polygon" => {
             if args.len() < 6 || !args.len().is_multiple_of(2) {
                 return Err(format!("{} arguments; a polygon takes 3 or more RA, Dec pairs", args.len()));
@@ -186,7 +204,14 @@ fn shape(name: &str, args: &[&str]) -> Result<Shape, String> {
             let vertices = args.chunks(2).map(|pair| position(pair[0], pair[1])).collect::<Result<Vec<_>, _>>()?;
             Polygon::new(&vertices).map(Shape::Polygon).map_err(error)
         }
-        _ => Err("not a shape angcut reads: circle, ellipse, box and polygon are (and -shape to exclude)".into()),
+        "panda" | "epanda" | "bpanda" => Err(
+            "sectors of annuli (panda, epanda, bpanda) are not read yet: circle, ellipse, box, polygon and annulus are"
+                .into(),
+        ),
+        _ => {
+            Err("not a shape angcut reads: circle, ellipse, box, polygon and annulus are (and -shape to exclude)"
+                .into())
+        }
     }
 }
 
@@ -341,6 +366,27 @@ mod tests {
         assert!(shape.contains(&unit_vector(101.9, 0.4)) && !shape.contains(&unit_vector(100.0, 0.6)));
     }
 
+    /// An annulus is its ring, whichever way DS9 or astropy regions wrote it: radii listed, or
+    /// inner, outer and n=.
+    #[test]
+    fn an_annulus_holds_its_ring() {
+        // The last as astropy regions 0.12 writes a CircleAnnulusSkyRegion (sizes in degrees).
+        let forms = [
+            "annulus(10,-89.5,30',1d,2d)",
+            "annulus(10,-89.5,30',2d,n=3)",
+            "annulus(10 -89.5 30' 2d)",
+            "annulus(10.00000000,-89.50000000,0.50000000,2.00000000)",
+        ];
+        for text in forms {
+            let Region { shape, .. } = one(text);
+            assert!(!shape.contains(&unit_vector(10.0, -89.5)), "{text}: the hole");
+            assert!(!shape.contains(&unit_vector(10.0, -89.5 + 0.49)), "{text}: inside the inner radius");
+            assert!(shape.contains(&unit_vector(10.0, -89.5 + 0.51)), "{text}: the ring");
+            assert!(shape.contains(&unit_vector(190.0, -89.0)), "{text}: across the pole, 1.5 deg away");
+            assert!(!shape.contains(&unit_vector(190.0, -87.9)), "{text}: beyond 2 deg");
+        }
+    }
+
     #[test]
     fn a_file_of_several_commands_excludes_comments_and_annotations() {
         let text = "# Region file format: DS9 version 4.1\n\
@@ -362,7 +408,10 @@ mod tests {
         let cases = [
             ("galactic\ncircle(0,0,1d)", 1, "the frame 'galactic' is not read"),
             ("circle(0,0,1d)", 1, "a region before any frame"),
-            ("fk5\n\nannulus(0,0,1d,2d)", 3, "annulus(0,0,1d,2d): not a shape angcut reads"),
+            ("fk5\n\nsegment(0,0,1d,2d)", 3, "segment(0,0,1d,2d): not a shape angcut reads"),
+            ("fk5\npanda(0,0,0,90,2,1d,2d,1)", 2, "sectors of annuli (panda, epanda, bpanda) are not read yet"),
+            ("fk5\nannulus(0,0,2d,1d)", 2, "the radii of an annulus must grow"),
+            ("fk5\nannulus(0,0,2d)", 2, "1 radii; an annulus takes 2 or more"),
             ("fk5\nellipse(0,0,1d,2d)", 2, "4 arguments; ellipse takes [5]"),
             ("fk5\npolygon(0,0,1,1)", 2, "a polygon takes 3 or more"),
             ("fk5\ncircle(0,0,5p)", 2, "is in pixels"),
