@@ -26,6 +26,15 @@ pub const STDOUT_NAME: &str = "<stdout>";
 /// and written back as TUNIT.
 pub(crate) const UNIT_KEY: &str = "unit";
 
+/// The names a Parquet file ends in (any case): what the writer takes as Parquet and what an
+/// `--out-dir` input directory is searched for.
+pub const PARQUET_EXTENSIONS: [&str; 3] = ["parquet", "pq", "parq"];
+
+/// Whether `path` is named as a Parquet file ([`PARQUET_EXTENSIONS`]).
+pub fn named_parquet(path: &Path) -> bool {
+    path.extension().is_some_and(|e| PARQUET_EXTENSIONS.iter().any(|p| e.eq_ignore_ascii_case(p)))
+}
+
 /// Whether `path` is `-`: stdin as an input, stdout as an output.
 pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == STDIO

@@ -77,7 +77,8 @@ pub fn plan_out_dir(inputs: &[PathBuf], out_dir: &Path, rejected_dir: Option<&Pa
         let mut found = Vec::new();
         find_parquet_files(input, &mut found)?;
         if found.is_empty() {
-            return Err(Error::Usage(format!("input directory {} holds no *.parquet files", input.display())));
+            let names = crate::io::PARQUET_EXTENSIONS.map(|e| format!("*.{e}")).join(", ");
+            return Err(Error::Usage(format!("input directory {} holds no Parquet files ({names})", input.display())));
         }
         for file in found {
             let relative = file.strip_prefix(input).unwrap_or(&file).to_path_buf();
@@ -119,8 +120,8 @@ fn resolve(path: &Path) -> Option<PathBuf> {
     }
 }
 
-/// Every `*.parquet` (or `*.pq`) file below `dir`, in name order, skipping names that start
-/// with `.` or `_`.
+/// Every Parquet file below `dir` (`*.parquet`, `*.pq`, `*.parq`: [`crate::io::PARQUET_EXTENSIONS`]),
+/// in name order, skipping names that start with `.` or `_`.
 fn find_parquet_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error> {
     let io_error = |source| Error::Io { path: dir.to_path_buf(), source };
     let mut entries = std::fs::read_dir(dir)
@@ -137,11 +138,8 @@ fn find_parquet_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error>
         let link = std::fs::symlink_metadata(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
         if link.is_dir() {
             find_parquet_files(&path, found)?;
-        } else if !link.is_symlink() || path.is_file() {
-            let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-            if matches!(extension.as_deref(), Some("parquet" | "pq")) {
-                found.push(path);
-            }
+        } else if (!link.is_symlink() || path.is_file()) && crate::io::named_parquet(&path) {
+            found.push(path);
         }
     }
     Ok(())
@@ -193,6 +191,7 @@ mod tests {
             "Norder=1/Dir=0/Npix=5.parquet",
             "Norder=1/Dir=0/Npix=12.parquet",
             "Norder=0/Dir=0/Npix=3.pq",
+            "Norder=0/Dir=0/Npix=4.PARQ",
             "_metadata",
             "Norder=0/.angcut-x.parquet.partial",
             "Norder=0/_common_metadata.parquet",
@@ -207,12 +206,14 @@ mod tests {
             outputs,
             [
                 PathBuf::from("Norder=0/Dir=0/Npix=3.pq"),
+                // Every name the writer takes as Parquet is found (`.parq` was once skipped).
+                PathBuf::from("Norder=0/Dir=0/Npix=4.PARQ"),
                 PathBuf::from("Norder=1/Dir=0/Npix=12.parquet"),
                 PathBuf::from("Norder=1/Dir=0/Npix=5.parquet"),
             ]
         );
-        assert_eq!(tasks[1].input, cat.join("Norder=1/Dir=0/Npix=12.parquet"));
-        assert_eq!(tasks[1].rejected, Some(dir.path().join("rej/Norder=1/Dir=0/Npix=12.parquet")));
+        assert_eq!(tasks[2].input, cat.join("Norder=1/Dir=0/Npix=12.parquet"));
+        assert_eq!(tasks[2].rejected, Some(dir.path().join("rej/Norder=1/Dir=0/Npix=12.parquet")));
     }
 
     #[test]
@@ -226,7 +227,9 @@ mod tests {
         assert!(message(&[a.clone(), b], &out).contains("would both be written to"));
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        assert!(message(std::slice::from_ref(&empty), &out).contains("holds no *.parquet files"));
+        assert!(
+            message(std::slice::from_ref(&empty), &out).contains("holds no Parquet files (*.parquet, *.pq, *.parq)")
+        );
         assert!(message(&[PathBuf::from("-")], &out).contains("stdin"));
         let inside = dir.path().join("a/clean/deeper");
         assert!(message(&[dir.path().join("a")], &inside).contains("is inside the input directory"));

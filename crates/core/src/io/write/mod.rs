@@ -58,7 +58,7 @@ impl OutputFormat {
         let extension = named.and_then(Path::extension).map(|e| e.to_string_lossy().to_ascii_lowercase());
         match (extension.as_deref(), gzip) {
             (Some("fits" | "fit" | "fts"), _) => Ok(OutputFormat::Fits),
-            (Some("parquet" | "pq" | "parq"), false) => Ok(OutputFormat::Parquet),
+            (Some(name), false) if crate::io::PARQUET_EXTENSIONS.contains(&name) => Ok(OutputFormat::Parquet),
             (Some("arrow" | "feather" | "ipc"), false) => Ok(OutputFormat::IpcFile),
             (Some("arrows"), false) => Ok(OutputFormat::IpcStream),
             (Some("csv"), false) => Ok(OutputFormat::Csv),
