@@ -231,8 +231,10 @@ pub struct OutputFlags {
     /// Output compression: zstd (level 1), zstd(N), snappy, lz4, gzip(N), brotli(N), none; Arrow IPC output takes none, lz4 and zstd(N). [default: zstd for Parquet, none for Arrow IPC]
     #[arg(long, value_parser = parse_compression)]
     pub compression: Option<OutputCompression>,
-    /// Output format: parquet, arrow (IPC file), arrow-stream or csv [default: from OUT's name: .parquet/.pq, .arrow/.feather/.ipc, .arrows, .csv; arrow-stream for '-'].
-    #[arg(long, value_name = "FORMAT", value_parser = parse_output_format)]
+    #[arg(long, value_name = "FORMAT", value_parser = parse_output_format, help = format!(
+        "Output format: {} [default: from OUT's name: .parquet/.pq/.parq, .arrow/.feather/.ipc, .arrows, .csv, .fits/.fits.gz; arrow-stream for '-']",
+        OutputFormat::NAMES
+    ))]
     pub output_format: Option<OutputFormat>,
     #[arg(long, value_name = "ROWS", value_parser = parse_count, help = format!("Rows per output row group (Parquet output only) [default: {DEFAULT_ROW_GROUP_SIZE}]"))]
     pub row_group_size: Option<usize>,

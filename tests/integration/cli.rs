@@ -40,3 +40,16 @@ fn man_pages_are_roff_for_angcut_and_each_subcommand() {
         .code(2)
         .stderr(contains("'nope' is no subcommand of angcut: stream, randoms"));
 }
+
+/// The help names what angcut reads and writes, from the same lists the code uses.
+#[test]
+fn help_names_every_format() {
+    let out = angcut().args(["stream", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains(&format!("Output format: {}", angcut::io::write::OutputFormat::NAMES)), "{help}");
+    assert!(
+        help.contains("fits")
+            && help.contains("ECSV or IPAC table")
+            && help.contains("'-' reads any of them from stdin")
+    );
+}

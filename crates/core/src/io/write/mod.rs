@@ -75,6 +75,11 @@ pub(crate) fn gzipped(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
+impl OutputFormat {
+    /// The names `--output-format` takes, as its help and its error list them.
+    pub const NAMES: &'static str = "parquet, arrow (IPC file), arrow-stream, csv or fits";
+}
+
 impl FromStr for OutputFormat {
     type Err = String;
 
@@ -85,7 +90,7 @@ impl FromStr for OutputFormat {
             "arrow-stream" | "ipc-stream" | "arrows" => Ok(OutputFormat::IpcStream),
             "csv" => Ok(OutputFormat::Csv),
             "fits" => Ok(OutputFormat::Fits),
-            _ => Err(format!("unknown output format '{text}': use parquet, arrow, arrow-stream, csv or fits")),
+            _ => Err(format!("unknown output format '{text}': use {}", OutputFormat::NAMES)),
         }
     }
 }
