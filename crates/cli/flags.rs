@@ -104,10 +104,10 @@ const STREAM_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, ClapArgs)]
 pub struct StreamArgs {
-    /// IN OUT: the object catalogue to cut (Parquet, Arrow IPC file or stream, FITS binary table (also .fits.gz), CSV/TSV with a header, ECSV or IPAC table, by content; '-' reads any of them from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, .csv, .fits, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of *.parquet files.
+    /// IN OUT: the object catalogue to cut (Parquet, Arrow IPC file or stream, FITS binary table (also .fits.gz), CSV/TSV with a header, ECSV or IPAC table, by content; '-' reads any of them from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, .csv, .fits, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of Parquet files (*.parquet, *.pq, *.parq).
     #[arg(value_names = ["IN", "OUT"], num_args = 1.., required = true)]
     pub paths: Vec<PathBuf>,
-    /// Cut every IN (a directory: every *.parquet file below it, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
+    /// Cut every IN (a directory: every Parquet file below it, *.parquet, *.pq or *.parq, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
     /// The contaminant positions: Parquet, Arrow IPC, FITS (also .fits.gz), CSV/TSV with a header, ECSV or IPAC table.
