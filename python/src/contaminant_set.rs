@@ -50,16 +50,6 @@ fn classify(index: &ContaminantIndex, ra: &[f64], dec: &[f64], on_invalid: OnInv
     })
 }
 
-/// A contaminant set and its index, built once and used for any number of calls.
-///
-/// ContaminantSet(ra, dec, radius=None, maxsep=None, radius_unit="arcsec", kernel="auto")
-///
-/// `ra`, `dec`: positions in degrees (any array-like). `maxsep`: the radius of every contaminant,
-/// a string with units ("30arcsec", "2.5arcmin", "1deg") or a number of degrees; with `radius`,
-/// the radius of those whose own radius is NaN. `radius`: each contaminant's own radius, in
-/// `radius_unit` (arcsec unless given, as everywhere in angcut: the command line's `--radius-unit`,
-/// `from_arrow`, `angcut.stream`). An object is near when its separation from some contaminant is strictly less
-/// than that contaminant's radius.
 /// What `ContaminantSet` and `ContaminantSet.from_arrow` call the options, for the core's messages.
 const PYTHON_NAMES: OptionNames = OptionNames {
     ra: "ra=",
@@ -72,6 +62,16 @@ const PYTHON_NAMES: OptionNames = OptionNames {
     hdu: "hdu=",
 };
 
+/// A contaminant set and its index, built once and used for any number of calls.
+///
+/// ContaminantSet(ra, dec, radius=None, maxsep=None, radius_unit="arcsec", kernel="auto")
+///
+/// `ra`, `dec`: positions in degrees (any array-like). `maxsep`: the radius of every contaminant,
+/// a string with units ("30arcsec", "2.5arcmin", "1deg") or a number of degrees; with `radius`,
+/// the radius of those whose own radius is NaN. `radius`: each contaminant's own radius, in
+/// `radius_unit` (arcsec unless given, as everywhere in angcut: the command line's `--radius-unit`,
+/// `from_arrow`, `angcut.stream`). An object is near when its separation from some contaminant is strictly less
+/// than that contaminant's radius.
 #[pyclass(module = "angcut._angcut", name = "ContaminantSet", frozen)]
 pub struct PyContaminantSet {
     pub set: ContaminantSet,
