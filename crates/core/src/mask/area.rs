@@ -338,9 +338,10 @@ fn shape_cells(shape: &Shape, order: u8) -> Three {
             }
         }
         Shape::Annulus(..) => unreachable!("handled above"),
-        Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) => {
+        Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) | Shape::Sector(_) => {
             let (inside, around) = match shape {
                 Shape::Ellipse(e) => (e.outline(ELLIPSE_SIDES, false), e.outline(ELLIPSE_SIDES, true)),
+                Shape::Sector(s) => (s.outline(ELLIPSE_SIDES, false), s.outline(ELLIPSE_SIDES, true)),
                 Shape::Box(b) => (b.corners().to_vec(), b.corners().to_vec()),
                 Shape::Polygon(p) => (p.vertices(), p.vertices()),
                 Shape::Circle(..) | Shape::Annulus(..) => unreachable!("handled above"),
@@ -587,6 +588,30 @@ mod tests {
             let mask = Mask::new(vec![shapes_layer(vec![(ring, false)])], KernelChoice::Auto).unwrap();
             let a = area(&mask, None).unwrap().union;
             let truth = cap(2.0) - cap(0.5);
+            assert!(a.lower <= truth && truth <= a.upper, "({ra}, {dec}): {truth} not in {a:?}");
+            assert!((a.best - truth).abs() / truth < 1e-3, "({ra}, {dec}): best {} vs {truth}", a.best);
+        }
+    }
+
+    /// A panda's sector is its share of the ring (the ring is symmetric about its centre), a pie
+    /// slice its share of the disc, also about a pole and across RA 0.
+    #[test]
+    fn a_sectors_area_is_its_share_of_the_ring() {
+        use crate::shape::Sector;
+        let cap =
+            |r: f64| 2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2);
+        let radius = |r: &str| SearchRadius::parse(r).unwrap();
+        let cases = [
+            (10.0, 20.0, Some("0.5deg"), 0.0, 90.0),
+            (0.0, -89.9, Some("0.5deg"), 300.0, 60.0),
+            (359.9, 0.0, None, 45.0, 270.0),
+        ];
+        for (ra, dec, inner, start, stop) in cases {
+            let sector = Sector::new(ra, dec, inner.map(radius), radius("2deg"), start, stop).unwrap();
+            let mask = Mask::new(vec![shapes_layer(vec![(Shape::Sector(sector), false)])], KernelChoice::Auto).unwrap();
+            let a = area(&mask, None).unwrap().union;
+            let share = (stop - start).rem_euclid(360.0) / 360.0;
+            let truth = share * (cap(2.0) - inner.map_or(0.0, |_| cap(0.5)));
             assert!(a.lower <= truth && truth <= a.upper, "({ra}, {dec}): {truth} not in {a:?}");
             assert!((a.best - truth).abs() / truth < 1e-3, "({ra}, {dec}): best {} vs {truth}", a.best);
         }

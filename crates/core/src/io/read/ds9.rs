@@ -1,7 +1,7 @@
-//! DS9 region files as mask layers: `circle`, `ellipse`, `box`, `polygon` and `annulus` in
-//! `fk5`/`icrs` (`J2000` means fk5), included or excluded (`-circle(...)`).
+//! DS9 region files as mask layers: `circle`, `ellipse`, `box`, `polygon`, `annulus` and `panda`
+//! in `fk5`/`icrs` (`J2000` means fk5), included or excluded (`-circle(...)`).
 //!
-//! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (five
+//! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (six
 //! shapes, two sky frames, sizes with units, sexagesimal positions) is small. Angles mean what
 //! astropy's `regions` makes of the file: an ellipse or box at DS9 angle theta has its first
 //! axis (the first radius, the width) at position angle theta + 90deg, so theta = 0 lies along
@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::angle::Angle;
 use crate::error::Error;
-use crate::shape::{Ellipse, Polygon, Region, Shape, SkyBox};
+use crate::shape::{Ellipse, Polygon, Region, Sector, Shape, SkyBox};
 use crate::sky::{SearchRadius, unit_vector};
 
 /// Shapes that mark a position or draw an annotation, with no area to mask.
@@ -204,14 +204,33 @@ fn shape(name: &str, args: &[&str]) -> Result<Shape, String> {
             let vertices = args.chunks(2).map(|pair| position(pair[0], pair[1])).collect::<Result<Vec<_>, _>>()?;
             Polygon::new(&vertices).map(Shape::Polygon).map_err(error)
         }
-        "panda" | "epanda" | "bpanda" => Err(
-            "sectors of annuli (panda, epanda, bpanda) are not read yet: circle, ellipse, box, polygon and annulus are"
+        "panda" => {
+            // `panda(x, y, start, stop, nangle, inner, outer, nradius)`: nangle x nradius sectors
+            // whose union is the sector from start to stop between inner and outer.
+            count(&[8])?;
+            let (ra, dec) = position(args[0], args[1])?;
+            let (start, stop) = (degrees(args[2])?, degrees(args[3])?);
+            let zero = args[5].trim_end_matches(['"', '\'', 'd', 'r']).parse::<f64>().is_ok_and(|r| r == 0.0);
+            let inner = match zero {
+                true => None,
+                false => Some(SearchRadius::new(size(args[5])?).map_err(|e| e.to_string())?),
+            };
+            let outer = SearchRadius::new(size(args[6])?).map_err(|e| e.to_string())?;
+            if (stop - start).abs() >= 360.0 {
+                return Ok(match inner {
+                    Some(inner) => Shape::Annulus(unit_vector(ra, dec), inner, outer),
+                    None => Shape::Circle(unit_vector(ra, dec), outer),
+                });
+            }
+            Sector::new(ra, dec, inner, outer, start, stop).map(Shape::Sector).map_err(error)
+        }
+        "epanda" | "bpanda" => Err("sectors of elliptical or box annuli (epanda, bpanda) are not read yet: \
+             circle, ellipse, box, polygon, annulus and panda are"
+            .into()),
+        _ => Err(
+            "not a shape angcut reads: circle, ellipse, box, polygon, annulus and panda are (and -shape to exclude)"
                 .into(),
         ),
-        _ => {
-            Err("not a shape angcut reads: circle, ellipse, box, polygon and annulus are (and -shape to exclude)"
-                .into())
-        }
     }
 }
 
@@ -387,6 +406,27 @@ mod tests {
         }
     }
 
+    /// A panda is the sector of its ring between its angles, as astropy regions maps DS9 sky
+    /// angles: theta 0 points west, 90 north (position angle theta - 90deg); a full turn is the
+    /// ring, an inner radius of 0 a pie slice.
+    #[test]
+    fn a_panda_holds_its_sector() {
+        // From theta 0 (west, PA 270) to 90 (north, PA 0), radii 1 to 2 deg, at the equator.
+        let Region { shape, .. } = one("panda(100,0,0,90,3,1d,2d,2)");
+        assert!(shape.contains(&unit_vector(98.5, 0.1)), "west, just north of the start");
+        assert!(shape.contains(&unit_vector(99.1, 1.2)), "north-west");
+        assert!(shape.contains(&unit_vector(99.95, 1.5)), "almost due north");
+        assert!(!shape.contains(&unit_vector(98.5, -0.1)), "south of west: outside the angles");
+        assert!(!shape.contains(&unit_vector(100.1, 1.5)), "east of north: outside the angles");
+        assert!(!shape.contains(&unit_vector(99.5, 0.5)), "inside the inner radius");
+        // Across 360: from theta 270 (south, PA 180) on through 0 (west): the south-west.
+        let Region { shape, .. } = one("panda(100,0,270,0,2,0,2d,1)");
+        assert!(shape.contains(&unit_vector(99.5, -0.5)), "south-west, a pie slice from the centre");
+        assert!(!shape.contains(&unit_vector(100.5, -0.5)), "south-east");
+        let Region { shape, .. } = one("panda(100,0,0,360,4,1d,2d,1)");
+        assert!(matches!(shape, Shape::Annulus(..)), "a full turn is the ring");
+    }
+
     #[test]
     fn a_file_of_several_commands_excludes_comments_and_annotations() {
         let text = "# Region file format: DS9 version 4.1\n\
@@ -409,7 +449,7 @@ mod tests {
             ("galactic\ncircle(0,0,1d)", 1, "the frame 'galactic' is not read"),
             ("circle(0,0,1d)", 1, "a region before any frame"),
             ("fk5\n\nsegment(0,0,1d,2d)", 3, "segment(0,0,1d,2d): not a shape angcut reads"),
-            ("fk5\npanda(0,0,0,90,2,1d,2d,1)", 2, "sectors of annuli (panda, epanda, bpanda) are not read yet"),
+            ("fk5\nepanda(0,0,0,90,2,1d,1d,2d,2d,1,0)", 2, "(epanda, bpanda) are not read yet"),
             ("fk5\nannulus(0,0,2d,1d)", 2, "the radii of an annulus must grow"),
             ("fk5\nannulus(0,0,2d)", 2, "1 radii; an annulus takes 2 or more"),
             ("fk5\nellipse(0,0,1d,2d)", 2, "4 arguments; ellipse takes [5]"),
