@@ -204,21 +204,33 @@ pub fn area(mask: &Mask, order: Option<u8>) -> Result<AreaReport, Error> {
     Ok(area_and_cells(mask, order)?.0)
 }
 
+/// The cells of a mask as its area report counted them.
+#[derive(Debug, Clone)]
+pub struct MaskCells {
+    /// Each layer's cells that its best value counts, bit 0 first.
+    pub layers: Vec<Cells>,
+    /// The footprint of its `outside` layers, if it has any ([`Mask::footprint`]).
+    pub footprint: Option<Cells>,
+}
+
 /// [`area`], and each layer's cells that its best value counts (bit 0 first): a pixel layer's
 /// own, a circle layer's cells wholly inside at `order` and the inside sub-cells of its edge
-/// cells at `order + 1`. What `angcut area --moc` and `--healsparse` write.
-pub fn area_and_cells(mask: &Mask, order: Option<u8>) -> Result<(AreaReport, Vec<Cells>), Error> {
+/// cells at `order + 1`, and the footprint: what `angcut area --moc`, `--healsparse` and `--png`
+/// draw on. Each map is read once (the footprint comes from its layers' cells, not read again).
+pub fn area_and_cells(mask: &Mask, order: Option<u8>) -> Result<(AreaReport, MaskCells), Error> {
     let order = order.unwrap_or_else(|| default_order(mask));
     if order > DEPTH_MAX {
         return Err(Error::Usage(format!("--order {order}: HEALPix orders go to {DEPTH_MAX}")));
     }
-    let footprint = mask.footprint()?;
+    let all: Vec<Bounds> = mask.layers().iter().map(|layer| layer_bounds(layer, order)).collect::<Result<_, _>>()?;
+    let is_footprint = |layer: &Layer| layer.pixels().is_some_and(|map| map.rule().outside);
+    let outsides = mask.layers().iter().zip(&all).filter(|(layer, _)| is_footprint(layer)).map(|(_, b)| &b.best);
+    let footprint = super::footprint_of(outsides);
     let within = |bounds: &Bounds| footprint.as_ref().map(|f| bounds.area_in(f));
     let mut layers = Vec::with_capacity(mask.layers().len());
     let mut cells = Vec::with_capacity(mask.layers().len());
     let mut union: Option<Bounds> = None;
-    for layer in mask.layers() {
-        let bounds = layer_bounds(layer, order)?;
+    for (layer, bounds) in mask.layers().iter().zip(all) {
         let cumulative = match &union {
             None => Bounds { lower: bounds.lower.clone(), best: bounds.best.clone(), upper: bounds.upper.clone() },
             Some(before) => before.or(&bounds),
@@ -238,7 +250,10 @@ pub fn area_and_cells(mask: &Mask, order: Option<u8>) -> Result<(AreaReport, Vec
     let union_in_footprint = footprint.as_ref().map(|f| union.as_ref().map_or(nothing, |u| u.area_in(f)));
     let union = union.map_or(nothing, |u| u.area());
     let footprint_deg2 = footprint.as_ref().map(deg2);
-    Ok((AreaReport { order, layers, union, footprint_deg2, union_in_footprint }, cells))
+    Ok((
+        AreaReport { order, layers, union, footprint_deg2, union_in_footprint },
+        MaskCells { layers: cells, footprint },
+    ))
 }
 
 /// A layer's cells: its map's, or its shapes covered at `order`: the union of its shapes (a
@@ -419,6 +434,11 @@ mod tests {
     use crate::sky::SearchRadius;
     use std::path::Path;
 
+    /// The area in deg2 of a cap of `r` degrees: 2 pi (1 - cos r).
+    fn cap_deg2(r: f64) -> f64 {
+        2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2)
+    }
+
     fn circles(centres: &[(f64, f64, &str)]) -> Layer {
         let set = ContaminantSet {
             positions: centres.iter().map(|&(ra, dec, _)| unit_vector(ra, dec)).collect(),
@@ -440,7 +460,7 @@ mod tests {
             let mask = Mask::new(vec![circles(&[(ra, dec, r)])], KernelChoice::Auto).unwrap();
             let report = area(&mask, None).unwrap();
             let radius = SearchRadius::parse(r).unwrap().angle().radians();
-            let truth = 2.0 * std::f64::consts::PI * (1.0 - radius.cos()) * (180.0 / std::f64::consts::PI).powi(2);
+            let truth = cap_deg2(radius.to_degrees());
             let a = report.union;
             assert!(a.lower <= truth && truth <= a.upper, "{r} at ({ra}, {dec}): {truth} not in {a:?}");
             assert!((a.best - truth).abs() / truth < 1e-3, "{r} at ({ra}, {dec}): best {} vs {truth}", a.best);
@@ -557,7 +577,7 @@ mod tests {
             ));
         }
         let r: f64 = 1.2;
-        let cap = 2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2);
+        let cap = cap_deg2(r);
         cases.push((
             "round ellipse at the pole".into(),
             Shape::Ellipse(Ellipse::new(0.0, 90.0, deg(r), deg(r), deg(0.0)).unwrap()),
@@ -580,14 +600,12 @@ mod tests {
     /// A DS9 annulus is its ring: 2 pi (cos r1 - cos r2), about a pole too.
     #[test]
     fn an_annulus_area_is_its_ring() {
-        let cap =
-            |r: f64| 2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2);
         for (ra, dec) in [(10.0, 20.0), (0.0, -89.9)] {
             let (inner, outer) = (SearchRadius::parse("0.5deg").unwrap(), SearchRadius::parse("2deg").unwrap());
             let ring = Shape::Annulus(unit_vector(ra, dec), inner, outer);
             let mask = Mask::new(vec![shapes_layer(vec![(ring, false)])], KernelChoice::Auto).unwrap();
             let a = area(&mask, None).unwrap().union;
-            let truth = cap(2.0) - cap(0.5);
+            let truth = cap_deg2(2.0) - cap_deg2(0.5);
             assert!(a.lower <= truth && truth <= a.upper, "({ra}, {dec}): {truth} not in {a:?}");
             assert!((a.best - truth).abs() / truth < 1e-3, "({ra}, {dec}): best {} vs {truth}", a.best);
         }
@@ -598,8 +616,6 @@ mod tests {
     #[test]
     fn a_sectors_area_is_its_share_of_the_ring() {
         use crate::shape::Sector;
-        let cap =
-            |r: f64| 2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2);
         let radius = |r: &str| SearchRadius::parse(r).unwrap();
         let cases = [
             (10.0, 20.0, Some("0.5deg"), 0.0, 90.0),
@@ -611,7 +627,7 @@ mod tests {
             let mask = Mask::new(vec![shapes_layer(vec![(Shape::Sector(sector), false)])], KernelChoice::Auto).unwrap();
             let a = area(&mask, None).unwrap().union;
             let share = (stop - start).rem_euclid(360.0) / 360.0;
-            let truth = share * (cap(2.0) - inner.map_or(0.0, |_| cap(0.5)));
+            let truth = share * (cap_deg2(2.0) - inner.map_or(0.0, |_| cap_deg2(0.5)));
             assert!(a.lower <= truth && truth <= a.upper, "({ra}, {dec}): {truth} not in {a:?}");
             assert!((a.best - truth).abs() / truth < 1e-3, "({ra}, {dec}): best {} vs {truth}", a.best);
         }
@@ -622,12 +638,10 @@ mod tests {
     fn excluded_shapes_cut_holes() {
         let centre = unit_vector(60.0, -30.0);
         let disc = |r: &str| Shape::Circle(centre, SearchRadius::parse(r).unwrap());
-        let cap =
-            |r: f64| 2.0 * std::f64::consts::PI * (1.0 - r.to_radians().cos()) * (180.0 / std::f64::consts::PI).powi(2);
         let mask = Mask::new(vec![shapes_layer(vec![(disc("2deg"), false), (disc("1deg"), true)])], KernelChoice::Auto)
             .unwrap();
         let a = area(&mask, None).unwrap().union;
-        let truth = cap(2.0) - cap(1.0);
+        let truth = cap_deg2(2.0) - cap_deg2(1.0);
         assert!(a.lower <= truth && truth <= a.upper, "{truth} not in {a:?}");
         assert!((a.best - truth).abs() / truth < 1e-3, "best {} vs {truth}", a.best);
     }

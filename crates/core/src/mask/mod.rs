@@ -55,6 +55,12 @@ use crate::io::read::ds9::read as read_regions;
 use crate::kernel::{ContaminantIndex, KernelChoice, Nearest};
 use crate::sky::{UnitVector, chord2};
 
+/// The footprint that footprint layers make, from the cells each holds (its map's outside):
+/// where every one of them holds its map; `None` without any.
+pub(crate) fn footprint_of<'a>(outsides: impl Iterator<Item = &'a pixels::Cells>) -> Option<pixels::Cells> {
+    outsides.map(|outside| outside.not()).reduce(|footprint, inside| footprint.and(&inside))
+}
+
 /// One layer: its name, the file it was read from, and its contaminants or its pixel map.
 pub struct Layer {
     name: String,
@@ -210,16 +216,14 @@ impl Mask {
     /// sky the survey observed, inside which `angcut randoms` draws. `None` when the mask has no
     /// footprint layer (the whole sky). Reads every block of a HealSparse footprint.
     pub fn footprint(&self) -> Result<Option<pixels::Cells>, Error> {
-        let mut footprint: Option<pixels::Cells> = None;
-        for map in self.layers.iter().filter_map(Layer::pixels).filter(|map| map.rule().outside) {
-            // An `outside` layer holds the rest of the sky: its footprint is what it does not hold.
-            let inside = map.held_cells()?.not();
-            footprint = Some(match footprint {
-                None => inside,
-                Some(before) => before.and(&inside),
-            });
-        }
-        Ok(footprint)
+        let outsides = self
+            .layers
+            .iter()
+            .filter_map(Layer::pixels)
+            .filter(|map| map.rule().outside)
+            .map(PixelMap::held_cells)
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(footprint_of(outsides.iter()))
     }
 
     /// The index of every layer's caps.

@@ -196,13 +196,16 @@ impl Canvas {
     }
 }
 
-/// Draws `mask` (its layers, and `report` as the legend) as a PNG into a temporary file for
-/// `path`, committed by the caller.
-pub fn write_png(mask: &Mask, report: &AreaReport, path: &Path) -> Result<FinishedOutput, Error> {
-    let view = match mask.footprint()? {
-        Some(footprint) => View::around(&footprint),
-        None => View::AllSky,
-    };
+/// Draws `mask` (its layers, and `report` as the legend; zoomed to `footprint`, the mask's
+/// [`Mask::footprint`], if it is small) as a PNG into a temporary file for `path`, committed by
+/// the caller.
+pub fn write_png(
+    mask: &Mask,
+    report: &AreaReport,
+    footprint: Option<&Cells>,
+    path: &Path,
+) -> Result<FinishedOutput, Error> {
+    let view = footprint.map_or(View::AllSky, View::around);
     let map_height = view.height();
     let legend = LINE * (report.layers.len() + 3);
     let mut canvas =
@@ -398,7 +401,7 @@ mod tests {
         let report = crate::mask::area::area(&mask, Some(8)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mask.png");
-        write_png(&mask, &report, &path).unwrap().commit().unwrap();
+        write_png(&mask, &report, None, &path).unwrap().commit().unwrap();
         let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
         let mut reader = decoder.read_info().unwrap();
         let mut rgb = vec![0; reader.output_buffer_size()];
@@ -441,13 +444,16 @@ mod tests {
         let toml = dir.path().join("mask.toml");
         std::fs::write(&toml, text).unwrap();
         let mask = Mask::read(&MaskSpec::read(&toml, None).unwrap(), KernelChoice::Auto).unwrap();
-        let report = crate::mask::area::area(&mask, Some(9)).unwrap();
+        let (report, measured) = crate::mask::area::area_and_cells(&mask, Some(9)).unwrap();
         let path = dir.path().join("mask.png");
-        write_png(&mask, &report, &path).unwrap().commit().unwrap();
+        write_png(&mask, &report, measured.footprint.as_ref(), &path).unwrap().commit().unwrap();
         let mut reader = png::Decoder::new(std::fs::File::open(&path).unwrap()).read_info().unwrap();
         let mut rgb = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut rgb).unwrap();
-        let view = View::around(&mask.footprint().unwrap().unwrap());
+        // The footprint the area measured is the mask's own.
+        let footprint = mask.footprint().unwrap().unwrap();
+        assert_eq!(footprint.moc_ranges(), measured.footprint.as_ref().unwrap().moc_ranges());
+        let view = View::around(&footprint);
         assert!(matches!(view, View::Box { .. }), "{view:?}");
         let height = view.height();
         assert_eq!(info.height as usize, height + LINE * 5);

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use moc::moc::{RangeMOCIntoIterator, RangeMOCIterator};
 
+use super::area::MaskCells;
 use super::pixels::{Cells, DEPTH_MAX};
 use crate::error::Error;
 use crate::io::write::{FinishedOutput, write_whole};
@@ -250,10 +251,11 @@ impl ProductPaths {
         &self,
         mask: &super::Mask,
         report: &super::area::AreaReport,
-        cells: &[Cells],
+        measured: &MaskCells,
     ) -> Result<Vec<String>, Error> {
         let mut finished = Vec::new();
         let mut lines = Vec::new();
+        let cells = measured.layers.as_slice();
         if let Some(path) = &self.moc {
             finished.push(write_moc(cells, path)?);
             let union = union(cells);
@@ -277,7 +279,7 @@ impl ProductPaths {
             ));
         }
         if let Some(path) = &self.png {
-            finished.push(super::picture::write_png(mask, report, path)?);
+            finished.push(super::picture::write_png(mask, report, measured.footprint.as_ref(), path)?);
             lines.push(format!("wrote {}: the layers on the sky, the areas as the legend", path.display()));
         }
         crate::io::write::commit_all(finished)?;
@@ -314,13 +316,14 @@ mod tests {
     fn the_written_maps_read_back_as_the_cells_reported() {
         let dir = tempfile::tempdir().unwrap();
         let mask = mask(dir.path());
-        let (cells_report, cells) = area_and_cells(&mask, Some(10)).unwrap();
+        let (cells_report, measured) = area_and_cells(&mask, Some(10)).unwrap();
+        let cells = &measured.layers;
         let paths = ProductPaths {
             moc: Some(dir.path().join("m.fits")),
             healsparse: Some(dir.path().join("m.hsp")),
             png: None,
         };
-        let lines = paths.write(&mask, &cells_report, &cells).unwrap();
+        let lines = paths.write(&mask, &cells_report, &measured).unwrap();
         assert!(lines[1].contains("nside 2048"), "{lines:?}");
         for (bit, layer) in cells.iter().enumerate() {
             let rule = PixelRule { bits: Some(vec![bit as u32]), ..PixelRule::default() };
@@ -329,7 +332,7 @@ mod tests {
             assert!(!layer.moc_ranges().is_empty());
         }
         let moc = PixelMap::open(paths.moc.as_ref().unwrap(), &PixelRule::default()).unwrap().held_cells().unwrap();
-        assert_eq!(moc.moc_ranges(), union(&cells).moc_ranges());
+        assert_eq!(moc.moc_ranges(), union(cells).moc_ranges());
         let sky_cells: u128 = moc.moc_ranges().iter().map(|r| u128::from(r.end - r.start)).sum();
         let area = sky_cells as f64 / crate::mask::pixels::SKY_CELLS as f64 * crate::mask::area::SKY_DEG2;
         assert!((area - cells_report.union.best).abs() < 1e-9, "{area} vs {:?}", cells_report.union);
