@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# FITS benchmark (README "Performance: FITS"): W3 written as FITS, 20,000,000 wide rows (2.6 GB)
+# FITS benchmark (docs/performance.md, "FITS"): W3 written as FITS, 20,000,000 wide rows (2.6 GB)
 # x 1,000,000 contaminants at 5arcsec, side by side in one run:
 #   angcut FITS -> FITS cut, FITS -> Parquet cut, the FITS -> FITS floor (no contaminants),
 #   the same cut Parquet -> Parquet (read throughput beside FITS's), a plain write of a file of

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Survey-mask benchmark (README "Survey-mask benchmark"): W3 (20,000,000 wide rows) against a
+# Survey-mask benchmark (docs/performance.md, "Survey masks"): W3 (20,000,000 wide rows) against a
 # three-layer mask, side by side in one run:
 #   floor      the same stream with no contaminants (read, decode, encode, write)
 #   masks      the cut against all three layers: 1,000,000 stars sized by magnitude (Legacy rule)

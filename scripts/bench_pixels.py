@@ -1,4 +1,4 @@
-"""Data and the healsparse side of scripts/bench_pixels.sh (README "Pixel-map benchmark").
+"""Data and the healsparse side of scripts/bench_pixels.sh (docs/performance.md, "Pixel maps").
 
     python scripts/bench_pixels.py make DIR ROWS    # the map and the catalogue, once
     python scripts/bench_pixels.py lookup DIR ROWS RUNS  # healsparse's get_values_pos, timed

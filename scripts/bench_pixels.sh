@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pixel-map benchmark (README "Pixel-map benchmark"), side by side in one run:
+# Pixel-map benchmark (docs/performance.md, "Pixel maps"), side by side in one run:
 #   lookups   ROWS objects (default 20,000,000) inside a bit-packed boolean HealSparse map at nside
 #             131072 (bright-star discs over ~400 deg^2; scripts/bench_pixels.py makes both):
 #               floor   angcut streaming the catalogue against no contaminant

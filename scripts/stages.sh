@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What each stage of `angcut stream` costs per row on ONE core, so that the throughput to expect
-# on N cores can be worked out (README "How throughput grows with cores"). Every run is pinned to
+# on N cores can be worked out (docs/performance.md, "How throughput grows with cores"). Every run is pinned to
 # core 0 (`taskset -c 0`), so its CPU seconds (user + system) are the sum of its stages' work:
 #   read   decode the W3 Parquet file and write it as uncompressed Arrow IPC (the IPC write is a
 #          copy of the buffers: it is counted here, not subtracted)

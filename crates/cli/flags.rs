@@ -19,7 +19,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 #[command(
     name = "angcut",
     version = env!("ANGCUT_VERSION"),
-    about = "Remove catalogue objects near contaminants on the sky, streaming Parquet."
+    about = "Remove catalogue objects near contaminants or inside survey masks, streaming Parquet, Arrow, FITS and text tables."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -57,7 +57,7 @@ pub struct AreaArgs {
     /// The mask file (TOML), as --masks of `angcut stream` takes it.
     #[arg(long, value_name = "FILE")]
     pub masks: PathBuf,
-    /// The HEALPix order circle layers are covered at [default: cells ~64 times smaller than the smallest radius, at most 19]; pixel layers are exact at their own.
+    /// The HEALPix order shape layers are covered at [default: cells ~64 times smaller than the smallest radius, semi-axis or half-side, at most 19]; pixel layers are exact at their own.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=29))]
     pub order: Option<u8>,
     /// The survey's epoch that stars with proper motions are moved to [default: the mask file's epoch].
@@ -146,6 +146,9 @@ pub struct StreamArgs {
     /// Add nearest_sep_arcsec and nearest_row (or nearest_COL with --contaminant-id): the nearest contaminant whose radius covers the object, null where none does.
     #[arg(long)]
     pub nearest_columns: bool,
+    /// Parquet in and out: encode every column again, instead of copying the row groups the cut leaves whole as the input stores them (--compression and --row-group-size imply it).
+    #[arg(long)]
+    pub rewrite: bool,
     /// The contaminant column that names the nearest contaminant in --nearest-columns [default: its row number].
     #[arg(long, value_name = "COL")]
     pub contaminant_id: Option<String>,
@@ -180,7 +183,7 @@ pub struct StreamArgs {
 /// The mask options, shared by `angcut stream` and `angcut randoms`.
 #[derive(Debug, ClapArgs)]
 pub struct MaskFlags {
-    /// A mask file (TOML) of layers instead of --contaminants: each [[layer]] has a name and a file, either a catalogue with its circles (radius, radius_col, radius_from_mag) or ellipses (shape = "ellipse") and optionally proper motions, a DS9 region file, or a pixel map (HealSparse, HEALPix FITS, MOC; with bits, below, above, outside); layer i is bit i. See README "Survey masks".
+    /// A mask file (TOML) of layers instead of --contaminants: each [[layer]] has a name and a file, either a catalogue with its circles (radius, radius_col, radius_from_mag) or ellipses (shape = "ellipse") and optionally proper motions, a DS9 region file, or a pixel map (HealSparse, HEALPix FITS, MOC; with bits, below, above, outside); layer i is bit i. See docs/masks.md.
     #[arg(long, value_name = "FILE")]
     pub masks: Option<PathBuf>,
     /// With --masks: keep every row and add an unsigned integer column NAME (uint8 up to 8 layers, uint16, uint32, uint64) holding the bits of the layers each object lies in; null = no valid position. Only --cut-layers then cut.
@@ -416,6 +419,7 @@ impl StreamArgs {
             min_radius: radius(self.min_radius),
             max_radius: radius(self.max_radius),
             nearest_columns: self.nearest_columns,
+            rewrite: self.rewrite,
             contaminant_id: self.contaminant_id,
             ra: self.ra,
             dec: self.dec,

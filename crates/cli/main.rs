@@ -11,7 +11,7 @@ mod run;
 
 /// mimalloc instead of the system allocator: with glibc's, peak memory crept up with the input's
 /// length (its arenas and moving mmap threshold keep freed batch buffers), 221 MB at 2,000,000
-/// wide rows and 281 MB at 20,000,000; README "Performance" has the figures with mimalloc.
+/// wide rows and 281 MB at 20,000,000; docs/performance.md has the figures with mimalloc.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -82,6 +82,7 @@ def stream(
     compression: str | None = None,
     output_format: str | None = None,
     row_group_size: int | None = None,
+    rewrite: bool = False,
     stats_json: str | os.PathLike | None = None,
 ) -> dict:
     """Run ``angcut stream`` on files, in this process, with the GIL released.
@@ -96,7 +97,7 @@ def stream(
     options are checked by the same rules as the command line's, in the Rust core.
 
     ``masks="masks.toml"`` cuts against the layers of a mask file instead of ``contaminants``
-    (README, "Survey masks"): ``mask_bits="maskbits"`` adds the column of layer bits and keeps
+    (docs/masks.md): ``mask_bits="maskbits"`` adds the column of layer bits and keeps
     every row unless ``cut_layers=["star"]`` names layers that cut; ``epoch=2016.0`` overrides
     the file's epoch for proper motions. ``masks`` may be a :class:`Mask` instead of a file: it
     was read with its epoch and kernel already, and serves every later call with its index.
@@ -150,5 +151,6 @@ def stream(
         compression=compression,
         output_format=output_format,
         row_group_size=row_group_size,
+        rewrite=rewrite,
         stats_json=_path(stats_json),
     )

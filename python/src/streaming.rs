@@ -47,7 +47,7 @@ fn radius(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Searc
     radius_from_mag=None, mag_radius=Vec::new(), min_radius=None, max_radius=None, invert=false, rejected=None,
     flag_column=None, nearest_columns=false, contaminant_id=None, ra=None, dec=None, hdu=None,
     contaminant_hdu=None, contaminant_ra=None, contaminant_dec=None, kernel=None, threads=None, batch_size=None, on_invalid=None, compression=None,
-    output_format=None, row_group_size=None, stats_json=None
+    output_format=None, row_group_size=None, rewrite=false, stats_json=None
 ))]
 #[allow(clippy::too_many_arguments)] // Python keyword arguments, one per option
 pub fn _stream<'py>(
@@ -86,6 +86,7 @@ pub fn _stream<'py>(
     compression: Option<&str>,
     output_format: Option<&str>,
     row_group_size: Option<usize>,
+    rewrite: bool,
     stats_json: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = StreamOptions {
@@ -124,6 +125,7 @@ pub fn _stream<'py>(
         compression: parsed::<OutputCompression>("compression", compression)?,
         output_format: parsed::<OutputFormat>("output_format", output_format)?,
         row_group_size,
+        rewrite,
     };
     let job = match (given, given_mask) {
         (Some(_), _) => options.plan_with_given_set(),

@@ -296,12 +296,17 @@ def test_stream_errors_are_exceptions_and_leave_no_output(tmp_path):
     out = tmp_path / "out.parquet"
     with pytest.raises(angcut.AngcutError, match="missing.parquet"):
         angcut.stream(tmp_path / "missing.parquet", out, contaminants=hip, maxsep="1deg")
-    with pytest.raises(ValueError, match=r"objects.parquet: no column 'nope' \(given by --ra\)"):
+    with pytest.raises(ValueError, match=r"objects.parquet: no column 'nope' \(given by ra=\)"):
         angcut.stream(REPO / "fixtures" / "objects.parquet", out, contaminants=hip, maxsep="1deg", ra="nope")
     with pytest.raises(TypeError, match="bogus"):
         angcut.stream(REPO / "fixtures" / "objects.parquet", out, contaminants=hip, maxsep="1deg", bogus=1)
     with pytest.raises(ValueError, match="maxsep"):
         angcut.stream(REPO / "fixtures" / "objects.parquet", out, contaminants=hip, maxsep="-1deg")
+    # Options are named as the keywords they are, never as the command line's flags.
+    with pytest.raises(ValueError, match=r"^rejected= cannot be used with flag_column=") as raised:
+        angcut.stream(REPO / "fixtures" / "objects.parquet", out, contaminants=hip, maxsep="1deg",
+                      rejected=tmp_path / "r.parquet", flag_column="near")
+    assert "--" not in str(raised.value)
     assert list(tmp_path.iterdir()) == []
 
 

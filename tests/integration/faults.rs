@@ -9,15 +9,26 @@ use crate::support::*;
 use angcut::Angle;
 use angcut::synthetic::uniform_positions;
 
+/// How a Parquet output is made from a Parquet input: its row groups copied where the cut leaves
+/// them whole (the default), or every column decoded and encoded again (`--rewrite`).
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    Copy,
+    Rewrite,
+}
+
 /// Runs angcut on `input`, which may be damaged, and checks the outcome is an orderly one; returns
 /// whether the run failed.
-fn assert_orderly(input: &Path, as_contaminants: bool, good: &Path, out: &Path) -> bool {
+fn assert_orderly(input: &Path, as_contaminants: bool, good: &Path, out: &Path, route: Route) -> bool {
     let mut cmd = angcut();
     cmd.arg("stream");
     if as_contaminants {
         cmd.arg(good).arg(out).arg("-c").arg(input);
     } else {
         cmd.arg(input).arg(out).arg("-c").arg(good);
+    }
+    if route == Route::Rewrite {
+        cmd.arg("--rewrite");
     }
     let output =
         cmd.args(["--maxsep", "1deg", "--batch-size", "100"]).timeout(Duration::from_secs(60)).output().unwrap();
@@ -29,12 +40,27 @@ fn assert_orderly(input: &Path, as_contaminants: bool, good: &Path, out: &Path) 
             // checksum guards: the output must be exactly the cut of what the file decodes to.
             assert!(out.exists(), "success without output: {stderr}");
             let (objects, stars) = if as_contaminants { (good, input) } else { (input, good) };
-            let decoded = read_parquet(objects);
             // angcut decodes only the coordinate columns of a contaminant file: so does this.
-            let kept = reference_kept(&positions(objects), &coordinates_only(stars), Angle::from_degrees(1.0));
+            let kept = reference_kept(&coordinates_only(objects), &coordinates_only(stars), Angle::from_degrees(1.0));
             let rows = arrow::array::UInt32Array::from_iter_values(kept.iter().map(|&i| i as u32));
-            let expected = arrow::compute::take_record_batch(&decoded, &rows).unwrap();
-            assert_eq!(read_parquet(out).columns(), expected.columns(), "damaged {name}: not the reference's rows");
+            let written = read_parquet(out);
+            match try_read_parquet(objects) {
+                Some(decoded) => {
+                    let expected = arrow::compute::take_record_batch(&decoded, &rows).unwrap();
+                    assert_eq!(written.columns(), expected.columns(), "damaged {name}: not the reference's rows");
+                }
+                // A column the cut does not decode is damaged where no checksum guards it: only
+                // the copying route can succeed then, with the damaged rows removed (a row
+                // group copied as stored would have made the output unreadable above).
+                None => {
+                    assert!(route == Route::Copy, "damaged {name}: --rewrite decodes every value, yet succeeded");
+                    let positions: Vec<(f64, f64)> =
+                        column_f64(&written, "ra").into_iter().zip(column_f64(&written, "dec")).collect();
+                    let all = coordinates_only(objects);
+                    let expected: Vec<(f64, f64)> = kept.iter().map(|&i| all[i as usize]).collect();
+                    assert_eq!(positions, expected, "damaged {name}: not the reference's rows");
+                }
+            }
             std::fs::remove_file(out).unwrap();
         }
         Some(1) => {
@@ -46,6 +72,16 @@ fn assert_orderly(input: &Path, as_contaminants: bool, good: &Path, out: &Path) 
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
     !output.status.success()
+}
+
+/// Every column of a Parquet file, or `None` if any of it does not decode.
+fn try_read_parquet(path: &Path) -> Option<arrow::array::RecordBatch> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).ok()?).ok()?;
+    let schema = builder.schema().clone();
+    let read = std::panic::AssertUnwindSafe(|| builder.build().ok()?.collect::<Result<Vec<_>, _>>().ok());
+    let batches = std::panic::catch_unwind(read).ok()??;
+    arrow::compute::concat_batches(&schema, &batches).ok()
 }
 
 /// The (ra, dec) columns of a Parquet file, decoding nothing else.
@@ -76,14 +112,18 @@ fn damaged_parquet_files_fail_cleanly_wherever_the_damage_is() {
         let mut copy = bytes.clone();
         copy[offset] ^= 0xA5;
         std::fs::write(&damaged, &copy).unwrap();
-        assert_orderly(&damaged, false, &good, &out);
-        assert_orderly(&damaged, true, &good, &out);
+        for route in [Route::Copy, Route::Rewrite] {
+            assert_orderly(&damaged, false, &good, &out, route);
+        }
+        assert_orderly(&damaged, true, &good, &out, Route::Copy);
     }
     // ...and the file cut short at several points.
     for keep in [0, 3, 4, 100, bytes.len() / 2, bytes.len() - 8, bytes.len() - 1] {
         std::fs::write(&damaged, &bytes[..keep]).unwrap();
-        assert_orderly(&damaged, false, &good, &out);
-        assert_orderly(&damaged, true, &good, &out);
+        for route in [Route::Copy, Route::Rewrite] {
+            assert_orderly(&damaged, false, &good, &out, route);
+        }
+        assert_orderly(&damaged, true, &good, &out, Route::Copy);
     }
     assert_eq!(leftovers(dir.path(), &["good.parquet", "damaged.parquet"]), Vec::<String>::new());
 }
@@ -91,28 +131,38 @@ fn damaged_parquet_files_fail_cleanly_wherever_the_damage_is() {
 #[test]
 fn page_checksums_catch_flipped_data_bytes() {
     // Written by pyarrow with page CRCs (fixtures/README.md). angcut verifies them on read, so a
-    // flipped byte in a data page is an error rather than silently wrong coordinates.
+    // flipped byte in a data page is an error rather than silently wrong coordinates; and it
+    // checks them on the pages it copies without decoding, so a flipped byte is not copied on.
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(fixture("checksummed.parquet")).unwrap();
     let (good, damaged, out) =
         (dir.path().join("good.parquet"), dir.path().join("damaged.parquet"), dir.path().join("out.parquet"));
     std::fs::write(&good, &bytes).unwrap();
-    let (mut failed, mut tried) = (0, 0);
-    for offset in (4..bytes.len() - 8).step_by(bytes.len() / 50) {
+    // Against itself every row is cut, so the rewrite decodes every page and the copy none but
+    // the coordinates'; against one star far away every row is kept, and the copy copies them.
+    let far = dir.path().join("far.parquet");
+    write_narrow(&far, &[(0.0, -89.9)], 1);
+    for (route, stars) in [(Route::Rewrite, &good), (Route::Copy, &far)] {
+        let (mut failed, mut tried) = (0, 0);
+        for offset in (4..bytes.len() - 8).step_by(bytes.len() / 50) {
+            let mut copy = bytes.clone();
+            copy[offset] ^= 0x10;
+            std::fs::write(&damaged, &copy).unwrap();
+            tried += 1;
+            failed += usize::from(assert_orderly(&damaged, false, stars, &out, route));
+        }
+        // Nearly all of the file is checksummed pages; the rest is footer, where most damage is
+        // fatal too.
+        assert!(failed * 10 >= tried * 9, "{failed} of {tried} damaged files were noticed");
         let mut copy = bytes.clone();
-        copy[offset] ^= 0x10;
+        copy[bytes.len() / 3] ^= 0x10;
         std::fs::write(&damaged, &copy).unwrap();
-        tried += 1;
-        failed += usize::from(assert_orderly(&damaged, false, &good, &out));
+        let rewrite: &[&str] = if route == Route::Rewrite { &["--rewrite"] } else { &[] };
+        stream(&damaged, &out, stars, &[&["--maxsep", "1deg"], rewrite].concat())
+            .code(1)
+            .stderr(predicates::str::contains("damaged.parquet: "))
+            .stderr(predicates::str::contains("Page CRC checksum mismatch"));
     }
-    // Nearly all of the file is checksummed pages; the rest is footer, where most damage is fatal too.
-    assert!(failed * 10 >= tried * 9, "{failed} of {tried} damaged files were noticed");
-    let mut copy = bytes.clone();
-    copy[bytes.len() / 3] ^= 0x10;
-    std::fs::write(&damaged, &copy).unwrap();
-    stream(&damaged, &out, &good, &["--maxsep", "1deg"])
-        .code(1)
-        .stderr(predicates::str::contains("damaged.parquet: Page CRC checksum mismatch"));
 }
 
 /// Starts a run that takes many seconds (brute force, 1mas: every pair is tested).

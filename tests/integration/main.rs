@@ -3,11 +3,13 @@
 
 mod cli;
 mod cut;
+mod docs;
 mod errors;
 mod faults;
 mod fits;
 mod masks;
 mod output_modes;
+mod parquet_copy;
 mod pipes;
 mod pixel_masks;
 mod several_inputs;

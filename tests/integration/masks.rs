@@ -428,3 +428,43 @@ fn mistakes_exit_2_naming_the_layer_and_the_key_and_write_nothing() {
     let masks: Vec<&str> = masks.iter().map(String::as_str).collect();
     assert!(leftovers(dir.path(), &masks).is_empty());
 }
+
+#[test]
+fn galactic_fk4_and_ecliptic_regions_hold_what_astropy_regions_says() {
+    // fixtures/frames_points.csv: points around every shape of fixtures/galactic.reg, fk4.reg
+    // and ecliptic.reg with astropy regions' answer, none within 2 arcsec of an edge
+    // (fixtures/make_frames.py).
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("frames.toml");
+    let layer = |name: &str| {
+        format!("[[layer]]\nname = \"{name}\"\nfile = \"{}\"\n", fixture(&format!("{name}.reg")).display())
+    };
+    std::fs::write(&toml, format!("{}{}{}", layer("galactic"), layer("ecliptic"), layer("fk4"))).unwrap();
+    let out = dir.path().join("bits.csv");
+    angcut()
+        .arg("stream")
+        .arg(fixture("frames_points.csv"))
+        .arg(&out)
+        .args(["--masks", toml.to_str().unwrap(), "--mask-bits", "bits", "-q"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("file,ra,dec,inside,bits"));
+    let (mut checked, mut inside) = ([0, 0, 0], 0);
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        let bit = match fields[0] {
+            "galactic" => 0,
+            "ecliptic" => 1,
+            "fk4" => 2,
+            other => panic!("a point of {other}"),
+        };
+        let bits: u8 = fields[4].parse().unwrap();
+        let expected = fields[3] == "1";
+        assert_eq!(bits >> bit & 1 == 1, expected, "{line}: angcut and regions disagree");
+        checked[bit] += 1;
+        inside += usize::from(expected);
+    }
+    assert!(checked.iter().all(|&n| n > 1_000) && inside > 300, "{checked:?}, {inside} inside");
+}

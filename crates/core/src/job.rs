@@ -2,7 +2,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
@@ -16,8 +16,8 @@ use crate::cut::{BatchCutter, Selection};
 use crate::error::{Error, panic_message};
 use crate::io::paths::CreatedDirs;
 pub use crate::io::paths::FileTask;
-use crate::io::read::{Catalogue, open_catalogue, point_to_other_table};
-use crate::io::write::{BatchSink, FinishedOutput, OutputSettings, commit_all, create_sink};
+use crate::io::read::{Catalogue, InputFormat, StoredParquet, open_catalogue, point_to_other_table};
+use crate::io::write::{BatchSink, FinishedOutput, OutputSettings, RowGroupCounts, commit_all, create_sink};
 use crate::kernel::KernelChoice;
 use crate::kernel::{ContaminantIndex, Kernel};
 use crate::mask::{Mask, MaskSpec};
@@ -41,6 +41,9 @@ pub struct Summary {
     pub rejected_output: bool,
     /// Which rows the main output got: the summary line says "removed", "near" or "flagged".
     pub selection: Selection,
+    /// Parquet outputs from Parquet inputs: how many of the inputs' row groups were copied as
+    /// stored and how many decoded again (`None` if no output was made so).
+    pub row_groups: Option<RowGroupCounts>,
     /// Against a mask: each layer's contaminants and the rows inside it, bit 0 first.
     pub layers: Vec<LayerSummary>,
     /// The whole job's wall time.
@@ -71,6 +74,8 @@ pub struct FileSummary {
     pub task: FileTask,
     /// What happened to its rows.
     pub counts: Counts,
+    /// Its row groups, if its outputs were made from its stored row groups (Parquet to Parquet).
+    pub row_groups: Option<RowGroupCounts>,
     /// Its wall time.
     pub seconds: f64,
 }
@@ -105,8 +110,12 @@ impl Summary {
                 .collect();
             format!("layers: {}; {} kernel", layers.join("; "), self.kernel)
         };
+        let row_groups = match self.row_groups {
+            Some(g) => format!("; row groups: {} copied, {} re-encoded", g.copied, g.reencoded),
+            None => String::new(),
+        };
         format!(
-            "angcut: {files}read {} rows, {near} {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {against})",
+            "angcut: {files}read {} rows, {near} {}, invalid {}, wrote {}{rejected} in {:.3} s ({:.0} rows/s; {against}{row_groups})",
             c.read, c.removed, c.invalid, c.written, self.seconds, rate
         )
     }
@@ -208,77 +217,12 @@ fn stream(
     job: &StreamJob,
     given: Option<Given>,
     progress: Option<&mut Progress>,
-    mut generated: Option<Catalogue>,
+    generated: Option<Catalogue>,
 ) -> Result<Summary, Error> {
     let started = Instant::now();
-    // Every input is opened (its footer read) before the contaminants, and before any output
-    // is created: a wrong input file, or one whose schema differs from the first's, is reported
-    // first and leaves nothing behind.
-    let mut first = None;
-    let mut columns = None;
-    let mut rows_total = Some(0u64);
-    let mut bytes_total = 0u64;
-    for task in &job.files {
-        let catalogue = match generated.take() {
-            Some(catalogue) => catalogue,
-            None => open_catalogue(&task.input, job.batch_size, job.hdu.as_ref())?,
-        };
-        let schema = catalogue.source.schema();
-        let name = catalogue.source.path().to_path_buf();
-        rows_total = rows_total.zip(catalogue.rows).map(|(a, b)| a + b);
-        bytes_total += std::fs::metadata(&task.input).map_or(0, |m| m.len());
-        match &first {
-            None => {
-                // Found once: every other input must have the same columns.
-                let axes = (job.ra.as_deref(), job.dec.as_deref());
-                let found = CoordinateColumns::resolve(&schema, &name, axes.0, axes.1, ("--ra", "--dec"));
-                let point = |e| point_to_other_table(e, catalogue.source.as_ref(), axes, ("--ra", "--dec"), "--hdu");
-                columns = Some(found.map_err(point)?);
-                first = Some((catalogue, name));
-            }
-            Some((first, first_name)) => {
-                if let Some(difference) = schema_difference(&first.source.schema(), &schema) {
-                    return Err(Error::SchemaChange { path: name, first: first_name.clone(), difference });
-                }
-            }
-        }
-        // Only the first stays open (it may be stdin): thousands of inputs must not hold
-        // thousands of open files.
-    }
-    // A plan has at least one input; a job built by hand might not.
-    let Some(columns) = columns else { return Err(Error::Usage("no input given".into())) };
-    // What the job reads itself (all but the checks of its file and columns) is read and indexed
-    // on a thread of its own while the first input's first batches are read; what a caller gave
-    // is at hand.
-    let mut against = None;
-    let mut load = None;
-    match (given, &job.contaminants, &job.masks) {
-        (Some(Given::Set(set, index)), None, None) => against = Some(Against::Set(set, index)),
-        (Some(Given::Mask(mask)), None, Some((None, how))) => against = Some(Against::Mask(mask, how)),
-        (None, Some(spec), None) => load = Some(Load::Set(ContaminantSet::open(spec)?)),
-        (None, None, Some((Some(spec), how))) => load = Some(Load::Mask(spec, how)),
-        (given, ..) => {
-            let planned = match (&job.contaminants, &job.masks) {
-                (Some(_), _) | (_, Some((Some(_), _))) => "reads its own contaminants",
-                (None, Some((None, _))) => "was planned for a given mask (plan_with_given_mask)",
-                (None, None) => "was planned for a given contaminant set (plan_with_given_set)",
-            };
-            let got = match given {
-                Some(Given::Set(..)) => "a contaminant set was given",
-                Some(Given::Mask(_)) => "a mask was given",
-                None => "none was given",
-            };
-            return Err(Error::Usage(format!("this job {planned}, but {got}")));
-        }
-    }
-    // A cut that adds no column, into FITS outputs only, copies the rows of a FITS input as they
-    // are stored, decoding only the coordinates (see `BatchSource::pass_rows_through`).
-    let bits = job.masks.as_ref().and_then(|(_, how)| how.bits_column.as_deref());
-    let fits_only = job.files.iter().all(|task| {
-        let mut outputs = std::iter::once(&task.output).chain(task.rejected.as_ref());
-        outputs.all(|path| matches!(job.outputs.resolve(path), Ok(OutputSettings::Fits)))
-    });
-    let pass_through = fits_only && !job.cut.adds_columns(bits);
+    let Inputs { first, columns, rows_total, bytes_total } = open_inputs(job, generated)?;
+    let (mut against, mut load) = what_to_cut_against(job, given)?;
+    let through = PassThrough::for_job(job);
     let loaded: OnceLock<Loaded> = OnceLock::new();
     let pending: PendingCutter = OnceLock::new();
 
@@ -287,7 +231,8 @@ fn stream(
     let mut progress = progress;
     let mut files = Vec::with_capacity(job.files.len());
     let mut counts = Counts::default();
-    let mut first = first.map(|(catalogue, _)| catalogue);
+    let mut row_groups: Option<RowGroupCounts> = None;
+    let mut first = Some(first);
     let result = (|| {
         for (i, task) in job.files.iter().enumerate() {
             let file_started = Instant::now();
@@ -295,15 +240,7 @@ fn stream(
                 Some(catalogue) => catalogue,
                 None => open_catalogue(&task.input, job.batch_size, job.hdu.as_ref())?,
             };
-            let passed = pass_through.then(|| catalogue.source.pass_rows_through(&[columns.ra, columns.dec]));
-            let columns = match passed.flatten() {
-                Some(schema) => {
-                    let names = (Some(columns.ra_name.as_str()), Some(columns.dec_name.as_str()));
-                    let path = catalogue.source.path();
-                    CoordinateColumns::resolve(&schema, path, names.0, names.1, ("--ra", "--dec"))?
-                }
-                None => columns.clone(),
-            };
+            let columns = through.apply(&mut catalogue, &columns)?;
             let mut report = |so_far: &Counts| {
                 if let Some(progress) = progress.as_deref_mut() {
                     let mut total = counts.clone();
@@ -313,7 +250,7 @@ fn stream(
                 }
             };
             let (schema, path) = (catalogue.source.schema(), catalogue.source.path().to_path_buf());
-            let file_counts = match (&against, load.take()) {
+            let (file_counts, file_groups) = match (&against, load.take()) {
                 (Some(against), _) => {
                     let cutter = cutter(job, &schema, path, columns, against)?;
                     cut_one(job, task, catalogue, Cutting::Ready(&cutter), &mut created, &mut finished, &mut report)?
@@ -339,9 +276,13 @@ fn stream(
             }
             counts.add(&file_counts);
             counts.peak_in_flight = counts.peak_in_flight.max(file_counts.peak_in_flight);
+            if let Some(groups) = &file_groups {
+                row_groups.get_or_insert_with(RowGroupCounts::default).add(groups);
+            }
             files.push(FileSummary {
                 task: task.clone(),
                 counts: file_counts,
+                row_groups: file_groups,
                 seconds: file_started.elapsed().as_secs_f64(),
             });
         }
@@ -355,22 +296,7 @@ fn stream(
     let Some(against) = against else {
         return Err(Error::Internal { path: PathBuf::from("-"), message: "nothing was cut against".into() });
     };
-    let layers = match &against {
-        Against::Set(..) => Vec::new(),
-        Against::Mask(mask, _) => mask
-            .layers()
-            .iter()
-            .enumerate()
-            .map(|(bit, layer)| LayerSummary {
-                name: layer.name().to_string(),
-                contaminants: layer.contaminants().positions.len(),
-                skipped: layer.contaminants().skipped,
-                file: layer.file().map(Path::to_path_buf),
-                rows: counts.layers.get(bit).copied().unwrap_or(0),
-                pixels: layer.pixels().map(|map| map.describe()),
-            })
-            .collect(),
-    };
+    let layers = layer_summaries(&against, &counts);
     let index = match &against {
         Against::Set(_, index) => *index,
         Against::Mask(mask, _) => mask.index(),
@@ -384,8 +310,145 @@ fn stream(
         layers,
         rejected_output: job.cut.rejected,
         selection: job.cut.selection.clone(),
+        row_groups,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Every input of a job opened (its footer read) before the contaminants and before any output
+/// exists, so that a wrong input file, or one whose columns differ from the first's, is reported
+/// first and leaves nothing behind: the first, still open, and what the others add up to.
+struct Inputs {
+    first: Catalogue,
+    /// The first input's coordinate columns, which every input has alike.
+    columns: CoordinateColumns,
+    /// The rows of all inputs, if every format records them.
+    rows_total: Option<u64>,
+    bytes_total: u64,
+}
+
+fn open_inputs(job: &StreamJob, mut generated: Option<Catalogue>) -> Result<Inputs, Error> {
+    let mut first: Option<(Catalogue, PathBuf, CoordinateColumns)> = None;
+    let mut rows_total = Some(0u64);
+    let mut bytes_total = 0u64;
+    for task in &job.files {
+        let catalogue = match generated.take() {
+            Some(catalogue) => catalogue,
+            None => open_catalogue(&task.input, job.batch_size, job.hdu.as_ref())?,
+        };
+        let schema = catalogue.source.schema();
+        let name = catalogue.source.path().to_path_buf();
+        rows_total = rows_total.zip(catalogue.rows).map(|(a, b)| a + b);
+        bytes_total += std::fs::metadata(&task.input).map_or(0, |m| m.len());
+        match &first {
+            None => {
+                // Found once: every other input must have the same columns.
+                let axes = (job.ra.as_deref(), job.dec.as_deref());
+                let found = CoordinateColumns::resolve(&schema, &name, axes.0, axes.1, ("--ra", "--dec"));
+                let point = |e| point_to_other_table(e, catalogue.source.as_ref(), axes, ("--ra", "--dec"), "--hdu");
+                let columns = found.map_err(point)?;
+                first = Some((catalogue, name, columns));
+            }
+            Some((first, first_name, _)) => {
+                if let Some(difference) = schema_difference(&first.source.schema(), &schema) {
+                    return Err(Error::SchemaChange { path: name, first: first_name.clone(), difference });
+                }
+            }
+        }
+        // Only the first stays open (it may be stdin): thousands of inputs must not hold
+        // thousands of open files.
+    }
+    // A plan has at least one input; a job built by hand might not.
+    let Some((first, _, columns)) = first else { return Err(Error::Usage("no input given".into())) };
+    Ok(Inputs { first, columns, rows_total, bytes_total })
+}
+
+/// What the job cuts against: what a caller gave, at hand; or what the job reads itself (all but
+/// the checks of its file and columns, done here), to be read and indexed on a thread of its own
+/// while the first input's first batches are read.
+fn what_to_cut_against<'a>(
+    job: &'a StreamJob,
+    given: Option<Given<'a>>,
+) -> Result<(Option<Against<'a>>, Option<Load<'a>>), Error> {
+    Ok(match (given, &job.contaminants, &job.masks) {
+        (Some(Given::Set(set, index)), None, None) => (Some(Against::Set(set, index)), None),
+        (Some(Given::Mask(mask)), None, Some((None, how))) => (Some(Against::Mask(mask, how)), None),
+        (None, Some(spec), None) => (None, Some(Load::Set(ContaminantSet::open(spec)?))),
+        (None, None, Some((Some(spec), how))) => (None, Some(Load::Mask(spec, how))),
+        (given, ..) => {
+            let planned = match (&job.contaminants, &job.masks) {
+                (Some(_), _) | (_, Some((Some(_), _))) => "reads its own contaminants",
+                (None, Some((None, _))) => "was planned for a given mask (plan_with_given_mask)",
+                (None, None) => "was planned for a given contaminant set (plan_with_given_set)",
+            };
+            let got = match given {
+                Some(Given::Set(..)) => "a contaminant set was given",
+                Some(Given::Mask(_)) => "a mask was given",
+                None => "none was given",
+            };
+            return Err(Error::Usage(format!("this job {planned}, but {got}")));
+        }
+    })
+}
+
+/// Which inputs decode only their coordinates and have the rest copied as stored (see
+/// `BatchSource::pass_rows_through`): a FITS input whose every output is FITS and gets no added
+/// column (its rows are copied), and a Parquet input whose every output is Parquet and may copy
+/// its row groups.
+struct PassThrough {
+    fits: bool,
+    parquet: bool,
+}
+
+impl PassThrough {
+    fn for_job(job: &StreamJob) -> PassThrough {
+        let bits = job.masks.as_ref().and_then(|(_, how)| how.bits_column.as_deref());
+        let every_output = |wanted: &dyn Fn(&OutputSettings) -> bool| {
+            job.files.iter().all(|task| {
+                let mut outputs = std::iter::once(&task.output).chain(task.rejected.as_ref());
+                outputs.all(|path| job.outputs.resolve(path).is_ok_and(|settings| wanted(&settings)))
+            })
+        };
+        PassThrough {
+            fits: every_output(&|s| matches!(s, OutputSettings::Fits)) && !job.cut.adds_columns(bits),
+            parquet: every_output(&|s| matches!(s, OutputSettings::Parquet(o) if o.copy_stored)),
+        }
+    }
+
+    /// Passes `catalogue`'s rows through if its format and the outputs allow; returns its
+    /// coordinate columns (`columns`, found again in the new schema if it changed).
+    fn apply(&self, catalogue: &mut Catalogue, columns: &CoordinateColumns) -> Result<CoordinateColumns, Error> {
+        let wanted = match catalogue.format {
+            InputFormat::Fits => self.fits,
+            InputFormat::Parquet => self.parquet,
+            _ => false,
+        };
+        let passed = wanted.then(|| catalogue.source.pass_rows_through(&[columns.ra, columns.dec])).flatten();
+        match passed {
+            Some(schema) => {
+                let names = (Some(columns.ra_name.as_str()), Some(columns.dec_name.as_str()));
+                CoordinateColumns::resolve(&schema, catalogue.source.path(), names.0, names.1, ("--ra", "--dec"))
+            }
+            None => Ok(columns.clone()),
+        }
+    }
+}
+
+/// Each layer of a mask, with the objects found inside it; none against a contaminant set.
+fn layer_summaries(against: &Against, counts: &Counts) -> Vec<LayerSummary> {
+    let Against::Mask(mask, _) = against else { return Vec::new() };
+    mask.layers()
+        .iter()
+        .enumerate()
+        .map(|(bit, layer)| LayerSummary {
+            name: layer.name().to_string(),
+            contaminants: layer.contaminants().positions.len(),
+            skipped: layer.contaminants().skipped,
+            file: layer.file().map(Path::to_path_buf),
+            rows: counts.layers.get(bit).copied().unwrap_or(0),
+            pixels: layer.pixels().map(|map| map.describe()),
+        })
+        .collect()
 }
 
 /// What a job cuts against: one contaminant set with its index, or a mask's layers.
@@ -499,7 +562,8 @@ fn cutter<'a>(
     }
 }
 
-/// Cuts one input into its outputs, which are finished (complete, durable) but not yet in place.
+/// Cuts one input into its outputs, which are finished (complete, durable) but not yet in place;
+/// returns what became of its rows, and of its row groups if its outputs copied them.
 fn cut_one<'c>(
     job: &StreamJob,
     task: &FileTask,
@@ -508,7 +572,9 @@ fn cut_one<'c>(
     created: &mut CreatedDirs,
     finished: &mut Vec<FinishedOutput>,
     report: &mut dyn FnMut(&Counts),
-) -> Result<Counts, Error> {
+) -> Result<(Counts, Option<RowGroupCounts>), Error> {
+    // A Parquet input passed through: its outputs copy the row groups they get whole.
+    let stored = catalogue.source.stored_parquet();
     let mut open = |path: &Path| -> Result<Box<dyn BatchSink + 'c>, Error> {
         if job.create_dirs
             && let Some(parent) = path.parent()
@@ -516,10 +582,11 @@ fn cut_one<'c>(
             created.create(parent)?;
         }
         let settings = job.outputs.resolve(path)?;
+        let stored = stored.clone();
         match cutter {
-            Cutting::Ready(cutter) => create_sink(path, &settings, cutter.output_schema()),
+            Cutting::Ready(cutter) => create_sink(path, &settings, cutter.output_schema(), stored.as_ref()),
             Cutting::Pending(cutter) => {
-                Ok(Box::new(OpenLater { path: path.to_path_buf(), settings, cutter, sink: None }))
+                Ok(Box::new(OpenLater { path: path.to_path_buf(), settings, cutter, stored, sink: None }))
             }
         }
     };
@@ -537,11 +604,16 @@ fn cut_one<'c>(
         Cutting::Ready(cutter) => run(catalogue.source.as_mut(), cutter, &job.pipeline, sinks)?,
         Cutting::Pending(cutter) => run_pending(catalogue.source.as_mut(), cutter, &job.pipeline, sinks)?,
     };
-    finished.push(sink.finish()?);
+    let mut outputs = vec![sink.finish()?];
     if let Some(rejected) = rejected {
-        finished.push(rejected.finish()?);
+        outputs.push(rejected.finish()?);
     }
-    Ok(counts)
+    let mut row_groups: Option<RowGroupCounts> = None;
+    for output in outputs.iter().filter_map(FinishedOutput::row_groups) {
+        row_groups.get_or_insert_with(RowGroupCounts::default).add(&output);
+    }
+    finished.extend(outputs);
+    Ok((counts, row_groups))
 }
 
 /// An output created at its first batch, or at its end if it gets none: its schema is that of a
@@ -550,6 +622,7 @@ struct OpenLater<'c, 'l> {
     path: PathBuf,
     settings: OutputSettings,
     cutter: &'c PendingCutter<'l>,
+    stored: Option<Arc<StoredParquet>>,
     sink: Option<Box<dyn BatchSink>>,
 }
 
@@ -563,7 +636,7 @@ impl OpenLater<'_, '_> {
             // The contaminants failed; the job reports why.
             return Err(Error::Internal { path: self.path.clone(), message: "no cutter was made".into() });
         };
-        create_sink(&self.path, &self.settings, cutter.output_schema())
+        create_sink(&self.path, &self.settings, cutter.output_schema(), self.stored.as_ref())
     }
 }
 

@@ -73,3 +73,8 @@ pub use sky::{SearchRadius, UnitVector, unit_vector};
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The guide's library page, its example compiled and run as a doctest.
+#[doc = include_str!("../../../docs/library.md")]
+#[cfg(doctest)]
+pub struct LibraryGuideDoctests;

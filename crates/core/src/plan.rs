@@ -27,7 +27,7 @@ use crate::pipeline::PipelineOptions;
 use crate::sky::SearchRadius;
 use crate::star_mask::PowerLaw;
 
-/// Rows per batch unless told otherwise (README, "Performance", says how it was chosen).
+/// Rows per batch unless told otherwise (docs/performance.md, "What makes the floor fast", says how it was chosen).
 pub const DEFAULT_BATCH_SIZE: usize = 65_536;
 
 /// A run of `angcut stream`, planned and checked: made by [`StreamOptions::plan`], run by
@@ -168,6 +168,9 @@ pub struct StreamOptions {
     pub output_format: Option<OutputFormat>,
     /// See `compression`.
     pub row_group_size: Option<usize>,
+    /// `--rewrite`: encode every column of a Parquet output again, instead of copying the input's
+    /// row groups that the cut leaves whole.
+    pub rewrite: bool,
 }
 
 impl StreamOptions {
@@ -343,6 +346,7 @@ impl StreamOptions {
             format: self.output_format,
             compression: self.compression,
             row_group_size: self.row_group_size,
+            rewrite: self.rewrite,
         };
         let job = StreamJob {
             files,

@@ -51,6 +51,7 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
                 ("rows_invalid", Int(f.invalid)),
                 ("rows_written", Int(f.written)),
                 ("rows_rejected", rejected(f)),
+                ("row_groups", row_groups(file.row_groups)),
                 ("seconds", Seconds(file.seconds)),
             ])
         })
@@ -71,8 +72,18 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
         ("rows_invalid", Int(c.invalid)),
         ("rows_written", Int(c.written)),
         ("rows_rejected", rejected(c)),
+        ("row_groups", row_groups(summary.row_groups)),
         ("seconds", Seconds(summary.seconds)),
     ])
+}
+
+/// What became of Parquet row groups copied from a Parquet input: how many were copied as stored
+/// and how many decoded again; null when nothing was copied so.
+fn row_groups(counts: Option<crate::io::write::RowGroupCounts>) -> Value {
+    match counts {
+        Some(c) => Value::Record(vec![("copied", Value::Int(c.copied)), ("reencoded", Value::Int(c.reencoded))]),
+        None => Value::Null,
+    }
 }
 
 /// The summary of `job` as one JSON object.

@@ -9,6 +9,7 @@ pub(crate) mod fits;
 pub(crate) mod identity;
 pub mod paths;
 pub mod read;
+pub(crate) mod thrift;
 pub mod write;
 
 use std::path::Path;

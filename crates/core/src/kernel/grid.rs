@@ -500,7 +500,7 @@ mod tests {
             let difference = (series - exact).abs();
             worst = worst.max(difference.min(360.0 - difference)); // 0 and 360 are one RA
         }
-        // The bound `series_ra` and the README state (1e-9 deg), a hundredth of the caps' margin.
+        // The bound `series_ra` and docs/cut.md state (1e-9 deg), a hundredth of the caps' margin.
         assert!(worst < RA_MARGIN / 100.0, "{worst}");
         // At a pole any RA will do (a cap that holds the pole lists every cell of its zones).
         for pole in [[0.0, 0.0, 1.0], [-0.0, -0.0, -1.0]] {

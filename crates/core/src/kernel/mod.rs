@@ -46,7 +46,7 @@ pub enum Kernel {
 
 /// Up to this many contaminants, `auto` picks brute force: the tree's per-query overhead costs
 /// more than scanning a set that fits in L1 cache. Measured with `cargo bench --bench kernels`
-/// (README, "Choosing a kernel").
+/// (docs/cut.md, "Kernels").
 pub const AUTO_NAIVE_MAX_CONTAMINANTS: usize = 256;
 
 /// Up to this many contaminants, `auto` picks the k-d tree, and the grid above: a grid query

@@ -66,7 +66,7 @@ pub struct LayerArea {
 /// The areas of a mask's layers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AreaReport {
-    /// The order circle layers were covered at.
+    /// The order shape layers were covered at.
     pub order: u8,
     /// Per layer, bit 0 first.
     pub layers: Vec<LayerArea>,
@@ -125,7 +125,9 @@ impl AreaReport {
         if let Some(f) = self.footprint_deg2 {
             text.push_str(&format!("(footprint, where every outside layer's map holds: {f:.4} deg2)\n"));
         }
-        text.push_str(&format!("(circles covered by HEALPix cells of order {})\n", self.order));
+        if self.layers.iter().any(|l| !l.exact) {
+            text.push_str(&format!("(shapes covered by HEALPix cells of order {})\n", self.order));
+        }
         text
     }
 }

@@ -389,7 +389,7 @@ mod tests {
         assert_eq!(View::around(&most), View::AllSky);
     }
 
-    /// The README's mask drawn and read back: its size, each layer's colour where the layer is
+    /// The guide's mask (fixtures/masks.toml) drawn and read back: its size, each layer's colour where the layer is
     /// (the LMC for the galaxies, the polygon across RA 0 for the region file, away from its
     /// hole), the sky where none is, and a legend swatch per layer.
     #[test]

@@ -126,6 +126,9 @@ pub(crate) fn looks_like(head: &[u8]) -> Option<&'static str> {
     if text.starts_with(b"<") {
         return Some(if contains(b"<VOTABLE") { "a VOTable" } else { "XML" });
     }
+    if super::ds9::looks_like_regions(head) {
+        return Some("a DS9 region file: give it as a layer of a --masks file");
+    }
     std::str::from_utf8(text).is_ok().then_some("text with no comma or tab in its first line")
 }
 
@@ -181,6 +184,8 @@ mod tests {
         assert_eq!(detect(b"\\fixlen = T\n|   ra   |   dec  |\n", any), Some(InputFormat::Ipac));
         assert_eq!(detect(b"\n|   ra   |   dec  |\n|  double | double |\n", any), Some(InputFormat::Ipac));
         assert_eq!(looks_like(b"just some notes\n"), Some("text with no comma or tab in its first line"));
+        let region = looks_like(b"# Region file format: DS9 version 4.1\ngalactic\ncircle(1,2,3)\n");
+        assert!(region.is_some_and(|what| what.starts_with("a DS9 region file")), "{region:?}");
         assert_eq!(looks_like(b"\x00\x01\x02\xff\xfe"), None);
         assert_eq!(detect(b"# %ECSV 1.0\n# ---\n", any), Some(InputFormat::Ecsv));
         let fits = std::fs::read("fixtures/objects_2k.fits").unwrap();

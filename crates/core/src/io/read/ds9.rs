@@ -1,8 +1,9 @@
 //! DS9 region files as mask layers: `circle`, `ellipse`, `box`, `polygon`, `annulus` and `panda`
-//! in `fk5`/`icrs` (`J2000` means fk5), included or excluded (`-circle(...)`).
+//! in `fk5`/`icrs` (`J2000` means fk5), `fk4` (`B1950`), `galactic` or `ecliptic`, included or excluded
+//! (`-circle(...)`).
 //!
 //! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (six
-//! shapes, two sky frames, sizes with units, sexagesimal positions) is small. Angles mean what
+//! shapes, four sky frames, sizes with units, sexagesimal positions) is small. Angles mean what
 //! astropy's `regions` makes of the file: an ellipse or box at DS9 angle theta has its first
 //! axis (the first radius, the width) at position angle theta + 90deg, so theta = 0 lies along
 //! RA. Shapes without area (`point`, `line`, `text`, `vector`, `ruler`, `compass`, `projection`)
@@ -24,7 +25,8 @@ pub fn looks_like_regions(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
     let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     let word = first.split([';', ' ', '(']).next().unwrap_or("").to_ascii_lowercase();
-    first.starts_with("# Region file format") || ["global", "fk5", "icrs", "j2000"].contains(&word.as_str())
+    first.starts_with("# Region file format")
+        || ["global", "fk5", "icrs", "j2000", "fk4", "b1950", "galactic", "ecliptic"].contains(&word.as_str())
 }
 
 /// Whether the file at `path` is a DS9 region file: named `.reg`, or looking like one.
@@ -55,7 +57,7 @@ pub fn read(path: &Path) -> Result<Vec<Region>, Error> {
 /// ```
 pub fn parse(text: &str) -> Result<Vec<Region>, (u64, String)> {
     let mut regions = Vec::new();
-    let mut frame: Option<&str> = None;
+    let mut frame: Option<Frame> = None;
     for (number, line) in text.lines().enumerate() {
         let number = number as u64 + 1;
         for command in commands(line).into_iter().map(str::trim).filter(|c| !c.is_empty()) {
@@ -65,12 +67,28 @@ pub fn parse(text: &str) -> Result<Vec<Region>, (u64, String)> {
             }
             match lower.as_str() {
                 "fk5" | "icrs" | "j2000" => {
-                    frame = Some("sky");
+                    frame = Some(Frame::Icrs);
                     continue;
                 }
-                "fk4" | "b1950" | "galactic" | "ecliptic" | "image" | "physical" | "linear" | "amplifier"
-                | "detector" | "wcs" => {
-                    return Err((number, format!("the frame '{command}' is not read: give fk5 or icrs positions")));
+                "galactic" => {
+                    frame = Some(Frame::Rotated { to_icrs: GALACTIC_TO_ICRS });
+                    continue;
+                }
+                "ecliptic" => {
+                    frame = Some(Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS });
+                    continue;
+                }
+                "fk4" | "b1950" => {
+                    frame = Some(Frame::Fk4);
+                    continue;
+                }
+                "image" | "physical" | "linear" | "amplifier" | "detector" | "wcs" => {
+                    return Err((
+                        number,
+                        format!(
+                            "the frame '{command}' is not read: give fk5, icrs, fk4, galactic or ecliptic positions"
+                        ),
+                    ));
                 }
                 _ => {}
             }
@@ -89,12 +107,12 @@ pub fn parse(text: &str) -> Result<Vec<Region>, (u64, String)> {
             if NO_AREA.contains(&name.as_str()) {
                 continue;
             }
-            if frame.is_none() {
+            let Some(frame) = frame else {
                 return Err((number, "a region before any frame: the file must say fk5 or icrs first".into()));
-            }
+            };
             let args = arguments(args).map_err(|problem| (number, format!("'{command}': {problem}")))?;
-            let shape =
-                shape(&name, &args).map_err(|problem| (number, format!("{name}({}): {problem}", args.join(","))))?;
+            let shape = shape(&name, &args, frame)
+                .map_err(|problem| (number, format!("{name}({}): {problem}", args.join(","))))?;
             regions.push(Region { shape, exclude: sign });
         }
     }
@@ -149,8 +167,91 @@ fn arguments(text: &str) -> Result<Vec<&str>, String> {
     Ok(found)
 }
 
-/// One shape from its name and arguments.
-fn shape(name: &str, args: &[&str]) -> Result<Shape, String> {
+/// The sky frame of a file's positions: ICRS (`fk5`, `icrs`, `J2000`: FK5 is read as ICRS, as
+/// every catalogue's positions are), one a fixed rotation away from it, or FK4 (B1950).
+#[derive(Clone, Copy)]
+enum Frame {
+    Icrs,
+    Rotated {
+        to_icrs: [[f64; 3]; 3],
+    },
+    /// FK4 at equinox and epoch B1950: its E-terms of aberration removed, then a rotation.
+    Fk4,
+}
+
+/// Galactic (l, b) to ICRS unit vectors: astropy's (8.0) `Galactic` to `ICRS`, its three axes
+/// transformed (the IAU 1958 definition through FK5 J2000 and the frame bias).
+const GALACTIC_TO_ICRS: [[f64; 3]; 3] = [
+    [-0.05487565771259219, 0.49410943719272665, -0.8676661375596586],
+    [-0.8734370519556163, -0.4448297212232957, -0.19807633727300059],
+    [-0.4838350736167157, 0.7469821839866677, 0.4559838136873021],
+];
+
+/// Ecliptic (lambda, beta) to ICRS: the mean ecliptic and equinox of J2000, astropy's (8.0)
+/// `BarycentricMeanEcliptic` (what astropy `regions` reads DS9's `ecliptic` as), its three axes
+/// transformed to `ICRS` (the IAU 2006 obliquity, with the frame bias).
+const ECLIPTIC_TO_ICRS: [[f64; 3]; 3] = [
+    [0.9999999999999943, 3.2897004162583065e-08, -1.0207044720705122e-07],
+    [-7.078369026537747e-08, 0.9174821299149586, -0.39777699944404316],
+    [8.056213977613189e-08, 0.397776999444048, 0.9174821299149556],
+];
+
+/// FK4 without E-terms (equinox and epoch B1950) to ICRS: astropy's (8.0) `FK4NoETerms` to
+/// `ICRS`, its three axes transformed (through FK5 J2000; at epoch B1950 no fictitious proper
+/// motion term).
+const FK4_NO_E_TO_ICRS: [[f64; 3]; 3] = [
+    [0.9999256809514503, -0.011181372203849847, -0.004858959705285337],
+    [0.011181371753884808, 0.9999374861373455, -2.7258532094273118e-05],
+    [0.004858960740738831, -2.707332853596652e-05, 0.9999881948140963],
+];
+
+/// The E-terms of aberration at equinox B1950 (astropy's `fk4_e_terms`), as a vector.
+const FK4_E_TERMS: [f64; 3] = [-1.6255741516894347e-06, -3.191905371563791e-07, -1.384290671929659e-07];
+
+impl Frame {
+    /// A unit vector of this frame in ICRS.
+    fn to_icrs(self, v: [f64; 3]) -> [f64; 3] {
+        let rotate = |m: [[f64; 3]; 3], v: [f64; 3]| m.map(|row| row[0] * v[0] + row[1] * v[1] + row[2] * v[2]);
+        match self {
+            Frame::Icrs => v,
+            Frame::Rotated { to_icrs } => rotate(to_icrs, v),
+            Frame::Fk4 => {
+                // As astropy removes them: v - A + (A . v) v, renormalised.
+                let a = FK4_E_TERMS;
+                let along = a[0] * v[0] + a[1] * v[1] + a[2] * v[2];
+                let w = [0, 1, 2].map(|i| v[i] - a[i] + along * v[i]);
+                let norm = (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt();
+                rotate(FK4_NO_E_TO_ICRS, w.map(|x| x / norm))
+            }
+        }
+    }
+
+    /// The ICRS (RA, Dec) of a position written in this frame, and the position angle, in ICRS,
+    /// of this frame's north there: a shape's angle in the frame is turned by it. In galactic
+    /// and ecliptic frames a sexagesimal longitude is in degrees, as DS9 writes it.
+    fn place(self, lon: &str, lat: &str) -> Result<(f64, f64, f64), String> {
+        let unit = if matches!(self, Frame::Rotated { .. }) { 'd' } else { 'h' };
+        let (l, b) = position(lon, lat, unit)?;
+        if let Frame::Icrs = self {
+            return Ok((l, b, 0.0));
+        }
+        let vector = |l: f64, b: f64| [b.cos() * l.cos(), b.cos() * l.sin(), b.sin()];
+        let radec = |v: [f64; 3]| (v[1].atan2(v[0]), v[2].atan2(v[0].hypot(v[1])));
+        let (l, b) = (l.to_radians(), b.to_radians());
+        let (ra, dec) = radec(self.to_icrs(vector(l, b)));
+        // The frame's north: towards a point a little north of this one in the frame (south of
+        // it, turned round, at the frame's pole), as a position angle in ICRS.
+        let step = if b < 0.0 { 1e-5 } else { -1e-5 };
+        let (ra2, dec2) = radec(self.to_icrs(vector(l, b + step)));
+        let d = ra2 - ra;
+        let pa = (d.sin() * dec2.cos()).atan2(dec.cos() * dec2.sin() - dec.sin() * dec2.cos() * d.cos());
+        let turn = pa.to_degrees() + if step < 0.0 { 180.0 } else { 0.0 };
+        Ok((ra.to_degrees().rem_euclid(360.0), dec.to_degrees(), turn))
+    }
+}
+
+/// One shape from its name and arguments, its positions in `frame`.
+fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
     let count = |expected: &[usize]| {
         if expected.contains(&args.len()) {
             Ok(())
@@ -162,22 +263,24 @@ fn shape(name: &str, args: &[&str]) -> Result<Shape, String> {
     match name {
         "circle" => {
             count(&[3])?;
-            let (ra, dec) = position(args[0], args[1])?;
+            let (ra, dec, _) = frame.place(args[0], args[1])?;
             let radius = SearchRadius::new(size(args[2])?).map_err(|e| e.to_string())?;
             Ok(Shape::Circle(unit_vector(ra, dec), radius))
         }
         "ellipse" => {
             count(&[5])?;
-            let (ra, dec) = position(args[0], args[1])?;
+            let (ra, dec, turn) = frame.place(args[0], args[1])?;
             let (first, second, theta) = (size(args[2])?, size(args[3])?, degrees(args[4])?);
-            Ellipse::new(ra, dec, first, second, Angle::from_degrees(theta + 90.0)).map(Shape::Ellipse).map_err(error)
+            let pa = Angle::from_degrees(theta + 90.0 + turn);
+            Ellipse::new(ra, dec, first, second, pa).map(Shape::Ellipse).map_err(error)
         }
         "box" => {
             count(&[4, 5])?;
-            let (ra, dec) = position(args[0], args[1])?;
+            let (ra, dec, turn) = frame.place(args[0], args[1])?;
             let theta = args.get(4).map_or(Ok(0.0), |a| degrees(a))?;
             let (width, height) = (size(args[2])?, size(args[3])?);
-            SkyBox::new(ra, dec, width, height, Angle::from_degrees(theta + 90.0)).map(Shape::Box).map_err(error)
+            let pa = Angle::from_degrees(theta + 90.0 + turn);
+            SkyBox::new(ra, dec, width, height, pa).map(Shape::Box).map_err(error)
         }
         "annulus" => {
             // `annulus(x, y, r1, r2, ..., rn)` or `annulus(x, y, inner, outer, n=N)`: rings from
@@ -189,7 +292,7 @@ fn shape(name: &str, args: &[&str]) -> Result<Shape, String> {
             if radii.len() < 2 {
                 return Err(format!("{} radii; an annulus takes 2 or more, growing", radii.len()));
             }
-            let (ra, dec) = position(args[0], args[1])?;
+            let (ra, dec, _) = frame.place(args[0], args[1])?;
             let sizes = radii.iter().map(|r| size(r)).collect::<Result<Vec<Angle>, String>>()?;
             if sizes.windows(2).any(|pair| pair[1] <= pair[0]) {
                 return Err("the radii of an annulus must grow".into());
@@ -201,15 +304,18 @@ fn shape(name: &str, args: &[&str]) -> Result<Shape, String> {
             if args.len() < 6 || !args.len().is_multiple_of(2) {
                 return Err(format!("{} arguments; a polygon takes 3 or more RA, Dec pairs", args.len()));
             }
-            let vertices = args.chunks(2).map(|pair| position(pair[0], pair[1])).collect::<Result<Vec<_>, _>>()?;
+            let vertices = args
+                .chunks(2)
+                .map(|pair| frame.place(pair[0], pair[1]).map(|(ra, dec, _)| (ra, dec)))
+                .collect::<Result<Vec<_>, _>>()?;
             Polygon::new(&vertices).map(Shape::Polygon).map_err(error)
         }
         "panda" => {
             // `panda(x, y, start, stop, nangle, inner, outer, nradius)`: nangle x nradius sectors
             // whose union is the sector from start to stop between inner and outer.
             count(&[8])?;
-            let (ra, dec) = position(args[0], args[1])?;
-            let (start, stop) = (degrees(args[2])?, degrees(args[3])?);
+            let (ra, dec, turn) = frame.place(args[0], args[1])?;
+            let (start, stop) = (degrees(args[2])? + turn, degrees(args[3])? + turn);
             let zero = args[5].trim_end_matches(['"', '\'', 'd', 'r']).parse::<f64>().is_ok_and(|r| r == 0.0);
             let inner = match zero {
                 true => None,
@@ -253,13 +359,15 @@ fn size(text: &str) -> Result<Angle, String> {
 }
 
 /// A position: decimal degrees, or sexagesimal (`10:20:30.5` or `10h20m30.5s` hours for RA,
-/// `-20:10:05` or `-20d10m05s` degrees for Dec).
-fn position(ra: &str, dec: &str) -> Result<(f64, f64), String> {
-    let ra = match sexagesimal(ra, 'h')? {
+/// `-20:10:05` or `-20d10m05s` degrees for Dec; a longitude `unit` 'd' reads the first in
+/// degrees too, as a galactic or ecliptic longitude is written).
+fn position(ra: &str, dec: &str, unit: char) -> Result<(f64, f64), String> {
+    let ra = match sexagesimal(ra, unit)? {
         Some(_) if ra.trim_start().starts_with('-') => {
-            return Err(format!("'{ra}' is a negative right ascension in hours"));
+            return Err(format!("'{ra}' is a negative longitude"));
         }
-        Some(hours) => hours * 15.0,
+        Some(value) if unit == 'h' => value * 15.0,
+        Some(degrees) => degrees,
         None => ra.parse::<f64>().map_err(|_| format!("'{ra}' is not a right ascension"))?,
     };
     let dec = match sexagesimal(dec, 'd')? {
@@ -325,13 +433,13 @@ mod tests {
 
     #[test]
     fn positions_and_sizes_take_every_ds9_form() {
-        assert_eq!(position("10:30:00", "-20:30:00").unwrap(), (157.5, -20.5));
-        assert_eq!(position("10h30m00s", "-20d30m00s").unwrap(), (157.5, -20.5));
-        assert_eq!(position("-0.5", "+45").unwrap(), (359.5, 45.0));
-        assert_eq!(position("0:0:0", "-0:30:0").unwrap(), (0.0, -0.5), "a negative zero degrees keeps its sign");
-        assert!(position("10:70:00", "0").is_err());
-        assert!(position("270:00:00", "0").unwrap_err().contains("more than 24 hours"));
-        assert!(position("10", "91").is_err());
+        assert_eq!(position("10:30:00", "-20:30:00", 'h').unwrap(), (157.5, -20.5));
+        assert_eq!(position("10h30m00s", "-20d30m00s", 'h').unwrap(), (157.5, -20.5));
+        assert_eq!(position("-0.5", "+45", 'h').unwrap(), (359.5, 45.0));
+        assert_eq!(position("0:0:0", "-0:30:0", 'h').unwrap(), (0.0, -0.5), "a negative zero degrees keeps its sign");
+        assert!(position("10:70:00", "0", 'h').is_err());
+        assert!(position("270:00:00", "0", 'h').unwrap_err().contains("more than 24 hours"));
+        assert!(position("10", "91", 'h').is_err());
         assert_eq!(size("36\"").unwrap(), Angle::from_degrees(0.01));
         assert_eq!(size("3'").unwrap(), Angle::from_degrees(0.05));
         assert_eq!(size("2d").unwrap(), Angle::from_degrees(2.0));
@@ -346,7 +454,7 @@ mod tests {
         for (text, expected) in [
             ("circle(12m30h,20,1d)", "'12m30h' is not sexagesimal"),
             ("circle(12::30,20,1d)", "'12::30' is not sexagesimal"),
-            ("circle(-12:00:00,20,1d)", "'-12:00:00' is a negative right ascension"),
+            ("circle(-12:00:00,20,1d)", "'-12:00:00' is a negative longitude"),
             ("circle(10,45dd,1d)", "'45dd' is not a declination"),
             ("circle(10,,20,0.5d)", "argument 2 is empty"),
             ("circle(10,20,0.5d,)", "argument 4 is empty"),
@@ -357,8 +465,8 @@ mod tests {
             assert_eq!(line, 2, "{text}");
             assert!(problem.contains(expected), "{problem:?} lacks {expected:?}");
         }
-        assert_eq!(position("12h30m", "-20d30m").unwrap(), (187.5, -20.5));
-        assert_eq!(position("0h0m1.5s", "45d").unwrap(), (15.0 * 1.5 / 3600.0, 45.0));
+        assert_eq!(position("12h30m", "-20d30m", 'h').unwrap(), (187.5, -20.5));
+        assert_eq!(position("0h0m1.5s", "45d", 'h').unwrap(), (15.0 * 1.5 / 3600.0, 45.0));
     }
 
     /// Found by fuzzing: `;` inside a property value split the line and added a shape.
@@ -444,9 +552,39 @@ mod tests {
     }
 
     #[test]
+    fn frames_turn_positions_into_icrs_as_astropy_does() {
+        // astropy 8.0: SkyCoord(l, b, frame=FK4() | Galactic() | BarycentricMeanEcliptic()).icrs
+        let cases = [
+            (Frame::Fk4, 0.0, 0.0, 0.6406846126253535, 0.2784069696545816),
+            (Frame::Fk4, 83.2041667, -5.4227778, 83.81855598694607, -5.391300289652622),
+            (Frame::Fk4, 200.5, 40.25, 201.05745913331174, 39.98976926849696),
+            (Frame::Fk4, 270.0, -30.0, 270.8014965384017, -29.998060071829773),
+            (Frame::Fk4, 10.0, 89.9, 174.62996853688296, 89.81918079307268),
+            (Frame::Fk4, 359.99, -89.5, 0.5214243161274985, -89.2215060787437),
+            (Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 0.0, 0.0, 266.4049882865447, -28.936177761791473),
+            (Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 120.5, 10.25, 4.664334134741277, 72.96677903319528),
+            (Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 300.5, 60.0, 191.6422847062989, -2.8487555092969705),
+            (Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 45.0, -89.99, 12.84849031375991, -27.126161250334217),
+            (Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 30.0, 5.0, 26.082846901083915, 16.1465754983751),
+            (Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 150.0, -60.0, 127.03700875143781, -44.03667020860303),
+            (Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 250.0, 85.0, 266.3817379218466, 61.813291460862814),
+            (Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 0.0, 90.0, 269.9999852977778, 66.56071866138889),
+        ];
+        for (frame, l, b, ra, dec) in cases {
+            let (got_ra, got_dec, _) = frame.place(&l.to_string(), &b.to_string()).unwrap();
+            let apart = crate::sky::chord2(&unit_vector(got_ra, got_dec), &unit_vector(ra, dec)).sqrt();
+            let mas = apart.to_degrees() * 3.6e6;
+            assert!(mas < 0.01, "({l}, {b}): {mas} mas from astropy's ({ra}, {dec}), got ({got_ra}, {got_dec})");
+        }
+        // A frame's north at its own pole: the turn is still defined (from just south of it).
+        let (_, _, turn) = Frame::Fk4.place("10", "90").unwrap();
+        assert!(turn.is_finite());
+    }
+
+    #[test]
     fn what_cannot_be_read_is_refused_naming_the_line() {
         let cases = [
-            ("galactic\ncircle(0,0,1d)", 1, "the frame 'galactic' is not read"),
+            ("image\ncircle(0,0,1d)", 1, "the frame 'image' is not read"),
             ("circle(0,0,1d)", 1, "a region before any frame"),
             ("fk5\n\nsegment(0,0,1d,2d)", 3, "segment(0,0,1d,2d): not a shape angcut reads"),
             ("fk5\nepanda(0,0,0,90,2,1d,1d,2d,2d,1,0)", 2, "(epanda, bpanda) are not read yet"),

@@ -26,7 +26,8 @@ use arrow::error::ArrowError;
 
 pub use detect::{Detected, InputFormat};
 pub use fits::{FitsCatalog, HduChoice};
-pub use parquet::{ParquetCatalog, open_file};
+pub(crate) use parquet::ROW_NUMBERS;
+pub use parquet::{ParquetCatalog, StoredParquet, open_file};
 
 use crate::columns::CoordinateColumns;
 use crate::error::{Error, panic_message};
@@ -49,11 +50,16 @@ pub trait BatchSource: Send {
     }
     /// Before the first batch: makes every later batch (and part) hold only the columns
     /// `decoded` (indices in [`BatchSource::schema`], kept in schema order) and, last, a column
-    /// of the rows as the file stores them, one fixed-width value per row, for a writer of the
-    /// same format to copy unchanged instead of decoding and encoding every column. Returns the
-    /// new schema, or `None` (nothing changed) if the format has no such rows (only FITS tables
-    /// without variable-length arrays have).
+    /// that lets a writer of the same format copy the rows as the file stores them instead of
+    /// decoding and encoding every column: a FITS table's rows, one fixed-width value per row
+    /// (tables without variable-length arrays), or a Parquet file's row numbers. Returns the
+    /// new schema, or `None` (nothing changed) if the format has no such rows.
     fn pass_rows_through(&mut self, _decoded: &[usize]) -> Option<SchemaRef> {
+        None
+    }
+    /// After [`BatchSource::pass_rows_through`] on a Parquet file: the file as stored, whose
+    /// row groups a Parquet writer copies (its batches' last column holds their row numbers).
+    fn stored_parquet(&self) -> Option<Arc<StoredParquet>> {
         None
     }
     /// The file's other tables, for a message when the columns asked for are not in this one:

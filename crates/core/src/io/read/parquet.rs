@@ -6,8 +6,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{RecordBatch, RecordBatchReader};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchReader, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
@@ -17,6 +18,12 @@ use super::bounded_file::BoundedFile;
 use super::{BatchSource, Parts, next_guarded};
 use crate::error::{Error, panic_message};
 
+/// The column of input row numbers (UInt64, from 0) that a Parquet source adds to its batches
+/// once its rows are passed through ([`BatchSource::pass_rows_through`]): a writer of Parquet
+/// copies the row groups whose every row it gets, and decodes again only the rows it gets of
+/// the others.
+pub(crate) const ROW_NUMBERS: &str = "__parquet_row";
+
 /// An open Parquet catalogue, streaming record batches.
 pub struct ParquetCatalog {
     /// The file, for messages.
@@ -25,7 +32,7 @@ pub struct ParquetCatalog {
     pub schema: SchemaRef,
     /// Rows in the file, from its footer.
     pub rows: u64,
-    reader: ParquetRecordBatchReader,
+    reader: Numbered,
     /// Its row groups, to be decoded on several threads at once.
     groups: Arc<RowGroups>,
     /// Whether `reader` has been asked for a batch (its row groups are then no longer offered).
@@ -39,23 +46,165 @@ struct RowGroups {
     metadata: ArrowReaderMetadata,
     projection: ProjectionMask,
     batch_size: usize,
+    /// With rows passed through: the schema of the batches, their row numbers added last.
+    numbered: Option<SchemaRef>,
+}
+
+/// A Parquet input as it is stored, for a writer that copies its row groups (those whose every
+/// row it is given) and decodes again the rows it is given of the others.
+pub struct StoredParquet {
+    /// The input, as messages name it.
+    pub name: PathBuf,
+    file: BoundedFile,
+    metadata: ArrowReaderMetadata,
+    batch_size: usize,
+}
+
+impl StoredParquet {
+    /// The same file, named `name` in messages (stdin's copy is named as stdin).
+    pub(crate) fn renamed(&self, name: &Path) -> StoredParquet {
+        StoredParquet {
+            name: name.to_path_buf(),
+            file: self.file.clone(),
+            metadata: self.metadata.clone(),
+            batch_size: self.batch_size,
+        }
+    }
+
+    /// The first row of each row group, and the file's row count last.
+    pub fn row_group_starts(&self) -> Vec<u64> {
+        row_group_starts(&self.metadata)
+    }
+
+    /// Rows per batch of its readers.
+    pub(crate) fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// The file's footer.
+    pub fn metadata(&self) -> &parquet::file::metadata::ParquetMetaData {
+        self.metadata.metadata()
+    }
+
+    /// Every column of the file, as Arrow reads them.
+    pub fn schema(&self) -> SchemaRef {
+        self.metadata.schema().clone()
+    }
+
+    /// The file, to copy column chunks from.
+    pub(crate) fn file(&self) -> &BoundedFile {
+        &self.file
+    }
+
+    /// The first rows of the file (up to `rows`, every column), or `None` if it has none.
+    pub fn sample(&self, rows: usize) -> Result<Option<RecordBatch>, Error> {
+        if self.metadata.metadata().num_row_groups() == 0 {
+            return Ok(None);
+        }
+        let source = (self.name.as_path(), &self.file, &self.metadata);
+        let mut reader = build_reader(source, ProjectionMask::all(), Some(vec![0]), rows.max(1))?;
+        next_guarded(&mut reader, &self.name).transpose()
+    }
+
+    /// A reader of the root column `column` of row group `group`, in batches of the job's size.
+    pub fn column_reader(&self, group: usize, column: usize) -> Result<ParquetRecordBatchReader, Error> {
+        let projection = ProjectionMask::roots(self.metadata.parquet_schema(), [column]);
+        build_reader((self.name.as_path(), &self.file, &self.metadata), projection, Some(vec![group]), self.batch_size)
+    }
+}
+
+/// Whether the Parquet writer can write the file's columns, as Arrow reads them, into the very
+/// Parquet columns the file stores (the same physical types and levels; the output declares the
+/// input's own schema, so annotations and names stay as they are), so that a file can hold its
+/// column chunks copied beside rows encoded again; and whether the file declares its statistics'
+/// column orders (files from before format 2.4 may hold min/max by an order readers no longer
+/// assume). INT96 timestamps are refused: the writer does not write them back.
+fn written_back_as_stored(metadata: &ArrowReaderMetadata) -> bool {
+    let file = metadata.metadata().file_metadata();
+    let Ok(written) = parquet::arrow::ArrowSchemaConverter::new().convert(metadata.schema()) else { return false };
+    let stored = file.schema_descr();
+    let same = |i: usize| {
+        let (w, s) = (written.column(i), stored.column(i));
+        w.physical_type() == s.physical_type()
+            && w.type_length() == s.type_length()
+            && w.max_def_level() == s.max_def_level()
+            && w.max_rep_level() == s.max_rep_level()
+            && s.physical_type() != parquet::basic::Type::INT96
+    };
+    file.column_orders().is_some()
+        && written.num_columns() == stored.num_columns()
+        && (0..stored.num_columns()).all(same)
+}
+
+/// A reader's batches with their input row numbers added as a last column, or as they are.
+struct Numbered {
+    reader: ParquetRecordBatchReader,
+    /// The batches' schema with the row numbers, if they are added.
+    schema: Option<SchemaRef>,
+    next_row: u64,
+}
+
+impl Iterator for Numbered {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.reader.next()? {
+            Ok(batch) => batch,
+            Err(error) => return Some(Err(error)),
+        };
+        let Some(schema) = &self.schema else { return Some(Ok(batch)) };
+        let rows = batch.num_rows() as u64;
+        let numbers: ArrayRef = Arc::new(UInt64Array::from_iter_values(self.next_row..self.next_row + rows));
+        self.next_row += rows;
+        let mut columns = batch.columns().to_vec();
+        columns.push(numbers);
+        Some(RecordBatch::try_new(schema.clone(), columns))
+    }
+}
+
+/// The first row of each of a file's row groups, and its row count last.
+fn row_group_starts(metadata: &ArrowReaderMetadata) -> Vec<u64> {
+    let groups = metadata.metadata().row_groups();
+    let mut starts = Vec::with_capacity(groups.len() + 1);
+    starts.push(0u64);
+    for group in groups {
+        starts.push(starts[starts.len() - 1] + group.num_rows().max(0) as u64);
+    }
+    starts
 }
 
 impl RowGroups {
+    /// `reader` with row numbers from `first_row` if this file's rows are passed through.
+    fn numbered(&self, reader: ParquetRecordBatchReader, first_row: u64) -> Numbered {
+        Numbered { reader, schema: self.numbered.clone(), next_row: first_row }
+    }
+
     /// A reader of `groups` (all if `None`), with the crate's errors and panics made ours.
     fn reader(&self, groups: Option<Vec<usize>>) -> Result<ParquetRecordBatchReader, Error> {
-        let built = catch_unwind(AssertUnwindSafe(|| {
-            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.clone(), self.metadata.clone())
-                .with_projection(self.projection.clone())
-                .with_batch_size(self.batch_size);
-            match groups {
-                Some(groups) => builder.with_row_groups(groups),
-                None => builder,
-            }
-            .build()
-        }));
-        flatten(&self.path, built)
+        let source = (self.path.as_path(), &self.file, &self.metadata);
+        build_reader(source, self.projection.clone(), groups, self.batch_size)
     }
+}
+
+/// A reader of `source`'s (name, file, footer) root columns `projection` of row groups `groups`
+/// (all if `None`), with the crate's errors and panics made ours.
+fn build_reader(
+    (name, file, metadata): (&Path, &BoundedFile, &ArrowReaderMetadata),
+    projection: ProjectionMask,
+    groups: Option<Vec<usize>>,
+    batch_size: usize,
+) -> Result<ParquetRecordBatchReader, Error> {
+    let built = catch_unwind(AssertUnwindSafe(|| {
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), metadata.clone())
+            .with_projection(projection)
+            .with_batch_size(batch_size);
+        match groups {
+            Some(groups) => builder.with_row_groups(groups),
+            None => builder,
+        }
+        .build()
+    }));
+    flatten(name, built)
 }
 
 impl Parts for RowGroups {
@@ -69,7 +218,9 @@ impl Parts for RowGroups {
 
     fn open(&self, part: usize) -> Result<Box<dyn BatchSource>, Error> {
         let reader = self.reader(Some(vec![part]))?;
-        Ok(Box::new(super::ArrowSource::new(&self.path, reader.schema(), reader)))
+        let schema = self.numbered.clone().unwrap_or_else(|| reader.schema());
+        let first_row = row_group_starts(&self.metadata).get(part).copied().unwrap_or(0);
+        Ok(Box::new(super::ArrowSource::new(&self.path, schema, self.numbered(reader, first_row))))
     }
 }
 
@@ -100,9 +251,10 @@ impl ParquetCatalog {
             Some(roots) => ProjectionMask::roots(metadata.parquet_schema(), roots.iter().copied()),
             None => ProjectionMask::all(),
         };
-        let groups = RowGroups { path: path.to_path_buf(), file, metadata, projection, batch_size };
+        let groups = RowGroups { path: path.to_path_buf(), file, metadata, projection, batch_size, numbered: None };
         let reader = groups.reader(None)?;
         let schema = if columns.is_some() { reader.schema() } else { groups.metadata.schema().clone() };
+        let reader = groups.numbered(reader, 0);
         Ok(ParquetCatalog { path: path.to_path_buf(), schema, rows, reader, groups: Arc::new(groups), started: false })
     }
 
@@ -141,5 +293,47 @@ impl BatchSource for ParquetCatalog {
 
     fn parts(&self) -> Option<Arc<dyn Parts>> {
         (!self.started).then(|| self.groups.clone() as Arc<dyn Parts>)
+    }
+
+    /// Decodes only the columns `decoded`, and adds each row's number in the file as a last
+    /// column ([`ROW_NUMBERS`]): a Parquet writer copies the row groups it gets whole
+    /// ([`BatchSource::stored_parquet`]).
+    fn pass_rows_through(&mut self, decoded: &[usize]) -> Option<SchemaRef> {
+        let whole = self.groups.metadata.schema().clone();
+        let clash = whole.fields().iter().any(|f| f.name() == ROW_NUMBERS);
+        if self.started || self.groups.numbered.is_some() || clash || !written_back_as_stored(&self.groups.metadata) {
+            return None;
+        }
+        let mut roots = decoded.to_vec();
+        roots.sort_unstable();
+        roots.dedup();
+        let projection = ProjectionMask::roots(self.groups.metadata.parquet_schema(), roots.iter().copied());
+        let mut fields: Vec<Field> = roots.iter().map(|&i| whole.field(i).clone()).collect();
+        fields.push(Field::new(ROW_NUMBERS, DataType::UInt64, false));
+        let schema = Arc::new(Schema::new_with_metadata(fields, whole.metadata().clone()));
+        let groups = RowGroups {
+            path: self.groups.path.clone(),
+            file: self.groups.file.clone(),
+            metadata: self.groups.metadata.clone(),
+            projection,
+            batch_size: self.groups.batch_size,
+            numbered: Some(schema.clone()),
+        };
+        let reader = groups.reader(None).ok()?;
+        self.reader = groups.numbered(reader, 0);
+        self.groups = Arc::new(groups);
+        self.schema = schema.clone();
+        Some(schema)
+    }
+
+    fn stored_parquet(&self) -> Option<Arc<StoredParquet>> {
+        let groups = &self.groups;
+        groups.numbered.as_ref()?;
+        Some(Arc::new(StoredParquet {
+            name: self.path.clone(),
+            file: groups.file.clone(),
+            metadata: groups.metadata.clone(),
+            batch_size: groups.batch_size,
+        }))
     }
 }

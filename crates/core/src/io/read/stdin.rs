@@ -73,6 +73,10 @@ impl BatchSource for Spooled {
         self.source.pass_rows_through(decoded)
     }
 
+    fn stored_parquet(&self) -> Option<Arc<super::StoredParquet>> {
+        self.source.stored_parquet().map(|stored| Arc::new(stored.renamed(Path::new(STDIN_NAME))))
+    }
+
     fn parts(&self) -> Option<Arc<dyn Parts>> {
         let parts = self.source.parts()?;
         Some(Arc::new(SpooledParts { parts, temp: self.temp.clone(), copy: self.copy.clone() }))

@@ -68,12 +68,25 @@ pub struct FinishedOutput {
     // `None` for outputs that have no temporary file (stdout). The file stays open until it is
     // committed: closing it would release its lock (see the module's doc).
     pending: Option<(NamedTempFile, PathBuf, PartialOutput)>,
+    row_groups: Option<super::RowGroupCounts>,
 }
 
 impl FinishedOutput {
     /// For an output written in place (a stream to stdout): nothing left to do.
     pub fn written() -> FinishedOutput {
-        FinishedOutput { pending: None }
+        FinishedOutput { pending: None, row_groups: None }
+    }
+
+    /// The same output, saying what became of its input's row groups.
+    pub(super) fn with_row_groups(mut self, counts: super::RowGroupCounts) -> FinishedOutput {
+        self.row_groups = Some(counts);
+        self
+    }
+
+    /// For a Parquet output written from a Parquet input's stored row groups: how many were
+    /// copied as stored and how many decoded again.
+    pub fn row_groups(&self) -> Option<super::RowGroupCounts> {
+        self.row_groups
     }
 
     /// Renames the temporary file to its destination.
@@ -218,7 +231,7 @@ pub(super) fn durable(
 ) -> Result<FinishedOutput, Error> {
     partial.writeback.stop();
     temp.as_file().sync_all().map_err(|source| Error::Io { path: destination.to_path_buf(), source })?;
-    Ok(FinishedOutput { pending: Some((temp, destination.to_path_buf(), partial)) })
+    Ok(FinishedOutput { pending: Some((temp, destination.to_path_buf(), partial)), row_groups: None })
 }
 
 /// [`durable`] for a sink that wrote through a buffer and keeps its partial file's registration

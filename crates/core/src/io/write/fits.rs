@@ -631,7 +631,7 @@ struct Heap {
 }
 
 /// gzip's level for `.fits.gz` outputs. FITS tables of floats shrink little whatever the level,
-/// and level 1 is several times faster than gzip's default 6 (see README "FITS in and out").
+/// and level 1 is several times faster than gzip's default 6 (see docs/formats.md, "FITS").
 const GZIP_LEVEL: u32 = 1;
 
 /// The longest value of a string column, in bytes.

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ::parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use arrow::array::RecordBatch;
@@ -11,14 +12,17 @@ use arrow::datatypes::SchemaRef;
 
 use crate::error::Error;
 use crate::io::is_stdio;
+use crate::io::read::StoredParquet;
 
 mod commit;
 mod csv;
 mod dictionary;
 mod fits;
+mod float_order;
 mod ipc;
 mod parallel_writer;
 mod parquet;
+mod parquet_copy;
 mod writeback;
 
 pub use commit::{FinishedOutput, commit_all, remove_partial_outputs, write_whole};
@@ -26,6 +30,7 @@ pub use csv::CsvFileSink;
 pub use fits::FitsFileSink;
 pub use ipc::{IpcFileSink, IpcStreamSink};
 pub use parquet::ParquetFileSink;
+pub use parquet_copy::StoredCopySink;
 
 /// The formats angcut writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +112,10 @@ pub struct OutputOptions {
     pub compression: Option<OutputCompression>,
     /// Rows per row group (Parquet only); `None`: [`DEFAULT_ROW_GROUP_SIZE`].
     pub row_group_size: Option<usize>,
+    /// Encode every column of a Parquet output from a Parquet input again, as with any other
+    /// input, instead of copying the row groups the cut leaves whole (also implied by an explicit
+    /// `compression` or `row_group_size`).
+    pub rewrite: bool,
 }
 
 /// One output's format and encoding, resolved and checked by [`OutputOptions::resolve`].
@@ -161,9 +170,13 @@ impl OutputOptions {
                 if row_group_size == 0 {
                     return Err(Error::Usage("--row-group-size must be at least 1".into()));
                 }
+                // What the output asks of its encoding explicitly, the input's stored row groups
+                // cannot give: then every column is encoded again.
+                let copy_stored = !self.rewrite && self.compression.is_none() && self.row_group_size.is_none();
                 return Ok(OutputSettings::Parquet(ParquetOutputOptions {
                     compression: self.compression.unwrap_or_default(),
                     row_group_size,
+                    copy_stored,
                 }));
             }
             OutputFormat::IpcFile => false,
@@ -199,11 +212,27 @@ impl OutputOptions {
 
 /// Opens the sink for `destination` with `settings` ([`OutputOptions::resolve`]): `-` is stdout,
 /// any other name a file written under a temporary name and moved into place once committed.
+///
+/// `stored` is a Parquet input whose rows were passed through ([`BatchSource::pass_rows_through`]:
+/// `schema` then holds its row numbers), for a Parquet output to copy its row groups from.
+///
+/// [`BatchSource::pass_rows_through`]: crate::io::read::BatchSource::pass_rows_through
 pub fn create_sink(
     destination: &Path,
     settings: &OutputSettings,
     schema: SchemaRef,
+    stored: Option<&Arc<StoredParquet>>,
 ) -> Result<Box<dyn BatchSink>, Error> {
+    match (settings, stored) {
+        (OutputSettings::Parquet(options), Some(input)) if options.copy_stored => {
+            return Ok(Box::new(StoredCopySink::create(destination, &schema, input.clone(), options)?));
+        }
+        (_, Some(_)) => {
+            let message = "rows passed through for an output that cannot copy them".to_string();
+            return Err(Error::Internal { path: destination.to_path_buf(), message });
+        }
+        (_, None) => {}
+    }
     match *settings {
         OutputSettings::Ipc { compression, level, .. } if is_stdio(destination) => {
             Ok(Box::new(IpcStreamSink::stdout(schema, compression, level)?))
@@ -277,11 +306,35 @@ pub struct ParquetOutputOptions {
     pub compression: OutputCompression,
     /// Rows per row group.
     pub row_group_size: usize,
+    /// From a Parquet input whose rows are passed through: copy the row groups the output gets
+    /// whole as they are stored ([`StoredCopySink`]).
+    pub copy_stored: bool,
 }
 
 impl Default for ParquetOutputOptions {
     fn default() -> Self {
-        ParquetOutputOptions { compression: OutputCompression::default(), row_group_size: DEFAULT_ROW_GROUP_SIZE }
+        ParquetOutputOptions {
+            compression: OutputCompression::default(),
+            row_group_size: DEFAULT_ROW_GROUP_SIZE,
+            copy_stored: true,
+        }
+    }
+}
+
+/// What became of a Parquet input's row groups in a Parquet output ([`StoredCopySink`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowGroupCounts {
+    /// Written as the input stores them: every row kept.
+    pub copied: u64,
+    /// Decoded again and encoded, having lost rows.
+    pub reencoded: u64,
+}
+
+impl RowGroupCounts {
+    /// Adds another output's counts.
+    pub fn add(&mut self, other: &RowGroupCounts) {
+        self.copied += other.copied;
+        self.reencoded += other.reencoded;
     }
 }
 

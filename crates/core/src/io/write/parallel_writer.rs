@@ -9,13 +9,18 @@
 
 use std::io::Write;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
+use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::ChunkReader;
 use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::SchemaDescriptor;
 use rayon::prelude::*;
 
 pub struct ParallelParquetWriter<W: Write + Send> {
@@ -33,10 +38,26 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
     /// Starts a file of `schema` rows, with row groups of `properties.max_row_group_row_count()`
     /// rows (unbounded if unset).
     pub fn try_new(out: W, schema: SchemaRef, properties: WriterProperties) -> Result<Self> {
+        Self::with_parquet_schema(out, schema, properties, None)
+    }
+
+    /// [`Self::try_new`], the file declaring `parquet_schema` (Parquet columns that the Arrow
+    /// schema's columns are written into) instead of the one made from the Arrow schema.
+    pub fn with_parquet_schema(
+        out: W,
+        schema: SchemaRef,
+        properties: WriterProperties,
+        parquet_schema: Option<SchemaDescriptor>,
+    ) -> Result<Self> {
         let row_group_rows = properties.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
         // ArrowWriter sets up what the low-level writer needs (the Arrow schema in the footer,
         // coerced types) exactly as for its own files.
-        let (file, factory) = ArrowWriter::try_new(out, schema.clone(), Some(properties))?.into_serialized_writer()?;
+        let mut options = ArrowWriterOptions::new().with_properties(properties);
+        if let Some(parquet_schema) = parquet_schema {
+            options = options.with_parquet_schema(parquet_schema);
+        }
+        let (file, factory) =
+            ArrowWriter::try_new_with_options(out, schema.clone(), options)?.into_serialized_writer()?;
         let columns = factory.create_column_writers(0)?;
         Ok(ParallelParquetWriter { file, factory, schema, columns, buffered_rows: 0, row_group_rows, row_groups: 0 })
     }
@@ -77,6 +98,59 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
         }
         self.columns.par_iter_mut().zip(leaves.par_iter()).try_for_each(|(writer, leaf)| writer.write(leaf))?;
         self.buffered_rows += batch.num_rows();
+        Ok(())
+    }
+
+    /// Copies a row group of another file as it is stored, its column chunks byte for byte (they
+    /// must be this file's first leaf columns, of the same types), and adds `added`, the values
+    /// of this file's remaining columns for its rows, encoded. Ends the row group being filled
+    /// first, so the copy is a row group of its own.
+    pub fn copy_row_group<R: ChunkReader>(
+        &mut self,
+        reader: &R,
+        group: &RowGroupMetaData,
+        added: &[ArrayRef],
+    ) -> Result<()> {
+        self.flush_row_group()?;
+        let rows = group.num_rows().max(0) as u64;
+        let fields = self.schema.fields();
+        let added_fields = fields.len().checked_sub(added.len()).map(|first| &fields[first..]);
+        let Some(added_fields) = added_fields else {
+            return Err(ParquetError::General("more added columns than the file has".into()));
+        };
+        let leaves: Vec<ArrowLeafColumn> = added_fields
+            .iter()
+            .zip(added)
+            .map(|(field, column)| compute_leaves(field, column))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        let stored = group.num_columns();
+        if stored + leaves.len() != self.columns.len() || added.iter().any(|a| a.len() as u64 != rows) {
+            return Err(ParquetError::General("a copied row group does not fit the file's columns".into()));
+        }
+        let mut writers = self.columns.split_off(stored);
+        writers.par_iter_mut().zip(leaves.par_iter()).try_for_each(|(writer, leaf)| writer.write(leaf))?;
+        let chunks = writers.into_par_iter().map(ArrowColumnWriter::close).collect::<Result<Vec<_>>>()?;
+        self.row_groups += 1;
+        self.columns = self.factory.create_column_writers(self.row_groups)?;
+        let mut row_group = self.file.next_row_group()?;
+        for column in group.columns() {
+            let close = ColumnCloseResult {
+                bytes_written: column.compressed_size().max(0) as u64,
+                rows_written: rows,
+                metadata: column.clone(),
+                bloom_filter: None,
+                column_index: None,
+                offset_index: None,
+            };
+            row_group.append_column(reader, close)?;
+        }
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
         Ok(())
     }
 

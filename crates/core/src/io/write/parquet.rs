@@ -12,6 +12,7 @@ use tempfile::NamedTempFile;
 
 use super::commit::{FinishedOutput, PartialOutput, create_partial, durable};
 use super::dictionary;
+use super::float_order;
 use super::parallel_writer::ParallelParquetWriter;
 use super::{BatchSink, ParquetOutputOptions};
 use crate::error::Error;
@@ -60,14 +61,10 @@ impl ParquetFileSink {
     /// The writer's settings: the chosen compression and row group size, the schema's metadata
     /// as Parquet key-value metadata, and dictionary encoding where the sample says it pays.
     fn properties(&self, sample: &[RecordBatch]) -> WriterProperties {
-        // Parquet key-value metadata carries the schema's metadata too, so readers that ignore the
-        // embedded Arrow schema (pyarrow's `metadata`, DuckDB, Spark) still see it.
-        let key_values =
-            self.schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect::<Vec<_>>();
         let mut builder = WriterProperties::builder()
             .set_compression(self.options.compression.0)
             .set_max_row_group_row_count(Some(self.options.row_group_size.max(1)))
-            .set_key_value_metadata((!key_values.is_empty()).then_some(key_values));
+            .set_key_value_metadata(key_values(&self.schema));
         for (column, dictionary) in dictionary::choose_dictionary_columns(sample) {
             builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), dictionary);
         }
@@ -125,9 +122,29 @@ impl BatchSink for ParquetFileSink {
         let SinkState::Writing(writer) = state else {
             return Err(Error::Internal { path: destination, message: "finish after a failed write".into() });
         };
-        let temp: NamedTempFile = writer.into_inner().map_err(|source| Error::parquet_write(&destination, source))?;
-        durable(temp, &destination, partial)
+        finish_file(*writer, &destination, partial)
     }
+}
+
+/// The schema's metadata as Parquet key-value metadata, so that readers that ignore the embedded
+/// Arrow schema (pyarrow's `metadata`, DuckDB, Spark) still see it.
+pub(super) fn key_values(schema: &SchemaRef) -> Option<Vec<KeyValue>> {
+    let key_values: Vec<KeyValue> =
+        schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
+    (!key_values.is_empty()).then_some(key_values)
+}
+
+/// Writes the footer, declares the float columns' min/max under the column order every reader
+/// takes ([`float_order`]: pyarrow ignores the parquet crate's), and makes the file durable.
+pub(super) fn finish_file(
+    writer: ParallelParquetWriter<NamedTempFile>,
+    destination: &Path,
+    partial: PartialOutput,
+) -> Result<FinishedOutput, Error> {
+    let temp = writer.into_inner().map_err(|source| Error::parquet_write(destination, source))?;
+    float_order::use_type_defined_float_order(temp.as_file())
+        .map_err(|source| Error::Io { path: destination.to_path_buf(), source })?;
+    durable(temp, destination, partial)
 }
 
 #[cfg(test)]

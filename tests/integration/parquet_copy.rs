@@ -1,0 +1,231 @@
+//! Parquet to Parquet with row groups copied as stored: every output equals, value for value and
+//! with the same schema and metadata, what the route that decodes and encodes every column
+//! (`--rewrite`) writes; a copied row group's column chunks are the input's bytes; a run says
+//! how many row groups it copied and re-encoded. On inputs of every column kind the Parquet
+//! writer makes (nulls, NaN, strings, dictionaries, lists, structs, timestamps), in row groups
+//! of 128 rows, several pages each, v1 and v2 data pages, page index on and off.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
+    StructArray, TimestampMicrosecondArray, UInt16Array,
+};
+use arrow::datatypes::{DataType, Field, Fields, Int32Type, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
+
+use predicates::prelude::PredicateBooleanExt;
+
+use crate::support::*;
+
+const ROWS: usize = 1_000;
+const GROUP: usize = 128;
+
+/// A catalogue of every column kind, sorted by RA so that a star touches few row groups.
+fn catalogue() -> RecordBatch {
+    let n = ROWS;
+    let ra: Vec<f64> = (0..n).map(|i| i as f64 * 0.3).collect();
+    let dec: Vec<f64> = (0..n).map(|i| ((i * 37) % 160) as f64 - 80.0).collect();
+    let mag: Vec<Option<f32>> = (0..n)
+        .map(|i| {
+            if i % 17 == 0 {
+                None
+            } else if i % 23 == 0 {
+                Some(f32::NAN)
+            } else {
+                Some(i as f32 * 0.01)
+            }
+        })
+        .collect();
+    let name: Vec<Option<String>> = (0..n).map(|i| (i % 11 != 0).then(|| format!("obj-{i}"))).collect();
+    let tag: Vec<&str> = (0..n).map(|i| ["star", "galaxy", "qso"][i % 3]).collect();
+    let list = ListArray::from_iter_primitive::<Int32Type, _, _>(
+        (0..n).map(|i| (i % 7 != 0).then(|| (0..(i % 4) as i32).map(Some).collect::<Vec<_>>())),
+    );
+    let point = StructArray::from(vec![
+        (
+            Arc::new(Field::new("x", DataType::Int32, false)),
+            Arc::new(Int32Array::from_iter_values(0..n as i32)) as ArrayRef,
+        ),
+        (
+            Arc::new(Field::new("label", DataType::Utf8, true)),
+            Arc::new(StringArray::from_iter((0..n).map(|i| (i % 5 != 0).then(|| format!("p{i}"))))) as ArrayRef,
+        ),
+    ]);
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from_iter_values(0..n as i64))),
+        ("ra", Arc::new(Float64Array::from(ra))),
+        ("dec", Arc::new(Float64Array::from(dec))),
+        ("mag", Arc::new(Float32Array::from(mag))),
+        ("name", Arc::new(StringArray::from(name))),
+        ("tag", Arc::new(StringArray::from(tag))),
+        ("good", Arc::new(BooleanArray::from_iter((0..n).map(|i| (i % 13 != 0).then_some(i % 2 == 0))))),
+        ("counts", Arc::new(list)),
+        ("point", Arc::new(point)),
+        (
+            "seen",
+            Arc::new(TimestampMicrosecondArray::from_iter_values((0..n as i64).map(|i| 1_700_000_000_000_000 + i))),
+        ),
+        ("band", Arc::new(UInt16Array::from_iter_values((0..n).map(|i| (i % 5) as u16)))),
+    ];
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, array)| Field::new(*name, array.data_type().clone(), array.null_count() > 0 || *name == "mag"))
+        .collect();
+    let mut schema = Schema::new(Fields::from(fields));
+    schema.metadata.insert("survey".to_string(), "test".to_string());
+    RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap()
+}
+
+/// The catalogue written by the Parquet writer with `properties`.
+fn write(path: &Path, properties: WriterProperties) {
+    let batch = catalogue();
+    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// The ways the inputs are written.
+fn variants() -> Vec<(&'static str, WriterProperties)> {
+    let base = || {
+        WriterProperties::builder()
+            .set_max_row_group_row_count(Some(GROUP))
+            .set_data_page_row_count_limit(40)
+            .set_write_batch_size(40)
+    };
+    vec![
+        ("v1_snappy_page_index", base().set_compression(Compression::SNAPPY).build()),
+        (
+            "v2_zstd_chunk_statistics",
+            base()
+                .set_writer_version(WriterVersion::PARQUET_2_0)
+                .set_compression(Compression::ZSTD(Default::default()))
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .build(),
+        ),
+        ("plain_uncompressed", base().set_dictionary_enabled(false).build()),
+    ]
+}
+
+/// Runs angcut on `input` with `args`, both routes; returns the stats JSON of the copying one
+/// after checking that its output (and rejected output, if any) equals the rewriting one's.
+fn both_routes(dir: &Path, input: &Path, args: &[&str], rejected: bool) -> String {
+    let mut stats = String::new();
+    for route in ["copy", "rewrite"] {
+        let out = dir.join(format!("{route}.parquet"));
+        let json = dir.join(format!("{route}.json"));
+        let mut cmd = angcut();
+        cmd.arg("stream").arg(input).arg(&out).args(args).arg("-q").arg("--stats-json").arg(&json);
+        if rejected {
+            cmd.arg("--rejected").arg(dir.join(format!("{route}-rejected.parquet")));
+        }
+        if route == "rewrite" {
+            cmd.arg("--rewrite");
+        }
+        cmd.assert().success();
+        if route == "copy" {
+            stats = std::fs::read_to_string(&json).unwrap();
+        }
+    }
+    let outputs = if rejected { vec!["", "-rejected"] } else { vec![""] };
+    for suffix in outputs {
+        let copy = read_parquet(&dir.join(format!("copy{suffix}.parquet")));
+        let rewrite = read_parquet(&dir.join(format!("rewrite{suffix}.parquet")));
+        assert_eq!(copy.schema(), rewrite.schema(), "{args:?}{suffix}: schemas differ");
+        assert_eq!(copy, rewrite, "{args:?}{suffix}: values differ");
+    }
+    stats
+}
+
+/// `(copied, reencoded)` from a run's stats JSON.
+fn row_groups(stats: &str) -> (u64, u64) {
+    let at = stats.rfind("\"row_groups\": {").expect("row group counts in the summary");
+    let numbers: Vec<u64> = stats[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(2)
+        .map(|s| s.parse().unwrap())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+/// Each column chunk's bytes, row group by row group.
+fn chunks(path: &Path) -> Vec<Vec<Vec<u8>>> {
+    let file = File::open(path).unwrap();
+    let reader = SerializedFileReader::new(file.try_clone().unwrap()).unwrap();
+    reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|group| {
+            group
+                .columns()
+                .iter()
+                .map(|c| {
+                    let (start, length) = c.byte_range();
+                    file.get_bytes(start, length as usize).unwrap().to_vec()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn copied_row_groups_equal_the_rewrite_route_for_every_column_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.parquet");
+    let stars = dir.path().join("stars.parquet");
+    let far = dir.path().join("far.parquet");
+    // Two stars on objects of row groups 1 and 5; one star far from every object.
+    let batch = catalogue();
+    let (ra, dec) = (column_f64(&batch, "ra"), column_f64(&batch, "dec"));
+    write_narrow(&stars, &[(ra[200], dec[200]), (ra[700], dec[700])], 10);
+    write_narrow(&far, &[(0.0, 89.99)], 10);
+    let groups = ROWS.div_ceil(GROUP) as u64;
+    for (name, properties) in variants() {
+        write(&input, properties);
+        let far_flag = ["-c", far.to_str().unwrap(), "--maxsep", "1arcsec", "--flag-column", "near"];
+        // Flag-only: nothing removed, every row group copied, its chunks the input's bytes.
+        let stats = both_routes(dir.path(), &input, &far_flag, false);
+        assert_eq!(row_groups(&stats), (groups, 0), "{name}: {stats}");
+        let (copied, original) = (chunks(&dir.path().join("copy.parquet")), chunks(&input));
+        for (g, (out, stored)) in copied.iter().zip(&original).enumerate() {
+            assert_eq!(&out[..stored.len()], &stored[..], "{name}: row group {g}'s chunks are not the input's bytes");
+            assert_eq!(out.len(), stored.len() + 1, "{name}: the flag column is added");
+        }
+        // A cut that touches two row groups: those re-encoded, the others copied.
+        let cut = ["-c", stars.to_str().unwrap(), "--maxsep", "2deg"];
+        let stats = both_routes(dir.path(), &input, &cut, false);
+        let (copied, reencoded) = row_groups(&stats);
+        assert!(copied > 0 && reencoded >= 2 && copied + reencoded <= groups, "{name}: {stats}");
+        // The near rows, and the far ones as the rejected output, with the nearest columns.
+        let invert = ["-c", stars.to_str().unwrap(), "--maxsep", "2deg", "--invert", "--nearest-columns"];
+        both_routes(dir.path(), &input, &invert, true);
+        // One thread and small batches: batches then run across row groups.
+        let small = ["-c", stars.to_str().unwrap(), "--maxsep", "2deg", "--threads", "1", "--batch-size", "50"];
+        both_routes(dir.path(), &input, &small, false);
+    }
+}
+
+#[test]
+fn explicit_encoding_options_and_other_outputs_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.parquet");
+    write(&input, variants().remove(0).1);
+    let far = dir.path().join("far.parquet");
+    write_narrow(&far, &[(0.0, 89.99)], 10);
+    for extra in [&["--compression", "zstd(3)"][..], &["--row-group-size", "500"], &["--rewrite"]] {
+        let out = dir.path().join("out.parquet");
+        let json = dir.path().join("s.json");
+        stream(&input, &out, &far, &[&["--maxsep", "1arcsec", "--stats-json", json.to_str().unwrap()], extra].concat())
+            .success()
+            .stderr(predicates::str::contains("row groups").not());
+        assert!(std::fs::read_to_string(&json).unwrap().contains("\"row_groups\": null"), "{extra:?}");
+        assert_eq!(read_parquet(&out), read_parquet(&input));
+    }
+}
