@@ -156,10 +156,10 @@ pub struct StreamArgs {
     pub ra: Option<String>,
     #[arg(long, value_name = "COL", help = names_help("Object Dec column, degrees", DEFAULT_DEC_NAMES))]
     pub dec: Option<String>,
-    /// The HDU of a FITS IN that holds the table: its number (0 is the primary HDU, 1 the first extension) or its EXTNAME [default: the first binary table].
+    /// The HDU of a FITS IN that holds the table: its number (0 is the primary HDU, 1 the first extension) or its EXTNAME; in a VOTable, the TABLE's number (1 is the first) or name [default: the first binary table; the first TABLE with data].
     #[arg(long, value_name = "N|EXTNAME", value_parser = parse_hdu)]
     pub hdu: Option<HduChoice>,
-    /// The same for a FITS contaminant file.
+    /// The same for a FITS or VOTable contaminant file.
     #[arg(long, value_name = "N|EXTNAME", value_parser = parse_hdu)]
     pub contaminant_hdu: Option<HduChoice>,
     /// Contaminant RA column [default: as for --ra].

@@ -74,7 +74,7 @@ fn a_wrong_hdu_is_a_usage_error_and_an_unreadable_column_a_failure() {
         .stderr(contains("fits_kinds.fits: HDU 3: column 'bits' holds bits (X), which angcut does not read"));
     stream(&fixture("objects.parquet"), &out, &stars, &["--maxsep", "1deg", "--hdu", "1"])
         .code(2)
-        .stderr(contains("objects.parquet: an HDU is chosen only in a FITS file"));
+        .stderr(contains("objects.parquet: an HDU (a table) is chosen only in a FITS file or a VOTable"));
     // The first table is read without --hdu; the second by name.
     stream(&kinds, &out, &stars, &["--maxsep", "1deg", "--hdu", "second"]).success();
     assert_eq!(read_parquet(&out).num_rows(), 2);

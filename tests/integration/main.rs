@@ -16,3 +16,4 @@ mod several_inputs;
 mod star_mask;
 mod support;
 mod text;
+mod votable;

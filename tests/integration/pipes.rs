@@ -190,7 +190,7 @@ fn stdin_takes_every_format_and_leaves_no_copy_behind() {
     cut("", Some(Vec::new()), &out, &[]).code(2).stderr(contains("stdin is empty"));
     cut("", Some(objects.clone()), &out, &["--hdu", "1"])
         .code(2)
-        .stderr(contains("<stdin>: an HDU is chosen only in a FITS file"));
+        .stderr(contains("<stdin>: an HDU (a table) is chosen only in a FITS file or a VOTable"));
     // A damaged file on stdin is reported as stdin, not as the temporary copy.
     let damaged = std::fs::read(fixture("truncated_page_header.parquet")).unwrap();
     cut("", Some(damaged), &out, &[]).code(1).stderr(contains("angcut: error: <stdin>: "));

@@ -64,6 +64,10 @@ pub enum Error {
     #[error("{}: line {line}: {message}", path.display())]
     TextRow { path: PathBuf, line: u64, message: String },
 
+    /// A VOTable that cannot be read: where (its table row and column, or XML byte) and why.
+    #[error("{}: {message}", path.display())]
+    VoTable { path: PathBuf, message: String },
+
     /// A file in no format angcut reads: what it looks like, and what angcut reads.
     #[error("{}: {message}", path.display())]
     UnknownFormat { path: PathBuf, message: String },
@@ -121,6 +125,7 @@ impl Error {
             | Error::Arrow { path, .. }
             | Error::TextRow { path, .. }
             | Error::Corrupt { path, .. }
+            | Error::VoTable { path, .. }
             | Error::UnknownFormat { path, .. }
             | Error::Column { path, .. }
             | Error::ColumnType { path, .. }

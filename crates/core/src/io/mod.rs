@@ -27,6 +27,9 @@ pub const STDOUT_NAME: &str = "<stdout>";
 /// and written back as TUNIT.
 pub(crate) const UNIT_KEY: &str = "unit";
 
+/// The Arrow field metadata key of a column's description, read from ECSV and VOTable.
+pub(crate) const DESCRIPTION_KEY: &str = "description";
+
 /// The names a Parquet file ends in (any case): what the writer takes as Parquet and what an
 /// `--out-dir` input directory is searched for.
 pub const PARQUET_EXTENSIONS: [&str; 3] = ["parquet", "pq", "parq"];

@@ -23,6 +23,8 @@ pub enum InputFormat {
     Fits,
     /// An IPAC table (IRSA's `.tbl`): `\` keyword lines and `|` header lines.
     Ipac,
+    /// A VOTable (XML with a `VOTABLE` element): its first table with data, or the one asked for.
+    VoTable,
     /// No file: rows made as they are read (`angcut randoms`).
     Generated,
 }
@@ -48,7 +50,12 @@ impl InputFormat {
             let format = InputFormat::detect_plain(&inner, path)?;
             let compressible = matches!(
                 format,
-                InputFormat::Fits | InputFormat::Csv | InputFormat::Tsv | InputFormat::Ecsv | InputFormat::Ipac
+                InputFormat::Fits
+                    | InputFormat::Csv
+                    | InputFormat::Tsv
+                    | InputFormat::Ecsv
+                    | InputFormat::Ipac
+                    | InputFormat::VoTable
             );
             return compressible.then_some(Detected { format, gzip: true });
         }
@@ -71,6 +78,9 @@ impl InputFormat {
         // Every message of a stream (since Arrow 0.15) starts with the continuation marker.
         if head.starts_with(&[0xff, 0xff, 0xff, 0xff]) {
             return Some(InputFormat::IpcStream);
+        }
+        if is_votable(head) {
+            return Some(InputFormat::VoTable);
         }
         // `stars.csv.gz` is named `.csv`.
         let unzipped = match path.extension() {
@@ -122,14 +132,27 @@ pub(crate) fn looks_like(head: &[u8]) -> Option<&'static str> {
     let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
     let text = &text[start..];
-    let contains = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
     if text.starts_with(b"<") {
-        return Some(if contains(b"<VOTABLE") { "a VOTable" } else { "XML" });
+        return Some("XML that is no VOTable");
     }
     if super::ds9::looks_like_regions(head) {
         return Some("a DS9 region file: give it as a layer of a --masks file");
     }
     std::str::from_utf8(text).is_ok().then_some("text with no comma or tab in its first line")
+}
+
+/// Whether `head` is XML (after any byte-order mark and blanks) with a `VOTABLE` element in it
+/// (its name may carry a namespace prefix, `<vot:VOTABLE`).
+fn is_votable(head: &[u8]) -> bool {
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+    let element = |i: usize, w: &[u8]| {
+        w.starts_with(b"VOTABLE")
+            && matches!(w[7], b' ' | b'>' | b'\n' | b'\r' | b'\t')
+            && i > 0
+            && matches!(text[i - 1], b'<' | b':')
+    };
+    text[start..].starts_with(b"<") && text.windows(8).enumerate().any(|(i, w)| element(i, w))
 }
 
 /// Every FITS file starts with this card.
@@ -179,8 +202,11 @@ mod tests {
         assert_eq!(detect(b"", any), None);
         assert_eq!(looks_like(b""), Some("an empty file"));
         assert_eq!(looks_like(b"\x89HDF\r\n\x1a\n\0\0"), Some("HDF5"));
-        assert_eq!(looks_like(b"\n <?xml version=\"1.0\"?>\n<VOTABLE version=\"1.4\">"), Some("a VOTable"));
-        assert_eq!(looks_like(b"<html>"), Some("XML"));
+        let votable = b"\n <?xml version=\"1.0\"?>\n<VOTABLE version=\"1.4\">";
+        assert_eq!(detect(votable, any), Some(InputFormat::VoTable));
+        assert_eq!(detect(b"<?xml version=\"1.0\"?><vot:VOTABLE xmlns:vot=\"x\">", any), Some(InputFormat::VoTable));
+        assert_eq!(detect(b"<html><p>VOTABLE tables</p>", any), None);
+        assert_eq!(looks_like(b"<html>"), Some("XML that is no VOTable"));
         assert_eq!(detect(b"\\fixlen = T\n|   ra   |   dec  |\n", any), Some(InputFormat::Ipac));
         assert_eq!(detect(b"\n|   ra   |   dec  |\n|  double | double |\n", any), Some(InputFormat::Ipac));
         assert_eq!(looks_like(b"just some notes\n"), Some("text with no comma or tab in its first line"));

@@ -18,10 +18,9 @@ use arrow::datatypes::{DataType, Field, Schema};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::error::Error;
-use crate::io::UNIT_KEY;
+use crate::io::{DESCRIPTION_KEY, UNIT_KEY};
 
 /// The field metadata key of an ECSV column's description.
-const DESCRIPTION_KEY: &str = "description";
 /// The field metadata key of an ECSV string column's `subtype` (JSON arrays).
 const SUBTYPE_KEY: &str = "ecsv:subtype";
 

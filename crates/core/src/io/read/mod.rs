@@ -14,6 +14,7 @@ mod ipac;
 mod ipc;
 mod parquet;
 mod stdin;
+mod votable;
 
 use std::io::Seek;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -131,8 +132,9 @@ pub struct Catalogue {
 }
 
 /// Opens `path` (`-` for stdin) in whatever format its content shows, with `batch_size` rows per
-/// batch. `hdu` chooses a FITS file's table (the first binary table if `None`; an
-/// error for any other format). Unrecognised content is an [`Error::UnknownFormat`] saying what
+/// batch. `hdu` chooses a FITS file's table (the first binary table if `None`) or a VOTable's
+/// (its number from 1, or its name or ID; the first with data if `None`); an error for any other
+/// format. Unrecognised content is an [`Error::UnknownFormat`] saying what
 /// it looks like (HDF5, a VOTable, ...) and what angcut reads, unless the file ends as Parquet
 /// does: a damaged Parquet file gets the Parquet reader's own message.
 pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -> Result<Catalogue, Error> {
@@ -173,6 +175,9 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
         }
         Some(InputFormat::Ecsv) => (Box::new(csv::open_ecsv(path, gzip, batch_size)?), None),
         Some(InputFormat::Ipac) => (Box::new(ipac::open_ipac(path, csv::open_bytes(path, gzip)?, batch_size)?), None),
+        Some(InputFormat::VoTable) => {
+            (Box::new(votable::open_votable(path, csv::open_bytes(path, gzip)?, hdu, batch_size)?), None)
+        }
         // A file that does not start as Parquet but ends as one is a damaged Parquet file: its
         // reader says what is wrong. Anything else is no format angcut reads, and says so.
         None if !ends_as_parquet(&mut file) => return Err(unknown_format(path, &head[..read])),
@@ -187,7 +192,7 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
 }
 
 /// The formats angcut reads, as its messages list them.
-pub const FORMATS_READ: &str = "Parquet, Arrow IPC (file or stream), FITS binary tables (also .fits.gz), CSV, TSV, ECSV and IPAC tables (also gzipped)";
+pub const FORMATS_READ: &str = "Parquet, Arrow IPC (file or stream), FITS binary tables (also .fits.gz), VOTable, CSV, TSV, ECSV and IPAC tables (also gzipped)";
 
 /// The error for a file of no format angcut reads, saying what it looks like if that is known.
 pub(crate) fn unknown_format(path: &Path, head: &[u8]) -> Error {
@@ -207,11 +212,11 @@ fn ends_as_parquet(file: &mut std::fs::File) -> bool {
     ends
 }
 
-/// An HDU is chosen only in a FITS file.
+/// An HDU (a table) is chosen only in a FITS file or a VOTable.
 fn check_hdu(hdu: Option<&HduChoice>, format: Option<InputFormat>, path: &Path) -> Result<(), Error> {
-    if hdu.is_some() && format != Some(InputFormat::Fits) {
+    if hdu.is_some() && !matches!(format, Some(InputFormat::Fits | InputFormat::VoTable)) {
         return Err(Error::Usage(format!(
-            "{}: an HDU is chosen only in a FITS file, and this is not one",
+            "{}: an HDU (a table) is chosen only in a FITS file or a VOTable, and this is neither",
             path.display()
         )));
     }
