@@ -796,6 +796,8 @@ impl VoTableSource {
     fn read_binary(&mut self, builders: &mut Builders) -> Result<usize, Error> {
         let flags = if self.serialisation == Serialisation::Binary2 { self.columns.len().div_ceil(8) } else { 0 };
         let mut elements = Vec::new();
+        // One row's null flags and one value's bytes, reused: no allocation per value.
+        let (mut null_flags, mut raw) = (Vec::new(), Vec::new());
         let mut read = 0;
         let columns = std::mem::take(&mut self.columns);
         let result = (|| {
@@ -805,7 +807,8 @@ impl VoTableSource {
                     self.finish_stream()?;
                     break;
                 }
-                let null_flags = self.truncated(flags)?.to_vec();
+                null_flags.clear();
+                null_flags.extend_from_slice(self.truncated(flags)?);
                 for (index, column) in columns.iter().enumerate() {
                     let null = flags > 0 && null_flags[index / 8] & (0x80 >> (index % 8)) != 0;
                     let count = match column.size {
@@ -817,7 +820,8 @@ impl VoTableSource {
                         }
                     };
                     let bytes = if column.kind == Kind::Bit { count.div_ceil(8) } else { count * column.kind.width() };
-                    let raw = self.truncated(bytes)?.to_vec();
+                    raw.clear();
+                    raw.extend_from_slice(self.truncated(bytes)?);
                     let builder = builders.0[index].as_mut();
                     if column.kind.is_text() {
                         let text = decode_text(column.kind, &raw);
