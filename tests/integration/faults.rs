@@ -139,10 +139,15 @@ fn page_checksums_catch_flipped_data_bytes() {
         (dir.path().join("good.parquet"), dir.path().join("damaged.parquet"), dir.path().join("out.parquet"));
     std::fs::write(&good, &bytes).unwrap();
     // Against itself every row is cut, so the rewrite decodes every page and the copy none but
-    // the coordinates'; against one star far away every row is kept, and the copy copies them.
+    // the coordinates'; against one star far away every row is kept, and the copy copies them;
+    // against a star on a row of each row group, the copy filters every row group's pages.
     let far = dir.path().join("far.parquet");
     write_narrow(&far, &[(0.0, -89.9)], 1);
-    for (route, stars) in [(Route::Rewrite, &good), (Route::Copy, &far)] {
+    let near = dir.path().join("near.parquet");
+    let decoded = read_parquet(&good);
+    let (ra, dec) = (column_f64(&decoded, "ra"), column_f64(&decoded, "dec"));
+    write_narrow(&near, &[0, 700, 1300, 1900].map(|i| (ra[i], dec[i])), 1);
+    for (route, stars) in [(Route::Rewrite, &good), (Route::Copy, &far), (Route::Copy, &near)] {
         let (mut failed, mut tried) = (0, 0);
         for offset in (4..bytes.len() - 8).step_by(bytes.len() / 50) {
             let mut copy = bytes.clone();

@@ -142,16 +142,16 @@ fn both_routes(dir: &Path, input: &Path, args: &[&str], rejected: bool) -> Strin
     stats
 }
 
-/// `(copied, reencoded)` from a run's stats JSON.
-fn row_groups(stats: &str) -> (u64, u64) {
+/// `(copied, filtered, reencoded)` from a run's stats JSON.
+fn row_groups(stats: &str) -> (u64, u64, u64) {
     let at = stats.rfind("\"row_groups\": {").expect("row group counts in the summary");
     let numbers: Vec<u64> = stats[at..]
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
-        .take(2)
+        .take(3)
         .map(|s| s.parse().unwrap())
         .collect();
-    (numbers[0], numbers[1])
+    (numbers[0], numbers[1], numbers[2])
 }
 
 /// Each column chunk's bytes, row group by row group.
@@ -192,23 +192,81 @@ fn copied_row_groups_equal_the_rewrite_route_for_every_column_kind() {
         let far_flag = ["-c", far.to_str().unwrap(), "--maxsep", "1arcsec", "--flag-column", "near"];
         // Flag-only: nothing removed, every row group copied, its chunks the input's bytes.
         let stats = both_routes(dir.path(), &input, &far_flag, false);
-        assert_eq!(row_groups(&stats), (groups, 0), "{name}: {stats}");
+        assert_eq!(row_groups(&stats), (groups, 0, 0), "{name}: {stats}");
         let (copied, original) = (chunks(&dir.path().join("copy.parquet")), chunks(&input));
         for (g, (out, stored)) in copied.iter().zip(&original).enumerate() {
             assert_eq!(&out[..stored.len()], &stored[..], "{name}: row group {g}'s chunks are not the input's bytes");
             assert_eq!(out.len(), stored.len() + 1, "{name}: the flag column is added");
         }
-        // A cut that touches two row groups: those re-encoded, the others copied.
+        // A cut that touches two row groups: those re-encoded (the list column's pages cannot
+        // be filtered), the others copied.
         let cut = ["-c", stars.to_str().unwrap(), "--maxsep", "2deg"];
         let stats = both_routes(dir.path(), &input, &cut, false);
-        let (copied, reencoded) = row_groups(&stats);
-        assert!(copied > 0 && reencoded >= 2 && copied + reencoded <= groups, "{name}: {stats}");
+        let (copied, filtered, reencoded) = row_groups(&stats);
+        assert!(copied > 0 && filtered == 0 && reencoded >= 2 && copied + reencoded <= groups, "{name}: {stats}");
+        assert!(stats.contains("\"reencoded_because\": \"column 'counts.list.item': a repeated column\""), "{stats}");
         // The near rows, and the far ones as the rejected output, with the nearest columns.
         let invert = ["-c", stars.to_str().unwrap(), "--maxsep", "2deg", "--invert", "--nearest-columns"];
         both_routes(dir.path(), &input, &invert, true);
         // One thread and small batches: batches then run across row groups.
         let small = ["-c", stars.to_str().unwrap(), "--maxsep", "2deg", "--threads", "1", "--batch-size", "50"];
         both_routes(dir.path(), &input, &small, false);
+    }
+}
+
+#[test]
+fn touched_row_groups_of_flat_columns_are_filtered_as_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.parquet");
+    let stars = dir.path().join("stars.parquet");
+    let batch = catalogue();
+    let (ra, dec) = (column_f64(&batch, "ra"), column_f64(&batch, "dec"));
+    write_narrow(&stars, &[(ra[200], dec[200]), (ra[700], dec[700])], 10);
+    // Every column but the list and the struct: each is one leaf without repetition.
+    let flat = batch.project(&(0..batch.num_columns()).filter(|&i| ![7, 8].contains(&i)).collect::<Vec<_>>()).unwrap();
+    assert!(flat.schema().fields().iter().all(|f| !f.data_type().is_nested()));
+    // A struct's fields are leaves without repetition too (two definition levels deep).
+    let with_struct = batch.project(&(0..batch.num_columns()).filter(|&i| i != 7).collect::<Vec<_>>()).unwrap();
+    for (name, properties) in variants() {
+        let mut writer =
+            ArrowWriter::try_new(File::create(&input).unwrap(), with_struct.schema(), Some(properties.clone())).unwrap();
+        writer.write(&with_struct).unwrap();
+        writer.close().unwrap();
+        let stats = both_routes(dir.path(), &input, &["-c", stars.to_str().unwrap(), "--maxsep", "2deg"], false);
+        let (_, filtered, reencoded) = row_groups(&stats);
+        assert!(filtered >= 2 && reencoded == 0, "{name} with a struct: {stats}");
+
+        let mut writer = ArrowWriter::try_new(File::create(&input).unwrap(), flat.schema(), Some(properties)).unwrap();
+        writer.write(&flat).unwrap();
+        writer.close().unwrap();
+        let small = ["--threads", "1", "--batch-size", "50"];
+        for extra in [&[][..], &["--invert", "--nearest-columns"], &small] {
+            let cut = [&["-c", stars.to_str().unwrap(), "--maxsep", "2deg"][..], extra].concat();
+            let stats = both_routes(dir.path(), &input, &cut, extra.contains(&"--invert"));
+            let (copied, filtered, reencoded) = row_groups(&stats);
+            // (With --invert, the rejected output copies the untouched row groups.)
+            assert!(copied > 0 && filtered >= 2 && reencoded == 0, "{name} {extra:?}: {stats}");
+            // The statistics of a filtered chunk: its null count exact, its min and max bounds.
+            let out = dir.path().join("copy.parquet");
+            let reader = SerializedFileReader::new(File::open(&out).unwrap()).unwrap();
+            let decoded = read_parquet(&out);
+            let mut first = 0;
+            for group in reader.metadata().row_groups() {
+                let rows = decoded.slice(first, group.num_rows() as usize);
+                first += rows.num_rows();
+                for (column, chunk) in rows.columns().iter().zip(group.columns()) {
+                    let statistics = chunk.statistics().expect("statistics kept");
+                    let nulls = statistics.null_count_opt().expect("a null count");
+                    assert_eq!(nulls, column.null_count() as u64, "{name}: {}", chunk.column_path());
+                }
+                let ra_bounds = group.column(1).statistics().unwrap();
+                let (min, max) = (ra_bounds.min_bytes_opt().unwrap(), ra_bounds.max_bytes_opt().unwrap());
+                let (min, max) =
+                    (f64::from_le_bytes(min.try_into().unwrap()), f64::from_le_bytes(max.try_into().unwrap()));
+                let values = column_f64(&rows, "ra");
+                assert!(values.iter().all(|&v| min <= v && v <= max), "{name}: ra outside [{min}, {max}]");
+            }
+        }
     }
 }
 

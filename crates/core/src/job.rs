@@ -110,8 +110,14 @@ impl Summary {
                 .collect();
             format!("layers: {}; {} kernel", layers.join("; "), self.kernel)
         };
-        let row_groups = match self.row_groups {
-            Some(g) => format!("; row groups: {} copied, {} re-encoded", g.copied, g.reencoded),
+        let row_groups = match &self.row_groups {
+            Some(g) => {
+                let because = g.reencoded_because.as_ref().map(|why| format!(" ({why})")).unwrap_or_default();
+                format!(
+                    "; row groups: {} copied, {} filtered, {} re-encoded{because}",
+                    g.copied, g.filtered, g.reencoded
+                )
+            }
             None => String::new(),
         };
         format!(
@@ -610,7 +616,7 @@ fn cut_one<'c>(
     }
     let mut row_groups: Option<RowGroupCounts> = None;
     for output in outputs.iter().filter_map(FinishedOutput::row_groups) {
-        row_groups.get_or_insert_with(RowGroupCounts::default).add(&output);
+        row_groups.get_or_insert_with(RowGroupCounts::default).add(output);
     }
     finished.extend(outputs);
     Ok((counts, row_groups))

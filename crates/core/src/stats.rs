@@ -51,7 +51,7 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
                 ("rows_invalid", Int(f.invalid)),
                 ("rows_written", Int(f.written)),
                 ("rows_rejected", rejected(f)),
-                ("row_groups", row_groups(file.row_groups)),
+                ("row_groups", row_groups(file.row_groups.as_ref())),
                 ("seconds", Seconds(file.seconds)),
             ])
         })
@@ -72,16 +72,21 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
         ("rows_invalid", Int(c.invalid)),
         ("rows_written", Int(c.written)),
         ("rows_rejected", rejected(c)),
-        ("row_groups", row_groups(summary.row_groups)),
+        ("row_groups", row_groups(summary.row_groups.as_ref())),
         ("seconds", Seconds(summary.seconds)),
     ])
 }
 
 /// What became of Parquet row groups copied from a Parquet input: how many were copied as stored
-/// and how many decoded again; null when nothing was copied so.
-fn row_groups(counts: Option<crate::io::write::RowGroupCounts>) -> Value {
+/// and how many filtered as stored pages or decoded again; null when nothing was copied so.
+fn row_groups(counts: Option<&crate::io::write::RowGroupCounts>) -> Value {
     match counts {
-        Some(c) => Value::Record(vec![("copied", Value::Int(c.copied)), ("reencoded", Value::Int(c.reencoded))]),
+        Some(c) => Value::Record(vec![
+            ("copied", Value::Int(c.copied)),
+            ("filtered", Value::Int(c.filtered)),
+            ("reencoded", Value::Int(c.reencoded)),
+            ("reencoded_because", c.reencoded_because.as_deref().map_or(Value::Null, |why| Value::Text(why.into()))),
+        ]),
         None => Value::Null,
     }
 }

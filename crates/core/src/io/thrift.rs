@@ -137,3 +137,90 @@ impl<'a> Compact<'a> {
         }
     }
 }
+
+/// A writer of thrift's compact protocol, enough for the page headers of pages angcut filters
+/// (the parquet crate's own writer is private, and writes no checksum).
+pub(crate) struct CompactWriter {
+    pub(crate) bytes: Vec<u8>,
+    /// The last field id of each struct being written, innermost last.
+    last_ids: Vec<i16>,
+}
+
+impl CompactWriter {
+    /// A writer appending to `bytes`.
+    pub(crate) fn new(bytes: Vec<u8>) -> CompactWriter {
+        CompactWriter { bytes, last_ids: Vec::new() }
+    }
+
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.bytes.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.bytes.push(value as u8);
+    }
+
+    fn field_header(&mut self, kind: u8, id: i16) {
+        let last = self.last_ids.last_mut().expect("a field is written inside a struct");
+        let delta = id - *last;
+        *last = id;
+        if (1..=15).contains(&delta) {
+            self.bytes.push(((delta as u8) << 4) | kind);
+        } else {
+            self.bytes.push(kind);
+            self.varint(((i64::from(id) << 1) ^ (i64::from(id) >> 63)) as u64);
+        }
+    }
+
+    /// Starts a struct: the outermost one, or (with `id`) a field of the one being written.
+    pub(crate) fn begin_struct(&mut self, id: Option<i16>) {
+        if let Some(id) = id {
+            self.field_header(STRUCT, id);
+        }
+        self.last_ids.push(0);
+    }
+
+    /// Ends the struct being written.
+    pub(crate) fn end_struct(&mut self) {
+        self.bytes.push(0);
+        self.last_ids.pop();
+    }
+
+    pub(crate) fn i32_field(&mut self, id: i16, value: i32) {
+        self.field_header(I32, id);
+        self.varint(((i64::from(value) << 1) ^ (i64::from(value) >> 63)) as u64);
+    }
+
+    pub(crate) fn bool_field(&mut self, id: i16, value: bool) {
+        self.field_header(if value { BOOL_TRUE } else { BOOL_FALSE }, id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let mut writer = CompactWriter::new(Vec::new());
+        writer.begin_struct(None);
+        writer.i32_field(1, -3);
+        writer.i32_field(3, 1 << 30);
+        writer.begin_struct(Some(20));
+        writer.bool_field(7, false);
+        writer.end_struct();
+        writer.end_struct();
+        let mut reader = Compact::new(&writer.bytes);
+        let mut last = 0;
+        assert_eq!(reader.field_header(&mut last).unwrap(), Some((I32, 1)));
+        assert_eq!(reader.i32().unwrap(), -3);
+        assert_eq!(reader.field_header(&mut last).unwrap(), Some((I32, 3)));
+        assert_eq!(reader.i32().unwrap(), 1 << 30);
+        assert_eq!(reader.field_header(&mut last).unwrap(), Some((STRUCT, 20)));
+        let mut inner = 0;
+        assert_eq!(reader.field_header(&mut inner).unwrap(), Some((BOOL_FALSE, 7)));
+        assert_eq!(reader.field_header(&mut inner).unwrap(), None);
+        assert_eq!(reader.field_header(&mut last).unwrap(), None);
+        assert_eq!(reader.at, writer.bytes.len());
+    }
+}

@@ -84,9 +84,9 @@ impl FinishedOutput {
     }
 
     /// For a Parquet output written from a Parquet input's stored row groups: how many were
-    /// copied as stored and how many decoded again.
-    pub fn row_groups(&self) -> Option<super::RowGroupCounts> {
-        self.row_groups
+    /// copied as stored, filtered as stored pages and decoded again.
+    pub fn row_groups(&self) -> Option<&super::RowGroupCounts> {
+        self.row_groups.as_ref()
     }
 
     /// Renames the temporary file to its destination.

@@ -20,6 +20,7 @@ mod dictionary;
 mod fits;
 mod float_order;
 mod ipc;
+mod pages;
 mod parallel_writer;
 mod parquet;
 mod parquet_copy;
@@ -322,19 +323,28 @@ impl Default for ParquetOutputOptions {
 }
 
 /// What became of a Parquet input's row groups in a Parquet output ([`StoredCopySink`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowGroupCounts {
     /// Written as the input stores them: every row kept.
     pub copied: u64,
-    /// Decoded again and encoded, having lost rows.
+    /// Filtered as stored pages, having lost rows.
+    pub filtered: u64,
+    /// Decoded again and encoded, having lost rows (a column whose pages could not be filtered).
     pub reencoded: u64,
+    /// Why the first row group decoded again could not be filtered (the column and what of its
+    /// pages: an encoding, a codec, a repetition).
+    pub reencoded_because: Option<String>,
 }
 
 impl RowGroupCounts {
     /// Adds another output's counts.
     pub fn add(&mut self, other: &RowGroupCounts) {
         self.copied += other.copied;
+        self.filtered += other.filtered;
         self.reencoded += other.reencoded;
+        if self.reencoded_because.is_none() {
+            self.reencoded_because.clone_from(&other.reencoded_because);
+        }
     }
 }
 

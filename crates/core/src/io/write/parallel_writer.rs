@@ -111,8 +111,32 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
         group: &RowGroupMetaData,
         added: &[ArrayRef],
     ) -> Result<()> {
-        self.flush_row_group()?;
         let rows = group.num_rows().max(0) as u64;
+        let chunks = group.columns().iter().map(|column| {
+            let close = ColumnCloseResult {
+                bytes_written: column.compressed_size().max(0) as u64,
+                rows_written: rows,
+                metadata: column.clone(),
+                bloom_filter: None,
+                column_index: None,
+                offset_index: None,
+            };
+            (reader, close)
+        });
+        self.append_row_group(chunks.collect(), rows, added)
+    }
+
+    /// Writes a row group of `rows` rows: the column chunks `chunks`, encoded already, each read
+    /// from its reader where its metadata says (this file's first leaf columns, of the same
+    /// types), then `added`, the values of this file's remaining columns, encoded here. Ends the
+    /// row group being filled first.
+    pub fn append_row_group<R: ChunkReader>(
+        &mut self,
+        chunks: Vec<(&R, ColumnCloseResult)>,
+        rows: u64,
+        added: &[ArrayRef],
+    ) -> Result<()> {
+        self.flush_row_group()?;
         let fields = self.schema.fields();
         let added_fields = fields.len().checked_sub(added.len()).map(|first| &fields[first..]);
         let Some(added_fields) = added_fields else {
@@ -126,28 +150,22 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
             .into_iter()
             .flatten()
             .collect();
-        let stored = group.num_columns();
-        if stored + leaves.len() != self.columns.len() || added.iter().any(|a| a.len() as u64 != rows) {
-            return Err(ParquetError::General("a copied row group does not fit the file's columns".into()));
+        let stored = chunks.len();
+        let wrong_rows =
+            added.iter().any(|a| a.len() as u64 != rows) || chunks.iter().any(|(_, c)| c.rows_written != rows);
+        if stored + leaves.len() != self.columns.len() || wrong_rows {
+            return Err(ParquetError::General("a stored row group does not fit the file's columns".into()));
         }
         let mut writers = self.columns.split_off(stored);
         writers.par_iter_mut().zip(leaves.par_iter()).try_for_each(|(writer, leaf)| writer.write(leaf))?;
-        let chunks = writers.into_par_iter().map(ArrowColumnWriter::close).collect::<Result<Vec<_>>>()?;
+        let encoded = writers.into_par_iter().map(ArrowColumnWriter::close).collect::<Result<Vec<_>>>()?;
         self.row_groups += 1;
         self.columns = self.factory.create_column_writers(self.row_groups)?;
         let mut row_group = self.file.next_row_group()?;
-        for column in group.columns() {
-            let close = ColumnCloseResult {
-                bytes_written: column.compressed_size().max(0) as u64,
-                rows_written: rows,
-                metadata: column.clone(),
-                bloom_filter: None,
-                column_index: None,
-                offset_index: None,
-            };
+        for (reader, close) in chunks {
             row_group.append_column(reader, close)?;
         }
-        for chunk in chunks {
+        for chunk in encoded {
             chunk.append_to_row_group(&mut row_group)?;
         }
         row_group.close()?;

@@ -1,9 +1,11 @@
 //! Parquet output from a Parquet input without re-encoding what did not change: a row group all
 //! of whose rows the output gets is copied as stored, its column chunks byte for byte (their
 //! pages, encodings, compression and statistics: true bounds still), and only the columns the
-//! cut adds (bits, flag, nearest) are encoded; a row group that lost rows is decoded again, a
-//! batch at a time and each column on a thread of its own, filtered, and encoded as any other
-//! input's rows (consecutive ones filling output row groups of the options' size).
+//! cut adds (bits, flag, nearest) are encoded; a row group that lost rows has its column chunks
+//! filtered as stored pages ([`super::pages`]) into a row group of its own. Where a column's
+//! pages cannot be filtered so (a nested column, DELTA_* encodings...), the row group is decoded
+//! again, a batch at a time and each column on a thread of its own, filtered, and encoded as any
+//! other input's rows (consecutive ones filling output row groups of the options' size).
 //!
 //! The batches this sink is given hold only what the cut decoded (the coordinates), the input
 //! row number of each row ([`ROW_NUMBERS`]) and the added columns: the input's other columns
@@ -27,6 +29,7 @@ use tempfile::NamedTempFile;
 
 use super::commit::{FinishedOutput, PartialOutput, create_partial};
 use super::dictionary;
+use super::pages::{self, Filtered};
 use super::parallel_writer::ParallelParquetWriter;
 use super::parquet::{finish_file, key_values};
 use super::{BatchSink, ParquetOutputOptions, RowGroupCounts};
@@ -143,31 +146,84 @@ impl StoredCopySink {
         Error::parquet_write(&self.destination, source)
     }
 
-    /// Writes the gathered row group: copied if it has every row, else decoded again.
+    /// Writes the gathered row group: copied if it has every row, else filtered as stored pages,
+    /// else (a column whose pages cannot be) decoded again.
     fn flush_group(&mut self) -> Result<(), Error> {
         let Some(gathered) = self.gathered.take() else { return Ok(()) };
         let (group, kept) = (gathered.group, gathered.rows());
         let Gathered { runs, carried, .. } = gathered;
-        let whole = kept == self.starts[group + 1] - self.starts[group];
-        // A copied row group needs only the added columns; one decoded again the decoded ones too.
-        let first = if whole { self.numbers } else { 0 };
-        let carried = carried[first..]
-            .iter()
-            .map(|pieces| concat(&pieces.iter().map(|a| a.as_ref()).collect::<Vec<_>>()))
-            .collect::<Result<Vec<ArrayRef>, _>>()
-            .map_err(|source| Error::Arrow { path: self.destination.clone(), source })?;
-        if whole {
+        let destination = self.destination.clone();
+        let concatenated = |columns: &[Vec<ArrayRef>]| {
+            columns
+                .iter()
+                .map(|pieces| concat(&pieces.iter().map(|a| a.as_ref()).collect::<Vec<_>>()))
+                .collect::<Result<Vec<ArrayRef>, _>>()
+                .map_err(|source| Error::Arrow { path: destination.clone(), source })
+        };
+        // Only a row group decoded again needs the decoded columns: the others are stored.
+        let added = concatenated(&carried[self.numbers..])?;
+        if kept == self.starts[group + 1] - self.starts[group] {
             let input = self.input.clone();
             let metadata = input.metadata().row_group(group);
             // What is copied is not decoded: its pages are checked as stored instead.
             metadata.columns().par_iter().try_for_each(|column| check_chunk(&input, group, column))?;
-            self.writer.copy_row_group(input.file(), metadata, &carried).map_err(|e| self.write_error(e))?;
+            self.writer.copy_row_group(input.file(), metadata, &added).map_err(|e| self.write_error(e))?;
             self.row_groups.copied += 1;
-        } else {
-            self.reencode(group, &runs, kept, &carried)?;
+        } else if let Some(refused) = self.filter_pages(group, &runs, kept, &added)? {
+            self.row_groups.reencoded_because.get_or_insert(refused);
+            let mut columns = concatenated(&carried[..self.numbers])?;
+            columns.extend(added);
+            self.reencode(group, &runs, kept, &columns)?;
             self.row_groups.reencoded += 1;
+        } else {
+            self.row_groups.filtered += 1;
         }
         Ok(())
+    }
+
+    /// Writes the rows of `runs` (`kept` in all) of row group `group` as a row group of their
+    /// own, each column chunk filtered as stored pages ([`pages`]), and the added columns'
+    /// values `added` encoded. Returns why not, having written nothing, if a column's pages
+    /// cannot be filtered so.
+    fn filter_pages(
+        &mut self,
+        group: usize,
+        runs: &[Range<u64>],
+        kept: u64,
+        added: &[ArrayRef],
+    ) -> Result<Option<String>, Error> {
+        let input = self.input.clone();
+        let metadata = input.metadata().row_group(group);
+        let refusal =
+            |column: &ColumnChunkMetaData, why: &str| format!("column '{}': {why}", column.column_path().string());
+        if let Some((column, why)) = metadata.columns().iter().find_map(|c| pages::refuses(c).map(|why| (c, why))) {
+            return Ok(Some(refusal(column, &why)));
+        }
+        let first = self.starts[group];
+        let rows = self.starts[group + 1] - first;
+        let relative: Vec<Range<u64>> = runs.iter().map(|run| run.start - first..run.end - first).collect();
+        let filtered: Vec<Filtered> = metadata
+            .columns()
+            .par_iter()
+            .map(|column| {
+                let corrupt = |problem: &str| chunk_error(&input, group, column, problem);
+                let (start, length) = column.byte_range();
+                let length = usize::try_from(length).map_err(|_| corrupt("a column chunk larger than memory"))?;
+                let bytes = input.file().get_bytes(start, length).map_err(|e| corrupt(&e.to_string()))?;
+                pages::filter_chunk(&bytes, column, &relative, rows).map_err(|problem| corrupt(&problem))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut chunks = Vec::with_capacity(filtered.len());
+        for (chunk, column) in filtered.into_iter().zip(metadata.columns()) {
+            match chunk {
+                Filtered::Chunk { bytes, close } => chunks.push((bytes, *close)),
+                Filtered::Unsupported(why) => return Ok(Some(refusal(column, &why))),
+            }
+        }
+        let (bytes, closes): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
+        let chunks = bytes.iter().zip(closes).collect();
+        self.writer.append_row_group(chunks, kept, added).map_err(|e| self.write_error(e))?;
+        Ok(None)
     }
 
     /// Decodes the columns of row group `group` that were not decoded already again, a batch at
@@ -300,10 +356,7 @@ impl BatchSink for StoredCopySink {
 /// page without a checksum is copied as it is, as `cp` would: `--rewrite` decodes every value.)
 fn check_chunk(input: &StoredParquet, group: usize, column: &ColumnChunkMetaData) -> Result<(), Error> {
     let (start, length) = column.byte_range();
-    let corrupt = |problem: &str| Error::Corrupt {
-        path: input.name.clone(),
-        message: format!("{problem}, in column '{}' of row group {group}", column.column_path()),
-    };
+    let corrupt = |problem: &str| chunk_error(input, group, column, problem);
     let length = usize::try_from(length).map_err(|_| corrupt("a column chunk larger than memory"))?;
     let bytes = input.file().get_bytes(start, length).map_err(|e| corrupt(&e.to_string()))?;
     let mut at = 0;
@@ -328,6 +381,14 @@ fn check_chunk(input: &StoredParquet, group: usize, column: &ColumnChunkMetaData
         at = end;
     }
     Ok(())
+}
+
+/// `problem` of a column chunk of `input`, named by its column and row group.
+fn chunk_error(input: &StoredParquet, group: usize, column: &ColumnChunkMetaData, problem: &str) -> Error {
+    Error::Corrupt {
+        path: input.name.clone(),
+        message: format!("{problem}, in column '{}' of row group {group}", column.column_path()),
+    }
 }
 
 /// The writer's settings: the options' compression (for what is encoded), row groups of at most

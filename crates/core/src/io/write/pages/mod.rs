@@ -1,0 +1,485 @@
+//! Column chunks of a Parquet input filtered as stored pages, for the row groups a cut touches
+//! (the copy route of [`super::StoredCopySink`]): each data page that loses rows is decompressed,
+//! its definition levels and values (PLAIN, or dictionary indices) taken for the kept rows and
+//! compressed again with the chunk's codec, its dictionary page kept as it is; a page that loses
+//! no row is copied byte for byte, one that loses all is left out. Nothing is decoded into Arrow
+//! nor encoded again by the Arrow writer, which is most of what a cut of a wide file costs.
+//!
+//! The parquet crate decodes pages into values and encodes values into pages, but does not edit
+//! pages in their encoded form; this module does that, and only that. What it cannot carry (a
+//! repeated column, DELTA_* or BYTE_STREAM_SPLIT values, bit-packed v1 levels, LZ4/LZO/Brotli) is reported as [`Filtered::Unsupported`], and the caller decodes instead.
+//!
+//! A filtered page is written without page statistics (its chunk's min/max stand for it, as
+//! bounds); the chunk's null count is made exact by subtracting the nulls of the removed rows.
+
+mod codec;
+mod header;
+mod hybrid;
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use parquet::basic::Type as PhysicalType;
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::statistics::{Statistics, ValueStatistics};
+
+use codec::PageCodec;
+use header::{DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE, DataHeader, PageHeader};
+
+/// Parquet's `Encoding` numbers that filtered pages may use (RLE: levels, and v2 pages' booleans).
+const PLAIN: i32 = 0;
+const PLAIN_DICTIONARY: i32 = 2;
+const RLE: i32 = 3;
+const RLE_DICTIONARY: i32 = 8;
+
+/// A column chunk filtered, or why it could not be.
+pub(crate) enum Filtered {
+    /// The kept rows' pages, and their metadata (offsets counted from the start of `bytes`).
+    Chunk { bytes: Bytes, close: Box<ColumnCloseResult> },
+    /// What this route cannot carry; the row group is decoded instead.
+    Unsupported(String),
+}
+
+/// How PLAIN lays out a column's values.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// One bit each (BOOLEAN).
+    Bits,
+    /// So many bytes each.
+    Fixed(usize),
+    /// A 4-byte length, then the bytes (BYTE_ARRAY).
+    Lengths,
+}
+
+/// Why a chunk's metadata already says that [`filter_chunk`] cannot filter it, if it does (its
+/// pages may still refuse): a repeated column, a codec this module does not compress with, a
+/// value encoding it does not filter.
+pub(crate) fn refuses(column: &ColumnChunkMetaData) -> Option<String> {
+    use parquet::basic::Encoding;
+    if column.column_descr().max_rep_level() > 0 {
+        return Some("a repeated column".into());
+    }
+    if PageCodec::of(column.compression()).is_none() {
+        return Some(format!("{} compression", column.compression()));
+    }
+    let unfilterable = |encoding: &Encoding| {
+        matches!(
+            encoding,
+            Encoding::DELTA_BINARY_PACKED
+                | Encoding::DELTA_LENGTH_BYTE_ARRAY
+                | Encoding::DELTA_BYTE_ARRAY
+                | Encoding::BYTE_STREAM_SPLIT
+        )
+    };
+    column.encodings().find(unfilterable).map(|encoding| format!("{encoding} values"))
+}
+
+/// Filters `bytes`, the column chunk `column` of a row group of `rows` rows, to the rows of
+/// `kept` (sorted, disjoint ranges of the row group's rows). An error is the input's damage.
+pub(crate) fn filter_chunk(
+    bytes: &[u8],
+    column: &ColumnChunkMetaData,
+    kept: &[Range<u64>],
+    rows: u64,
+) -> Result<Filtered, String> {
+    if let Some(why) = refuses(column) {
+        return Ok(Filtered::Unsupported(why));
+    }
+    let descr = column.column_descr();
+    let codec = PageCodec::of(column.compression()).ok_or("a codec refused")?;
+    let layout = match descr.physical_type() {
+        PhysicalType::BOOLEAN => Layout::Bits,
+        PhysicalType::INT32 | PhysicalType::FLOAT => Layout::Fixed(4),
+        PhysicalType::INT64 | PhysicalType::DOUBLE => Layout::Fixed(8),
+        PhysicalType::INT96 => Layout::Fixed(12),
+        PhysicalType::FIXED_LEN_BYTE_ARRAY => {
+            Layout::Fixed(usize::try_from(descr.type_length()).map_err(|_| "a negative fixed length")?)
+        }
+        PhysicalType::BYTE_ARRAY => Layout::Lengths,
+    };
+    let max_def = u32::try_from(descr.max_def_level()).map_err(|_| "a negative definition level")?;
+    let format = Format { codec, layout, max_def, level_width: hybrid::bit_width(max_def) };
+    // The removed rows' nulls are counted only where the statistics count nulls at all.
+    let stated_nulls = column.statistics().and_then(Statistics::null_count_opt);
+    let count_nulls = max_def > 0 && stated_nulls.is_some_and(|n| n > 0);
+
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut dictionary_offset, mut data_offset) = (None, None);
+    let (mut uncompressed, mut values, mut removed_nulls) = (0i64, 0i64, 0u64);
+    let (mut at, mut row, mut cursor) = (0usize, 0u64, 0usize);
+    while at < bytes.len() {
+        let (header, header_length) = header::read(&bytes[at..]).map_err(|e| e.to_string())?;
+        let size = usize::try_from(header.compressed_size).map_err(|_| "a page of negative size")?;
+        let end = (at + header_length).checked_add(size).filter(|&end| end <= bytes.len());
+        let end = end.ok_or("a page runs past the end of its column chunk")?;
+        let (stored, payload) = (&bytes[at..end], &bytes[at + header_length..end]);
+        at = end;
+        if header.crc.is_some_and(|crc| crc32fast::hash(payload) != crc as u32) {
+            return Err("Page CRC checksum mismatch".into());
+        }
+        let stored_size = i64::from(header.uncompressed_size) + header_length as i64;
+        match header.kind {
+            DICTIONARY_PAGE => {
+                dictionary_offset.get_or_insert(out.len() as i64);
+                out.extend_from_slice(stored);
+                uncompressed += stored_size;
+                continue;
+            }
+            DATA_PAGE | DATA_PAGE_V2 => {}
+            other => return Ok(Filtered::Unsupported(format!("a page of type {other}"))),
+        }
+        let data = header.data.as_ref().ok_or("a data page without its data page header")?;
+        let page_rows = if header.kind == DATA_PAGE { data.num_values } else { data.num_rows };
+        let page_rows = u64::try_from(page_rows).map_err(|_| "a page of a negative row count")?;
+        let page = row..row + page_rows;
+        row += page_rows;
+        let ranges = overlap(kept, &mut cursor, page);
+        let kept_rows: usize = ranges.iter().map(ExactSizeIterator::len).sum();
+        if kept_rows as u64 == page_rows {
+            data_offset.get_or_insert(out.len() as i64);
+            out.extend_from_slice(stored);
+            uncompressed += stored_size;
+            values += i64::from(data.num_values);
+            continue;
+        }
+        if kept_rows == 0 && header.kind == DATA_PAGE_V2 {
+            removed_nulls += u64::try_from(data.num_nulls).map_err(|_| "a negative null count")?;
+            continue;
+        }
+        if kept_rows == 0 && !count_nulls {
+            continue;
+        }
+        if let Some(why) = format.refuses(&header, data) {
+            return Ok(Filtered::Unsupported(why));
+        }
+        let decoded = format.decode(&header, data, payload, page_rows as usize)?;
+        let selection = decoded.select(&format, &ranges);
+        removed_nulls += (decoded.nulls - selection.nulls) as u64;
+        if kept_rows == 0 {
+            continue;
+        }
+        let page_values = format.filter_values(data.encoding, &decoded, &selection.values)?;
+        let (page_header, payload) = format.encode(&header, data, kept_rows, &selection, page_values)?;
+        data_offset.get_or_insert(out.len() as i64);
+        let start = out.len();
+        header::write(&page_header, &mut out);
+        uncompressed += (out.len() - start) as i64 + i64::from(page_header.uncompressed_size);
+        out.extend_from_slice(&payload);
+        values += kept_rows as i64;
+    }
+    if row != rows {
+        return Err(format!("pages of {row} rows in a row group of {rows}"));
+    }
+    let data_offset = data_offset.ok_or("no page holds the kept rows")?;
+    let null_count = match stated_nulls {
+        Some(stated) => {
+            Some(stated.checked_sub(removed_nulls).ok_or("fewer nulls in its statistics than in its pages")?)
+        }
+        None => None,
+    };
+    let mut builder = ColumnChunkMetaData::builder(column.column_descr_ptr())
+        .set_compression_codec(column.compression_codec())
+        .set_encodings_mask(*column.encodings_mask())
+        .set_num_values(values)
+        .set_total_compressed_size(out.len() as i64)
+        .set_total_uncompressed_size(uncompressed)
+        .set_data_page_offset(data_offset)
+        .set_dictionary_page_offset(dictionary_offset);
+    if let Some(statistics) = column.statistics() {
+        builder = builder.set_statistics(as_bounds(statistics, null_count));
+    }
+    let metadata = builder.build().map_err(|e| e.to_string())?;
+    let kept_rows = kept.iter().map(|r| r.end - r.start).sum();
+    let close = ColumnCloseResult {
+        bytes_written: out.len() as u64,
+        rows_written: kept_rows,
+        metadata,
+        bloom_filter: None,
+        column_index: None,
+        offset_index: None,
+    };
+    Ok(Filtered::Chunk { bytes: Bytes::from(out), close: Box::new(close) })
+}
+
+/// The parts of `kept` that lie in `page` (rows of the row group), as rows of the page; `cursor`
+/// is the first run that may still reach into a later page.
+fn overlap(kept: &[Range<u64>], cursor: &mut usize, page: Range<u64>) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    while let Some(run) = kept.get(*cursor) {
+        if run.start >= page.end {
+            break;
+        }
+        let (from, to) = (run.start.max(page.start), run.end.min(page.end));
+        if from < to {
+            ranges.push((from - page.start) as usize..(to - page.start) as usize);
+        }
+        if run.end > page.end {
+            break;
+        }
+        *cursor += 1;
+    }
+    ranges
+}
+
+/// A column's pages as stored: codec, value layout and definition levels.
+struct Format {
+    codec: PageCodec,
+    layout: Layout,
+    max_def: u32,
+    level_width: u8,
+}
+
+/// A data page decompressed: its definition levels (none if the column is required) and its
+/// values' bytes.
+struct Decoded {
+    levels: Vec<u32>,
+    values: Vec<u8>,
+    /// How many values it holds (its rows less its nulls), and how many nulls.
+    present: usize,
+    nulls: usize,
+}
+
+/// The kept rows of a page: their levels, the ranges of the page's values they hold, their nulls.
+struct Selection {
+    levels: Vec<u32>,
+    values: Vec<Range<usize>>,
+    nulls: usize,
+}
+
+impl Format {
+    /// Why a data page cannot be filtered here, if it cannot.
+    fn refuses(&self, header: &PageHeader, data: &DataHeader) -> Option<String> {
+        let rle_booleans = data.encoding == RLE && matches!(self.layout, Layout::Bits);
+        if !(matches!(data.encoding, PLAIN | PLAIN_DICTIONARY | RLE_DICTIONARY) || rle_booleans) {
+            return Some(format!("{} values", encoding_name(data.encoding)));
+        }
+        if header.kind == DATA_PAGE && self.max_def > 0 && data.definition_encoding != RLE {
+            return Some(format!("{} definition levels", encoding_name(data.definition_encoding)));
+        }
+        if header.kind == DATA_PAGE_V2 && data.repetition_length != 0 {
+            return Some("repetition levels in a column without repetition".into());
+        }
+        None
+    }
+
+    fn decode(&self, header: &PageHeader, data: &DataHeader, payload: &[u8], rows: usize) -> Result<Decoded, String> {
+        let size = usize::try_from(header.uncompressed_size).map_err(|_| "a page of negative size")?;
+        let (levels, values) = if header.kind == DATA_PAGE {
+            let mut page = self.codec.decompress(payload, size)?;
+            let level_bytes = if self.max_def > 0 {
+                let length = page.get(..4).ok_or("definition levels cut short")?;
+                let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
+                4usize.checked_add(length).filter(|&end| end <= page.len()).ok_or("definition levels cut short")?
+            } else {
+                0
+            };
+            let values = page.split_off(level_bytes);
+            (page.get(4..).unwrap_or_default().to_vec(), values)
+        } else {
+            let length = usize::try_from(data.definition_length).map_err(|_| "negative definition levels")?;
+            let levels = payload.get(..length).ok_or("definition levels cut short")?;
+            let stored = &payload[length..];
+            let values = if data.is_compressed {
+                let size = size.checked_sub(length).ok_or("a page smaller than its levels")?;
+                self.codec.decompress(stored, size)?
+            } else {
+                stored.to_vec()
+            };
+            (levels.to_vec(), values)
+        };
+        let mut decoded = Decoded { levels: Vec::new(), values, present: rows, nulls: 0 };
+        if self.max_def > 0 {
+            hybrid::decode(&levels, self.level_width, rows, &mut decoded.levels)?;
+            decoded.present = decoded.levels.iter().filter(|&&l| l == self.max_def).count();
+            decoded.nulls = rows - decoded.present;
+        }
+        Ok(decoded)
+    }
+
+    /// The kept rows of a page's ranges (rows of the page).
+    fn filter_values(&self, encoding: i32, page: &Decoded, kept: &[Range<usize>]) -> Result<Vec<u8>, String> {
+        let values = &page.values;
+        let short = || "values cut short".to_string();
+        let mut out = Vec::new();
+        match (encoding, self.layout) {
+            (PLAIN, Layout::Fixed(width)) => {
+                if values.len() < page.present * width {
+                    return Err(short());
+                }
+                for range in kept {
+                    out.extend_from_slice(&values[range.start * width..range.end * width]);
+                }
+            }
+            (PLAIN, Layout::Bits) => {
+                if values.len() * 8 < page.present {
+                    return Err(short());
+                }
+                for (count, i) in kept.iter().flat_map(Clone::clone).enumerate() {
+                    if count % 8 == 0 {
+                        out.push(0);
+                    }
+                    let bit = (values[i / 8] >> (i % 8)) & 1;
+                    *out.last_mut().ok_or_else(short)? |= bit << (count % 8);
+                }
+            }
+            (PLAIN, Layout::Lengths) => {
+                // Walks the lengths up to each kept range, and copies the range whole.
+                let (mut at, mut index) = (0usize, 0usize);
+                let mut walk = |to: usize, at: &mut usize| -> Result<(), String> {
+                    while index < to {
+                        let length = values.get(*at..*at + 4).ok_or_else(short)?;
+                        let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
+                        *at = at.checked_add(4 + length).filter(|&end| end <= values.len()).ok_or_else(short)?;
+                        index += 1;
+                    }
+                    Ok(())
+                };
+                for range in kept {
+                    walk(range.start, &mut at)?;
+                    let from = at;
+                    walk(range.end, &mut at)?;
+                    out.extend_from_slice(&values[from..at]);
+                }
+            }
+            (RLE, _) => {
+                // Booleans as v2 pages store them: a 4-byte length, then hybrid runs of 1 bit.
+                let length = values.get(..4).ok_or_else(short)?;
+                let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
+                let runs = values.get(4..4usize.saturating_add(length)).ok_or_else(short)?;
+                let mut bits = Vec::new();
+                hybrid::decode(runs, 1, page.present, &mut bits)?;
+                let kept: Vec<u32> = kept.iter().flat_map(|range| bits[range.clone()].iter().copied()).collect();
+                out.extend_from_slice(&[0; 4]);
+                hybrid::encode(&kept, 1, &mut out);
+                let length = (out.len() - 4) as u32;
+                out[..4].copy_from_slice(&length.to_le_bytes());
+            }
+            (_, _) => {
+                // Dictionary indices: a byte of bit width, then the hybrid runs.
+                if page.present == 0 {
+                    return Ok(values.clone());
+                }
+                let width = *values.first().ok_or_else(short)?;
+                let mut indices = Vec::new();
+                hybrid::decode(&values[1..], width, page.present, &mut indices)?;
+                let kept: Vec<u32> = kept.iter().flat_map(|range| indices[range.clone()].iter().copied()).collect();
+                out.push(width);
+                hybrid::encode(&kept, width, &mut out);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A filtered page's header and stored bytes: its levels, the values `values`, compressed as
+    /// the page it comes from was.
+    fn encode(
+        &self,
+        header: &PageHeader,
+        data: &DataHeader,
+        rows: usize,
+        selection: &Selection,
+        values: Vec<u8>,
+    ) -> Result<(PageHeader, Vec<u8>), String> {
+        let rows = i32::try_from(rows).map_err(|_| "a page of more than 2^31 rows")?;
+        let mut levels = Vec::new();
+        if self.max_def > 0 {
+            hybrid::encode(&selection.levels, self.level_width, &mut levels);
+        }
+        let too_large = |_| "a page of more than 2 GB".to_string();
+        let (uncompressed, payload, data) = if header.kind == DATA_PAGE {
+            let mut page = Vec::with_capacity(levels.len() + 4 + values.len());
+            if self.max_def > 0 {
+                page.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+                page.extend_from_slice(&levels);
+            }
+            page.extend_from_slice(&values);
+            let data = DataHeader { num_values: rows, ..data.clone() };
+            (page.len(), self.codec.compress(&page)?, data)
+        } else {
+            let uncompressed = levels.len() + values.len();
+            let values = if data.is_compressed { self.codec.compress(&values)? } else { values };
+            let nulls = i32::try_from(selection.nulls).map_err(too_large)?;
+            let definition_length = i32::try_from(levels.len()).map_err(too_large)?;
+            levels.extend_from_slice(&values);
+            let data =
+                DataHeader { num_values: rows, num_rows: rows, num_nulls: nulls, definition_length, ..data.clone() };
+            (uncompressed, levels, data)
+        };
+        let page_header = PageHeader {
+            kind: header.kind,
+            uncompressed_size: i32::try_from(uncompressed).map_err(too_large)?,
+            compressed_size: i32::try_from(payload.len()).map_err(too_large)?,
+            // A page that had a checksum keeps one.
+            crc: header.crc.map(|_| crc32fast::hash(&payload) as i32),
+            data: Some(data),
+        };
+        Ok((page_header, payload))
+    }
+}
+
+impl Decoded {
+    /// The rows of `ranges`: their levels, their values' ranges, their nulls.
+    fn select(&self, format: &Format, ranges: &[Range<usize>]) -> Selection {
+        let present = |rows: Range<usize>| {
+            if format.max_def == 0 {
+                rows.len()
+            } else {
+                self.levels[rows].iter().filter(|&&l| l == format.max_def).count()
+            }
+        };
+        let mut selection = Selection { levels: Vec::new(), values: Vec::with_capacity(ranges.len()), nulls: 0 };
+        let (mut row, mut value) = (0, 0);
+        for range in ranges {
+            value += present(row..range.start);
+            let count = present(range.clone());
+            selection.values.push(value..value + count);
+            selection.nulls += range.len() - count;
+            if format.max_def > 0 {
+                selection.levels.extend_from_slice(&self.levels[range.clone()]);
+            }
+            value += count;
+            row = range.end;
+        }
+        selection
+    }
+}
+
+/// Parquet's name of encoding `number`.
+fn encoding_name(number: i32) -> String {
+    let names = [
+        "PLAIN",
+        "GROUP_VAR_INT",
+        "PLAIN_DICTIONARY",
+        "RLE",
+        "BIT_PACKED",
+        "DELTA_BINARY_PACKED",
+        "DELTA_LENGTH_BYTE_ARRAY",
+        "DELTA_BYTE_ARRAY",
+        "RLE_DICTIONARY",
+        "BYTE_STREAM_SPLIT",
+    ];
+    usize::try_from(number)
+        .ok()
+        .and_then(|n| names.get(n))
+        .map_or_else(|| format!("encoding {number}"), |n| n.to_string())
+}
+
+/// `statistics` as bounds of a chunk that lost rows: its min and max (still true bounds, marked
+/// inexact), `null_count` for its nulls, no distinct or NaN count (no longer known).
+fn as_bounds(statistics: &Statistics, null_count: Option<u64>) -> Statistics {
+    let deprecated = statistics.is_min_max_deprecated();
+    macro_rules! bounds {
+        ($($variant:ident),*) => {
+            match statistics {
+                $(Statistics::$variant(s) => Statistics::$variant(
+                    ValueStatistics::new(s.min_opt().cloned(), s.max_opt().cloned(), None, null_count, deprecated)
+                        .with_min_is_exact(false)
+                        .with_max_is_exact(false)
+                        .with_backwards_compatible_min_max(s.is_min_max_backwards_compatible()),
+                ),)*
+            }
+        };
+    }
+    bounds!(Boolean, Int32, Int64, Int96, Float, Double, ByteArray, FixedLenByteArray)
+}
