@@ -229,7 +229,8 @@ fn touched_row_groups_of_flat_columns_are_filtered_as_pages() {
     let with_struct = batch.project(&(0..batch.num_columns()).filter(|&i| i != 7).collect::<Vec<_>>()).unwrap();
     for (name, properties) in variants() {
         let mut writer =
-            ArrowWriter::try_new(File::create(&input).unwrap(), with_struct.schema(), Some(properties.clone())).unwrap();
+            ArrowWriter::try_new(File::create(&input).unwrap(), with_struct.schema(), Some(properties.clone()))
+                .unwrap();
         writer.write(&with_struct).unwrap();
         writer.close().unwrap();
         let stats = both_routes(dir.path(), &input, &["-c", stars.to_str().unwrap(), "--maxsep", "2deg"], false);

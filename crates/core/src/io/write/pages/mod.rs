@@ -61,7 +61,9 @@ pub(crate) fn refuses(column: &ColumnChunkMetaData) -> Option<String> {
         return Some("a repeated column".into());
     }
     if PageCodec::of(column.compression()).is_none() {
-        return Some(format!("{} compression", column.compression()));
+        // The codec's name, without the level the parquet crate shows beside it.
+        let codec = column.compression().to_string();
+        return Some(format!("{} compression", codec.split('(').next().unwrap_or_default()));
     }
     let unfilterable = |encoding: &Encoding| {
         matches!(
