@@ -267,8 +267,47 @@ fn touched_row_groups_of_flat_columns_are_filtered_as_pages() {
                 let values = column_f64(&rows, "ra");
                 assert!(values.iter().all(|&v| min <= v && v <= max), "{name}: ra outside [{min}, {max}]");
             }
+            assert_offset_indexes_find_the_rows(&out);
         }
     }
+}
+
+/// Every column chunk of `path` has an offset index, and a reader that skips pages by it reads
+/// the same rows as one that reads them all.
+fn assert_offset_indexes_find_the_rows(path: &Path) {
+    use parquet::arrow::arrow_reader::{
+        ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    };
+    let options =
+        ArrowReaderOptions::new().with_offset_index_policy(parquet::file::metadata::PageIndexPolicy::Required);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(File::open(path).unwrap(), options).unwrap();
+    let metadata = builder.metadata().clone();
+    for g in 0..metadata.num_row_groups() {
+        let indexes = metadata.page_index_for_row_group(g);
+        for c in 0..metadata.row_group(g).num_columns() {
+            let rows: i64 = metadata.row_group(g).num_rows();
+            let index = indexes.offset_index(c).unwrap_or_else(|| panic!("row group {g} column {c}: no offset index"));
+            let locations = index.page_locations();
+            assert!(!locations.is_empty() && locations[0].first_row_index == 0, "row group {g} column {c}");
+            assert!(locations.iter().all(|l| l.first_row_index < rows), "row group {g} column {c}");
+        }
+    }
+    // 5 rows of every 95 (pages of 40 rows): most pages skipped.
+    let total = metadata.file_metadata().num_rows() as usize;
+    let (mut selectors, mut keep, mut at) = (Vec::new(), Vec::new(), 0);
+    while at < total {
+        let (take, skip) = (5.min(total - at), 90.min(total - at - 5.min(total - at)));
+        selectors.push(RowSelector::select(take));
+        selectors.push(RowSelector::skip(skip));
+        keep.extend(std::iter::repeat_n(true, take).chain(std::iter::repeat_n(false, skip)));
+        at += take + skip;
+    }
+    let selected: Vec<RecordBatch> =
+        builder.with_row_selection(RowSelection::from(selectors)).build().unwrap().map(|b| b.unwrap()).collect();
+    let all = read_parquet(path);
+    let selected = arrow::compute::concat_batches(&all.schema(), &selected).unwrap();
+    let expected = arrow::compute::filter_record_batch(&all, &BooleanArray::from(keep)).unwrap();
+    assert_eq!(selected, expected, "{}: rows read by the offset indexes", path.display());
 }
 
 #[test]

@@ -17,6 +17,7 @@ use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowLeafColumn, ArrowRowG
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::RowGroupMetaData;
+use parquet::file::page_index::offset_index::OffsetIndexMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::ChunkReader;
 use parquet::file::writer::SerializedFileWriter;
@@ -104,22 +105,24 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
     /// Copies a row group of another file as it is stored, its column chunks byte for byte (they
     /// must be this file's first leaf columns, of the same types), and adds `added`, the values
     /// of this file's remaining columns for its rows, encoded. Ends the row group being filled
-    /// first, so the copy is a row group of its own.
+    /// first, so the copy is a row group of its own. `indexes` are the chunks' offset indexes
+    /// (their pages' places in `reader`), where known.
     pub fn copy_row_group<R: ChunkReader>(
         &mut self,
         reader: &R,
         group: &RowGroupMetaData,
+        indexes: Vec<Option<OffsetIndexMetaData>>,
         added: &[ArrayRef],
     ) -> Result<()> {
         let rows = group.num_rows().max(0) as u64;
-        let chunks = group.columns().iter().map(|column| {
+        let chunks = group.columns().iter().zip(indexes).map(|(column, offset_index)| {
             let close = ColumnCloseResult {
                 bytes_written: column.compressed_size().max(0) as u64,
                 rows_written: rows,
                 metadata: column.clone(),
                 bloom_filter: None,
                 column_index: None,
-                offset_index: None,
+                offset_index,
             };
             (reader, close)
         });

@@ -21,6 +21,7 @@ use arrow::compute::{concat, filter};
 use arrow::datatypes::{Schema, SchemaRef, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::page_index::offset_index::OffsetIndexMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::ChunkReader;
 use parquet::schema::types::{ColumnPath, SchemaDescriptor, Type};
@@ -35,7 +36,6 @@ use super::parquet::{finish_file, key_values};
 use super::{BatchSink, ParquetOutputOptions, RowGroupCounts};
 use crate::error::Error;
 use crate::io::read::{ROW_NUMBERS, StoredParquet, next_guarded};
-use crate::io::thrift::{Compact, I32};
 
 /// A Parquet output that copies its input's untouched row groups.
 pub struct StoredCopySink {
@@ -165,9 +165,14 @@ impl StoredCopySink {
         if kept == self.starts[group + 1] - self.starts[group] {
             let input = self.input.clone();
             let metadata = input.metadata().row_group(group);
-            // What is copied is not decoded: its pages are checked as stored instead.
-            metadata.columns().par_iter().try_for_each(|column| check_chunk(&input, group, column))?;
-            self.writer.copy_row_group(input.file(), metadata, &added).map_err(|e| self.write_error(e))?;
+            // What is copied is not decoded: its pages are checked as stored instead, and their
+            // places give the copy its offset index.
+            let indexes = metadata
+                .columns()
+                .par_iter()
+                .map(|column| check_chunk(&input, group, column))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.writer.copy_row_group(input.file(), metadata, indexes, &added).map_err(|e| self.write_error(e))?;
             self.row_groups.copied += 1;
         } else if let Some(refused) = self.filter_pages(group, &runs, kept, &added)? {
             self.row_groups.reencoded_because.get_or_insert(refused);
@@ -354,33 +359,17 @@ impl BatchSink for StoredCopySink {
 /// its pages fill it exactly, and each page whose writer stored a checksum (CRC-32 of the page as
 /// stored) matches it, so that a flipped byte is caught as it would be on decoding. (Damage in a
 /// page without a checksum is copied as it is, as `cp` would: `--rewrite` decodes every value.)
-fn check_chunk(input: &StoredParquet, group: usize, column: &ColumnChunkMetaData) -> Result<(), Error> {
+/// Returns the chunk's offset index, where its pages' rows are known.
+fn check_chunk(
+    input: &StoredParquet,
+    group: usize,
+    column: &ColumnChunkMetaData,
+) -> Result<Option<OffsetIndexMetaData>, Error> {
     let (start, length) = column.byte_range();
     let corrupt = |problem: &str| chunk_error(input, group, column, problem);
     let length = usize::try_from(length).map_err(|_| corrupt("a column chunk larger than memory"))?;
     let bytes = input.file().get_bytes(start, length).map_err(|e| corrupt(&e.to_string()))?;
-    let mut at = 0;
-    while at < bytes.len() {
-        let mut header = Compact::new(&bytes[at..]);
-        let (mut size, mut crc, mut last_id) = (None, None, 0);
-        while let Some((kind, id)) = header.field_header(&mut last_id).map_err(|e| corrupt(&e.to_string()))? {
-            let read = match (id, kind) {
-                (3, I32) => header.i32().map(|v| size = Some(v)),
-                (4, I32) => header.i32().map(|v| crc = Some(v)),
-                _ => header.skip(kind),
-            };
-            read.map_err(|e| corrupt(&e.to_string()))?;
-        }
-        let size = size.and_then(|s| usize::try_from(s).ok()).ok_or_else(|| corrupt("a page header without a size"))?;
-        let page = at + header.at;
-        let end = page.checked_add(size).filter(|&end| end <= bytes.len());
-        let end = end.ok_or_else(|| corrupt("a page runs past the end of its column chunk"))?;
-        if crc.is_some_and(|crc| crc32fast::hash(&bytes[page..end]) != crc as u32) {
-            return Err(corrupt("Page CRC checksum mismatch"));
-        }
-        at = end;
-    }
-    Ok(())
+    pages::check_stored(&bytes, column, start).map_err(|problem| corrupt(&problem))
 }
 
 /// `problem` of a column chunk of `input`, named by its column and row group.

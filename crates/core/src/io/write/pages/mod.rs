@@ -11,6 +11,9 @@
 //!
 //! A filtered page is written without page statistics (its chunk's min/max stand for it, as
 //! bounds); the chunk's null count is made exact by subtracting the nulls of the removed rows.
+//! Filtered chunks and those copied whole get an offset index (their pages' places and first
+//! rows, which readers use to skip pages); no column index (page min/max), which would need the
+//! pages' values.
 
 mod codec;
 mod header;
@@ -21,7 +24,8 @@ use std::ops::Range;
 use bytes::Bytes;
 use parquet::basic::Type as PhysicalType;
 use parquet::column::writer::ColumnCloseResult;
-use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
+use parquet::file::page_index::offset_index::OffsetIndexMetaData;
 use parquet::file::statistics::{Statistics, ValueStatistics};
 
 use codec::PageCodec;
@@ -50,6 +54,45 @@ enum Layout {
     Fixed(usize),
     /// A 4-byte length, then the bytes (BYTE_ARRAY).
     Lengths,
+}
+
+/// Checks `bytes`, column chunk `column` copied as stored from `start` in its file: its page
+/// headers read, its pages fill it exactly, each page with a checksum matches it. Returns its
+/// offset index (the pages' places in the file and first rows) if it has no repetition.
+pub(crate) fn check_stored(
+    bytes: &[u8],
+    column: &ColumnChunkMetaData,
+    start: u64,
+) -> Result<Option<OffsetIndexMetaData>, String> {
+    let mut index = OffsetIndexBuilder::new();
+    let start = i64::try_from(start).map_err(|_| "a column chunk beyond 2^63 bytes")?;
+    let mut at = 0;
+    while at < bytes.len() {
+        let (header, _, end) = next_page(bytes, at)?;
+        if let (DATA_PAGE | DATA_PAGE_V2, Some(data)) = (header.kind, &header.data) {
+            let rows = if header.kind == DATA_PAGE { data.num_values } else { data.num_rows };
+            index.append_offset_and_size(start + at as i64, (end - at) as i32);
+            index.append_row_count(i64::from(rows));
+        }
+        at = end;
+    }
+    Ok((column.column_descr().max_rep_level() == 0).then(|| index.build()))
+}
+
+/// The header of the page at `at` in a column chunk's `bytes`, its length, and where the page
+/// ends; its checksum checked if it has one.
+fn next_page(bytes: &[u8], at: usize) -> Result<(PageHeader, usize, usize), String> {
+    let (header, header_length) = header::read(&bytes[at..]).map_err(|e| e.to_string())?;
+    let size = usize::try_from(header.compressed_size).map_err(|_| "a page of negative size")?;
+    let end = (at + header_length).checked_add(size).filter(|&end| end <= bytes.len());
+    let end = end.ok_or("a page runs past the end of its column chunk")?;
+    if header.crc.is_some_and(|crc| crc32fast::hash(&bytes[at + header_length..end]) != crc as u32) {
+        return Err("Page CRC checksum mismatch".into());
+    }
+    if i32::try_from(end - at).is_err() {
+        return Err("a page of more than 2 GB".into());
+    }
+    Ok((header, header_length, end))
 }
 
 /// Why a chunk's metadata already says that [`filter_chunk`] cannot filter it, if it does (its
@@ -110,16 +153,12 @@ pub(crate) fn filter_chunk(
     let (mut dictionary_offset, mut data_offset) = (None, None);
     let (mut uncompressed, mut values, mut removed_nulls) = (0i64, 0i64, 0u64);
     let (mut at, mut row, mut cursor) = (0usize, 0u64, 0usize);
+    // The output's offset index: its data pages' places and first rows.
+    let mut index = OffsetIndexBuilder::new();
     while at < bytes.len() {
-        let (header, header_length) = header::read(&bytes[at..]).map_err(|e| e.to_string())?;
-        let size = usize::try_from(header.compressed_size).map_err(|_| "a page of negative size")?;
-        let end = (at + header_length).checked_add(size).filter(|&end| end <= bytes.len());
-        let end = end.ok_or("a page runs past the end of its column chunk")?;
+        let (header, header_length, end) = next_page(bytes, at)?;
         let (stored, payload) = (&bytes[at..end], &bytes[at + header_length..end]);
         at = end;
-        if header.crc.is_some_and(|crc| crc32fast::hash(payload) != crc as u32) {
-            return Err("Page CRC checksum mismatch".into());
-        }
         let stored_size = i64::from(header.uncompressed_size) + header_length as i64;
         match header.kind {
             DICTIONARY_PAGE => {
@@ -140,6 +179,8 @@ pub(crate) fn filter_chunk(
         let kept_rows: usize = ranges.iter().map(ExactSizeIterator::len).sum();
         if kept_rows as u64 == page_rows {
             data_offset.get_or_insert(out.len() as i64);
+            index.append_offset_and_size(out.len() as i64, stored.len() as i32);
+            index.append_row_count(page_rows as i64);
             out.extend_from_slice(stored);
             uncompressed += stored_size;
             values += i64::from(data.num_values);
@@ -168,6 +209,9 @@ pub(crate) fn filter_chunk(
         header::write(&page_header, &mut out);
         uncompressed += (out.len() - start) as i64 + i64::from(page_header.uncompressed_size);
         out.extend_from_slice(&payload);
+        let size = i32::try_from(out.len() - start).map_err(|_| "a page of more than 2 GB")?;
+        index.append_offset_and_size(start as i64, size);
+        index.append_row_count(kept_rows as i64);
         values += kept_rows as i64;
     }
     if row != rows {
@@ -199,7 +243,7 @@ pub(crate) fn filter_chunk(
         metadata,
         bloom_filter: None,
         column_index: None,
-        offset_index: None,
+        offset_index: Some(index.build()),
     };
     Ok(Filtered::Chunk { bytes: Bytes::from(out), close: Box::new(close) })
 }
