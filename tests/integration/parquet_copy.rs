@@ -311,6 +311,35 @@ fn assert_offset_indexes_find_the_rows(path: &Path) {
 }
 
 #[test]
+fn a_damaged_page_of_a_filtered_row_group_is_an_error_naming_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, stars, out) =
+        (dir.path().join("in.parquet"), dir.path().join("stars.parquet"), dir.path().join("out.parquet"));
+    let batch = catalogue();
+    let flat = batch.project(&[0, 1, 2, 3, 4, 5, 6, 9, 10]).unwrap();
+    let properties = variants().remove(0).1; // snappy, v1 pages
+    let mut writer = ArrowWriter::try_new(File::create(&input).unwrap(), flat.schema(), Some(properties)).unwrap();
+    writer.write(&flat).unwrap();
+    writer.close().unwrap();
+    let (ra, dec) = (column_f64(&batch, "ra"), column_f64(&batch, "dec"));
+    // On row 130: in the first page (rows 128-167) of row group 1, so that page is decompressed.
+    write_narrow(&stars, &[(ra[130], dec[130])], 10);
+    // Bytes inside the first data page of 'name' in row group 1.
+    let reader = SerializedFileReader::new(File::open(&input).unwrap()).unwrap();
+    let name = reader.metadata().row_group(1).column(4);
+    assert_eq!(name.column_path().string(), "name");
+    let at = name.data_page_offset() as usize + 30;
+    let mut bytes = std::fs::read(&input).unwrap();
+    bytes[at..at + 12].iter_mut().for_each(|b| *b ^= 0x5a);
+    std::fs::write(&input, bytes).unwrap();
+    stream(&input, &out, &stars, &["--maxsep", "2deg"])
+        .code(1)
+        .stderr(predicates::str::contains("in.parquet: the file is corrupt ("))
+        .stderr(predicates::str::contains("in column 'name' of row group 1)"));
+    assert!(!out.exists());
+}
+
+#[test]
 fn explicit_encoding_options_and_other_outputs_rewrite() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.parquet");

@@ -376,7 +376,7 @@ fn check_chunk(
 fn chunk_error(input: &StoredParquet, group: usize, column: &ColumnChunkMetaData, problem: &str) -> Error {
     Error::Corrupt {
         path: input.name.clone(),
-        message: format!("{problem}, in column '{}' of row group {group}", column.column_path()),
+        message: format!("{problem}, in column '{}' of row group {group}", column.column_path().string()),
     }
 }
 
