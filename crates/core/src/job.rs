@@ -112,11 +112,12 @@ impl Summary {
         };
         let row_groups = match &self.row_groups {
             Some(g) => {
-                let because = g.reencoded_because.as_ref().map(|why| format!(" ({why})")).unwrap_or_default();
-                format!(
-                    "; row groups: {} copied, {} filtered, {} re-encoded{because}",
-                    g.copied, g.filtered, g.reencoded
-                )
+                let reencoded = match (g.reencoded_chunks, &g.reencoded_because) {
+                    (0, _) => String::new(),
+                    (n, Some(why)) => format!(", {n} column chunks of them re-encoded ({why})"),
+                    (n, None) => format!(", {n} column chunks of them re-encoded"),
+                };
+                format!("; row groups: {} copied, {} filtered{reencoded}", g.copied, g.filtered)
             }
             None => String::new(),
         };

@@ -78,13 +78,14 @@ pub fn summary_record(job: &StreamJob, summary: &Summary) -> Value {
 }
 
 /// What became of Parquet row groups copied from a Parquet input: how many were copied as stored
-/// and how many filtered as stored pages or decoded again; null when nothing was copied so.
+/// and how many filtered, and how many of the filtered ones' column chunks were decoded again;
+/// null when nothing was copied so.
 fn row_groups(counts: Option<&crate::io::write::RowGroupCounts>) -> Value {
     match counts {
         Some(c) => Value::Record(vec![
             ("copied", Value::Int(c.copied)),
             ("filtered", Value::Int(c.filtered)),
-            ("reencoded", Value::Int(c.reencoded)),
+            ("reencoded_chunks", Value::Int(c.reencoded_chunks)),
             ("reencoded_because", c.reencoded_because.as_deref().map_or(Value::Null, |why| Value::Text(why.into()))),
         ]),
         None => Value::Null,

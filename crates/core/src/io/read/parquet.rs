@@ -76,11 +76,6 @@ impl StoredParquet {
         row_group_starts(&self.metadata)
     }
 
-    /// Rows per batch of its readers.
-    pub(crate) fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-
     /// The file's footer.
     pub fn metadata(&self) -> &parquet::file::metadata::ParquetMetaData {
         self.metadata.metadata()

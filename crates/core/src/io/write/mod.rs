@@ -327,12 +327,13 @@ impl Default for ParquetOutputOptions {
 pub struct RowGroupCounts {
     /// Written as the input stores them: every row kept.
     pub copied: u64,
-    /// Filtered as stored pages, having lost rows.
+    /// Filtered, having lost rows: their column chunks as stored pages, or re-encoded.
     pub filtered: u64,
-    /// Decoded again and encoded, having lost rows (a column whose pages could not be filtered).
-    pub reencoded: u64,
-    /// Why the first row group decoded again could not be filtered (the column and what of its
-    /// pages: an encoding, a codec, a repetition).
+    /// Column chunks of filtered row groups whose pages could not be filtered: decoded again,
+    /// filtered and encoded.
+    pub reencoded_chunks: u64,
+    /// Why the first chunk re-encoded could not be filtered as pages (the column and what of
+    /// its pages: an encoding, a codec, a repetition).
     pub reencoded_because: Option<String>,
 }
 
@@ -341,7 +342,7 @@ impl RowGroupCounts {
     pub fn add(&mut self, other: &RowGroupCounts) {
         self.copied += other.copied;
         self.filtered += other.filtered;
-        self.reencoded += other.reencoded;
+        self.reencoded_chunks += other.reencoded_chunks;
         if self.reencoded_because.is_none() {
             self.reencoded_because.clone_from(&other.reencoded_because);
         }

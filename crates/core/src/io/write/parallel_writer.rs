@@ -124,52 +124,74 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
                 column_index: None,
                 offset_index,
             };
-            (reader, close)
+            Some((reader, close))
         });
-        self.append_row_group(chunks.collect(), rows, added)
+        let mut roots = vec![None; self.schema.fields().len().saturating_sub(added.len())];
+        roots.extend(added.iter().cloned().map(Some));
+        self.append_row_group(chunks.collect(), rows, &roots)
     }
 
-    /// Writes a row group of `rows` rows: the column chunks `chunks`, encoded already, each read
-    /// from its reader where its metadata says (this file's first leaf columns, of the same
-    /// types), then `added`, the values of this file's remaining columns, encoded here. Ends the
-    /// row group being filled first.
+    /// Writes a row group of `rows` rows, ending the one being filled first. `chunks` holds, for
+    /// each leaf column in the file's order, the column chunk encoded already (read from its
+    /// reader where its metadata says; of this file's column's very type), or `None` for one to
+    /// encode here; the leaves past its end are encoded too. `roots` holds, for each of the
+    /// file's top-level columns, its values, given for those with a leaf to encode.
     pub fn append_row_group<R: ChunkReader>(
         &mut self,
-        chunks: Vec<(&R, ColumnCloseResult)>,
+        mut chunks: Vec<Option<(&R, ColumnCloseResult)>>,
         rows: u64,
-        added: &[ArrayRef],
+        roots: &[Option<ArrayRef>],
     ) -> Result<()> {
         self.flush_row_group()?;
+        let misfit = |what: &str| Err(ParquetError::General(format!("a row group does not fit the file: {what}")));
         let fields = self.schema.fields();
-        let added_fields = fields.len().checked_sub(added.len()).map(|first| &fields[first..]);
-        let Some(added_fields) = added_fields else {
-            return Err(ParquetError::General("more added columns than the file has".into()));
-        };
-        let leaves: Vec<ArrowLeafColumn> = added_fields
-            .iter()
-            .zip(added)
-            .map(|(field, column)| compute_leaves(field, column))
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        let stored = chunks.len();
-        let wrong_rows =
-            added.iter().any(|a| a.len() as u64 != rows) || chunks.iter().any(|(_, c)| c.rows_written != rows);
-        if stored + leaves.len() != self.columns.len() || wrong_rows {
-            return Err(ParquetError::General("a stored row group does not fit the file's columns".into()));
+        let leaf_count = self.columns.len();
+        if chunks.len() > leaf_count || roots.len() != fields.len() {
+            return misfit("other columns");
         }
-        let mut writers = self.columns.split_off(stored);
-        writers.par_iter_mut().zip(leaves.par_iter()).try_for_each(|(writer, leaf)| writer.write(leaf))?;
-        let encoded = writers.into_par_iter().map(ArrowColumnWriter::close).collect::<Result<Vec<_>>>()?;
+        chunks.resize_with(leaf_count, || None);
+        let wrong_rows = roots.iter().flatten().any(|a| a.len() as u64 != rows)
+            || chunks.iter().flatten().any(|(_, c)| c.rows_written != rows);
+        if wrong_rows {
+            return misfit("other row counts");
+        }
+        // Each root column's leaves, split out once whatever number of them is encoded.
+        let leaves: Vec<Option<Vec<ArrowLeafColumn>>> = fields
+            .iter()
+            .zip(roots)
+            .map(|(field, values)| values.as_ref().map(|values| compute_leaves(field, values)).transpose())
+            .collect::<Result<_>>()?;
+        let descr = self.file.schema_descr();
+        let mut first_leaf = vec![None; fields.len()];
+        let mut work = Vec::new();
+        for (i, (writer, chunk)) in std::mem::take(&mut self.columns).into_iter().zip(&chunks).enumerate() {
+            let root = descr.get_column_root_idx(i);
+            let first = *first_leaf[root].get_or_insert(i);
+            if chunk.is_none() {
+                let leaf = leaves[root].as_ref().and_then(|leaves| leaves.get(i - first));
+                let Some(leaf) = leaf else { return misfit("a column to encode without its values") };
+                work.push((writer, leaf));
+            }
+        }
+        let mut encoded = work
+            .into_par_iter()
+            .map(|(mut writer, leaf)| {
+                writer.write(leaf)?;
+                writer.close()
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter();
         self.row_groups += 1;
         self.columns = self.factory.create_column_writers(self.row_groups)?;
         let mut row_group = self.file.next_row_group()?;
-        for (reader, close) in chunks {
-            row_group.append_column(reader, close)?;
-        }
-        for chunk in encoded {
-            chunk.append_to_row_group(&mut row_group)?;
+        for chunk in chunks {
+            match chunk {
+                Some((reader, close)) => row_group.append_column(reader, close)?,
+                None => match encoded.next() {
+                    Some(encoded) => encoded.append_to_row_group(&mut row_group)?,
+                    None => return misfit("a column went missing"),
+                },
+            }
         }
         row_group.close()?;
         Ok(())

@@ -2,10 +2,9 @@
 //! of whose rows the output gets is copied as stored, its column chunks byte for byte (their
 //! pages, encodings, compression and statistics: true bounds still), and only the columns the
 //! cut adds (bits, flag, nearest) are encoded; a row group that lost rows has its column chunks
-//! filtered as stored pages ([`super::pages`]) into a row group of its own. Where a column's
-//! pages cannot be filtered so (a nested column, DELTA_* encodings...), the row group is decoded
-//! again, a batch at a time and each column on a thread of its own, filtered, and encoded as any
-//! other input's rows (consecutive ones filling output row groups of the options' size).
+//! filtered as stored pages ([`super::pages`]) into a row group of its own. A column chunk whose
+//! pages cannot be filtered so (a repeated column, DELTA_* encodings...) is decoded again, alone,
+//! filtered and encoded, beside its row group's other chunks filtered as pages.
 //!
 //! The batches this sink is given hold only what the cut decoded (the coordinates), the input
 //! row number of each row ([`ROW_NUMBERS`]) and the added columns: the input's other columns
@@ -16,12 +15,12 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use bytes::Bytes;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{concat, filter};
 use arrow::datatypes::{Schema, SchemaRef, UInt64Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use parquet::file::metadata::ColumnChunkMetaData;
-use parquet::file::page_index::offset_index::OffsetIndexMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::ChunkReader;
 use parquet::schema::types::{ColumnPath, SchemaDescriptor, Type};
@@ -42,13 +41,11 @@ pub struct StoredCopySink {
     destination: PathBuf,
     input: Arc<StoredParquet>,
     writer: ParallelParquetWriter<NamedTempFile>,
-    /// The output's columns: the input's, then the added ones.
-    schema: SchemaRef,
     /// Where, in the batches given, the row numbers are (the decoded columns come before them,
     /// the added ones after).
     numbers: usize,
     /// For each column of the input, where the batches given hold it decoded, if they do: a row
-    /// group decoded again takes those columns from them instead of decoding them twice.
+    /// group's column chunk decoded again takes its values from them instead of decoding twice.
     decoded: Vec<Option<usize>>,
     /// The first input row of each row group, and the input's row count last.
     starts: Vec<u64>,
@@ -115,7 +112,7 @@ impl StoredCopySink {
         let sample = input.sample(dictionary::SAMPLE_ROWS)?;
         let (file, partial) = create_partial(destination, ".parquet.partial")?;
         let properties = properties(&schema, sample.as_ref(), options);
-        let writer = ParallelParquetWriter::with_parquet_schema(file, schema.clone(), properties, Some(parquet_schema))
+        let writer = ParallelParquetWriter::with_parquet_schema(file, schema, properties, Some(parquet_schema))
             .map_err(write_error)?;
         let starts = input.row_group_starts();
         let decoded = stored
@@ -127,7 +124,6 @@ impl StoredCopySink {
             destination: destination.to_path_buf(),
             input,
             writer,
-            schema,
             numbers,
             decoded,
             starts,
@@ -146,64 +142,54 @@ impl StoredCopySink {
         Error::parquet_write(&self.destination, source)
     }
 
-    /// Writes the gathered row group: copied if it has every row, else filtered as stored pages,
-    /// else (a column whose pages cannot be) decoded again.
+    /// Writes the gathered row group: copied if it has every row, else filtered as stored pages
+    /// (a column whose pages cannot be decoded again).
     fn flush_group(&mut self) -> Result<(), Error> {
         let Some(gathered) = self.gathered.take() else { return Ok(()) };
         let (group, kept) = (gathered.group, gathered.rows());
         let Gathered { runs, carried, .. } = gathered;
-        let destination = self.destination.clone();
-        let concatenated = |columns: &[Vec<ArrayRef>]| {
-            columns
-                .iter()
-                .map(|pieces| concat(&pieces.iter().map(|a| a.as_ref()).collect::<Vec<_>>()))
-                .collect::<Result<Vec<ArrayRef>, _>>()
-                .map_err(|source| Error::Arrow { path: destination.clone(), source })
-        };
-        // Only a row group decoded again needs the decoded columns: the others are stored.
-        let added = concatenated(&carried[self.numbers..])?;
+        let added = carried[self.numbers..]
+            .iter()
+            .map(|pieces| concatenated(&self.destination, pieces))
+            .collect::<Result<Vec<_>, _>>()?;
         if kept == self.starts[group + 1] - self.starts[group] {
             let input = self.input.clone();
             let metadata = input.metadata().row_group(group);
-            // What is copied is not decoded: its pages are checked as stored instead, and their
-            // places give the copy its offset index.
+            // What is copied is not decoded: its pages are checked as stored instead (a flipped
+            // byte in a page with a checksum is caught as decoding would catch it; damage in one
+            // without is copied, as `cp` would: `--rewrite` decodes every value), and their places
+            // give the copy its offset index.
             let indexes = metadata
                 .columns()
                 .par_iter()
-                .map(|column| check_chunk(&input, group, column))
+                .map(|column| {
+                    let bytes = read_chunk(&input, group, column)?;
+                    pages::check_stored(&bytes, column).map_err(|p| chunk_error(&input, group, column, &p))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             self.writer.copy_row_group(input.file(), metadata, indexes, &added).map_err(|e| self.write_error(e))?;
             self.row_groups.copied += 1;
-        } else if let Some(refused) = self.filter_pages(group, &runs, kept, &added)? {
-            self.row_groups.reencoded_because.get_or_insert(refused);
-            let mut columns = concatenated(&carried[..self.numbers])?;
-            columns.extend(added);
-            self.reencode(group, &runs, kept, &columns)?;
-            self.row_groups.reencoded += 1;
         } else {
+            self.filter_group(group, &runs, kept, &carried[..self.numbers], added)?;
             self.row_groups.filtered += 1;
         }
         Ok(())
     }
 
     /// Writes the rows of `runs` (`kept` in all) of row group `group` as a row group of their
-    /// own, each column chunk filtered as stored pages ([`pages`]), and the added columns'
-    /// values `added` encoded. Returns why not, having written nothing, if a column's pages
-    /// cannot be filtered so.
-    fn filter_pages(
+    /// own: each column chunk filtered as stored pages ([`pages`]), or, where its pages cannot
+    /// be, its column decoded again (or taken from `decoded`, the pieces of the columns the cut
+    /// decoded), filtered and encoded; and the added columns' values `added` encoded.
+    fn filter_group(
         &mut self,
         group: usize,
         runs: &[Range<u64>],
         kept: u64,
-        added: &[ArrayRef],
-    ) -> Result<Option<String>, Error> {
+        decoded: &[Vec<ArrayRef>],
+        added: Vec<ArrayRef>,
+    ) -> Result<(), Error> {
         let input = self.input.clone();
         let metadata = input.metadata().row_group(group);
-        let refusal =
-            |column: &ColumnChunkMetaData, why: &str| format!("column '{}': {why}", column.column_path().string());
-        if let Some((column, why)) = metadata.columns().iter().find_map(|c| pages::refuses(c).map(|why| (c, why))) {
-            return Ok(Some(refusal(column, &why)));
-        }
         let first = self.starts[group];
         let rows = self.starts[group + 1] - first;
         let relative: Vec<Range<u64>> = runs.iter().map(|run| run.start - first..run.end - first).collect();
@@ -211,104 +197,39 @@ impl StoredCopySink {
             .columns()
             .par_iter()
             .map(|column| {
-                let corrupt = |problem: &str| chunk_error(&input, group, column, problem);
-                let (start, length) = column.byte_range();
-                let length = usize::try_from(length).map_err(|_| corrupt("a column chunk larger than memory"))?;
-                let bytes = input.file().get_bytes(start, length).map_err(|e| corrupt(&e.to_string()))?;
-                pages::filter_chunk(&bytes, column, &relative, rows).map_err(|problem| corrupt(&problem))
+                let bytes = read_chunk(&input, group, column)?;
+                pages::filter_chunk(&bytes, column, &relative, rows).map_err(|p| chunk_error(&input, group, column, &p))
             })
             .collect::<Result<_, _>>()?;
-        let mut chunks = Vec::with_capacity(filtered.len());
-        for (chunk, column) in filtered.into_iter().zip(metadata.columns()) {
+        // The chunks filtered, and the top-level columns of those that could not be.
+        let descr = metadata.schema_descr();
+        let mut stored = Vec::with_capacity(filtered.len());
+        let mut refused = vec![false; self.decoded.len()];
+        for (leaf, (chunk, column)) in filtered.into_iter().zip(metadata.columns()).enumerate() {
             match chunk {
-                Filtered::Chunk { bytes, close } => chunks.push((bytes, *close)),
-                Filtered::Unsupported(why) => return Ok(Some(refusal(column, &why))),
-            }
-        }
-        let (bytes, closes): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
-        let chunks = bytes.iter().zip(closes).collect();
-        self.writer.append_row_group(chunks, kept, added).map_err(|e| self.write_error(e))?;
-        Ok(None)
-    }
-
-    /// Decodes the columns of row group `group` that were not decoded already again, a batch at
-    /// a time (each on a thread of its own), keeps the rows of `runs` (`kept` in all), takes the
-    /// decoded and added columns from `carried`, and encodes them.
-    fn reencode(&mut self, group: usize, runs: &[Range<u64>], kept: u64, carried: &[ArrayRef]) -> Result<(), Error> {
-        let undecoded: Vec<usize> = (0..self.decoded.len()).filter(|&c| self.decoded[c].is_none()).collect();
-        let mut readers: Vec<ParquetRecordBatchReader> =
-            undecoded.iter().map(|&c| self.input.column_reader(group, c)).collect::<Result<_, _>>()?;
-        let input_name = self.input.name.clone();
-        let corrupt = |what: &str| Error::Corrupt {
-            path: input_name.clone(),
-            message: format!("the columns of row group {group} decode to {what}"),
-        };
-        let (mut position, mut taken, mut run) = (self.starts[group], 0usize, 0usize);
-        let group_end = self.starts[group + 1];
-        let batch_size = self.input.batch_size() as u64;
-        while position < group_end {
-            // The column readers yield batches of the job's size within a row group.
-            let length = batch_size.min(group_end - position) as usize;
-            let pieces: Vec<Option<Result<RecordBatch, Error>>> =
-                readers.par_iter_mut().map(|reader| next_guarded(reader, &input_name)).collect();
-            let pieces: Vec<RecordBatch> = pieces
-                .into_iter()
-                .map(|piece| piece.ok_or_else(|| corrupt("fewer rows than its footer records")))
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()?;
-            if pieces.iter().any(|p| p.num_rows() != length) {
-                return Err(corrupt("batches of other lengths than its rows'"));
-            }
-            let end = position + length as u64;
-            // The kept rows of this batch: the parts of the runs that overlap it.
-            let mut keep = vec![false; length];
-            let mut count = 0;
-            while let Some(r) = runs.get(run) {
-                let (from, to) = (r.start.max(position), r.end.min(end));
-                if from < to {
-                    keep[(from - position) as usize..(to - position) as usize].fill(true);
-                    count += (to - from) as usize;
+                Filtered::Chunk { bytes, close } => stored.push(Some((bytes, *close))),
+                Filtered::Unsupported(why) => {
+                    stored.push(None);
+                    refused[descr.get_column_root_idx(leaf)] = true;
+                    self.row_groups.reencoded_chunks += 1;
+                    let why = || format!("column '{}': {why}", column.column_path().string());
+                    self.row_groups.reencoded_because.get_or_insert_with(why);
                 }
-                if r.end > end {
-                    break;
-                }
-                run += 1;
             }
-            if count > 0 {
-                let keep = BooleanArray::from(keep);
-                let arrow_error = |source| Error::Arrow { path: self.destination.clone(), source };
-                let filtered: Vec<ArrayRef> = pieces
-                    .par_iter()
-                    .map(|piece| filter(piece.column(0).as_ref(), &keep))
-                    .collect::<Result<_, _>>()
-                    .map_err(arrow_error)?;
-                // The input's columns in its order, decoded now or carried; then the added ones.
-                let mut filtered = filtered.into_iter();
-                let mut columns = Vec::with_capacity(self.schema.fields().len());
-                for slot in &self.decoded {
-                    let column = match slot {
-                        Some(given) => Some(carried[*given].slice(taken, count)),
-                        None => filtered.next(),
-                    };
-                    columns.push(column.ok_or_else(|| self.internal("a column went missing".into()))?);
-                }
-                columns.extend(carried[self.numbers..].iter().map(|column| column.slice(taken, count)));
-                let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(arrow_error)?;
-                self.writer.write(&batch).map_err(|e| self.write_error(e))?;
-            }
-            taken += count;
-            position = end;
         }
-        if readers.iter_mut().any(|reader| next_guarded(reader, &input_name).is_some()) {
-            return Err(corrupt("more rows than its footer records"));
-        }
-        if taken as u64 != kept || position != self.starts[group + 1] {
-            return Err(corrupt("other rows than its footer records"));
-        }
-        // Not ended here: the rows of row groups decoded one after another fill output row
-        // groups of the options' size, as any other input's do; a copy ends them.
-        Ok(())
+        let (destination, rows) = (self.destination.as_path(), self.starts[group]..self.starts[group + 1]);
+        let values: Vec<Option<ArrayRef>> = (0..self.decoded.len())
+            .into_par_iter()
+            .map(|root| match (refused[root], self.decoded[root]) {
+                (false, _) => Ok(None),
+                (true, Some(given)) => concatenated(destination, &decoded[given]).map(Some),
+                (true, None) => decode_kept(&input, destination, group, root, rows.clone(), runs).map(Some),
+            })
+            .collect::<Result<_, _>>()?;
+        let mut roots = values;
+        roots.extend(added.into_iter().map(Some));
+        let chunks = stored.iter().map(|chunk| chunk.as_ref().map(|(bytes, close)| (bytes, close.clone()))).collect();
+        self.writer.append_row_group(chunks, kept, &roots).map_err(|e| self.write_error(e))
     }
 }
 
@@ -355,21 +276,65 @@ impl BatchSink for StoredCopySink {
     }
 }
 
-/// Checks a column chunk of `input` that is copied without being decoded: its page headers read,
-/// its pages fill it exactly, and each page whose writer stored a checksum (CRC-32 of the page as
-/// stored) matches it, so that a flipped byte is caught as it would be on decoding. (Damage in a
-/// page without a checksum is copied as it is, as `cp` would: `--rewrite` decodes every value.)
-/// Returns the chunk's offset index, where its pages' rows are known.
-fn check_chunk(
+/// The values of the rows of `runs` of top-level column `root` of row group `group` of `input`
+/// (whose rows are `rows`), decoded a batch at a time, for `destination`.
+fn decode_kept(
     input: &StoredParquet,
+    destination: &Path,
     group: usize,
-    column: &ColumnChunkMetaData,
-) -> Result<Option<OffsetIndexMetaData>, Error> {
+    root: usize,
+    rows: Range<u64>,
+    runs: &[Range<u64>],
+) -> Result<ArrayRef, Error> {
+    let name = &input.name;
+    let corrupt = |what: &str| Error::Corrupt {
+        path: name.clone(),
+        message: format!("column {root} of row group {group} decodes to {what}"),
+    };
+    let mut reader = input.column_reader(group, root)?;
+    let mut position = rows.start;
+    let mut pieces = Vec::new();
+    let mut run = 0;
+    while let Some(batch) = next_guarded(&mut reader, name) {
+        let batch = batch?;
+        let batch_end = position + batch.num_rows() as u64;
+        if batch_end > rows.end {
+            return Err(corrupt("more rows than its footer records"));
+        }
+        // The kept rows of this batch: the parts of the runs that overlap it.
+        let mut keep = vec![false; batch.num_rows()];
+        while let Some(r) = runs.get(run) {
+            let (from, to) = (r.start.max(position), r.end.min(batch_end));
+            if from < to {
+                keep[(from - position) as usize..(to - position) as usize].fill(true);
+            }
+            if r.end > batch_end {
+                break;
+            }
+            run += 1;
+        }
+        let kept = filter(batch.column(0).as_ref(), &BooleanArray::from(keep));
+        pieces.push(kept.map_err(|source| Error::Arrow { path: destination.to_path_buf(), source })?);
+        position = batch_end;
+    }
+    if position != rows.end {
+        return Err(corrupt("fewer rows than its footer records"));
+    }
+    concatenated(destination, &pieces)
+}
+
+/// `pieces` of a column as one array, for `destination`.
+fn concatenated(destination: &Path, pieces: &[ArrayRef]) -> Result<ArrayRef, Error> {
+    concat(&pieces.iter().map(|a| a.as_ref()).collect::<Vec<_>>())
+        .map_err(|source| Error::Arrow { path: destination.to_path_buf(), source })
+}
+
+/// The stored bytes of column chunk `column` of row group `group` of `input`.
+fn read_chunk(input: &StoredParquet, group: usize, column: &ColumnChunkMetaData) -> Result<Bytes, Error> {
     let (start, length) = column.byte_range();
     let corrupt = |problem: &str| chunk_error(input, group, column, problem);
     let length = usize::try_from(length).map_err(|_| corrupt("a column chunk larger than memory"))?;
-    let bytes = input.file().get_bytes(start, length).map_err(|e| corrupt(&e.to_string()))?;
-    pages::check_stored(&bytes, column, start).map_err(|problem| corrupt(&problem))
+    input.file().get_bytes(start, length).map_err(|e| corrupt(&e.to_string()))
 }
 
 /// `problem` of a column chunk of `input`, named by its column and row group.
@@ -380,14 +345,12 @@ fn chunk_error(input: &StoredParquet, group: usize, column: &ColumnChunkMetaData
     }
 }
 
-/// The writer's settings: the options' compression (for what is encoded), row groups of at most
-/// the options' size for a decoded row group, dictionary encoding where the sample of the input's
-/// columns says it pays, and not for the added floats (separations: all different).
+/// The writer's settings: the options' compression (for what is encoded), dictionary encoding
+/// where the sample of the input's columns says it pays (for a column chunk decoded again), and
+/// not for the added floats (separations: all different). Row groups are the input's.
 fn properties(schema: &SchemaRef, sample: Option<&RecordBatch>, options: &ParquetOutputOptions) -> WriterProperties {
-    let mut builder = WriterProperties::builder()
-        .set_compression(options.compression.0)
-        .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
-        .set_key_value_metadata(key_values(schema));
+    let mut builder =
+        WriterProperties::builder().set_compression(options.compression.0).set_key_value_metadata(key_values(schema));
     let sampled = sample.map(|s| dictionary::choose_dictionary_columns(std::slice::from_ref(s))).unwrap_or_default();
     for (column, dictionary) in sampled {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), dictionary);

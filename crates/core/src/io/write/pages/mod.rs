@@ -56,15 +56,12 @@ enum Layout {
     Lengths,
 }
 
-/// Checks `bytes`, column chunk `column` copied as stored from `start` in its file: its page
-/// headers read, its pages fill it exactly, each page with a checksum matches it. Returns its
-/// offset index (the pages' places in the file and first rows) if it has no repetition.
-pub(crate) fn check_stored(
-    bytes: &[u8],
-    column: &ColumnChunkMetaData,
-    start: u64,
-) -> Result<Option<OffsetIndexMetaData>, String> {
+/// Checks `bytes`, column chunk `column` copied as stored: its page headers read, its pages fill
+/// it exactly, each page with a checksum matches it. Returns its offset index (the pages' places
+/// in the file and first rows) if it has no repetition.
+pub(crate) fn check_stored(bytes: &[u8], column: &ColumnChunkMetaData) -> Result<Option<OffsetIndexMetaData>, String> {
     let mut index = OffsetIndexBuilder::new();
+    let start = column.byte_range().0;
     let start = i64::try_from(start).map_err(|_| "a column chunk beyond 2^63 bytes")?;
     let mut at = 0;
     while at < bytes.len() {
