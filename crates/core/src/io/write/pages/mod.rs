@@ -76,6 +76,15 @@ pub(crate) fn check_stored(bytes: &[u8], column: &ColumnChunkMetaData) -> Result
     Ok((column.column_descr().max_rep_level() == 0).then(|| index.build()))
 }
 
+/// Where the bytes that a 4-byte little-endian length at `at` of `bytes` announces lie (PLAIN
+/// byte arrays, v1 pages' levels, v2 pages' booleans), if they are all there.
+fn prefixed(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    let length = bytes.get(at..at.checked_add(4)?)?;
+    let start = at + 4;
+    let end = start.checked_add(u32::from_le_bytes(length.try_into().ok()?) as usize)?;
+    (end <= bytes.len()).then_some(start..end)
+}
+
 /// The header of the page at `at` in a column chunk's `bytes`, its length, and where the page
 /// ends; its checksum checked if it has one.
 fn next_page(bytes: &[u8], at: usize) -> Result<(PageHeader, usize, usize), String> {
@@ -310,13 +319,8 @@ impl Format {
         let size = usize::try_from(header.uncompressed_size).map_err(|_| "a page of negative size")?;
         let (levels, values) = if header.kind == DATA_PAGE {
             let mut page = self.codec.decompress(payload, size)?;
-            let level_bytes = if self.max_def > 0 {
-                let length = page.get(..4).ok_or("definition levels cut short")?;
-                let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
-                4usize.checked_add(length).filter(|&end| end <= page.len()).ok_or("definition levels cut short")?
-            } else {
-                0
-            };
+            let level_bytes =
+                if self.max_def > 0 { prefixed(&page, 0).ok_or("definition levels cut short")?.end } else { 0 };
             let values = page.split_off(level_bytes);
             (page.get(4..).unwrap_or_default().to_vec(), values)
         } else {
@@ -371,9 +375,7 @@ impl Format {
                 let (mut at, mut index) = (0usize, 0usize);
                 let mut walk = |to: usize, at: &mut usize| -> Result<(), String> {
                     while index < to {
-                        let length = values.get(*at..*at + 4).ok_or_else(short)?;
-                        let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
-                        *at = at.checked_add(4 + length).filter(|&end| end <= values.len()).ok_or_else(short)?;
+                        *at = prefixed(values, *at).ok_or_else(short)?.end;
                         index += 1;
                     }
                     Ok(())
@@ -387,9 +389,7 @@ impl Format {
             }
             (RLE, _) => {
                 // Booleans as v2 pages store them: a 4-byte length, then hybrid runs of 1 bit.
-                let length = values.get(..4).ok_or_else(short)?;
-                let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
-                let runs = values.get(4..4usize.saturating_add(length)).ok_or_else(short)?;
+                let runs = &values[prefixed(values, 0).ok_or_else(short)?];
                 let mut bits = Vec::new();
                 hybrid::decode(runs, 1, page.present, &mut bits)?;
                 let kept: Vec<u32> = kept.iter().flat_map(|range| bits[range.clone()].iter().copied()).collect();
@@ -525,4 +525,20 @@ fn as_bounds(statistics: &Statistics, null_count: Option<u64>) -> Statistics {
         };
     }
     bounds!(Boolean, Int32, Int64, Int96, Float, Double, ByteArray, FixedLenByteArray)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefixed;
+
+    #[test]
+    fn a_length_prefix_announces_bytes_only_if_they_are_there() {
+        let bytes = [3, 0, 0, 0, b'a', b'b', b'c', 1, 0, 0, 0];
+        assert_eq!(prefixed(&bytes, 0), Some(4..7));
+        assert_eq!(prefixed(&bytes, 7), None, "one byte announced, none there");
+        assert_eq!(prefixed(&bytes, 9), None, "the length itself cut short");
+        assert_eq!(prefixed(&[0, 0, 0, 0], 0), Some(4..4));
+        assert_eq!(prefixed(&[255, 255, 255, 255, 0], 0), None);
+        assert_eq!(prefixed(&bytes, usize::MAX - 1), None);
+    }
 }
