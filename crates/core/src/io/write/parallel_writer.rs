@@ -115,48 +115,50 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
         added: &[ArrayRef],
     ) -> Result<()> {
         let rows = group.num_rows().max(0) as u64;
-        let chunks = group.columns().iter().zip(indexes).map(|(column, offset_index)| {
-            let close = ColumnCloseResult {
-                bytes_written: column.compressed_size().max(0) as u64,
-                rows_written: rows,
-                metadata: column.clone(),
-                bloom_filter: None,
-                column_index: None,
-                offset_index,
-            };
-            Some((reader, close))
-        });
+        let chunks: Vec<_> = group
+            .columns()
+            .iter()
+            .zip(indexes)
+            .map(|(column, offset_index)| {
+                let close = ColumnCloseResult {
+                    bytes_written: column.compressed_size().max(0) as u64,
+                    rows_written: rows,
+                    metadata: column.clone(),
+                    bloom_filter: None,
+                    column_index: None,
+                    offset_index,
+                };
+                Some((reader, close))
+            })
+            .collect();
+        self.start_row_group()?;
         let mut roots = vec![None; self.schema.fields().len().saturating_sub(added.len())];
         roots.extend(added.iter().cloned().map(Some));
-        self.append_row_group(chunks.collect(), rows, &roots)
+        self.encode_leaves(&roots, &self.leaves_to_encode(&chunks))?;
+        self.append_row_group(chunks, rows)
     }
 
-    /// Writes a row group of `rows` rows, ending the one being filled first. `chunks` holds, for
-    /// each leaf column in the file's order, the column chunk encoded already (read from its
-    /// reader where its metadata says; of this file's column's very type), or `None` for one to
-    /// encode here; the leaves past its end are encoded too. `roots` holds, for each of the
-    /// file's top-level columns, its values, given for those with a leaf to encode.
-    pub fn append_row_group<R: ChunkReader>(
-        &mut self,
-        mut chunks: Vec<Option<(&R, ColumnCloseResult)>>,
-        rows: u64,
-        roots: &[Option<ArrayRef>],
-    ) -> Result<()> {
-        self.flush_row_group()?;
-        let misfit = |what: &str| Err(ParquetError::General(format!("a row group does not fit the file: {what}")));
+    /// Ends the row group being filled, so that the next is assembled by [`Self::encode_leaves`]
+    /// and [`Self::append_row_group`].
+    pub fn start_row_group(&mut self) -> Result<()> {
+        self.flush_row_group()
+    }
+
+    /// For each leaf column, whether `chunks` (see [`Self::append_row_group`]) leaves it to be
+    /// encoded.
+    pub fn leaves_to_encode<T>(&self, chunks: &[Option<T>]) -> Vec<bool> {
+        (0..self.columns.len()).map(|leaf| chunks.get(leaf).is_none_or(Option::is_none)).collect()
+    }
+
+    /// Encodes, into the row group being assembled, the next values of the leaf columns marked
+    /// in `leaves` whose top-level column `roots` gives values for (one entry per top-level
+    /// column of the file); the leaves of one call in parallel.
+    pub fn encode_leaves(&mut self, roots: &[Option<ArrayRef>], leaves: &[bool]) -> Result<()> {
         let fields = self.schema.fields();
-        let leaf_count = self.columns.len();
-        if chunks.len() > leaf_count || roots.len() != fields.len() {
-            return misfit("other columns");
+        if roots.len() != fields.len() || leaves.len() != self.columns.len() {
+            return Err(ParquetError::General("values for other columns than the file's".into()));
         }
-        chunks.resize_with(leaf_count, || None);
-        let wrong_rows = roots.iter().flatten().any(|a| a.len() as u64 != rows)
-            || chunks.iter().flatten().any(|(_, c)| c.rows_written != rows);
-        if wrong_rows {
-            return misfit("other row counts");
-        }
-        // Each root column's leaves, split out once whatever number of them is encoded.
-        let leaves: Vec<Option<Vec<ArrowLeafColumn>>> = fields
+        let split: Vec<Option<Vec<ArrowLeafColumn>>> = fields
             .iter()
             .zip(roots)
             .map(|(field, values)| values.as_ref().map(|values| compute_leaves(field, values)).transpose())
@@ -164,33 +166,55 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
         let descr = self.file.schema_descr();
         let mut first_leaf = vec![None; fields.len()];
         let mut work = Vec::new();
-        for (i, (writer, chunk)) in std::mem::take(&mut self.columns).into_iter().zip(&chunks).enumerate() {
+        for (i, writer) in self.columns.iter_mut().enumerate() {
             let root = descr.get_column_root_idx(i);
             let first = *first_leaf[root].get_or_insert(i);
-            if chunk.is_none() {
-                let leaf = leaves[root].as_ref().and_then(|leaves| leaves.get(i - first));
-                let Some(leaf) = leaf else { return misfit("a column to encode without its values") };
+            if let (true, Some(values)) = (leaves[i], &split[root]) {
+                let leaf = values.get(i - first).ok_or_else(|| ParquetError::General("a leaf went missing".into()))?;
                 work.push((writer, leaf));
             }
         }
-        let mut encoded = work
-            .into_par_iter()
-            .map(|(mut writer, leaf)| {
-                writer.write(leaf)?;
-                writer.close()
-            })
-            .collect::<Result<Vec<_>>>()?
-            .into_iter();
+        work.into_par_iter().try_for_each(|(writer, leaf)| writer.write(leaf))
+    }
+
+    /// Ends the row group assembled since [`Self::start_row_group`], of `rows` rows: for each
+    /// leaf column in the file's order, `chunks` holds the column chunk encoded already (read
+    /// from its reader where its metadata says; of this file's column's very type), or `None`
+    /// for one whose values [`Self::encode_leaves`] was given; the leaves past its end are such
+    /// too.
+    pub fn append_row_group<R: ChunkReader>(
+        &mut self,
+        mut chunks: Vec<Option<(&R, ColumnCloseResult)>>,
+        rows: u64,
+    ) -> Result<()> {
+        let misfit = |what: &str| Err(ParquetError::General(format!("a row group does not fit the file: {what}")));
+        if self.buffered_rows != 0 || chunks.len() > self.columns.len() {
+            return misfit("other columns");
+        }
+        chunks.resize_with(self.columns.len(), || None);
+        let writers = std::mem::take(&mut self.columns);
+        let encode: Vec<ArrowColumnWriter> =
+            writers.into_iter().zip(&chunks).filter(|(_, chunk)| chunk.is_none()).map(|(writer, _)| writer).collect();
+        let mut encoded = encode.into_par_iter().map(ArrowColumnWriter::close).collect::<Result<Vec<_>>>()?.into_iter();
         self.row_groups += 1;
         self.columns = self.factory.create_column_writers(self.row_groups)?;
         let mut row_group = self.file.next_row_group()?;
         for chunk in chunks {
-            match chunk {
-                Some((reader, close)) => row_group.append_column(reader, close)?,
-                None => match encoded.next() {
-                    Some(encoded) => encoded.append_to_row_group(&mut row_group)?,
-                    None => return misfit("a column went missing"),
-                },
+            let written = match chunk {
+                Some((reader, close)) => {
+                    let written = close.rows_written;
+                    row_group.append_column(reader, close)?;
+                    written
+                }
+                None => {
+                    let Some(encoded) = encoded.next() else { return misfit("a column went missing") };
+                    let written = encoded.close().rows_written;
+                    encoded.append_to_row_group(&mut row_group)?;
+                    written
+                }
+            };
+            if written != rows {
+                return misfit(&format!("a column of {written} rows in a row group of {rows}"));
             }
         }
         row_group.close()?;

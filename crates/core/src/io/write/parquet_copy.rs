@@ -20,6 +20,7 @@ use bytes::Bytes;
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{concat, filter};
 use arrow::datatypes::{Schema, SchemaRef, UInt64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::ChunkReader;
@@ -197,6 +198,10 @@ impl StoredCopySink {
             .columns()
             .par_iter()
             .map(|column| {
+                // (`filter_chunk` would refuse it too, but after the chunk's bytes were read.)
+                if let Some(why) = pages::refuses(column) {
+                    return Ok(Filtered::Unsupported(why));
+                }
                 let bytes = read_chunk(&input, group, column)?;
                 pages::filter_chunk(&bytes, column, &relative, rows).map_err(|p| chunk_error(&input, group, column, &p))
             })
@@ -217,19 +222,35 @@ impl StoredCopySink {
                 }
             }
         }
-        let (destination, rows) = (self.destination.as_path(), self.starts[group]..self.starts[group + 1]);
-        let values: Vec<Option<ArrayRef>> = (0..self.decoded.len())
-            .into_par_iter()
-            .map(|root| match (refused[root], self.decoded[root]) {
-                (false, _) => Ok(None),
-                (true, Some(given)) => concatenated(destination, &decoded[given]).map(Some),
-                (true, None) => decode_kept(&input, destination, group, root, rows.clone(), runs).map(Some),
-            })
-            .collect::<Result<_, _>>()?;
-        let mut roots = values;
+        // The chunks that cannot be filtered are encoded from their columns' kept values: those
+        // the cut decoded, given whole; the others decoded again a batch at a time, in parallel.
+        let leaves = self.writer.leaves_to_encode(&stored);
+        self.writer.start_row_group().map_err(|e| self.write_error(e))?;
+        let mut roots = vec![None; self.decoded.len()];
+        let mut readers = Vec::new();
+        for root in (0..self.decoded.len()).filter(|&root| refused[root]) {
+            match self.decoded[root] {
+                Some(given) => roots[root] = Some(concatenated(&self.destination, &decoded[given])?),
+                None => readers.push(KeptRows::new(&input, group, root, self.starts[group]..self.starts[group + 1])?),
+            }
+        }
         roots.extend(added.into_iter().map(Some));
+        loop {
+            self.writer.encode_leaves(&roots, &leaves).map_err(|e| self.write_error(e))?;
+            let destination = self.destination.as_path();
+            let next: Vec<Option<Result<ArrayRef, Error>>> =
+                readers.par_iter_mut().map(|reader| reader.next(&input, destination, runs)).collect();
+            if next.iter().all(Option::is_none) {
+                break;
+            }
+            roots.fill(None);
+            for (reader, values) in readers.iter().zip(next) {
+                roots[reader.root] = values.transpose()?;
+            }
+        }
+        readers.iter().try_for_each(|reader| reader.finish(&input))?;
         let chunks = stored.iter().map(|chunk| chunk.as_ref().map(|(bytes, close)| (bytes, close.clone()))).collect();
-        self.writer.append_row_group(chunks, kept, &roots).map_err(|e| self.write_error(e))
+        self.writer.append_row_group(chunks, kept).map_err(|e| self.write_error(e))
     }
 }
 
@@ -276,51 +297,74 @@ impl BatchSink for StoredCopySink {
     }
 }
 
-/// The values of the rows of `runs` of top-level column `root` of row group `group` of `input`
-/// (whose rows are `rows`), decoded a batch at a time, for `destination`.
-fn decode_kept(
-    input: &StoredParquet,
-    destination: &Path,
+/// A top-level column of a row group decoded again a batch at a time, each batch filtered to
+/// the kept rows.
+struct KeptRows {
     group: usize,
     root: usize,
-    rows: Range<u64>,
-    runs: &[Range<u64>],
-) -> Result<ArrayRef, Error> {
-    let name = &input.name;
-    let corrupt = |what: &str| Error::Corrupt {
-        path: name.clone(),
-        message: format!("column {root} of row group {group} decodes to {what}"),
-    };
-    let mut reader = input.column_reader(group, root)?;
-    let mut position = rows.start;
-    let mut pieces = Vec::new();
-    let mut run = 0;
-    while let Some(batch) = next_guarded(&mut reader, name) {
-        let batch = batch?;
-        let batch_end = position + batch.num_rows() as u64;
-        if batch_end > rows.end {
-            return Err(corrupt("more rows than its footer records"));
+    reader: ParquetRecordBatchReader,
+    /// The input rows of the next batch, from `position` to the row group's `end`.
+    position: u64,
+    end: u64,
+    /// The first of the kept runs that may overlap the next batch.
+    run: usize,
+}
+
+impl KeptRows {
+    /// Column `root` of row group `group` of `input`, whose rows are `rows`.
+    fn new(input: &StoredParquet, group: usize, root: usize, rows: Range<u64>) -> Result<Self, Error> {
+        let reader = input.column_reader(group, root)?;
+        Ok(KeptRows { group, root, reader, position: rows.start, end: rows.end, run: 0 })
+    }
+
+    /// The values of the next batch's rows that lie in `runs` (for `destination`), if a batch
+    /// is left.
+    fn next(
+        &mut self,
+        input: &StoredParquet,
+        destination: &Path,
+        runs: &[Range<u64>],
+    ) -> Option<Result<ArrayRef, Error>> {
+        let batch = match next_guarded(&mut self.reader, &input.name)? {
+            Ok(batch) => batch,
+            Err(e) => return Some(Err(e)),
+        };
+        let (start, end) = (self.position, self.position + batch.num_rows() as u64);
+        if end > self.end {
+            return Some(Err(self.corrupt(input, "more rows than its footer records")));
         }
         // The kept rows of this batch: the parts of the runs that overlap it.
         let mut keep = vec![false; batch.num_rows()];
-        while let Some(r) = runs.get(run) {
-            let (from, to) = (r.start.max(position), r.end.min(batch_end));
+        while let Some(r) = runs.get(self.run) {
+            let (from, to) = (r.start.max(start), r.end.min(end));
             if from < to {
-                keep[(from - position) as usize..(to - position) as usize].fill(true);
+                keep[(from - start) as usize..(to - start) as usize].fill(true);
             }
-            if r.end > batch_end {
+            if r.end > end {
                 break;
             }
-            run += 1;
+            self.run += 1;
         }
+        self.position = end;
         let kept = filter(batch.column(0).as_ref(), &BooleanArray::from(keep));
-        pieces.push(kept.map_err(|source| Error::Arrow { path: destination.to_path_buf(), source })?);
-        position = batch_end;
+        Some(kept.map_err(|source| Error::Arrow { path: destination.to_path_buf(), source }))
     }
-    if position != rows.end {
-        return Err(corrupt("fewer rows than its footer records"));
+
+    /// Checks that every row was read.
+    fn finish(&self, input: &StoredParquet) -> Result<(), Error> {
+        match self.position == self.end {
+            true => Ok(()),
+            false => Err(self.corrupt(input, "fewer rows than its footer records")),
+        }
     }
-    concatenated(destination, &pieces)
+
+    fn corrupt(&self, input: &StoredParquet, what: &str) -> Error {
+        let schema = input.schema();
+        Error::Corrupt {
+            path: input.name.clone(),
+            message: format!("column {} of row group {} decodes to {what}", schema.field(self.root).name(), self.group),
+        }
+    }
 }
 
 /// `pieces` of a column as one array, for `destination`.
