@@ -27,13 +27,17 @@ pub(super) fn decode(bytes: &[u8], bit_width: u8, count: usize, out: &mut Vec<u3
             let run = bytes.get(at..at.checked_add(size).ok_or("a bit-packed run too long")?);
             let run = run.ok_or("a bit-packed run cut short")?;
             let values = (groups * 8).min(left);
-            // Little-endian bit order: value i holds bits i*width .. (i+1)*width.
-            for i in 0..values {
-                let bit = i * width;
-                let mut word = [0u8; 8];
-                let end = (bit / 8 + 8).min(run.len());
-                word[..end - bit / 8].copy_from_slice(&run[bit / 8..end]);
-                out.push((u64::from_le_bytes(word) >> (bit % 8)) as u32 & mask);
+            // Little-endian bit order: value i holds bits i*width .. (i+1)*width. The run holds
+            // all of them (8 per `width` bytes).
+            let (mut acc, mut bits, mut next) = (0u64, 0usize, run.iter());
+            for _ in 0..values {
+                while bits < width {
+                    acc |= u64::from(*next.next().ok_or("a bit-packed run cut short")?) << bits;
+                    bits += 8;
+                }
+                out.push(acc as u32 & mask);
+                acc >>= width;
+                bits -= width;
             }
             at += size;
             left -= values;
@@ -88,14 +92,17 @@ fn flush_packed(packed: &mut Vec<u32>, bit_width: u8, out: &mut Vec<u8>) {
     let groups = packed.len().div_ceil(8);
     packed.resize(groups * 8, 0);
     push_varint(out, ((groups as u64) << 1) | 1);
+    // Each value's bits after the last one's; 8 values of `width` bits fill `width` bytes.
     let width = usize::from(bit_width);
-    let start = out.len();
-    out.resize(start + groups * width, 0);
-    for (i, &value) in packed.iter().enumerate() {
-        let bit = i * width;
-        let bytes = (u64::from(value) << (bit % 8)).to_le_bytes();
-        for (k, byte) in bytes.iter().enumerate().take((bit % 8 + width).div_ceil(8)) {
-            out[start + bit / 8 + k] |= byte;
+    out.reserve(groups * width);
+    let (mut acc, mut bits) = (0u64, 0usize);
+    for &value in packed.iter() {
+        acc |= u64::from(value) << bits;
+        bits += width;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
         }
     }
     packed.clear();
