@@ -143,8 +143,8 @@ impl StoredCopySink {
         Error::parquet_write(&self.destination, source)
     }
 
-    /// Writes the gathered row group: copied if it has every row, else filtered as stored pages
-    /// (a column whose pages cannot be decoded again).
+    /// Writes the gathered row group: copied if it has every row, else filtered
+    /// ([`Self::filter_group`]).
     fn flush_group(&mut self) -> Result<(), Error> {
         let Some(gathered) = self.gathered.take() else { return Ok(()) };
         let (group, kept) = (gathered.group, gathered.rows());
@@ -208,13 +208,17 @@ impl StoredCopySink {
             .collect::<Result<_, _>>()?;
         // The chunks filtered, and the top-level columns of those that could not be.
         let descr = metadata.schema_descr();
-        let mut stored = Vec::with_capacity(filtered.len());
+        let (mut bytes, mut closes) = (Vec::with_capacity(filtered.len()), Vec::with_capacity(filtered.len()));
         let mut refused = vec![false; self.decoded.len()];
         for (leaf, (chunk, column)) in filtered.into_iter().zip(metadata.columns()).enumerate() {
             match chunk {
-                Filtered::Chunk { bytes, close } => stored.push(Some((bytes, *close))),
+                Filtered::Chunk { bytes: stored, close } => {
+                    bytes.push(Some(stored));
+                    closes.push(Some(*close));
+                }
                 Filtered::Unsupported(why) => {
-                    stored.push(None);
+                    bytes.push(None);
+                    closes.push(None);
                     refused[descr.get_column_root_idx(leaf)] = true;
                     self.row_groups.reencoded_chunks += 1;
                     let why = || format!("column '{}': {why}", column.column_path().string());
@@ -224,7 +228,7 @@ impl StoredCopySink {
         }
         // The chunks that cannot be filtered are encoded from their columns' kept values: those
         // the cut decoded, given whole; the others decoded again a batch at a time, in parallel.
-        let leaves = self.writer.leaves_to_encode(&stored);
+        let leaves = self.writer.leaves_to_encode(&closes);
         self.writer.start_row_group().map_err(|e| self.write_error(e))?;
         let mut roots = vec![None; self.decoded.len()];
         let mut readers = Vec::new();
@@ -249,7 +253,7 @@ impl StoredCopySink {
             }
         }
         readers.iter().try_for_each(|reader| reader.finish(&input))?;
-        let chunks = stored.iter().map(|chunk| chunk.as_ref().map(|(bytes, close)| (bytes, close.clone()))).collect();
+        let chunks = bytes.iter().zip(closes).map(|(bytes, close)| bytes.as_ref().zip(close)).collect();
         self.writer.append_row_group(chunks, kept).map_err(|e| self.write_error(e))
     }
 }
@@ -362,7 +366,11 @@ impl KeptRows {
         let schema = input.schema();
         Error::Corrupt {
             path: input.name.clone(),
-            message: format!("column {} of row group {} decodes to {what}", schema.field(self.root).name(), self.group),
+            message: format!(
+                "column '{}' of row group {} decodes to {what}",
+                schema.field(self.root).name(),
+                self.group
+            ),
         }
     }
 }
