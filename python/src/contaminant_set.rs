@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use angcut::columns::position;
 use angcut::{
     Angle, BatchCutter, ContaminantIndex, ContaminantSet, ContaminantSpec, CutOptions, KernelChoice, OnInvalid,
-    OptionNames, Radii, RowRadius, SearchRadius, Selection, UnitVector,
+    OptionNames, Radii, RowRadius, SearchRadius, Selection, Spelling, UnitVector,
 };
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, RecordBatchReader};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -304,9 +304,10 @@ impl PyContaminantSet {
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = CutOptions {
             on_invalid: on_invalid_argument(on_invalid)?,
-            selection: Selection::from_flags(invert, flag_column).map_err(py_error)?,
+            selection: Selection::from_flags(invert, flag_column, Spelling::Python).map_err(py_error)?,
             nearest_columns,
             rejected: false,
+            spelling: Spelling::Python,
         };
         let reader = arrow_stream(data)?;
         let schema = reader.schema();
@@ -346,7 +347,8 @@ impl PyContaminantSet {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let options = CutOptions {
             on_invalid: on_invalid_argument(on_invalid)?,
-            selection: Selection::from_flags(invert, flag_column).map_err(py_error)?,
+            selection: Selection::from_flags(invert, flag_column, Spelling::Python).map_err(py_error)?,
+            spelling: Spelling::Python,
             ..CutOptions::default()
         };
         let state = self.classify_objects(py, ra, dec, options.on_invalid)?;

@@ -31,9 +31,10 @@ pub fn py_error(error: angcut::Error) -> PyErr {
     }
 }
 
-/// The core names options as the command line spells them (`--radius-col`); to a Python user
-/// they are keywords, written `radius_col=` as the array API's own messages write them. One rule
-/// for every message, so that no option is named the command line's way in Python.
+/// The core names the options of a plan, a cut and its outputs as the caller spells them
+/// (`angcut::Spelling::Python`: `radius_col=`), but a few of its messages still spell the command
+/// line's flags (`--on-invalid`, `--kernel kdtree`, a mask file's `--epoch`...); to a Python user
+/// they are keywords too, rewritten here, so that no option is named the command line's way.
 fn as_keywords(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;

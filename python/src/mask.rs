@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use angcut::cut::MaskCut;
 use angcut::mask::{Layer, Mask, MaskSpec, PixelMap, PixelRule, all_bits};
-use angcut::{ContaminantSet, CutOptions, KernelChoice, OnInvalid, Selection};
+use angcut::{ContaminantSet, CutOptions, KernelChoice, OnInvalid, Selection, Spelling};
 use arrow::datatypes::DataType;
 use numpy::IntoPyArray;
 use pyo3::exceptions::PyValueError;
@@ -122,16 +122,18 @@ impl PyMask {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let options = CutOptions {
             on_invalid: on_invalid_argument(on_invalid)?,
-            selection: Selection::from_flags(invert, flag_column.clone()).map_err(py_error)?,
+            selection: Selection::from_flags(invert, flag_column.clone(), Spelling::Python).map_err(py_error)?,
+            spelling: Spelling::Python,
             ..CutOptions::default()
         };
         let named = match cut_layers.as_deref() {
             Some(names) if !names.is_empty() => Some(self.mask.bits_of(names).map_err(py_error)?),
             _ => None,
         };
-        let uses = [("invert=True", invert), ("flag_column=", flag_column.is_some())];
-        let how = MaskCut::choose(named, all_bits(self.mask.layers().len()), mask_bits.then(String::new), &uses)
-            .map_err(py_error)?;
+        let uses = [("invert", invert), ("flag_column", flag_column.is_some())];
+        let all = all_bits(self.mask.layers().len());
+        let how =
+            MaskCut::choose(named, all, mask_bits.then(String::new), &uses, Spelling::Python).map_err(py_error)?;
         let words = self.bits_of(py, ra, dec, options.on_invalid)?;
         let state: Vec<Option<bool>> = words.iter().map(|w| w.map(|w| w & how.cut != 0)).collect();
         let (keep, _) = options.route(&state);

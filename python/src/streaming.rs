@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use angcut::io::read::HduChoice;
 use angcut::io::write::{OutputCompression, OutputFormat};
 use angcut::star_mask::PowerLaw;
-use angcut::{SearchRadius, StreamOptions};
+use angcut::{SearchRadius, Spelling, StreamOptions};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -126,6 +126,7 @@ pub fn _stream<'py>(
         output_format: parsed::<OutputFormat>("output_format", output_format)?,
         row_group_size,
         rewrite,
+        spelling: Spelling::Python,
     };
     let job = match (given, given_mask) {
         (Some(_), _) => options.plan_with_given_set(),

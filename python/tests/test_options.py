@@ -17,6 +17,8 @@ from conftest import REPO
 CLI_ONLY = {"quiet"}
 # What the caller of the core handles, not the job's options: the summary file.
 NOT_IN_CORE = {"stats_json"}
+# What each caller of the core sets for itself, not an option: how its messages name options.
+CORE_ONLY = {"spelling"}
 # Positional and given objects, named differently in each.
 POSITIONAL = {"paths", "in_path", "out_path", "given", "given_mask"}
 
@@ -34,7 +36,7 @@ def cli_options(binary: str) -> set[str]:
 def core_fields() -> set[str]:
     source = (REPO / "crates" / "core" / "src" / "plan.rs").read_text()
     body = re.search(r"pub struct StreamOptions \{(.*?)\n\}", source, re.S).group(1)
-    return set(re.findall(r"^\s*pub (\w+):", body, re.M)) - POSITIONAL
+    return set(re.findall(r"^\s*pub (\w+):", body, re.M)) - POSITIONAL - CORE_ONLY
 
 
 def compiled_keywords() -> set[str]:

@@ -17,6 +17,7 @@ use crate::kernel::{ContaminantIndex, KernelChoice};
 use crate::motion::{check_year, propagate};
 use crate::shape::{Ellipse, Region, Shape};
 use crate::sky::{OutOfRange, SearchRadius, UnitVector};
+use crate::spelling::Spelling;
 use crate::star_mask::{MagnitudeRule, PowerLaw};
 
 /// Where each contaminant's own radius comes from.
@@ -103,6 +104,25 @@ impl RadiusNames {
         min_radius: "--min-radius",
         max_radius: "--max-radius",
     };
+
+    /// `angcut.stream`'s keywords.
+    pub const PYTHON_STREAM: RadiusNames = RadiusNames {
+        maxsep: "maxsep=",
+        radius_col: "radius_col=",
+        radius_unit: "radius_unit=",
+        radius_from_mag: "radius_from_mag=",
+        mag_radius: "mag_radius=",
+        min_radius: "min_radius=",
+        max_radius: "max_radius=",
+    };
+
+    /// The names of [`crate::StreamOptions`]' radius options as `spelling` spells them.
+    pub fn of_stream(spelling: Spelling) -> RadiusNames {
+        match spelling {
+            Spelling::CommandLine => RadiusNames::COMMAND_LINE,
+            Spelling::Python => RadiusNames::PYTHON_STREAM,
+        }
+    }
 }
 
 impl RadiusOptions {
@@ -183,6 +203,26 @@ impl OptionNames {
         id_column: "--contaminant-id",
         hdu: "--contaminant-hdu",
     };
+
+    /// `angcut.stream`'s keywords.
+    pub const PYTHON_STREAM: OptionNames = OptionNames {
+        ra: "contaminant_ra=",
+        dec: "contaminant_dec=",
+        maxsep: "maxsep=",
+        radius_col: "radius_col=",
+        radius_from_mag: "radius_from_mag=",
+        clamps: "min_radius= or max_radius=",
+        id_column: "contaminant_id=",
+        hdu: "contaminant_hdu=",
+    };
+
+    /// The names of [`crate::StreamOptions`]' contaminant options as `spelling` spells them.
+    pub fn of_stream(spelling: Spelling) -> OptionNames {
+        match spelling {
+            Spelling::CommandLine => OptionNames::COMMAND_LINE,
+            Spelling::Python => OptionNames::PYTHON_STREAM,
+        }
+    }
 }
 
 /// What to read from a contaminant file, and how each contaminant's radius is found.
@@ -775,4 +815,31 @@ fn push_radii(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names written out for messages are the options' spelled field names: the flags
+    /// clap declares and the keywords `angcut.stream` takes.
+    #[test]
+    fn stream_option_names_are_the_spelled_field_names() {
+        for spelling in [Spelling::CommandLine, Spelling::Python] {
+            let o = |field: &str| spelling.option(field);
+            let n = OptionNames::of_stream(spelling);
+            let fields = [n.ra, n.dec, n.maxsep, n.radius_col, n.radius_from_mag, n.id_column, n.hdu];
+            let expected = ["contaminant_ra", "contaminant_dec", "maxsep", "radius_col", "radius_from_mag"];
+            let expected: Vec<String> =
+                expected.iter().chain(&["contaminant_id", "contaminant_hdu"]).map(|f| o(f)).collect();
+            assert_eq!(fields.to_vec(), expected, "{spelling:?}");
+            assert_eq!(n.clamps, format!("{} or {}", o("min_radius"), o("max_radius")));
+            let r = RadiusNames::of_stream(spelling);
+            let radius =
+                [r.maxsep, r.radius_col, r.radius_unit, r.radius_from_mag, r.mag_radius, r.min_radius, r.max_radius];
+            let fields =
+                ["maxsep", "radius_col", "radius_unit", "radius_from_mag", "mag_radius", "min_radius", "max_radius"];
+            assert_eq!(radius.to_vec(), fields.iter().map(|f| o(f)).collect::<Vec<_>>(), "{spelling:?}");
+        }
+    }
 }

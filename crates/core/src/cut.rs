@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::kernel::{ContaminantIndex, Nearest};
 use crate::mask::Mask;
 use crate::sky::UnitVector;
+use crate::spelling::Spelling;
 
 /// What to do with objects whose position is null, NaN, infinite, or has |dec| > 90.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,18 +61,21 @@ pub enum Selection {
 impl Selection {
     /// The selection `--invert` and `--flag-column` ask for. The one place that decides it, for
     /// the command line, the library and Python alike: a flag column keeps every row, so it
-    /// cannot be combined with `invert`.
+    /// cannot be combined with `invert`. A message names the options as `spelling` does.
     ///
     /// ```
-    /// use angcut::Selection;
-    /// assert_eq!(Selection::from_flags(true, None).unwrap(), Selection::Near);
-    /// assert!(Selection::from_flags(true, Some("near".into())).is_err());
+    /// use angcut::{Selection, Spelling};
+    /// assert_eq!(Selection::from_flags(true, None, Spelling::CommandLine).unwrap(), Selection::Near);
+    /// let both = Selection::from_flags(true, Some("near".into()), Spelling::Python).unwrap_err();
+    /// assert!(both.to_string().contains("flag_column= cannot be used with invert="));
     /// ```
-    pub fn from_flags(invert: bool, flag_column: Option<String>) -> Result<Selection, Error> {
+    pub fn from_flags(invert: bool, flag_column: Option<String>, spelling: Spelling) -> Result<Selection, Error> {
         match (invert, flag_column) {
-            (true, Some(_)) => Err(Error::Usage(
-                "--flag-column cannot be used with --invert: a flag column keeps every row and flags it".into(),
-            )),
+            (true, Some(_)) => Err(Error::Usage(format!(
+                "{} cannot be used with {}: a flag column keeps every row and flags it",
+                spelling.option("flag_column"),
+                spelling.option("invert")
+            ))),
             (false, Some(name)) => Ok(Selection::Flag(name)),
             (true, None) => Ok(Selection::Near),
             (false, None) => Ok(Selection::Far),
@@ -99,6 +103,8 @@ pub struct CutOptions {
     /// Also return the rows the main output does not get (other than dropped invalid ones);
     /// with [`Selection::Flag`] there are none.
     pub rejected: bool,
+    /// How messages name the options (the command line's flags unless set).
+    pub spelling: Spelling,
 }
 
 /// A column a cutter appends to its input's (see [`CutOptions::added`]).
@@ -190,13 +196,15 @@ pub struct MaskCut {
 impl MaskCut {
     /// How a mask whose layers' bits are `all` cuts: the layers `named` (`--cut-layers`), else
     /// every layer unless `bits_column` (`--mask-bits`) asks for the bits alone. `uses` are the
-    /// options given (name, whether given) that work on the layers that cut: with none cutting,
-    /// a given one is a usage error. The one rule for the command line, the library and Python.
+    /// options given (field name, whether given) that work on the layers that cut: with none
+    /// cutting, a given one is a usage error, naming the options as `spelling` does. The one
+    /// rule for the command line, the library and Python.
     pub fn choose(
         named: Option<u64>,
         all: u64,
         bits_column: Option<String>,
         uses: &[(&str, bool)],
+        spelling: Spelling,
     ) -> Result<MaskCut, Error> {
         let cut = match (named, &bits_column) {
             (Some(named), _) => named,
@@ -204,10 +212,14 @@ impl MaskCut {
             (None, Some(_)) => 0,
         };
         if cut == 0
-            && let Some((flag, _)) = uses.iter().find(|(_, given)| *given)
+            && let Some((field, _)) = uses.iter().find(|(_, given)| *given)
         {
+            let o = |field| spelling.option(field);
             return Err(Error::Usage(format!(
-                "{flag} works on the layers that cut, and with --mask-bits no layer cuts unless --cut-layers names it"
+                "{} works on the layers that cut, and with {} no layer cuts unless {} names it",
+                o(field),
+                o("mask_bits"),
+                o("cut_layers")
             )));
         }
         Ok(MaskCut { cut, bits_column })
@@ -331,7 +343,8 @@ impl<'a> BatchCutter<'a> {
         options: CutOptions,
     ) -> Result<BatchCutter<'a>, Error> {
         let path = path.into();
-        let columns = CoordinateColumns::resolve(schema, &path, ra, dec, ("--ra", "--dec"))?;
+        let (ra_option, dec_option) = (options.spelling.option("ra"), options.spelling.option("dec"));
+        let columns = CoordinateColumns::resolve(schema, &path, ra, dec, (&ra_option, &dec_option))?;
         BatchCutter::with_columns(schema, path, columns, index, ids, options)
     }
 
@@ -372,7 +385,8 @@ impl<'a> BatchCutter<'a> {
         options: CutOptions,
     ) -> Result<BatchCutter<'a>, Error> {
         let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
-        let mut add = |name: String, data_type: DataType, flag: &str| {
+        let mut add = |name: String, data_type: DataType, field: &str| {
+            let flag = options.spelling.option(field);
             if schema.fields().iter().any(|f| f.name() == &name)
                 || fields[schema.fields().len()..].iter().any(|f| f.name() == &name)
             {
@@ -390,19 +404,15 @@ impl<'a> BatchCutter<'a> {
         };
         for column in options.added(bits, is_mask) {
             match column {
-                Added::Flag(name) => add(name.to_string(), DataType::Boolean, "--flag-column")?,
-                Added::Bits(name) => {
-                    add(name.to_string(), MaskCut::bits_type(layers), "--mask-bits")?;
-                }
+                Added::Flag(name) => add(name.to_string(), DataType::Boolean, "flag_column")?,
+                Added::Bits(name) => add(name.to_string(), MaskCut::bits_type(layers), "mask_bits")?,
                 Added::NearestSeparation => {
-                    add(NEAREST_SEPARATION_COLUMN.to_string(), DataType::Float64, "--nearest-columns")?;
+                    add(NEAREST_SEPARATION_COLUMN.to_string(), DataType::Float64, "nearest_columns")?;
                 }
-                Added::NearestLayer => add(NEAREST_LAYER_COLUMN.to_string(), DataType::Utf8, "--nearest-columns")?,
+                Added::NearestLayer => add(NEAREST_LAYER_COLUMN.to_string(), DataType::Utf8, "nearest_columns")?,
                 Added::NearestId => match &id_column {
-                    Some((data_type, name)) => {
-                        add(format!("nearest_{name}"), data_type.clone(), "--nearest-columns")?;
-                    }
-                    None => add(NEAREST_ROW_COLUMN.to_string(), DataType::Int64, "--nearest-columns")?,
+                    Some((data_type, name)) => add(format!("nearest_{name}"), data_type.clone(), "nearest_columns")?,
+                    None => add(NEAREST_ROW_COLUMN.to_string(), DataType::Int64, "nearest_columns")?,
                 },
             }
         }

@@ -23,6 +23,7 @@ use crate::kernel::{ContaminantIndex, Kernel};
 use crate::mask::{Mask, MaskSpec};
 use crate::pipeline::{Counts, PendingCutter, Sinks, run, run_pending};
 pub use crate::plan::StreamJob;
+use crate::spelling::Spelling;
 
 /// What a finished job did.
 #[derive(Debug, Clone, PartialEq)]
@@ -351,8 +352,10 @@ fn open_inputs(job: &StreamJob, mut generated: Option<Catalogue>) -> Result<Inpu
             None => {
                 // Found once: every other input must have the same columns.
                 let axes = (job.ra.as_deref(), job.dec.as_deref());
-                let found = CoordinateColumns::resolve(&schema, &name, axes.0, axes.1, ("--ra", "--dec"));
-                let point = |e| point_to_other_table(e, catalogue.source.as_ref(), axes, ("--ra", "--dec"), "--hdu");
+                let o = |field| job.spelling().option(field);
+                let (ra, dec, hdu) = (o("ra"), o("dec"), o("hdu"));
+                let found = CoordinateColumns::resolve(&schema, &name, axes.0, axes.1, (&ra, &dec));
+                let point = |e| point_to_other_table(e, catalogue.source.as_ref(), axes, (&ra, &dec), &hdu);
                 let columns = found.map_err(point)?;
                 first = Some((catalogue, name, columns));
             }
@@ -405,6 +408,7 @@ fn what_to_cut_against<'a>(
 struct PassThrough {
     fits: bool,
     parquet: bool,
+    spelling: Spelling,
 }
 
 impl PassThrough {
@@ -419,6 +423,7 @@ impl PassThrough {
         PassThrough {
             fits: every_output(&|s| matches!(s, OutputSettings::Fits)) && !job.cut.adds_columns(bits),
             parquet: every_output(&|s| matches!(s, OutputSettings::Parquet(o) if o.copy_stored)),
+            spelling: job.spelling(),
         }
     }
 
@@ -434,7 +439,8 @@ impl PassThrough {
         match passed {
             Some(schema) => {
                 let names = (Some(columns.ra_name.as_str()), Some(columns.dec_name.as_str()));
-                CoordinateColumns::resolve(&schema, catalogue.source.path(), names.0, names.1, ("--ra", "--dec"))
+                let (ra, dec) = (self.spelling.option("ra"), self.spelling.option("dec"));
+                CoordinateColumns::resolve(&schema, catalogue.source.path(), names.0, names.1, (&ra, &dec))
             }
             None => Ok(columns.clone()),
         }

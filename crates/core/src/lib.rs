@@ -12,7 +12,8 @@
 //!   are made.
 //! - [`kernel`]: brute-force, k-d tree and grid kernels behind [`ContaminantIndex`] (sky
 //!   geometry and angles only).
-//! - [`error`]: the library's [`Error`], naming the file, column and row.
+//! - [`error`]: the library's [`Error`], naming the file, column and row; [`spelling`]: options
+//!   named in messages as the command line or Python spells them.
 //! - [`columns`]: finding the coordinate columns of a schema and reading positions from them.
 //! - [`io`]: reading any catalogue by its content ([`io::read`]), writing outputs that appear
 //!   whole or not at all ([`io::write`]), several inputs and directories ([`io::paths`]).
@@ -53,6 +54,7 @@ pub mod randoms;
 pub mod rng;
 pub mod shape;
 pub mod sky;
+pub mod spelling;
 pub mod star_mask;
 pub mod stats;
 #[cfg(any(test, feature = "synthetic"))]
@@ -68,6 +70,7 @@ pub use kernel::{ContaminantIndex, Kernel, KernelChoice, Nearest};
 pub use pipeline::PipelineOptions;
 pub use plan::{DEFAULT_BATCH_SIZE, StreamOptions};
 pub use sky::{SearchRadius, UnitVector, unit_vector};
+pub use spelling::Spelling;
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.
 #[doc = include_str!("../../../README.md")]

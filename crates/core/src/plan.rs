@@ -25,6 +25,7 @@ use crate::mask::{Mask, MaskSpec, all_bits};
 use crate::motion::check_year;
 use crate::pipeline::PipelineOptions;
 use crate::sky::SearchRadius;
+use crate::spelling::Spelling;
 use crate::star_mask::PowerLaw;
 
 /// Rows per batch unless told otherwise (docs/performance.md, "What makes the floor fast", says how it was chosen).
@@ -61,6 +62,11 @@ pub struct StreamJob {
 }
 
 impl StreamJob {
+    /// How messages name the options this job was asked with.
+    pub(crate) fn spelling(&self) -> Spelling {
+        self.outputs.spelling
+    }
+
     /// The inputs, in the order they are cut, and their outputs.
     pub fn files(&self) -> &[FileTask] {
         &self.files
@@ -171,6 +177,9 @@ pub struct StreamOptions {
     /// `--rewrite`: encode every column of a Parquet output again, instead of copying the input's
     /// row groups that the cut leaves whole.
     pub rewrite: bool,
+    /// How messages name these options: as the command line's flags (the default) or as
+    /// Python's keywords.
+    pub spelling: Spelling,
 }
 
 impl StreamOptions {
@@ -193,14 +202,18 @@ impl StreamOptions {
             self.contaminant_options().into_iter().filter(|o| MASK_OPTIONS.contains(o)).collect();
         if !mask_options.is_empty() {
             return Err(Error::Usage(format!(
-                "{} describe the layers of --masks, which is not given",
-                flags(&mask_options)
+                "{} describe the layers of {}, which is not given",
+                self.spelling.options(&mask_options),
+                self.spelling.option("masks")
             )));
         }
         let Some(path) = &self.contaminants else {
-            return Err(Error::Usage(
-                "no contaminants given: --contaminants FILE (or --masks FILE) is required".into(),
-            ));
+            let o = |field| self.spelling.option(field);
+            return Err(Error::Usage(format!(
+                "no contaminants given: {} FILE (or {} FILE) is required",
+                o("contaminants"),
+                o("masks")
+            )));
         };
         let contaminants = self.contaminant_spec(path)?;
         self.job(Some(contaminants))
@@ -215,12 +228,14 @@ impl StreamOptions {
             .collect();
         if !single.is_empty() {
             return Err(Error::Usage(format!(
-                "--masks gives every layer its file, columns and radii: drop {} (a layer of the mask file takes them)",
-                flags(&single)
+                "{} gives every layer its file, columns and radii: drop {} (a layer of the mask file takes them)",
+                self.spelling.option("masks"),
+                self.spelling.options(&single)
             )));
         }
         if let Some(epoch) = self.epoch {
-            check_year(epoch).map_err(|problem| Error::Usage(format!("--epoch {problem}")))?;
+            check_year(epoch)
+                .map_err(|problem| Error::Usage(format!("{} {problem}", self.spelling.option("epoch"))))?;
         }
         let spec = MaskSpec::read(path, self.epoch)?;
         let cut = self.mask_cut(|names| spec.bits_of(names), spec.all_bits())?;
@@ -251,12 +266,12 @@ impl StreamOptions {
     fn mask_cut(&self, bits_of: impl Fn(&[String]) -> Result<u64, Error>, all: u64) -> Result<MaskCut, Error> {
         let named = if self.cut_layers.is_empty() { None } else { Some(bits_of(&self.cut_layers)?) };
         let uses = [
-            ("--invert", self.invert),
-            ("--flag-column", self.flag_column.is_some()),
-            ("--rejected", self.rejected.is_some()),
-            ("--nearest-columns", self.nearest_columns),
+            ("invert", self.invert),
+            ("flag_column", self.flag_column.is_some()),
+            ("rejected", self.rejected.is_some()),
+            ("nearest_columns", self.nearest_columns),
         ];
-        MaskCut::choose(named, all, self.mask_bits.clone(), &uses)
+        MaskCut::choose(named, all, self.mask_bits.clone(), &uses, self.spelling)
     }
 
     /// The job these options describe, for contaminants already read and indexed
@@ -310,7 +325,7 @@ impl StreamOptions {
             min_radius: self.min_radius,
             max_radius: self.max_radius,
         };
-        let (maxsep, row_radius) = radius.model(&RadiusNames::COMMAND_LINE).map_err(Error::Usage)?;
+        let (maxsep, row_radius) = radius.model(&RadiusNames::of_stream(self.spelling)).map_err(Error::Usage)?;
         Ok(ContaminantSpec {
             path: path.to_path_buf(),
             ra: self.contaminant_ra.clone(),
@@ -319,27 +334,30 @@ impl StreamOptions {
             row_radius,
             id_column: self.contaminant_id.clone(),
             hdu: self.contaminant_hdu.clone(),
-            names: OptionNames::COMMAND_LINE,
+            names: OptionNames::of_stream(self.spelling),
             motion: None,
             ellipse: None,
         })
     }
 
     fn job(&self, contaminants: Option<ContaminantSpec>) -> Result<StreamJob, Error> {
-        let usage = |text: &str| Err(Error::Usage(text.into()));
+        let usage = |text: String| Err(Error::Usage(text));
+        let o = |field| self.spelling.option(field);
         if self.contaminant_id.is_some() && !self.nearest_columns {
-            return usage("--contaminant-id names the contaminant in --nearest-columns, which is not given");
+            let (id, nearest) = (o("contaminant_id"), o("nearest_columns"));
+            return usage(format!("{id} names the contaminant in {nearest}, which is not given"));
         }
         if self.rejected.is_some() && self.flag_column.is_some() {
-            return usage("--rejected cannot be used with --flag-column: every row is kept, none is rejected");
+            let (rejected, flag) = (o("rejected"), o("flag_column"));
+            return usage(format!("{rejected} cannot be used with {flag}: every row is kept, none is rejected"));
         }
-        let selection = Selection::from_flags(self.invert, self.flag_column.clone())?;
+        let selection = Selection::from_flags(self.invert, self.flag_column.clone(), self.spelling)?;
         let batch_size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
         if batch_size == 0 {
-            return usage("--batch-size must be at least 1");
+            return usage(format!("{} must be at least 1", o("batch_size")));
         }
         if self.threads == Some(0) {
-            return usage("--threads must be at least 1");
+            return usage(format!("{} must be at least 1", o("threads")));
         }
         let (files, create_dirs) = self.file_tasks()?;
         let outputs = OutputOptions {
@@ -347,6 +365,7 @@ impl StreamOptions {
             compression: self.compression,
             row_group_size: self.row_group_size,
             rewrite: self.rewrite,
+            spelling: self.spelling,
         };
         let job = StreamJob {
             files,
@@ -367,6 +386,7 @@ impl StreamOptions {
                 selection,
                 nearest_columns: self.nearest_columns,
                 rejected: self.rejected.is_some(),
+                spelling: self.spelling,
             },
             outputs,
         };
@@ -378,10 +398,12 @@ impl StreamOptions {
     /// directories are to be created.
     fn file_tasks(&self) -> Result<(Vec<FileTask>, bool), Error> {
         let usage = Error::Usage;
+        let o = |field| self.spelling.option(field);
         let rejected = self.rejected.as_deref();
         if let Some(out_dir) = &self.out_dir {
             if rejected.is_some_and(|r| same_destination(r, out_dir)) {
-                return Err(usage("--rejected and --out-dir must be different directories".into()));
+                let (rejected, out_dir) = (o("rejected"), o("out_dir"));
+                return Err(usage(format!("{rejected} and {out_dir} must be different directories")));
             }
             return Ok((plan_out_dir(&self.paths, out_dir, rejected)?, true));
         }
@@ -389,8 +411,9 @@ impl StreamOptions {
             [input, output] => {
                 if input.is_dir() {
                     return Err(usage(format!(
-                        "{} is a directory: to cut every *.parquet file in it, give --out-dir DIR instead of OUT",
-                        input.display()
+                        "{} is a directory: to cut every *.parquet file in it, give {} DIR instead of OUT",
+                        input.display(),
+                        o("out_dir")
                     )));
                 }
                 let task = FileTask {
@@ -400,11 +423,12 @@ impl StreamOptions {
                 };
                 Ok((vec![task], false))
             }
-            [] => Err(usage("no input given: give IN OUT, or IN... --out-dir DIR".into())),
-            [only] => Err(usage(format!("missing OUT after {}: give IN OUT, or --out-dir DIR", only.display()))),
+            [] => Err(usage(format!("no input given: give IN OUT, or IN... {} DIR", o("out_dir")))),
+            [only] => Err(usage(format!("missing OUT after {}: give IN OUT, or {} DIR", only.display(), o("out_dir")))),
             paths => Err(usage(format!(
-                "{} paths given: several inputs need --out-dir DIR (without it, give exactly IN OUT)",
-                paths.len()
+                "{} paths given: several inputs need {} DIR (without it, give exactly IN OUT)",
+                paths.len(),
+                o("out_dir")
             ))),
         }
     }
@@ -412,11 +436,6 @@ impl StreamOptions {
 
 /// The options that describe a mask (by field name), given only with `masks`.
 const MASK_OPTIONS: [&str; 3] = ["mask_bits", "cut_layers", "epoch"];
-
-/// Field names as the command line's flags: `mask_bits` is `--mask-bits`.
-fn flags(names: &[&str]) -> String {
-    names.iter().map(|n| format!("--{}", n.replace('_', "-"))).collect::<Vec<_>>().join(", ")
-}
 
 /// Refuses a job that would overwrite an input, write one file twice, read stdin twice or write
 /// to an output in a format it cannot take; the contaminant file counts as an input if the job
@@ -515,6 +534,60 @@ mod tests {
         let mut o = options();
         o.paths.push("third.parquet".into());
         assert!(refused(&o).contains("3 paths given"));
+    }
+
+    /// Every refusal of a bad combination, spelled for each front door: the command line's
+    /// flags, or Python's keywords without a flag in sight.
+    #[test]
+    fn refusals_name_the_options_as_the_caller_spells_them() {
+        type Change = fn(&mut StreamOptions);
+        let cases: [(Change, &str, &str); 12] = [
+            (
+                |o| (o.flag_column, o.rejected) = (Some("near".into()), Some("r.parquet".into())),
+                "--rejected cannot be used with --flag-column",
+                "rejected= cannot be used with flag_column=",
+            ),
+            (
+                |o| (o.flag_column, o.invert) = (Some("near".into()), true),
+                "--flag-column cannot be used with --invert",
+                "flag_column= cannot be used with invert=",
+            ),
+            (
+                |o| (o.radius_col, o.radius_from_mag) = (Some("r".into()), Some("m".into())),
+                "--radius-col cannot be used with --radius-from-mag",
+                "radius_col= cannot be used with radius_from_mag=",
+            ),
+            (|o| o.maxsep = None, "--maxsep is required", "maxsep= is required"),
+            (|o| o.contaminant_id = Some("hip".into()), "--contaminant-id names", "contaminant_id= names"),
+            (|o| o.batch_size = Some(0), "--batch-size must be", "batch_size= must be"),
+            (|o| o.threads = Some(0), "--threads must be", "threads= must be"),
+            (|o| o.paths.push("third.parquet".into()), "need --out-dir DIR", "need out_dir= DIR"),
+            (
+                |o| o.mask_bits = Some("bits".into()),
+                "--mask-bits describe the layers of --masks",
+                "mask_bits= describe the layers of masks=",
+            ),
+            (
+                |o| (o.paths[1], o.row_group_size) = ("kept.arrow".into(), Some(10)),
+                "--row-group-size applies to Parquet output",
+                "row_group_size= applies to Parquet output",
+            ),
+            (|o| o.paths[1] = "kept.txt".into(), "or give --output-format", "or give output_format="),
+            (
+                |o| (o.contaminants, o.masks) = (None, Some("fixtures/masks.toml".into())),
+                "--masks gives every layer",
+                "masks= gives every layer",
+            ),
+        ];
+        for (change, command_line, python) in cases {
+            let mut o = options();
+            change(&mut o);
+            let message = refused(&o);
+            assert!(message.contains(command_line), "{message}");
+            o.spelling = Spelling::Python;
+            let message = refused(&o);
+            assert!(message.contains(python) && !message.contains("--"), "{message}");
+        }
     }
 
     #[test]

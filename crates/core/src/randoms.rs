@@ -102,25 +102,29 @@ impl RandomsOptions {
     /// The job these options describe; a combination that cannot work is a usage error.
     pub fn plan(&self) -> Result<RandomsJob, Error> {
         let s = &self.stream;
+        let o = |field| s.spelling.option(field);
         let not_for_randoms = [
-            ("IN (paths)", !s.paths.is_empty()),
-            ("--out-dir", s.out_dir.is_some()),
-            ("--contaminants", s.contaminants.is_some()),
-            ("--ra", s.ra.is_some()),
-            ("--dec", s.dec.is_some()),
-            ("--hdu", s.hdu.is_some()),
-            ("--nearest-columns", s.nearest_columns),
+            ("IN (paths)".to_string(), !s.paths.is_empty()),
+            (o("out_dir"), s.out_dir.is_some()),
+            (o("contaminants"), s.contaminants.is_some()),
+            (o("ra"), s.ra.is_some()),
+            (o("dec"), s.dec.is_some()),
+            (o("hdu"), s.hdu.is_some()),
+            (o("nearest_columns"), s.nearest_columns),
         ];
-        let named: Vec<&str> = not_for_randoms.iter().filter(|(_, given)| *given).map(|(name, _)| *name).collect();
+        let named: Vec<&str> =
+            not_for_randoms.iter().filter(|(_, given)| *given).map(|(name, _)| name.as_str()).collect();
         if !named.is_empty() {
             return Err(Error::Usage(format!(
-                "randoms are drawn, not read, and cut against a mask (--masks): {} do not apply",
+                "randoms are drawn, not read, and cut against a mask ({}): {} do not apply",
+                o("masks"),
                 named.join(", ")
             )));
         }
         match self.count {
             RandomCount::Density(d) if !(d.is_finite() && d > 0.0) => {
-                return Err(Error::Usage(format!("--density {d}: give a positive number of randoms per deg2")));
+                let density = o("density");
+                return Err(Error::Usage(format!("{density} {d}: give a positive number of randoms per deg2")));
             }
             _ => {}
         }

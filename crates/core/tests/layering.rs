@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "star_mask",
     "kernel",
     "error",
+    "spelling",
     "columns",
     "io",
     "synthetic",

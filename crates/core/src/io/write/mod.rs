@@ -13,6 +13,7 @@ use arrow::datatypes::SchemaRef;
 use crate::error::Error;
 use crate::io::is_stdio;
 use crate::io::read::StoredParquet;
+use crate::spelling::Spelling;
 
 mod commit;
 mod csv;
@@ -54,7 +55,7 @@ impl OutputFormat {
     /// `.fits`/`.fit`/`.fts` a FITS binary table, also gzipped (`.fits.gz`). Any
     /// other name is a usage error: writing Parquet bytes into `out.fits` or `out.txt` would only
     /// surprise whoever opens it.
-    pub fn for_path(path: &Path) -> Result<OutputFormat, Error> {
+    pub fn for_path(path: &Path, spelling: Spelling) -> Result<OutputFormat, Error> {
         if is_stdio(path) {
             return Ok(OutputFormat::IpcStream);
         }
@@ -69,8 +70,9 @@ impl OutputFormat {
             (Some("arrows"), false) => Ok(OutputFormat::IpcStream),
             (Some("csv"), false) => Ok(OutputFormat::Csv),
             _ => Err(Error::Usage(format!(
-                "{}: cannot tell which format to write from the name: end it in .parquet, .arrow, .arrows, .csv, .fits or .fits.gz, or give --output-format",
-                path.display()
+                "{}: cannot tell which format to write from the name: end it in .parquet, .arrow, .arrows, .csv, .fits or .fits.gz, or give {}",
+                path.display(),
+                spelling.option("output_format")
             ))),
         }
     }
@@ -117,6 +119,8 @@ pub struct OutputOptions {
     /// input, instead of copying the row groups the cut leaves whole (also implied by an explicit
     /// `compression` or `row_group_size`).
     pub rewrite: bool,
+    /// How messages name the options.
+    pub spelling: Spelling,
 }
 
 /// One output's format and encoding, resolved and checked by [`OutputOptions::resolve`].
@@ -146,19 +150,19 @@ impl OutputOptions {
     pub fn resolve(&self, path: &Path) -> Result<OutputSettings, Error> {
         let format = match self.format {
             Some(format) => format,
-            None => OutputFormat::for_path(path)?,
+            None => OutputFormat::for_path(path, self.spelling)?,
         };
+        let o = |field| self.spelling.option(field);
         if is_stdio(path) && format != OutputFormat::IpcStream {
-            return Err(Error::Usage(
-                "stdout ('-') takes an Arrow IPC stream: use --output-format arrow-stream".into(),
-            ));
+            let format = o("output_format");
+            return Err(Error::Usage(format!("stdout ('-') takes an Arrow IPC stream: use {format} arrow-stream")));
         }
         let plain = |settings: OutputSettings, what: &str| {
             let refused =
-                [("--compression", self.compression.is_some()), ("--row-group-size", self.row_group_size.is_some())];
+                [("compression", self.compression.is_some()), ("row_group_size", self.row_group_size.is_some())];
             match refused.iter().find(|(_, given)| *given) {
                 Some((option, _)) => {
-                    Err(Error::Usage(format!("{option} does not apply to {}, written as {what}", path.display())))
+                    Err(Error::Usage(format!("{} does not apply to {}, written as {what}", o(option), path.display())))
                 }
                 None => Ok(settings),
             }
@@ -169,7 +173,7 @@ impl OutputOptions {
             OutputFormat::Parquet => {
                 let row_group_size = self.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
                 if row_group_size == 0 {
-                    return Err(Error::Usage("--row-group-size must be at least 1".into()));
+                    return Err(Error::Usage(format!("{} must be at least 1", o("row_group_size"))));
                 }
                 // What the output asks of its encoding explicitly, the input's stored row groups
                 // cannot give: then every column is encoded again.
@@ -185,8 +189,10 @@ impl OutputOptions {
         };
         if self.row_group_size.is_some() {
             return Err(Error::Usage(format!(
-                "--row-group-size applies to Parquet output, but {} is written as Arrow IPC (its batches are --batch-size rows)",
-                path.display()
+                "{} applies to Parquet output, but {} is written as Arrow IPC (its batches are {} rows)",
+                o("row_group_size"),
+                path.display(),
+                o("batch_size")
             )));
         }
         use arrow::ipc::CompressionType;
@@ -202,7 +208,8 @@ impl OutputOptions {
                     _ => "with this codec",
                 };
                 return Err(Error::Usage(format!(
-                    "--compression {name} does not apply to {}, written as Arrow IPC: use none, lz4 or zstd",
+                    "{} {name} does not apply to {}, written as Arrow IPC: use none, lz4 or zstd",
+                    o("compression"),
                     path.display()
                 )));
             }
