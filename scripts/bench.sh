@@ -43,10 +43,7 @@ if [ "$peers" = 1 ] && ! python3 -c 'import numpy, pyarrow, scipy' 2>/dev/null; 
     peers=0
 fi
 
-cargo build --release --quiet
-bin=target/release/angcut
-d=bench-data
-mkdir -p "$d"
+source scripts/bench-setup.sh
 gen() { # NAME ARGS...: generates bench-data/NAME once
     [ -f "$d/$1" ] || "$bin" gen "$d/$1" "${@:2}"
 }

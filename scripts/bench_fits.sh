@@ -29,10 +29,7 @@ if [ "$stilts" = 1 ] && ! command -v stilts > /dev/null; then
     stilts=0
 fi
 
-cargo build --release --quiet
-bin=target/release/angcut
-d=bench-data
-mkdir -p "$d"
+source scripts/bench-setup.sh
 none=$d/no-contaminants.parquet
 [ -f "$none" ] || "$bin" gen "$none" --rows 0
 for n in "$rows" "$small"; do

@@ -28,10 +28,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-cargo build --release --quiet
-bin=target/release/angcut
-d=bench-data
-mkdir -p "$d"
+source scripts/bench-setup.sh
 gen() { # NAME ARGS...: generates bench-data/NAME once
     [ -f "$d/$1" ] || "$bin" gen "$d/$1" "${@:2}"
 }

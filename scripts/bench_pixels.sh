@@ -30,10 +30,7 @@ while [ $# -gt 0 ]; do
 done
 python=${PYTHON:-python3}
 
-cargo build --release --quiet
-bin=target/release/angcut
-d=bench-data
-mkdir -p "$d"
+source scripts/bench-setup.sh
 "$python" scripts/bench_pixels.py make "$d" "$rows"
 [ -f "$d/no-contaminants.parquet" ] || "$bin" gen "$d/no-contaminants.parquet" --rows 0
 cat > "$d/pixels.toml" <<'EOF'

@@ -24,10 +24,7 @@ while [ $# -gt 0 ]; do
 done
 command -v taskset > /dev/null || { echo "stages: taskset (util-linux) is needed" >&2; exit 1; }
 
-cargo build --release --quiet
-bin=target/release/angcut
-d=bench-data
-mkdir -p "$d"
+source scripts/bench-setup.sh
 gen() { [ -f "$d/$1" ] || "$bin" gen "$d/$1" "${@:2}"; }
 gen "w3-objects-$rows.parquet" --rows "$rows" --seed 31 --schema wide
 gen w3-objects-0.parquet --rows 0 --schema wide
