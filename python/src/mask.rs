@@ -127,7 +127,7 @@ impl PyMask {
             ..CutOptions::default()
         };
         let named = match cut_layers.as_deref() {
-            Some(names) if !names.is_empty() => Some(self.mask.bits_of(names).map_err(py_error)?),
+            Some(names) if !names.is_empty() => Some(self.mask.bits_of(names, Spelling::Python).map_err(py_error)?),
             _ => None,
         };
         let uses = [("invert", invert), ("flag_column", flag_column.is_some())];

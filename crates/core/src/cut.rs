@@ -581,6 +581,7 @@ impl<'a> BatchCutter<'a> {
                         row: first_row + i as u64,
                         column: self.columns.name(invalid.axis()).to_string(),
                         problem: invalid.describe(),
+                        option: self.options.spelling.option("on_invalid"),
                     });
                 }
                 Err(_) => found.invalid.push(i),

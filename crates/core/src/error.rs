@@ -82,8 +82,8 @@ pub enum Error {
     #[error("{}: column '{column}' has type {data_type}, but it must be numeric (float, integer or decimal)", path.display())]
     ColumnType { path: PathBuf, column: String, data_type: DataType },
 
-    #[error("{}: row {row}, column '{column}': {problem} (use --on-invalid keep or drop to let such objects through)", path.display())]
-    InvalidObject { path: PathBuf, row: u64, column: String, problem: String },
+    #[error("{}: row {row}, column '{column}': {problem} (use {option} keep or drop to let such objects through)", path.display())]
+    InvalidObject { path: PathBuf, row: u64, column: String, problem: String, option: String },
 
     #[error("{}: row {row}, column '{column}': {problem}; every contaminant needs a valid position", path.display())]
     InvalidContaminant { path: PathBuf, row: u64, column: String, problem: String },

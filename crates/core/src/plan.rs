@@ -238,7 +238,7 @@ impl StreamOptions {
                 .map_err(|problem| Error::Usage(format!("{} {problem}", self.spelling.option("epoch"))))?;
         }
         let spec = MaskSpec::read(path, self.epoch)?;
-        let cut = self.mask_cut(|names| spec.bits_of(names), spec.all_bits())?;
+        let cut = self.mask_cut(|names| spec.bits_of(names, self.spelling), spec.all_bits())?;
         let mut job = self.job(None)?;
         job.masks = Some((Some(spec), cut));
         check_paths(&job)?;
@@ -254,7 +254,7 @@ impl StreamOptions {
         if !named.is_empty() {
             return Err(Error::OptionsForGivenMask(named));
         }
-        let cut = self.mask_cut(|names| mask.bits_of(names), all_bits(mask.layers().len()))?;
+        let cut = self.mask_cut(|names| mask.bits_of(names, self.spelling), all_bits(mask.layers().len()))?;
         let mut job = self.job(None)?;
         job.masks = Some((None, cut));
         check_paths(&job)?;
@@ -405,7 +405,7 @@ impl StreamOptions {
                 let (rejected, out_dir) = (o("rejected"), o("out_dir"));
                 return Err(usage(format!("{rejected} and {out_dir} must be different directories")));
             }
-            return Ok((plan_out_dir(&self.paths, out_dir, rejected)?, true));
+            return Ok((plan_out_dir(&self.paths, out_dir, rejected, self.spelling)?, true));
         }
         match self.paths.as_slice() {
             [input, output] => {
@@ -541,7 +541,7 @@ mod tests {
     #[test]
     fn refusals_name_the_options_as_the_caller_spells_them() {
         type Change = fn(&mut StreamOptions);
-        let cases: [(Change, &str, &str); 12] = [
+        let cases: [(Change, &str, &str); 13] = [
             (
                 |o| (o.flag_column, o.rejected) = (Some("near".into()), Some("r.parquet".into())),
                 "--rejected cannot be used with --flag-column",
@@ -562,6 +562,11 @@ mod tests {
             (|o| o.batch_size = Some(0), "--batch-size must be", "batch_size= must be"),
             (|o| o.threads = Some(0), "--threads must be", "threads= must be"),
             (|o| o.paths.push("third.parquet".into()), "need --out-dir DIR", "need out_dir= DIR"),
+            (
+                |o| (o.paths, o.out_dir) = (vec!["-".into()], Some("cut".into())),
+                "without --out-dir",
+                "without out_dir=",
+            ),
             (
                 |o| o.mask_bits = Some("bits".into()),
                 "--mask-bits describe the layers of --masks",

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::io::is_stdio;
+use crate::spelling::Spelling;
 
 /// One input and where its rows go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,16 +39,22 @@ impl FileTask {
 ///
 /// ```
 /// use angcut::io::paths::plan_out_dir;
+/// use angcut::Spelling;
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
 /// # std::fs::write(&a, b"").unwrap(); std::fs::write(&b, b"").unwrap();
 /// # let clean = dir.path().join("clean");
-/// let tasks = plan_out_dir(&[a.clone(), b], &clean, None).unwrap();
+/// let tasks = plan_out_dir(&[a.clone(), b], &clean, None, Spelling::CommandLine).unwrap();
 /// assert_eq!(tasks.len(), 2);
 /// assert_eq!(tasks[0].input, a);
 /// assert_eq!(tasks[0].output, clean.join("a.parquet"));
 /// ```
-pub fn plan_out_dir(inputs: &[PathBuf], out_dir: &Path, rejected_dir: Option<&Path>) -> Result<Vec<FileTask>, Error> {
+pub fn plan_out_dir(
+    inputs: &[PathBuf],
+    out_dir: &Path,
+    rejected_dir: Option<&Path>,
+    spelling: Spelling,
+) -> Result<Vec<FileTask>, Error> {
     if inputs.is_empty() {
         return Err(Error::Usage("no input given".into()));
     }
@@ -55,9 +62,10 @@ pub fn plan_out_dir(inputs: &[PathBuf], out_dir: &Path, rejected_dir: Option<&Pa
     let mut tasks = Vec::new();
     for input in inputs {
         if is_stdio(input) {
-            return Err(Error::Usage(
-                "stdin ('-') cannot be one of several inputs: give IN OUT without --out-dir".into(),
-            ));
+            let out_dir = spelling.option("out_dir");
+            return Err(Error::Usage(format!(
+                "stdin ('-') cannot be one of several inputs: give IN OUT without {out_dir}"
+            )));
         }
         let metadata = std::fs::metadata(input).map_err(|source| Error::Io { path: input.clone(), source })?;
         if !metadata.is_dir() {
@@ -69,7 +77,8 @@ pub fn plan_out_dir(inputs: &[PathBuf], out_dir: &Path, rejected_dir: Option<&Pa
             && out.starts_with(&dir)
         {
             return Err(Error::Usage(format!(
-                "--out-dir {} is inside the input directory {}: the outputs would become inputs of the next run; write them elsewhere",
+                "{} {} is inside the input directory {}: the outputs would become inputs of the next run; write them elsewhere",
+                spelling.option("out_dir"),
                 out_dir.display(),
                 input.display()
             )));
@@ -200,7 +209,9 @@ mod tests {
             touch(&cat.join(name));
         }
         let out = dir.path().join("out");
-        let tasks = plan_out_dir(std::slice::from_ref(&cat), &out, Some(&dir.path().join("rej"))).unwrap();
+        let tasks =
+            plan_out_dir(std::slice::from_ref(&cat), &out, Some(&dir.path().join("rej")), Spelling::CommandLine)
+                .unwrap();
         let outputs: Vec<_> = tasks.iter().map(|t| t.output.strip_prefix(&out).unwrap().to_path_buf()).collect();
         assert_eq!(
             outputs,
@@ -223,7 +234,9 @@ mod tests {
         touch(&a);
         touch(&b);
         let out = dir.path().join("out");
-        let message = |inputs: &[PathBuf], out: &Path| plan_out_dir(inputs, out, None).unwrap_err().to_string();
+        let message = |inputs: &[PathBuf], out: &Path| {
+            plan_out_dir(inputs, out, None, Spelling::CommandLine).unwrap_err().to_string()
+        };
         assert!(message(&[a.clone(), b], &out).contains("would both be written to"));
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
@@ -234,7 +247,7 @@ mod tests {
         let inside = dir.path().join("a/clean/deeper");
         assert!(message(&[dir.path().join("a")], &inside).contains("is inside the input directory"));
         assert!(message(&[dir.path().join("missing.parquet")], &out).contains("No such file"));
-        assert!(plan_out_dir(&[a], &out, None).is_ok());
+        assert!(plan_out_dir(&[a], &out, None, Spelling::CommandLine).is_ok());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::io::read::ds9::is_region_file;
 use crate::mask::pixels::{PixelFormat, PixelRule};
 use crate::motion::check_year;
 use crate::sky::SearchRadius;
+use crate::spelling::Spelling;
 use crate::star_mask::PowerLaw;
 
 /// The most layers a mask can have: one bit each in a 64-bit mask column.
@@ -211,10 +212,10 @@ impl MaskSpec {
     }
 
     /// The bits of the layers named in `names` (`--cut-layers`), or an error naming one that is
-    /// not in the file.
-    pub fn bits_of(&self, names: &[String]) -> Result<u64, Error> {
+    /// not in the file (and the option, as `spelling` does).
+    pub fn bits_of(&self, names: &[String], spelling: Spelling) -> Result<u64, Error> {
         let layers: Vec<&str> = self.layers.iter().map(|l| l.name.as_str()).collect();
-        bits_of(names, &layers, &self.path.display().to_string())
+        bits_of(names, &layers, &self.path.display().to_string(), spelling)
     }
 
     /// The bits of every layer.
@@ -224,13 +225,15 @@ impl MaskSpec {
 }
 
 /// The bits of the layers called `names` among `layers` (bit `i` for `layers[i]`); a name that
-/// is no layer of `mask` (what the message calls the mask) is a usage error.
-pub(crate) fn bits_of(names: &[String], layers: &[&str], mask: &str) -> Result<u64, Error> {
+/// is no layer of `mask` (what the message calls the mask) is a usage error, naming the option as
+/// `spelling` does.
+pub(crate) fn bits_of(names: &[String], layers: &[&str], mask: &str, spelling: Spelling) -> Result<u64, Error> {
     let mut bits = 0u64;
     for name in names {
         let Some(bit) = layers.iter().position(|l| l == name) else {
             return Err(Error::Usage(format!(
-                "--cut-layers names '{name}', which is not a layer of {mask} (its layers: {})",
+                "{} names '{name}', which is not a layer of {mask} (its layers: {})",
+                spelling.option("cut_layers"),
                 layers.join(", ")
             )));
         };
@@ -542,9 +545,13 @@ mod tests {
         let ellipse = galaxy.ellipse.clone().unwrap();
         assert_eq!(ellipse.minor, Some(MinorAxis::Ratio("ba".into())));
         assert!(ellipse.diameters && ellipse.unit == Angle::from_arcsec(60.0));
-        assert_eq!(spec.bits_of(&["galaxy".into()]).unwrap(), 0b10);
+        assert_eq!(spec.bits_of(&["galaxy".into()], Spelling::CommandLine).unwrap(), 0b10);
         assert_eq!(spec.all_bits(), 0b11);
-        assert!(spec.bits_of(&["stars".into()]).unwrap_err().to_string().contains("its layers: star, galaxy"));
+        let unknown = spec.bits_of(&["stars".into()], Spelling::Python).unwrap_err().to_string();
+        assert!(
+            unknown.starts_with("cut_layers= names 'stars'") && unknown.contains("its layers: star, galaxy"),
+            "{unknown}"
+        );
     }
 
     #[test]

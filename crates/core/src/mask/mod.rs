@@ -54,6 +54,7 @@ use crate::error::Error;
 use crate::io::read::ds9::read as read_regions;
 use crate::kernel::{ContaminantIndex, KernelChoice, Nearest};
 use crate::sky::{UnitVector, chord2};
+use crate::spelling::Spelling;
 
 /// The footprint that footprint layers make, from the cells each holds (its map's outside):
 /// where every one of them holds its map; `None` without any.
@@ -201,10 +202,11 @@ impl Mask {
         &self.layers
     }
 
-    /// The bits of the layers called `names`; a name that is no layer is a usage error.
-    pub fn bits_of(&self, names: &[String]) -> Result<u64, Error> {
+    /// The bits of the layers called `names`; a name that is no layer is a usage error, naming
+    /// the option as `spelling` does.
+    pub fn bits_of(&self, names: &[String], spelling: Spelling) -> Result<u64, Error> {
         let layers: Vec<&str> = self.layers.iter().map(Layer::name).collect();
-        file::bits_of(names, &layers, "the mask")
+        file::bits_of(names, &layers, "the mask", spelling)
     }
 
     /// Whether any layer is a pixel map (whose lookups take positions in degrees too).
