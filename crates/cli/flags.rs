@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use angcut::columns::{DEFAULT_DEC_NAMES, DEFAULT_RA_NAMES};
 use angcut::io::read::HduChoice;
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
+use angcut::mask::pixels::DEPTH_MAX;
 use angcut::mask::products::ProductPaths;
 use angcut::randoms::{RandomCount, RandomsOptions};
 use angcut::star_mask::PowerLaw;
 use angcut::synthetic::{Catalogue, Sky, TableSchema};
-use angcut::{Angle, DEFAULT_BATCH_SIZE, KernelChoice, OnInvalid, SearchRadius, StreamOptions};
+use angcut::{Angle, DEFAULT_BATCH_SIZE, KernelChoice, OnInvalid, SearchRadius, Spelling, StreamOptions};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -58,7 +59,7 @@ pub struct AreaArgs {
     #[arg(long, value_name = "FILE")]
     pub masks: PathBuf,
     /// The HEALPix order shape layers are covered at [default: cells ~64 times smaller than the smallest radius, semi-axis or half-side, at most 19]; pixel layers are exact at their own.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=29))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=i64::from(DEPTH_MAX)))]
     pub order: Option<u8>,
     /// The survey's epoch that stars with proper motions are moved to [default: the mask file's epoch].
     #[arg(long, value_name = "YEAR")]
@@ -386,7 +387,12 @@ pub fn parse() -> Args {
             order: args.order,
             epoch: args.epoch,
             json: args.json,
-            products: ProductPaths { moc: args.moc, healsparse: args.healsparse, png: args.png },
+            products: ProductPaths {
+                moc: args.moc,
+                healsparse: args.healsparse,
+                png: args.png,
+                spelling: Spelling::CommandLine,
+            },
         },
         Command::Gen(args) => {
             let sky = if args.clustered { Sky::Clustered } else { Sky::Uniform };

@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 
-use angcut::KernelChoice;
 use angcut::io::write::ParquetOutputOptions;
 use angcut::job::Progress;
 use angcut::job::ProgressReport;
@@ -14,6 +13,7 @@ use angcut::randoms::generate_with_progress;
 use angcut::stats::{area_record, record_json};
 use angcut::stream_file_with_progress;
 use angcut::synthetic::write_catalogue;
+use angcut::{KernelChoice, Spelling};
 
 use clap::CommandFactory;
 
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(epoch) = epoch {
                 check_year(epoch).map_err(|problem| angcut::Error::Usage(format!("--epoch {problem}")))?;
             }
-            let spec = MaskSpec::read(&masks, epoch)?;
+            let spec = MaskSpec::read(&masks, epoch, Spelling::CommandLine)?;
             products.check(std::iter::once(masks.as_path()).chain(spec.layers.iter().map(|l| l.path())))?;
             let mask = Mask::read(&spec, KernelChoice::Auto)?;
             let (report, cells) = area_and_cells(&mask, order)?;

@@ -15,7 +15,8 @@ pyo3::create_exception!(
 );
 
 /// The library's error as a Python exception: usage errors (a wrong column, a bad option) are
-/// `ValueError`, everything else `AngcutError`.
+/// `ValueError`, everything else `AngcutError`. The message is the core's as it is: the binding
+/// sets `angcut::Spelling::Python`, so it names options as keywords (`radius_col=`).
 pub fn py_error(error: angcut::Error) -> PyErr {
     if error.is_usage()
         || matches!(
@@ -25,37 +26,10 @@ pub fn py_error(error: angcut::Error) -> PyErr {
                 | angcut::Error::InvalidRadius { .. }
         )
     {
-        PyValueError::new_err(as_keywords(&error.to_string()))
+        PyValueError::new_err(error.to_string())
     } else {
-        AngcutError::new_err(as_keywords(&error.to_string()))
+        AngcutError::new_err(error.to_string())
     }
-}
-
-/// The core names the options of a plan, a cut and its outputs as the caller spells them
-/// (`angcut::Spelling::Python`: `radius_col=`), but a few of its messages still spell the command
-/// line's flags (`--on-invalid`, `--kernel kdtree`, a mask file's `--epoch`...); to a Python user
-/// they are keywords too, rewritten here, so that no option is named the command line's way.
-fn as_keywords(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find("--") {
-        let (before, after) = rest.split_at(at);
-        out.push_str(before);
-        // A flag starts a word: after a space, a quote or a bracket, or the message's start.
-        let starts_word = before.chars().next_back().is_none_or(|c| c.is_whitespace() || "('\"`,;[".contains(c));
-        let name: String = after[2..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '-').collect();
-        let name = name.trim_end_matches('-');
-        if starts_word && !name.is_empty() {
-            out.push_str(&name.replace('-', "_"));
-            out.push('=');
-            rest = &after[2 + name.len()..];
-        } else {
-            out.push_str("--");
-            rest = &after[2..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Runs `work`, turning a panic into `AngcutError`.

@@ -77,7 +77,7 @@ impl PyMask {
         }
         let mask = py.detach(|| {
             guarded(|| {
-                let spec = MaskSpec::read(&path, epoch).map_err(py_error)?;
+                let spec = MaskSpec::read(&path, epoch, Spelling::Python).map_err(py_error)?;
                 Mask::read(&spec, choice).map_err(py_error)
             })
         })?;

@@ -87,6 +87,26 @@ def test_mask_file_mistakes_and_missing_files_are_errors(tmp_path):
         angcut.Mask(MASKS, epoch=float("nan"))
 
 
+def test_messages_name_keywords_never_flags(tmp_path):
+    """The core spells options for Python itself: a mask file without the epoch its moving
+    stars need asks for epoch=, a region file given as contaminants says where it belongs, and
+    neither names a command-line flag."""
+    no_epoch = tmp_path / "no_epoch.toml"
+    text = MASKS.read_text().replace("epoch = 2016.0", "").replace('file = "', f'file = "{REPO}/fixtures/')
+    no_epoch.write_text(text)
+    with pytest.raises(ValueError, match=r"the top of the file, or give epoch=$") as raised:
+        angcut.Mask(no_epoch)
+    assert "--" not in str(raised.value)
+    with pytest.raises(ValueError, match=r"or give epoch=$"):
+        angcut.stream(OBJECTS, tmp_path / "never.parquet", masks=no_epoch)
+    assert angcut.Mask(no_epoch, epoch=2016.0).layers == ["star", "galaxy", "region"]
+    regions = REPO / "fixtures" / "bad_areas.reg"
+    with pytest.raises(ValueError, match=r"bad_areas.reg is a DS9 region file: name it in a \[\[layer\]\]") as raised:
+        angcut.stream(OBJECTS, tmp_path / "never.parquet", contaminants=regions, maxsep="1deg")
+    assert "--" not in str(raised.value)
+    assert not (tmp_path / "never.parquet").exists()
+
+
 def test_a_pickled_mask_answers_exactly_as_the_original(mask, objects):
     dask = pytest.importorskip("dask")
     copy = pickle.loads(pickle.dumps(mask))

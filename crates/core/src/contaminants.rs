@@ -402,7 +402,7 @@ impl ContaminantSet {
         let path = spec.path.as_path();
         if !crate::io::is_stdio(path) && is_region_file(path) {
             return Err(Error::Usage(format!(
-                "{} is a DS9 region file: give it as a layer of a --masks file (docs/masks.md)",
+                "{} is a DS9 region file: name it in a [[layer]] of a TOML mask file (file = \"...\"; docs/masks.md)",
                 path.display()
             )));
         }

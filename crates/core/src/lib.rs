@@ -4,7 +4,7 @@
 //! (bright stars, artefacts, other sources), streaming Parquet in and out with bounded memory.
 //!
 //! The pieces, one concern each, each importing only those listed before it (the order is
-//! checked by `tests/layering.rs`):
+//! checked by `tests/source_rules.rs`):
 //! - [`rng`]: the seeded random stream (SplitMix64) of randoms and synthetic catalogues.
 //! - [`angle`]: angles with units (`30arcsec`, `1deg`, ...); [`sky`]: unit vectors and the one
 //!   exact "near" predicate; [`shape`]: circles, ellipses, boxes and polygons, each with its exact
@@ -72,9 +72,11 @@ pub use plan::{DEFAULT_BATCH_SIZE, StreamOptions};
 pub use sky::{SearchRadius, UnitVector, unit_vector};
 pub use spelling::Spelling;
 
-/// The README's Rust examples, compiled and run as doctests so that they stay true.
+/// The README's Rust examples, compiled and run as doctests so that they stay true. Its
+/// `norun` blocks (shell and Python the docs test skips) are no Rust, whatever rustdoc thinks.
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
+#[allow(rustdoc::invalid_codeblock_attributes)]
 pub struct ReadmeDoctests;
 
 /// The guide's library page, its example compiled and run as a doctest.

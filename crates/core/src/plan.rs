@@ -237,7 +237,7 @@ impl StreamOptions {
             check_year(epoch)
                 .map_err(|problem| Error::Usage(format!("{} {problem}", self.spelling.option("epoch"))))?;
         }
-        let spec = MaskSpec::read(path, self.epoch)?;
+        let spec = MaskSpec::read(path, self.epoch, self.spelling)?;
         let cut = self.mask_cut(|names| spec.bits_of(names, self.spelling), spec.all_bits())?;
         let mut job = self.job(None)?;
         job.masks = Some((Some(spec), cut));

@@ -362,6 +362,7 @@ mod tests {
     use crate::mask::MaskSpec;
     use crate::mask::area::area;
     use crate::mask::pixels::cell_at;
+    use crate::spelling::Spelling;
     use arrow::array::{Array, UInt8Array};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -489,7 +490,8 @@ mod tests {
         let mut options = RandomsOptions::new(&out, RandomCount::Rows(n), 4);
         options.stream.masks = Some(only_stars.clone());
         let kept = run(&options).summary.counts.written as f64;
-        let mask = Mask::read(&MaskSpec::read(&only_stars, None).unwrap(), KernelChoice::Auto).unwrap();
+        let mask =
+            Mask::read(&MaskSpec::read(&only_stars, None, Spelling::CommandLine).unwrap(), KernelChoice::Auto).unwrap();
         // Order 14 (cells of ~13 arcsec) puts the best value well within the 5 sigma (~10% of p).
         let p = area(&mask, Some(14)).unwrap().union.best / SKY_DEG2;
         let expected = n as f64 * (1.0 - p);

@@ -156,7 +156,8 @@ impl GridKernel {
             *start = total as u32;
             total += u64::from(n);
             if total >= u64::from(u32::MAX) {
-                return Err("too many grid entries: use --kernel kdtree".into());
+                // Named as a kernel, not as an option: the kernel layer lies below how callers spell options.
+                return Err("the zone grid would hold 2^32 entries or more: the kdtree kernel has no such limit".into());
             }
         }
         let cells = counts.len();

@@ -195,10 +195,10 @@ pub fn default_order(mask: &Mask) -> u8 {
 ///
 /// ```
 /// use std::path::Path;
-/// use angcut::KernelChoice;
+/// use angcut::{KernelChoice, Spelling};
 /// use angcut::mask::{Mask, MaskSpec, area::area};
 /// let text = "[[layer]]\nname = \"discs\"\nfile = \"pixels/discs.moc.fits\"\n";
-/// let mask = Mask::read(&MaskSpec::parse(text, Path::new("fixtures/m.toml"), None).unwrap(), KernelChoice::Auto).unwrap();
+/// let mask = Mask::read(&MaskSpec::parse(text, Path::new("fixtures/m.toml"), None, Spelling::CommandLine).unwrap(), KernelChoice::Auto).unwrap();
 /// let report = area(&mask, None).unwrap();
 /// assert!((report.union.best - 123.330_266_974_819).abs() < 1e-9); // mocpy's sky_fraction, in deg2
 /// ```
@@ -222,7 +222,8 @@ pub struct MaskCells {
 pub fn area_and_cells(mask: &Mask, order: Option<u8>) -> Result<(AreaReport, MaskCells), Error> {
     let order = order.unwrap_or_else(|| default_order(mask));
     if order > DEPTH_MAX {
-        return Err(Error::Usage(format!("--order {order}: HEALPix orders go to {DEPTH_MAX}")));
+        // The command line refuses such an order before; this is for the library's callers.
+        return Err(Error::Usage(format!("order {order}: HEALPix orders go to {DEPTH_MAX}")));
     }
     let all: Vec<Bounds> = mask.layers().iter().map(|layer| layer_bounds(layer, order)).collect::<Result<_, _>>()?;
     let is_footprint = |layer: &Layer| layer.pixels().is_some_and(|map| map.rule().outside);
@@ -434,6 +435,7 @@ mod tests {
     use crate::kernel::KernelChoice;
     use crate::mask::MaskSpec;
     use crate::sky::SearchRadius;
+    use crate::spelling::Spelling;
     use std::path::Path;
 
     /// The area in deg2 of a cap of `r` degrees: 2 pi (1 - cos r).
@@ -498,8 +500,11 @@ mod tests {
         };
         let text = "[[layer]]\nname = \"hsp\"\nfile = \"pixels/bool.hsp\"\n[[layer]]\nname = \"moc\"\nfile = \"pixels/discs.moc.fits\"\n\
                     [[layer]]\nname = \"out\"\nfile = \"pixels/discs.moc.txt\"\noutside = true\n";
-        let mask = Mask::read(&MaskSpec::parse(text, Path::new("fixtures/m.toml"), None).unwrap(), KernelChoice::Auto)
-            .unwrap();
+        let mask = Mask::read(
+            &MaskSpec::parse(text, Path::new("fixtures/m.toml"), None, Spelling::CommandLine).unwrap(),
+            KernelChoice::Auto,
+        )
+        .unwrap();
         let report = area(&mask, None).unwrap();
         let [hsp, moc, out] = [&report.layers[0], &report.layers[1], &report.layers[2]];
         assert!(hsp.exact && hsp.area.lower == hsp.area.upper);

@@ -148,8 +148,9 @@ const LAYER_OPTION_NAMES: OptionNames = OptionNames {
 
 impl MaskSpec {
     /// Reads and checks the mask file at `path`; `epoch` (`--epoch`) overrides the file's. Any
-    /// mistake in the file is a usage error naming the file, the layer and the key.
-    pub fn read(path: &Path, epoch: Option<f64>) -> Result<MaskSpec, Error> {
+    /// mistake in the file is a usage error naming the file, the layer and the key (and the
+    /// caller's options as `spelling` spells them).
+    pub fn read(path: &Path, epoch: Option<f64>, spelling: Spelling) -> Result<MaskSpec, Error> {
         if PixelFormat::detect(path).is_some() {
             return Err(Error::Usage(format!(
                 "{}: a pixel map, not a mask file: name it in a [[layer]] of a TOML mask file (file = \"...\")",
@@ -158,7 +159,7 @@ impl MaskSpec {
         }
         let text = std::fs::read_to_string(path)
             .map_err(|source| Error::Usage(format!("{}: cannot read the mask file: {source}", path.display())))?;
-        MaskSpec::parse(&text, path, epoch)
+        MaskSpec::parse(&text, path, epoch, spelling)
     }
 
     /// [`MaskSpec::read`] of the text of a mask file at `path` (relative layer files are found
@@ -166,7 +167,7 @@ impl MaskSpec {
     ///
     /// ```
     /// use std::path::Path;
-    /// use angcut::mask::MaskSpec;
+    /// use angcut::{Spelling, mask::MaskSpec};
     /// let text = r#"
     ///     epoch = 2016.0
     ///     [[layer]]
@@ -177,12 +178,13 @@ impl MaskSpec {
     ///     pm_dec = "pmdec_mas_yr"
     ///     ref_epoch = 1991.25
     /// "#;
-    /// let spec = MaskSpec::parse(text, Path::new("fixtures/masks.toml"), None).unwrap();
+    /// let spec = MaskSpec::parse(text, Path::new("fixtures/masks.toml"), None, Spelling::CommandLine).unwrap();
     /// assert_eq!(spec.layers[0].path(), Path::new("fixtures/hip2_bright.parquet"));
-    /// let error = MaskSpec::parse(&text.replace("pm_dec", "pm_decl"), Path::new("m.toml"), None).unwrap_err();
+    /// let decl = text.replace("pm_dec", "pm_decl");
+    /// let error = MaskSpec::parse(&decl, Path::new("m.toml"), None, Spelling::CommandLine).unwrap_err();
     /// assert!(error.to_string().contains("layer 'star': unknown key `pm_decl`"), "{error}");
     /// ```
-    pub fn parse(text: &str, path: &Path, epoch: Option<f64>) -> Result<MaskSpec, Error> {
+    pub fn parse(text: &str, path: &Path, epoch: Option<f64>, spelling: Spelling) -> Result<MaskSpec, Error> {
         let usage = |message: String| Error::Usage(format!("{}: {message}", path.display()));
         let file: FileToml = toml::from_str(text).map_err(|error| usage(describe(&error, text)))?;
         if file.layer.is_empty() {
@@ -205,7 +207,8 @@ impl MaskSpec {
             if layers.iter().any(|l| l.name == name) {
                 return Err(usage(format!("two layers are named '{name}': give each its own name")));
             }
-            let source = layer.source(folder, epoch).map_err(|message| usage(format!("layer '{name}': {message}")))?;
+            let source =
+                layer.source(folder, epoch, spelling).map_err(|message| usage(format!("layer '{name}': {message}")))?;
             layers.push(LayerSpec { name, source });
         }
         Ok(MaskSpec { path: path.to_path_buf(), layers, epoch })
@@ -320,7 +323,7 @@ impl LayerToml {
 
     /// Where the layer's shapes come from: a region file takes no other key; a catalogue, its
     /// [`ContaminantSpec`]. A message names the key at fault.
-    fn source(self, folder: &Path, epoch: Option<f64>) -> Result<LayerSource, String> {
+    fn source(self, folder: &Path, epoch: Option<f64>, spelling: Spelling) -> Result<LayerSource, String> {
         if self.file.as_os_str().is_empty() {
             return Err("file = \"\" names no file".into());
         }
@@ -343,7 +346,7 @@ impl LayerToml {
             ));
         }
         if !is_region_file(&path) {
-            return self.spec(path, epoch).map(|spec| LayerSource::Catalogue(Box::new(spec)));
+            return self.spec(path, epoch, spelling).map(|spec| LayerSource::Catalogue(Box::new(spec)));
         }
         match self.given(&[]).first() {
             Some(key) => Err(format!(
@@ -390,7 +393,7 @@ impl LayerToml {
     }
 
     /// The layer's [`ContaminantSpec`], reading the catalogue at `path`.
-    fn spec(self, path: PathBuf, epoch: Option<f64>) -> Result<ContaminantSpec, String> {
+    fn spec(self, path: PathBuf, epoch: Option<f64>, spelling: Spelling) -> Result<ContaminantSpec, String> {
         let angle = |key: &str, text: &Option<String>| -> Result<Option<SearchRadius>, String> {
             text.as_deref().map(|t| SearchRadius::parse(t).map_err(|e| format!("{key} = \"{t}\": {e}"))).transpose()
         };
@@ -457,7 +460,10 @@ impl LayerToml {
                     ),
                 };
                 let Some(epoch) = epoch else {
-                    return Err("proper motions need the survey's epoch: add epoch = 2016.0 at the top of the file, or give --epoch".into());
+                    let option = spelling.option("epoch");
+                    return Err(format!(
+                        "proper motions need the survey's epoch: add epoch = 2016.0 at the top of the file, or give {option}"
+                    ));
                 };
                 Some(MotionSpec { pm_ra, pm_dec, ref_epoch, epoch })
             }
@@ -523,7 +529,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<MaskSpec, String> {
-        MaskSpec::parse(text, Path::new("masks/m.toml"), None).map_err(|e| {
+        MaskSpec::parse(text, Path::new("masks/m.toml"), None, Spelling::CommandLine).map_err(|e| {
             assert!(e.is_usage(), "{e}");
             e.to_string()
         })
@@ -615,7 +621,7 @@ mod tests {
     #[test]
     fn the_command_line_epoch_overrides_the_file() {
         let text = format!("epoch = 2000.0\n{STAR}pm_ra = \"a\"\npm_dec = \"b\"\nref_epoch_col = \"ep\"\n");
-        let spec = MaskSpec::parse(&text, Path::new("m.toml"), Some(2016.0)).unwrap();
+        let spec = MaskSpec::parse(&text, Path::new("m.toml"), Some(2016.0), Spelling::CommandLine).unwrap();
         let motion = spec.layers[0].catalogue().unwrap().motion.clone().unwrap();
         assert_eq!((motion.epoch, motion.ref_epoch), (2016.0, RefEpoch::Column("ep".into())));
     }

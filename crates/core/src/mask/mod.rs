@@ -6,7 +6,7 @@
 //! ```
 //! use std::path::Path;
 //! use angcut::mask::{Mask, MaskSpec};
-//! use angcut::{KernelChoice, unit_vector};
+//! use angcut::{KernelChoice, Spelling, unit_vector};
 //! let text = r#"
 //!     [[layer]]
 //!     name = "star"
@@ -22,7 +22,7 @@
 //!     axes = "semi"
 //!     pa = "pa_deg"
 //! "#;
-//! let spec = MaskSpec::parse(text, Path::new("fixtures/masks.toml"), None).unwrap();
+//! let spec = MaskSpec::parse(text, Path::new("fixtures/masks.toml"), None, Spelling::CommandLine).unwrap();
 //! let mask = Mask::read(&spec, KernelChoice::Auto).unwrap();
 //! // Sirius; 80 arcmin from M31's centre along its major axis (PA 35deg), then across it; nowhere.
 //! let objects = [
@@ -551,7 +551,7 @@ mod tests {
     /// as it is), read as a mask beside the fixtures it names.
     #[test]
     fn the_guides_pixel_layers_read_as_a_mask() {
-        let spec = MaskSpec::read(Path::new("fixtures/pixel_masks.toml"), None).unwrap();
+        let spec = MaskSpec::read(Path::new("fixtures/pixel_masks.toml"), None, Spelling::CommandLine).unwrap();
         let mask = Mask::read(&spec, KernelChoice::Auto).unwrap();
         let names: Vec<&str> = mask.layers().iter().map(Layer::name).collect();
         assert_eq!(names, ["bright", "badbits", "shallow", "outside"]);

@@ -342,6 +342,7 @@ fn nice_step(rough: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spelling::Spelling;
 
     /// Mollweide's forward and inverse projections agree, at the poles and across RA 0.
     #[test]
@@ -396,8 +397,11 @@ mod tests {
     fn the_picture_shows_each_layer_where_it_is() {
         use crate::kernel::KernelChoice;
         use crate::mask::MaskSpec;
-        let mask =
-            Mask::read(&MaskSpec::read(Path::new("fixtures/masks.toml"), None).unwrap(), KernelChoice::Auto).unwrap();
+        let mask = Mask::read(
+            &MaskSpec::read(Path::new("fixtures/masks.toml"), None, Spelling::CommandLine).unwrap(),
+            KernelChoice::Auto,
+        )
+        .unwrap();
         let report = crate::mask::area::area(&mask, Some(8)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mask.png");
@@ -443,7 +447,8 @@ mod tests {
                     [[layer]]\nname = \"footprint\"\nfile = \"footprint.fits\"\noutside = true\n";
         let toml = dir.path().join("mask.toml");
         std::fs::write(&toml, text).unwrap();
-        let mask = Mask::read(&MaskSpec::read(&toml, None).unwrap(), KernelChoice::Auto).unwrap();
+        let mask =
+            Mask::read(&MaskSpec::read(&toml, None, Spelling::CommandLine).unwrap(), KernelChoice::Auto).unwrap();
         let (report, measured) = crate::mask::area::area_and_cells(&mask, Some(9)).unwrap();
         let path = dir.path().join("mask.png");
         write_png(&mask, &report, measured.footprint.as_ref(), &path).unwrap().commit().unwrap();

@@ -20,6 +20,7 @@ use super::area::MaskCells;
 use super::pixels::{Cells, DEPTH_MAX};
 use crate::error::Error;
 use crate::io::write::{FinishedOutput, write_whole};
+use crate::spelling::Spelling;
 
 /// The largest HealSparse map written: beyond it, a coarser `--order` is asked for.
 pub const HEALSPARSE_MAX_BYTES: u64 = 8 << 30;
@@ -66,8 +67,13 @@ pub struct HealSparseWritten {
 }
 
 /// Writes `layers` (bit 0 first, at most 64) as a HealSparse wide mask to a temporary file for
-/// `path`, at the finest depth any of them has.
-pub fn write_healsparse(layers: &[Cells], path: &Path) -> Result<(FinishedOutput, HealSparseWritten), Error> {
+/// `path`, at the finest depth any of them has; a map too large says to give a coarser order,
+/// the option spelled by `spelling`.
+pub fn write_healsparse(
+    layers: &[Cells],
+    path: &Path,
+    spelling: Spelling,
+) -> Result<(FinishedOutput, HealSparseWritten), Error> {
     let depth = layers.iter().map(Cells::depth_max).max().unwrap_or(0);
     let width = (layers.len().max(1) as u64).div_ceil(8);
     let union = union(layers);
@@ -80,10 +86,11 @@ pub fn write_healsparse(layers: &[Cells], path: &Path) -> Result<(FinishedOutput
     let bytes = file_bytes(depth, coverage, covered.len() as u64, width);
     if bytes > HEALSPARSE_MAX_BYTES {
         return Err(Error::Usage(format!(
-            "{}: a HealSparse map of the mask at nside {} would take {:.1} GB: give a coarser --order",
+            "{}: a HealSparse map of the mask at nside {} would take {:.1} GB: give a coarser {}",
             path.display(),
             1u64 << depth,
-            bytes as f64 / 1e9
+            bytes as f64 / 1e9,
+            spelling.option("order")
         )));
     }
     let per_block = 1u64 << (2 * (depth - coverage));
@@ -224,6 +231,8 @@ pub struct ProductPaths {
     pub healsparse: Option<std::path::PathBuf>,
     /// `--png OUT`: a picture of the layers with the area table as its legend.
     pub png: Option<std::path::PathBuf>,
+    /// How messages name these options (and `order`).
+    pub spelling: Spelling,
 }
 
 impl ProductPaths {
@@ -231,9 +240,9 @@ impl ProductPaths {
     /// mask file, its layers' files), that is the other output, or whose directory is missing.
     pub fn check<'a>(&self, inputs: impl IntoIterator<Item = &'a Path>) -> Result<(), Error> {
         let inputs = crate::io::identity::InputIdentities::of(inputs);
-        let named = [("--moc", &self.moc), ("--healsparse", &self.healsparse), ("--png", &self.png)];
-        let given: Vec<(&str, &std::path::PathBuf)> =
-            named.iter().filter_map(|(flag, path)| path.as_ref().map(|p| (*flag, p))).collect();
+        let named = [("moc", &self.moc), ("healsparse", &self.healsparse), ("png", &self.png)];
+        let given: Vec<(String, &std::path::PathBuf)> =
+            named.iter().filter_map(|(field, path)| path.as_ref().map(|p| (self.spelling.option(field), p))).collect();
         for (i, (flag, path)) in given.iter().enumerate() {
             crate::io::identity::check_output_path(path, &inputs, false)?;
             if let Some((other, _)) =
@@ -266,7 +275,7 @@ impl ProductPaths {
             ));
         }
         if let Some(path) = &self.healsparse {
-            let (done, w) = write_healsparse(cells, path)?;
+            let (done, w) = write_healsparse(cells, path, self.spelling)?;
             finished.push(done);
             lines.push(format!(
                 "wrote {}: a HealSparse wide mask ({} bytes a pixel, bit i = layer i), nside {}, coverage nside {}, {} blocks, {:.1} MB",
@@ -306,7 +315,7 @@ mod tests {
         );
         let path = dir.join("mask.toml");
         std::fs::write(&path, text).unwrap();
-        Mask::read(&MaskSpec::read(&path, None).unwrap(), KernelChoice::Auto).unwrap()
+        Mask::read(&MaskSpec::read(&path, None, Spelling::CommandLine).unwrap(), KernelChoice::Auto).unwrap()
     }
 
     /// What is written reads back, through angcut's own readers (checked against healsparse and
@@ -321,7 +330,7 @@ mod tests {
         let paths = ProductPaths {
             moc: Some(dir.path().join("m.fits")),
             healsparse: Some(dir.path().join("m.hsp")),
-            png: None,
+            ..ProductPaths::default()
         };
         let lines = paths.write(&mask, &cells_report, &measured).unwrap();
         assert!(lines[1].contains("nside 2048"), "{lines:?}");
@@ -350,7 +359,8 @@ mod tests {
         refused(ProductPaths { moc: Some(input.clone()), ..ProductPaths::default() }, "never overwrites its inputs");
         let same = dir.path().join("m.fits");
         let twice = ProductPaths { moc: Some(same.clone()), png: Some(same), ..ProductPaths::default() };
-        refused(twice, "--moc and --png both name");
+        refused(twice.clone(), "--moc and --png both name");
+        refused(ProductPaths { spelling: Spelling::Python, ..twice }, "moc= and png= both name");
         refused(ProductPaths { moc: Some(dir.path().join("no/m.fits")), ..ProductPaths::default() }, "does not exist");
     }
 
@@ -360,8 +370,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sky = crate::mask::pixels::merged(15, std::iter::once(0..crate::mask::pixels::SKY_CELLS));
         let out = dir.path().join("sky.hsp");
-        let error = write_healsparse(&[sky], &out).err().unwrap().to_string();
+        let error =
+            write_healsparse(std::slice::from_ref(&sky), &out, Spelling::CommandLine).err().unwrap().to_string();
         assert!(error.contains("at nside 32768 would take 12.9 GB: give a coarser --order"), "{error}");
+        let error = write_healsparse(&[sky], &out, Spelling::Python).err().unwrap().to_string();
+        assert!(error.ends_with("give a coarser order="), "{error}");
         assert!(!out.exists());
     }
 }

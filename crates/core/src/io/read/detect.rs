@@ -136,7 +136,7 @@ pub(crate) fn looks_like(head: &[u8]) -> Option<&'static str> {
         return Some("XML that is no VOTable");
     }
     if super::ds9::looks_like_regions(head) {
-        return Some("a DS9 region file: give it as a layer of a --masks file");
+        return Some("a DS9 region file, which angcut reads as a layer of a mask file (docs/masks.md)");
     }
     std::str::from_utf8(text).is_ok().then_some("text with no comma or tab in its first line")
 }

@@ -221,7 +221,7 @@ pub(super) fn open_votable(
 ) -> Result<VoTableSource, Error> {
     if table == Some(&HduChoice::Index(0)) {
         return Err(Error::Usage(format!(
-            "{}: a VOTable's tables are numbered from 1 (--hdu 1 is the first TABLE)",
+            "{}: a VOTable's tables are numbered from 1 (HDU 1 is the first TABLE)",
             path.display()
         )));
     }

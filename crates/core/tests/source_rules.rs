@@ -1,6 +1,12 @@
+//! Two rules checked on the core's source text.
+//!
 //! The core's modules import one way: each may use only the modules listed before it in
 //! [`LAYERS`] (README "Project layout" shows the same order). A `use crate::x` that points up the
 //! list, or a module missing from it, fails here with the file and the import.
+//!
+//! A message names an option only through `Spelling` or the `OptionNames`/`RadiusNames` tables,
+//! never as a literal `--flag`: the same core serves the command line (`--batch-size`) and Python
+//! (`batch_size=`), and a literal flag would reach Python users as it is.
 
 use std::path::Path;
 
@@ -108,4 +114,68 @@ fn the_check_sees_an_import_that_points_up() {
         violations("job.rs", "job", "use crate::nowhere::X;\n"),
         ["job.rs: imports 'crate::nowhere', which is no module"]
     );
+}
+
+/// The tables of the command line's names, where flags are written out on purpose.
+const FLAG_TABLES: &[&str] = &["pub const COMMAND_LINE: RadiusNames", "pub const COMMAND_LINE: OptionNames"];
+
+/// The string literals of `text` (outside comments, its test module and [`FLAG_TABLES`]) that
+/// name a `--flag`, with their line numbers.
+fn literal_flags(text: &str) -> Vec<(usize, String)> {
+    let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+    let mut found = Vec::new();
+    let mut in_table = false;
+    for (number, line) in code.lines().enumerate() {
+        if FLAG_TABLES.iter().any(|table| line.contains(table)) {
+            in_table = true;
+        }
+        if in_table {
+            in_table = line.trim() != "};";
+            continue;
+        }
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        // The text between each pair of quotes: good enough for the core's one-line literals.
+        for (i, piece) in line.split('"').enumerate() {
+            let names_a_flag = piece.match_indices("--").any(|(at, _)| {
+                let before = piece[..at].chars().next_back();
+                let after = piece[at + 2..].chars().next();
+                before.is_none_or(|c| c.is_whitespace() || "('`,;[".contains(c))
+                    && after.is_some_and(|c| c.is_ascii_lowercase())
+            });
+            if i % 2 == 1 && names_a_flag {
+                found.push((number + 1, piece.to_string()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn messages_name_options_only_as_the_caller_spells_them() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("a readable source file");
+        for (line, literal) in literal_flags(&text) {
+            wrong.push(format!("{}:{line}: \"{literal}\"", file.strip_prefix(&src).expect("below src").display()));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "flags written as literals (spell them through Spelling or OptionNames):\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_a_literal_flag() {
+    let text = "fn f() -> String {\n    // give --epoch\n    format!(\"add epoch or give --epoch\")\n}\n\
+                pub const COMMAND_LINE: OptionNames = OptionNames {\n    ra: \"--contaminant-ra\",\n};\n\
+                fn g() { let _ = (\"a -- b\", \"x--y\", \"--\", \"(--ra)\"); }\n\
+                #[cfg(test)]\nmod tests {\n    const T: &str = \"--masks\";\n}\n";
+    assert_eq!(literal_flags(text), [(3, "add epoch or give --epoch".to_string()), (8, "(--ra)".to_string())]);
 }
