@@ -8,7 +8,6 @@ use angcut::job::Progress;
 use angcut::job::ProgressReport;
 use angcut::mask::area::area_and_cells;
 use angcut::mask::{Mask, MaskSpec};
-use angcut::motion::check_year;
 use angcut::randoms::generate_with_progress;
 use angcut::stats::{area_record, record_json};
 use angcut::stream_file_with_progress;
@@ -53,9 +52,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Args::Area { masks, order, epoch, json, products } => {
-            if let Some(epoch) = epoch {
-                check_year(epoch).map_err(|problem| angcut::Error::Usage(format!("--epoch {problem}")))?;
-            }
             let spec = MaskSpec::read(&masks, epoch, Spelling::CommandLine)?;
             products.check(std::iter::once(masks.as_path()).chain(spec.layers.iter().map(|l| l.path())))?;
             let mask = Mask::read(&spec, KernelChoice::Auto)?;

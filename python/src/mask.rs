@@ -72,9 +72,6 @@ impl PyMask {
     #[pyo3(signature = (path, epoch=None, kernel="auto"))]
     fn new(py: Python<'_>, path: PathBuf, epoch: Option<f64>, kernel: &str) -> PyResult<PyMask> {
         let choice = kernel_argument(kernel)?;
-        if let Some(epoch) = epoch {
-            angcut::motion::check_year(epoch).map_err(|problem| PyValueError::new_err(format!("epoch={problem}")))?;
-        }
         let mask = py.detach(|| {
             guarded(|| {
                 let spec = MaskSpec::read(&path, epoch, Spelling::Python).map_err(py_error)?;

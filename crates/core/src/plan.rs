@@ -22,7 +22,6 @@ use crate::io::read::HduChoice;
 use crate::io::write::{OutputCompression, OutputFormat, OutputOptions};
 use crate::kernel::KernelChoice;
 use crate::mask::{Mask, MaskSpec, all_bits};
-use crate::motion::check_year;
 use crate::pipeline::PipelineOptions;
 use crate::sky::SearchRadius;
 use crate::spelling::Spelling;
@@ -232,10 +231,6 @@ impl StreamOptions {
                 self.spelling.option("masks"),
                 self.spelling.options(&single)
             )));
-        }
-        if let Some(epoch) = self.epoch {
-            check_year(epoch)
-                .map_err(|problem| Error::Usage(format!("{} {problem}", self.spelling.option("epoch"))))?;
         }
         let spec = MaskSpec::read(path, self.epoch, self.spelling)?;
         let cut = self.mask_cut(|names| spec.bits_of(names, self.spelling), spec.all_bits())?;

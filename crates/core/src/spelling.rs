@@ -9,6 +9,8 @@
 //! assert_eq!(Spelling::CommandLine.option("batch_size"), "--batch-size");
 //! assert_eq!(Spelling::Python.option("batch_size"), "batch_size=");
 //! assert_eq!(Spelling::CommandLine.options(&["epoch", "mask_bits"]), "--epoch, --mask-bits");
+//! assert_eq!(format!("{}NaN", Spelling::CommandLine.before_value("epoch")), "--epoch NaN");
+//! assert_eq!(format!("{}NaN", Spelling::Python.before_value("epoch")), "epoch=NaN");
 //! ```
 
 /// Which front door's names a message uses.
@@ -27,6 +29,15 @@ impl Spelling {
         match self {
             Spelling::CommandLine => format!("--{}", field.replace('_', "-")),
             Spelling::Python => format!("{field}="),
+        }
+    }
+
+    /// The option whose field name is `field` as written before its value: `--epoch ` (with
+    /// its space) or `epoch=`, for a message that quotes the value given.
+    pub fn before_value(self, field: &str) -> String {
+        match self {
+            Spelling::CommandLine => format!("{} ", self.option(field)),
+            Spelling::Python => self.option(field),
         }
     }
 

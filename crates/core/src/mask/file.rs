@@ -148,8 +148,8 @@ const LAYER_OPTION_NAMES: OptionNames = OptionNames {
 
 impl MaskSpec {
     /// Reads and checks the mask file at `path`; `epoch` (`--epoch`) overrides the file's. Any
-    /// mistake in the file is a usage error naming the file, the layer and the key (and the
-    /// caller's options as `spelling` spells them).
+    /// mistake in the file is a usage error naming the file, the layer and the key; the caller's
+    /// `epoch` is checked here too, and named as `spelling` spells the option.
     pub fn read(path: &Path, epoch: Option<f64>, spelling: Spelling) -> Result<MaskSpec, Error> {
         if PixelFormat::detect(path).is_some() {
             return Err(Error::Usage(format!(
@@ -185,6 +185,10 @@ impl MaskSpec {
     /// assert!(error.to_string().contains("layer 'star': unknown key `pm_decl`"), "{error}");
     /// ```
     pub fn parse(text: &str, path: &Path, epoch: Option<f64>, spelling: Spelling) -> Result<MaskSpec, Error> {
+        if let Some(epoch) = epoch {
+            check_year(epoch)
+                .map_err(|problem| Error::Usage(format!("{}{problem}", spelling.before_value("epoch"))))?;
+        }
         let usage = |message: String| Error::Usage(format!("{}: {message}", path.display()));
         let file: FileToml = toml::from_str(text).map_err(|error| usage(describe(&error, text)))?;
         if file.layer.is_empty() {
@@ -624,5 +628,13 @@ mod tests {
         let spec = MaskSpec::parse(&text, Path::new("m.toml"), Some(2016.0), Spelling::CommandLine).unwrap();
         let motion = spec.layers[0].catalogue().unwrap().motion.clone().unwrap();
         assert_eq!((motion.epoch, motion.ref_epoch), (2016.0, RefEpoch::Column("ep".into())));
+        // The caller's epoch is checked as the file's is, and named as the caller spells it.
+        for (spelling, refusal) in
+            [(Spelling::CommandLine, "--epoch 1e308 is not"), (Spelling::Python, "epoch=NaN is not")]
+        {
+            let year = if spelling == Spelling::Python { f64::NAN } else { 1e308 };
+            let error = MaskSpec::parse(&text, Path::new("m.toml"), Some(year), spelling).unwrap_err();
+            assert!(error.is_usage() && error.to_string().starts_with(refusal), "{error}");
+        }
     }
 }

@@ -208,8 +208,8 @@ impl OutputOptions {
                     _ => "with this codec",
                 };
                 return Err(Error::Usage(format!(
-                    "{} {name} does not apply to {}, written as Arrow IPC: use none, lz4 or zstd",
-                    o("compression"),
+                    "{}{name} does not apply to {}, written as Arrow IPC: use none, lz4 or zstd",
+                    self.spelling.before_value("compression"),
                     path.display()
                 )));
             }
