@@ -236,8 +236,9 @@ pub struct OutputFlags {
     #[arg(long, value_parser = parse_compression)]
     pub compression: Option<OutputCompression>,
     #[arg(long, value_name = "FORMAT", value_parser = parse_output_format, help = format!(
-        "Output format: {} [default: from OUT's name: .parquet/.pq/.parq, .arrow/.feather/.ipc, .arrows, .csv, .fits/.fits.gz; arrow-stream for '-']",
-        OutputFormat::NAMES
+        "Output format: {} [default: from OUT's name: {}; arrow-stream for '-']",
+        OutputFormat::names(),
+        OutputFormat::extensions_help()
     ))]
     pub output_format: Option<OutputFormat>,
     #[arg(long, value_name = "ROWS", value_parser = parse_count, help = format!("Rows per output row group (Parquet output only) [default: {DEFAULT_ROW_GROUP_SIZE}]"))]
@@ -246,7 +247,7 @@ pub struct OutputFlags {
 
 #[derive(Debug, ClapArgs)]
 pub struct RandomsArgs {
-    /// Where to write the randoms: any output `angcut stream` writes, its format from the name (.parquet, .arrow, .arrows, .csv, .fits) or --output-format; '-' writes an Arrow IPC stream to stdout.
+    /// Where to write the randoms: any output `angcut stream` writes, its format from the name as for `angcut stream` or --output-format; '-' writes an Arrow IPC stream to stdout.
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
     /// Draw exactly N points.

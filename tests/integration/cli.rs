@@ -46,7 +46,9 @@ fn man_pages_are_roff_for_angcut_and_each_subcommand() {
 fn help_names_every_format() {
     let out = angcut().args(["stream", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    assert!(help.contains(&format!("Output format: {}", angcut::io::write::OutputFormat::NAMES)), "{help}");
+    let formats = angcut::io::write::OutputFormat::names();
+    assert!(help.contains(&format!("Output format: {formats}")) && formats.contains("votable"), "{help}");
+    assert!(help.contains(&angcut::io::write::OutputFormat::extensions_help()), "{help}");
     assert!(
         help.contains("fits")
             && help.contains("ECSV or IPAC table")

@@ -132,3 +132,33 @@ fn a_bad_cell_is_named_by_file_row_and_column_and_nothing_is_written() {
         .stderr(contains("broken.vot: table row 3, column 'dec': '12..5' is not a number"));
     assert_eq!(leftovers(dir.path(), &["broken.vot", "far.csv"]), Vec::<String>::new());
 }
+
+#[test]
+fn a_votable_is_written_as_binary2_and_reads_back_as_the_parquet_cut_of_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let stars = fixture("hip2_bright.parquet");
+    for name in SERIALISATIONS {
+        let (parquet, vot) = (dir.path().join("cut.parquet"), dir.path().join("cut.vot"));
+        stream(&fixture(name), &parquet, &stars, &["--maxsep", "1deg"]).success();
+        // The rejected rows too, named .dat and so written by --output-format alone.
+        let rejected = dir.path().join("rejected.dat");
+        let mut command = angcut();
+        command.arg("stream").arg(fixture(name)).arg(&vot).arg("-c").arg(&stars).args(["--maxsep", "1deg"]);
+        command.args(["--output-format", "votable", "--rejected"]).arg(&rejected).assert().success();
+        assert!(std::fs::read_to_string(&vot).unwrap().contains("<BINARY2>"), "{name}");
+        // Read back through angcut (a contaminant far from everything keeps every row).
+        let (again, rejected_again) = (dir.path().join("again.parquet"), dir.path().join("rejected.parquet"));
+        stream(&vot, &again, &far(dir.path()), &["--maxsep", "1arcsec"]).success();
+        stream(&rejected, &rejected_again, &far(dir.path()), &["--maxsep", "1arcsec"]).success();
+        let (direct, again) = (read_parquet(&parquet), read_parquet(&again));
+        assert!(direct.num_rows() > 5, "{name}");
+        assert_eq!(again, direct, "{name}");
+        assert_eq!(read_parquet(&rejected_again).num_rows() + direct.num_rows(), 60, "{name}");
+    }
+    // A name that says no format is refused, listing the VOTable's names among the others.
+    let out = dir.path().join("cut.txt");
+    stream(&fixture("votable_binary2.vot"), &out, &stars, &["--maxsep", "1deg"])
+        .code(2)
+        .stderr(contains(".vot/.votable/.xml"));
+    assert!(!out.exists());
+}

@@ -30,6 +30,9 @@ pub(crate) const UNIT_KEY: &str = "unit";
 /// The Arrow field metadata key of a column's description, read from ECSV and VOTable.
 pub(crate) const DESCRIPTION_KEY: &str = "description";
 
+/// The Arrow field metadata key of a column's UCD (a VOTable FIELD's `ucd`).
+pub(crate) const UCD_KEY: &str = "ucd";
+
 /// The names a Parquet file ends in (any case): what the writer takes as Parquet and what an
 /// `--out-dir` input directory is searched for.
 pub const PARQUET_EXTENSIONS: [&str; 3] = ["parquet", "pq", "parq"];

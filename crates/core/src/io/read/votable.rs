@@ -34,10 +34,7 @@ use quick_xml::name::QName;
 
 use super::{BatchSource, HduChoice};
 use crate::error::Error;
-use crate::io::{DESCRIPTION_KEY, UNIT_KEY};
-
-/// The field metadata key of a VOTable FIELD's UCD.
-const UCD_KEY: &str = "ucd";
+use crate::io::{DESCRIPTION_KEY, UCD_KEY, UNIT_KEY};
 
 /// A FIELD's datatype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Catalogue output: Parquet (`parquet`), an Arrow IPC file or stream (`ipc`), CSV (`csv`), each written
+//! Catalogue output: Parquet (`parquet`), an Arrow IPC file or stream (`ipc`), CSV (`csv`), a FITS
+//! binary table (`fits`) or a VOTable (`votable`), each written
 //! under a temporary name and moved into place by `commit` only when everything succeeded, so a
 //! failed run never leaves a partial OUT; or an IPC stream to stdout for the next stage of a pipe.
 
@@ -25,6 +26,7 @@ mod pages;
 mod parallel_writer;
 mod parquet;
 mod parquet_copy;
+mod votable;
 mod writeback;
 
 pub use commit::{FinishedOutput, commit_all, remove_partial_outputs, write_whole};
@@ -33,6 +35,7 @@ pub use fits::FitsFileSink;
 pub use ipc::{IpcFileSink, IpcStreamSink};
 pub use parquet::ParquetFileSink;
 pub use parquet_copy::StoredCopySink;
+pub use votable::VoTableFileSink;
 
 /// The formats angcut writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,14 +50,42 @@ pub enum OutputFormat {
     Csv,
     /// A FITS binary table.
     Fits,
+    /// A VOTable, its rows serialised as BINARY2.
+    VoTable,
 }
 
+/// One written format: the names `--output-format` takes (the first is the one shown) and the
+/// extensions an output's name ends in (any case) to be written in it. The one table that
+/// naming a format, telling it from a file name and the help all read.
+struct Named {
+    format: OutputFormat,
+    names: &'static [&'static str],
+    extensions: &'static [&'static str],
+}
+
+const FORMATS: [Named; 6] = [
+    Named { format: OutputFormat::Parquet, names: &["parquet"], extensions: &crate::io::PARQUET_EXTENSIONS },
+    Named {
+        format: OutputFormat::IpcFile,
+        names: &["arrow", "ipc", "feather"],
+        extensions: &["arrow", "feather", "ipc"],
+    },
+    Named {
+        format: OutputFormat::IpcStream,
+        names: &["arrow-stream", "ipc-stream", "arrows"],
+        extensions: &["arrows"],
+    },
+    Named { format: OutputFormat::Csv, names: &["csv"], extensions: &["csv"] },
+    // Only FITS is also written gzipped, as `.fits.gz` (see `gzipped`).
+    Named { format: OutputFormat::Fits, names: &["fits"], extensions: &["fits", "fit", "fts"] },
+    Named { format: OutputFormat::VoTable, names: &["votable", "vot"], extensions: &["vot", "votable", "xml"] },
+];
+
 impl OutputFormat {
-    /// The format an output name implies: `-` is a stream to stdout, `.parquet`/`.pq`/`.parq`
-    /// Parquet, `.arrow`/`.feather`/`.ipc` an IPC file, `.arrows` an IPC stream, `.csv` CSV,
-    /// `.fits`/`.fit`/`.fts` a FITS binary table, also gzipped (`.fits.gz`). Any
-    /// other name is a usage error: writing Parquet bytes into `out.fits` or `out.txt` would only
-    /// surprise whoever opens it.
+    /// The format an output name implies: `-` is a stream to stdout, any other name is looked
+    /// up by its extension ([`OutputFormat::extensions_help`]); FITS is also written gzipped
+    /// (`.fits.gz`). Any other name is a usage error: writing Parquet bytes into `out.txt` would
+    /// only surprise whoever opens it.
     pub fn for_path(path: &Path, spelling: Spelling) -> Result<OutputFormat, Error> {
         if is_stdio(path) {
             return Ok(OutputFormat::IpcStream);
@@ -63,18 +94,35 @@ impl OutputFormat {
         let gzip = gzipped(path);
         let named = if gzip { path.file_stem().map(Path::new) } else { Some(path) };
         let extension = named.and_then(Path::extension).map(|e| e.to_string_lossy().to_ascii_lowercase());
-        match (extension.as_deref(), gzip) {
-            (Some("fits" | "fit" | "fts"), _) => Ok(OutputFormat::Fits),
-            (Some(name), false) if crate::io::PARQUET_EXTENSIONS.contains(&name) => Ok(OutputFormat::Parquet),
-            (Some("arrow" | "feather" | "ipc"), false) => Ok(OutputFormat::IpcFile),
-            (Some("arrows"), false) => Ok(OutputFormat::IpcStream),
-            (Some("csv"), false) => Ok(OutputFormat::Csv),
-            _ => Err(Error::Usage(format!(
-                "{}: cannot tell which format to write from the name: end it in .parquet, .arrow, .arrows, .csv, .fits or .fits.gz, or give {}",
+        let format = extension
+            .and_then(|e| FORMATS.iter().find(|f| f.extensions.contains(&e.as_str())))
+            .map(|f| f.format)
+            .filter(|&format| !gzip || format == OutputFormat::Fits);
+        format.ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: cannot tell which format to write from the name: end it in {}, or give {}",
                 path.display(),
+                OutputFormat::extensions_help(),
                 spelling.option("output_format")
-            ))),
-        }
+            ))
+        })
+    }
+
+    /// The names `--output-format` takes, as its help and its error list them: `parquet, arrow,
+    /// ...`.
+    pub fn names() -> String {
+        let names: Vec<&str> = FORMATS.iter().map(|f| f.names[0]).collect();
+        names.join(", ")
+    }
+
+    /// The extensions an output's name may end in: `.parquet/.pq/.parq, ..., .fits.gz`.
+    pub fn extensions_help() -> String {
+        let mut each: Vec<String> = FORMATS
+            .iter()
+            .map(|f| f.extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join("/"))
+            .collect();
+        each.push(".fits.gz".to_string());
+        each.join(", ")
     }
 }
 
@@ -83,22 +131,14 @@ pub(crate) fn gzipped(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
-impl OutputFormat {
-    /// The names `--output-format` takes, as its help and its error list them.
-    pub const NAMES: &'static str = "parquet, arrow (IPC file), arrow-stream, csv or fits";
-}
-
 impl FromStr for OutputFormat {
     type Err = String;
 
     fn from_str(text: &str) -> Result<OutputFormat, String> {
-        match text.to_ascii_lowercase().as_str() {
-            "parquet" => Ok(OutputFormat::Parquet),
-            "arrow" | "ipc" | "feather" => Ok(OutputFormat::IpcFile),
-            "arrow-stream" | "ipc-stream" | "arrows" => Ok(OutputFormat::IpcStream),
-            "csv" => Ok(OutputFormat::Csv),
-            "fits" => Ok(OutputFormat::Fits),
-            _ => Err(format!("unknown output format '{text}': use {}", OutputFormat::NAMES)),
+        let lower = text.to_ascii_lowercase();
+        match FORMATS.iter().find(|f| f.names.contains(&lower.as_str())) {
+            Some(named) => Ok(named.format),
+            None => Err(format!("unknown output format '{text}': use {}", OutputFormat::names())),
         }
     }
 }
@@ -132,6 +172,8 @@ pub enum OutputSettings {
     Csv,
     /// A FITS file.
     Fits,
+    /// A VOTable (BINARY2).
+    VoTable,
     /// An Arrow IPC file, or a stream (`stream`), with its batches compressed by `compression`.
     Ipc {
         /// The stream format (else the file format).
@@ -170,6 +212,7 @@ impl OutputOptions {
         let stream = match format {
             OutputFormat::Csv => return plain(OutputSettings::Csv, "CSV (plain text)"),
             OutputFormat::Fits => return plain(OutputSettings::Fits, "FITS (uncompressed rows)"),
+            OutputFormat::VoTable => return plain(OutputSettings::VoTable, "a VOTable (base64 rows)"),
             OutputFormat::Parquet => {
                 let row_group_size = self.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE);
                 if row_group_size == 0 {
@@ -248,6 +291,7 @@ pub fn create_sink(
         OutputSettings::Parquet(options) => Ok(Box::new(ParquetFileSink::create(destination, schema, &options)?)),
         OutputSettings::Csv => Ok(Box::new(CsvFileSink::create(destination, schema)?)),
         OutputSettings::Fits => Ok(Box::new(FitsFileSink::create(destination, schema)?)),
+        OutputSettings::VoTable => Ok(Box::new(VoTableFileSink::create(destination, schema)?)),
         OutputSettings::Ipc { stream, compression, level } => {
             Ok(Box::new(IpcFileSink::create(destination, schema, stream, compression, level)?))
         }
