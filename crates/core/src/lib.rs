@@ -5,13 +5,12 @@
 //!
 //! The pieces, one concern each, each importing only those listed before it (the order is
 //! checked by `tests/source_rules.rs`):
-//! - [`rng`]: the seeded random stream (SplitMix64) of randoms and synthetic catalogues.
-//! - [`angle`]: angles with units (`30arcsec`, `1deg`, ...); [`sky`]: unit vectors and the one
+//! - The sky geometry, from the `angcut-sky` crate (no Arrow, no I/O) and re-exported here:
+//!   [`rng`]: the seeded random stream (SplitMix64) of randoms and synthetic catalogues;
+//!   [`angle`]: angles with units (`30arcsec`, `1deg`, ...); [`sky`]: unit vectors and the one
 //!   exact "near" predicate; [`shape`]: circles, ellipses, boxes and polygons, each with its exact
 //!   test; [`motion`]: proper motions; [`star_mask`]: radii from magnitudes, as bright-star masks
-//!   are made.
-//! - [`kernel`]: brute-force, k-d tree and grid kernels behind [`ContaminantIndex`] (sky
-//!   geometry and angles only).
+//!   are made; [`kernel`]: brute-force, k-d tree and grid kernels behind [`ContaminantIndex`].
 //! - [`error`]: the library's [`Error`], naming the file, column and row; [`spelling`]: options
 //!   named in messages as the command line or Python spells them.
 //! - [`columns`]: finding the coordinate columns of a schema and reading positions from them.
@@ -38,24 +37,19 @@
 
 #![warn(missing_docs)]
 
-pub mod angle;
+pub use angcut_sky::{angle, kernel, motion, rng, shape, sky, star_mask};
+
 pub mod columns;
 pub mod contaminants;
 pub mod cut;
 pub mod error;
 pub mod io;
 pub mod job;
-pub mod kernel;
 pub mod mask;
-pub mod motion;
 pub mod pipeline;
 pub mod plan;
 pub mod randoms;
-pub mod rng;
-pub mod shape;
-pub mod sky;
 pub mod spelling;
-pub mod star_mask;
 pub mod stats;
 #[cfg(any(test, feature = "synthetic"))]
 pub mod synthetic;

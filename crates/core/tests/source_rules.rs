@@ -1,8 +1,10 @@
-//! Two rules checked on the core's source text.
+//! Two rules checked on the source text of the library crates, `angcut-sky` (crates/sky: the
+//! geometry and kernels) and `angcut` (crates/core: the rest, re-exporting the first's modules).
 //!
-//! The core's modules import one way: each may use only the modules listed before it in
-//! [`LAYERS`] (README "Project layout" shows the same order). A `use crate::x` that points up the
-//! list, or a module missing from it, fails here with the file and the import.
+//! The modules import one way: each may use only the modules listed before it in [`LAYERS`]
+//! (docs/internals.md shows the same order). A `use crate::x` that points up the list, or a
+//! module missing from it, fails here with the file and the import. That the geometry imports
+//! nothing of the core, Cargo checks: `angcut-sky` does not depend on it.
 //!
 //! A message names an option only through `Spelling` or the `OptionNames`/`RadiusNames` tables,
 //! never as a literal `--flag`: the same core serves the command line (`--batch-size`) and Python
@@ -10,7 +12,8 @@
 
 use std::path::Path;
 
-/// The core's top-level modules, lowest first.
+/// The top-level modules of both crates, lowest first: `angcut-sky`'s up to `positions`, then
+/// `angcut`'s.
 const LAYERS: &[&str] = &[
     "rng",
     "angle",
@@ -19,6 +22,7 @@ const LAYERS: &[&str] = &[
     "motion",
     "star_mask",
     "kernel",
+    "positions",
     "error",
     "spelling",
     "columns",
@@ -55,6 +59,12 @@ fn imports(text: &str) -> Vec<String> {
     found
 }
 
+/// The source folders of the two library crates.
+fn sources() -> [std::path::PathBuf; 2] {
+    let core = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [core.join("../sky/src"), core.join("src")]
+}
+
 fn rust_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("the source directory is readable") {
         let path = entry.expect("a directory entry").path();
@@ -84,19 +94,20 @@ fn violations(file: &str, module: &str, text: &str) -> Vec<String> {
 
 #[test]
 fn every_module_imports_only_the_layers_below_it() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    assert!(files.len() > 20, "the core's sources were found: {}", files.len());
     let mut wrong = Vec::new();
-    for file in &files {
-        let relative = file.strip_prefix(&src).expect("below src");
-        let module = relative.components().next().expect("a file").as_os_str().to_string_lossy().replace(".rs", "");
-        if module == "lib" {
-            continue;
+    for src in sources() {
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        assert!(files.len() > 10, "the sources in {} were found: {}", src.display(), files.len());
+        for file in &files {
+            let relative = file.strip_prefix(&src).expect("below src");
+            let module = relative.components().next().expect("a file").as_os_str().to_string_lossy().replace(".rs", "");
+            if module == "lib" {
+                continue;
+            }
+            let text = std::fs::read_to_string(file).expect("a readable source file");
+            wrong.extend(violations(&relative.display().to_string(), &module, &text));
         }
-        let text = std::fs::read_to_string(file).expect("a readable source file");
-        wrong.extend(violations(&relative.display().to_string(), &module, &text));
     }
     assert!(wrong.is_empty(), "imports against the layering:\n{}", wrong.join("\n"));
 }
@@ -154,14 +165,15 @@ fn literal_flags(text: &str) -> Vec<(usize, String)> {
 
 #[test]
 fn messages_name_options_only_as_the_caller_spells_them() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut wrong = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).expect("a readable source file");
-        for (line, literal) in literal_flags(&text) {
-            wrong.push(format!("{}:{line}: \"{literal}\"", file.strip_prefix(&src).expect("below src").display()));
+    for src in sources() {
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        for file in &files {
+            let text = std::fs::read_to_string(file).expect("a readable source file");
+            for (line, literal) in literal_flags(&text) {
+                wrong.push(format!("{}:{line}: \"{literal}\"", file.display()));
+            }
         }
     }
     assert!(

@@ -140,7 +140,7 @@ fn closer(best: Option<Nearest>, candidate: Nearest) -> Option<Nearest> {
 }
 
 /// Why a set of contaminants cannot be indexed. The kernels report their own errors, so that
-/// they depend on nothing but sky geometry and angles; the library's [`crate::Error`] wraps them.
+/// they depend on nothing but sky geometry and angles; the `angcut` library's `Error` wraps them.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[allow(missing_docs)] // each variant says what it means in its message
 pub enum IndexError {
@@ -155,7 +155,7 @@ pub enum IndexError {
 /// Every contaminant may have a radius of its own (a bright-star mask), or all share one.
 ///
 /// ```
-/// use angcut::{Angle, ContaminantIndex, KernelChoice, SearchRadius, unit_vector};
+/// use angcut_sky::{Angle, ContaminantIndex, KernelChoice, SearchRadius, unit_vector};
 /// let stars = [unit_vector(10.0, 20.0), unit_vector(200.0, -45.0)];
 /// let maxsep = SearchRadius::parse("30arcsec").unwrap();
 /// let index = ContaminantIndex::build(&stars, maxsep, KernelChoice::Auto).unwrap();
@@ -269,7 +269,7 @@ impl ContaminantIndex {
     /// [`ContaminantIndex::is_near`].
     ///
     /// ```
-    /// use angcut::{ContaminantIndex, KernelChoice, SearchRadius, unit_vector};
+    /// use angcut_sky::{ContaminantIndex, KernelChoice, SearchRadius, unit_vector};
     /// let caps = [unit_vector(10.0, 0.0), unit_vector(10.0, 0.5)];
     /// let index = ContaminantIndex::build(&caps, SearchRadius::parse("1deg").unwrap(), KernelChoice::Auto).unwrap();
     /// let v = unit_vector(10.0, 0.2);
@@ -543,8 +543,8 @@ mod tests {
     #[test]
     fn the_seed_example_matches_the_reference() {
         // 5,000 objects x 500 contaminants uniform on the sphere, 1deg: the classic toy example.
-        let objects = crate::synthetic::uniform_positions(5_000, 1);
-        let contaminants = crate::synthetic::uniform_positions(500, 2);
+        let objects = crate::positions::uniform_positions(5_000, 1);
+        let contaminants = crate::positions::uniform_positions(500, 2);
         let to_vectors = |p: &[(f64, f64)]| p.iter().map(|&(r, d)| unit_vector(r, d)).collect::<Vec<_>>();
         let (objects, contaminants) = (to_vectors(&objects), to_vectors(&contaminants));
         let maxsep = radius(Angle::from_degrees(1.0));
@@ -563,7 +563,7 @@ mod tests {
         // classes of a factor 2 each, about 6 of them, which a sparse star mask merges into one
         // (a query at 0.7deg meets 3,000 x 1.5e-4 / 4 = 0.1 extra candidates).
         let stars: Vec<UnitVector> =
-            crate::synthetic::uniform_positions(3_000, 5).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+            crate::positions::uniform_positions(3_000, 5).iter().map(|&(r, d)| unit_vector(r, d)).collect();
         let radii: Vec<SearchRadius> = (0..stars.len())
             .map(|i| radius(Angle::from_arcsec(1630.0 * 1.396f64.powf(1.0 - (i % 14) as f64))))
             .collect();
@@ -574,7 +574,7 @@ mod tests {
         // 200,000 artefacts of 5 arcsec and 10 stars of 2 deg: merged, each query at 2deg would
         // meet 200,000 x 1.2e-3 / 4 = 61 artefacts; the stars keep a tree of their own.
         let mut mixed: Vec<UnitVector> =
-            crate::synthetic::uniform_positions(200_010, 6).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+            crate::positions::uniform_positions(200_010, 6).iter().map(|&(r, d)| unit_vector(r, d)).collect();
         let mut mixed_radii = vec![radius(Angle::from_arcsec(5.0)); 200_000];
         mixed_radii.extend([radius(Angle::from_degrees(2.0)); 10]);
         mixed.truncate(mixed_radii.len());

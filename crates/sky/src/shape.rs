@@ -36,8 +36,8 @@ fn dot(a: &UnitVector, b: &UnitVector) -> f64 {
 /// An ellipse on the sky (see the module's definition), ready to test positions.
 ///
 /// ```
-/// use angcut::shape::Ellipse;
-/// use angcut::{Angle, unit_vector};
+/// use angcut_sky::shape::Ellipse;
+/// use angcut_sky::{Angle, unit_vector};
 /// // 2 by 1 arcmin (semi-axes), major axis towards PA 90deg (east-west), at the equator.
 /// let e = Ellipse::new(10.0, 0.0, Angle::from_arcsec(120.0), Angle::from_arcsec(60.0), Angle::from_degrees(90.0)).unwrap();
 /// assert!(e.contains(&unit_vector(10.0 + 1.9 / 60.0, 0.0))); // 1.9 arcmin east

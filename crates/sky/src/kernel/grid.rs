@@ -433,16 +433,16 @@ mod tests {
         // 20,000 stars at 5 arcsec and 200 at 2 degrees: the big caps would reach thousands of
         // 0.45-degree cells each; the cells grow until the entries fit the budget.
         let points: Vec<UnitVector> =
-            crate::synthetic::uniform_positions(20_200, 7).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+            crate::positions::uniform_positions(20_200, 7).iter().map(|&(r, d)| unit_vector(r, d)).collect();
         let radii: Vec<SearchRadius> = (0..points.len())
             .map(|i| radius(if i < 200 { Angle::from_degrees(2.0) } else { Angle::from_arcsec(5.0) }))
             .collect();
         let grid = GridKernel::new(&points, &radii).unwrap();
         assert!(grid.entries.len() as f64 <= 1.2 * MAX_ENTRIES_PER_CONTAMINANT * points.len() as f64);
         // Still exact: 1.9 degrees from a big star is near, 6 arcsec from a small one is not.
-        let (ra, dec) = crate::synthetic::uniform_positions(1, 7)[0];
+        let (ra, dec) = crate::positions::uniform_positions(1, 7)[0];
         assert!(grid.is_near(&unit_vector(ra, if dec > 0.0 { dec - 1.9 } else { dec + 1.9 })));
-        let (ra, dec) = crate::synthetic::uniform_positions(20_200, 7)[20_199];
+        let (ra, dec) = crate::positions::uniform_positions(20_200, 7)[20_199];
         let beside = unit_vector(ra, if dec > 0.0 { dec - 6.0 / 3600.0 } else { dec + 6.0 / 3600.0 });
         let brute = points.iter().zip(&radii).any(|(p, r)| r.contains(chord2(&beside, p)));
         assert_eq!(grid.is_near(&beside), brute);
@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn cells_cover_the_sky_and_are_roughly_square() {
         let points: Vec<UnitVector> =
-            crate::synthetic::uniform_positions(100_000, 1).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+            crate::positions::uniform_positions(100_000, 1).iter().map(|&(r, d)| unit_vector(r, d)).collect();
         let grid = uniform_grid(&points, Angle::from_arcsec(5.0));
         let cells = grid.cell_start.len() - 1;
         // ~2 per cell: 41,253 deg^2 / (0.91 deg)^2 ~ 50,000 cells.
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn clustered_contaminants_refine_the_grid() {
-        let mut positions = crate::synthetic::Positions::new(crate::synthetic::Sky::Clustered, 2);
+        let mut positions = crate::positions::Positions::new(crate::positions::Sky::Clustered, 2);
         let points: Vec<UnitVector> = (0..100_000)
             .map(|_| {
                 let (r, d) = positions.next_position();
@@ -484,7 +484,7 @@ mod tests {
     #[test]
     fn the_series_ra_is_atan2_within_its_documented_bound() {
         let mut vectors: Vec<UnitVector> =
-            crate::synthetic::uniform_positions(200_000, 3).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+            crate::positions::uniform_positions(200_000, 3).iter().map(|&(r, d)| unit_vector(r, d)).collect();
         // The axes, the octants and the edges of the series' reductions (every pi/32), and
         // their neighbours; the axes with signed zeros.
         for k in 0..64 {
@@ -512,7 +512,7 @@ mod tests {
     #[test]
     fn a_caps_centre_and_width_are_atan2_and_asin_within_their_margins() {
         let mut centres: Vec<UnitVector> =
-            crate::synthetic::uniform_positions(100_000, 9).iter().map(|&(r, d)| unit_vector(r, d)).collect();
+            crate::positions::uniform_positions(100_000, 9).iter().map(|&(r, d)| unit_vector(r, d)).collect();
         centres.extend([-90.0, -89.99999, -45.0, 0.0, 45.0, 89.99999, 90.0].map(|dec| unit_vector(359.9999, dec)));
         for (i, centre) in centres.iter().enumerate() {
             let search = radius(Angle::from_arcsec([0.001, 5.0, 3600.0][i % 3]));

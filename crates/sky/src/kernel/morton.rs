@@ -51,7 +51,7 @@ mod tests {
     #[test]
     fn morton_order_sorts_by_key_then_index() {
         let objects: Vec<UnitVector> =
-            crate::synthetic::uniform_positions(5_000, 9).iter().map(|&(r, d)| crate::sky::unit_vector(r, d)).collect();
+            crate::positions::uniform_positions(5_000, 9).iter().map(|&(r, d)| crate::sky::unit_vector(r, d)).collect();
         let mut expected: Vec<(u32, u32)> =
             objects.iter().enumerate().map(|(i, v)| (morton_key(v), i as u32)).collect();
         expected.sort(); // ties broken by index, as the packed keys are

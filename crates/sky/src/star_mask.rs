@@ -82,7 +82,7 @@ impl MagnitudeRule {
     /// The radius for `mag`, or `None` for a NaN or infinite magnitude (which no rule can place).
     ///
     /// ```
-    /// use angcut::star_mask::MagnitudeRule;
+    /// use angcut_sky::star_mask::MagnitudeRule;
     /// let legacy = MagnitudeRule::default();
     /// // Legacy Surveys: 1630 arcsec at magnitude 0, 1630 / 1.396^10 = 57.99 arcsec at magnitude 10.
     /// assert!((legacy.radius(0.0).unwrap().arcsec() - 1630.0).abs() < 1e-9);

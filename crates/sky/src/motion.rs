@@ -21,7 +21,7 @@ pub const YEARS: std::ops::RangeInclusive<f64> = 1000.0..=3000.0;
 /// option or key that gave it (`--epoch`, `epoch =`, `ref_epoch =`, a row's column).
 ///
 /// ```
-/// use angcut::motion::check_year;
+/// use angcut_sky::motion::check_year;
 /// assert_eq!(check_year(2016.0), Ok(2016.0));
 /// assert!(check_year(1e308).unwrap_err().contains("1000 to 3000"));
 /// assert!(check_year(f64::NAN).is_err());
@@ -40,8 +40,8 @@ pub fn check_year(year: f64) -> Result<f64, String> {
 /// (`pm_ra` including cos dec) for `years` (negative: back in time).
 ///
 /// ```
-/// use angcut::motion::propagate;
-/// use angcut::sky::separation_deg;
+/// use angcut_sky::motion::propagate;
+/// use angcut_sky::sky::separation_deg;
 /// // Barnard's star, Hipparcos: 10.3 arcsec/yr, mostly north.
 /// let moved = propagate(269.454, 4.668, -797.84, 10326.93, 24.75);
 /// let (ra, dec) = (moved[1].atan2(moved[0]).to_degrees().rem_euclid(360.0), moved[2].asin().to_degrees());

@@ -40,7 +40,7 @@ pub fn chord2(a: &UnitVector, b: &UnitVector) -> f64 {
 /// kept with the squared chord they compare against.
 ///
 /// ```
-/// use angcut::{Angle, SearchRadius};
+/// use angcut_sky::{Angle, SearchRadius};
 /// let r = SearchRadius::parse("30arcsec").unwrap();
 /// assert!((r.angle().arcsec() - 30.0).abs() < 1e-12);
 /// assert!(SearchRadius::parse("0").is_err());

@@ -87,7 +87,7 @@ impl Angle {
     /// leaves noise in the last bits (30deg is 107999.99999999999 arcsec) that nobody wrote.
     ///
     /// ```
-    /// use angcut::Angle;
+    /// use angcut_sky::Angle;
     /// assert_eq!(Angle::from_degrees(30.0).arcsec_rounded(), 108_000.0);
     /// assert_eq!(Angle::from_arcsec(0.001).arcsec_rounded(), 0.001);
     /// ```
@@ -99,7 +99,7 @@ impl Angle {
     /// says what its numbers mean (`--radius-unit`, Python's `radius_unit`).
     ///
     /// ```
-    /// use angcut::Angle;
+    /// use angcut_sky::Angle;
     /// assert_eq!(Angle::parse_unit("arcmin").unwrap(), Angle::from_arcsec(60.0));
     /// assert!(Angle::parse_unit("2deg").is_err());
     /// ```
@@ -118,7 +118,7 @@ impl Angle {
 /// text was given (`--maxsep`, `maxsep=`).
 ///
 /// ```
-/// use angcut::angle::unitless_warning;
+/// use angcut_sky::angle::unitless_warning;
 /// assert_eq!(
 ///     unitless_warning("--maxsep", "30").as_deref(),
 ///     Some("--maxsep 30 is read as 30 deg; write 30arcsec for arcseconds (a unit also silences this warning: 30deg)")
