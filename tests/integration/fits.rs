@@ -355,6 +355,10 @@ fn coordinates_in_another_hdu_are_pointed_to() {
     stream(&two, &out, &fixture("hip2_bright.parquet"), &["--maxsep", "1deg"])
         .code(2)
         .stderr(predicates::str::contains("HDU 2 ('STARS') has 'RAJ2000' and 'DEJ2000': give --hdu 2"));
+    // Also from stdin, read through a temporary copy.
+    let mut piped = angcut();
+    piped.args(["stream", "-"]).arg(&out).arg("-c").arg(fixture("hip2_bright.parquet")).args(["--maxsep", "1deg"]);
+    piped.pipe_stdin(&two).unwrap().assert().code(2).stderr(predicates::str::contains("give --hdu 2"));
     stream(&fixture("objects.parquet"), &out, &two, &["--maxsep", "1deg"])
         .code(2)
         .stderr(predicates::str::contains("give --contaminant-hdu 2"));

@@ -60,11 +60,27 @@ fn a_table_is_chosen_with_hdu_and_a_table_without_coordinates_says_so() {
         stream(&two, &out, &far(dir.path()), &["--maxsep", "1arcsec", "--hdu", choice]).success();
         assert_eq!(read_parquet(&out).num_rows(), 10, "--hdu {choice}");
     }
-    // The first table (the default) has no coordinates: a usage error naming the columns.
+    // The first table (the default) has no coordinates: a usage error naming the columns and
+    // the table that has them, also gzipped, on stdin and as contaminants.
+    let hint = "TABLE 2 ('sources') has 'ra' and 'dec': give --hdu 2";
+    std::fs::remove_file(&out).unwrap();
     stream(&two, &out, &far(dir.path()), &["--maxsep", "1arcsec"])
         .code(2)
         .stderr(contains("two_tables.vot"))
-        .stderr(contains("night, seeing"));
+        .stderr(contains("night, seeing"))
+        .stderr(contains(hint));
+    let gz = dir.path().join("two.vot.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&std::fs::read(&two).unwrap()).unwrap();
+    std::fs::write(&gz, encoder.finish().unwrap()).unwrap();
+    stream(&gz, &out, &far(dir.path()), &["--maxsep", "1arcsec"]).code(2).stderr(contains(hint));
+    let mut piped = angcut();
+    piped.args(["stream", "-"]).arg(&out).arg("-c").arg(far(dir.path())).args(["--maxsep", "1arcsec"]);
+    piped.pipe_stdin(&two).unwrap().assert().code(2).stderr(contains("<stdin>")).stderr(contains(hint));
+    stream(&fixture("objects.parquet"), &out, &two, &["--maxsep", "1arcsec"])
+        .code(2)
+        .stderr(contains("TABLE 2 ('sources') has 'ra' and 'dec': give --contaminant-hdu 2"));
+    assert!(!out.exists());
     stream(&two, &out, &far(dir.path()), &["--maxsep", "1arcsec", "--hdu", "3"])
         .code(2)
         .stderr(contains("no TABLE 3 in this VOTable; its tables are: log, sources"));

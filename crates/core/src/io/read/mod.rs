@@ -64,10 +64,14 @@ pub trait BatchSource: Send {
         None
     }
     /// The file's other tables, for a message when the columns asked for are not in this one:
-    /// each as the HDU number that chooses it, its EXTNAME if any, and its column names (only a
-    /// FITS file has several).
+    /// each as the number that chooses it (`hdu`), its name if any, and its column names (only
+    /// FITS files and VOTables have several).
     fn other_tables(&self) -> Vec<OtherTable> {
         Vec::new()
+    }
+    /// What the file's tables are called, as `--hdu` counts them: `HDU` (FITS) or `TABLE`.
+    fn table_kind(&self) -> &'static str {
+        "HDU"
     }
 }
 
@@ -90,8 +94,9 @@ pub fn point_to_other_table(
     let what = match found {
         Some((table, columns)) => {
             let named = table.name.map_or(String::new(), |name| format!(" ('{name}')"));
+            let kind = source.table_kind();
             format!(
-                "{what}; HDU {}{named} has '{}' and '{}': give {hdu_option} {}",
+                "{what}; {kind} {}{named} has '{}' and '{}': give {hdu_option} {}",
                 table.hdu, columns.ra_name, columns.dec_name, table.hdu
             )
         }
@@ -176,7 +181,9 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
         Some(InputFormat::Ecsv) => (Box::new(csv::open_ecsv(path, gzip, batch_size)?), None),
         Some(InputFormat::Ipac) => (Box::new(ipac::open_ipac(path, csv::open_bytes(path, gzip)?, batch_size)?), None),
         Some(InputFormat::VoTable) => {
-            (Box::new(votable::open_votable(path, csv::open_bytes(path, gzip)?, hdu, batch_size)?), None)
+            let again = path.to_path_buf();
+            let reopen: votable::Reopen = Box::new(move || csv::open_bytes(&again, gzip));
+            (Box::new(votable::open_votable(path, csv::open_bytes(path, gzip)?, Some(reopen), hdu, batch_size)?), None)
         }
         // A file that does not start as Parquet but ends as one is a damaged Parquet file: its
         // reader says what is wrong. Anything else is no format angcut reads, and says so.

@@ -77,6 +77,14 @@ impl BatchSource for Spooled {
         self.source.stored_parquet().map(|stored| Arc::new(stored.renamed(Path::new(STDIN_NAME))))
     }
 
+    fn other_tables(&self) -> Vec<super::OtherTable> {
+        self.source.other_tables()
+    }
+
+    fn table_kind(&self) -> &'static str {
+        self.source.table_kind()
+    }
+
     fn parts(&self) -> Option<Arc<dyn Parts>> {
         let parts = self.source.parts()?;
         Some(Arc::new(SpooledParts { parts, temp: self.temp.clone(), copy: self.copy.clone() }))

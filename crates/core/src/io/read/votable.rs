@@ -32,7 +32,7 @@ use base64::Engine;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::QName;
 
-use super::{BatchSource, HduChoice};
+use super::{BatchSource, HduChoice, OtherTable};
 use crate::error::Error;
 use crate::io::{DESCRIPTION_KEY, UCD_KEY, UNIT_KEY};
 
@@ -205,7 +205,14 @@ pub(super) struct VoTableSource {
     rows: u64,
     batch_size: usize,
     done: bool,
+    /// The table's number in the file (from 1), and how to read the file again from its start
+    /// (for [`BatchSource::other_tables`]): `None` where it cannot be (the unit tests' text).
+    table: usize,
+    reopen: Option<Reopen>,
 }
+
+/// Reads a VOTable file again from its start (gzipped or not).
+pub(super) type Reopen = Box<dyn Fn() -> Result<Box<dyn BufRead + Send>, Error> + Send>;
 
 /// Opens the VOTable read from `bytes` (`path` names it in messages) at the table `table` chooses:
 /// its number among the file's tables counting from 1, or its `name` or `ID`; the first table with
@@ -213,6 +220,7 @@ pub(super) struct VoTableSource {
 pub(super) fn open_votable(
     path: &Path,
     bytes: Box<dyn BufRead + Send>,
+    reopen: Option<Reopen>,
     table: Option<&HduChoice>,
     batch_size: usize,
 ) -> Result<VoTableSource, Error> {
@@ -238,7 +246,6 @@ pub(super) fn open_votable(
             }
             Event::Start(element) if element.local_name().as_ref() == b"TABLE" => {
                 tables += 1;
-                let name = attribute(&element, "name").or_else(|| attribute(&element, "ID"));
                 let chosen = match table {
                     None => true,
                     Some(HduChoice::Index(n)) => *n == tables,
@@ -246,7 +253,7 @@ pub(super) fn open_votable(
                         [attribute(&element, "name"), attribute(&element, "ID")].iter().flatten().any(|n| n == wanted)
                     }
                 };
-                names.push(name.unwrap_or_else(|| format!("#{tables}")));
+                names.push(table_name(&element, tables));
                 let end = element.name().as_ref().to_vec();
                 buffer.clear();
                 if chosen {
@@ -270,6 +277,8 @@ pub(super) fn open_votable(
                                 rows: 0,
                                 batch_size: batch_size.max(1),
                                 done: !has_rows,
+                                table: tables,
+                                reopen,
                             });
                         }
                         // A table with no data: the first with data is the default.
@@ -283,8 +292,7 @@ pub(super) fn open_votable(
             // `<TABLE/>`: a table (it counts for --hdu) with nothing in it.
             Event::Empty(element) if element.local_name().as_ref() == b"TABLE" => {
                 tables += 1;
-                let name = attribute(&element, "name").or_else(|| attribute(&element, "ID"));
-                names.push(name.unwrap_or_else(|| format!("#{tables}")));
+                names.push(table_name(&element, tables));
             }
             Event::Eof => break,
             _ => {}
@@ -400,9 +408,55 @@ fn read_table(
 }
 
 /// A FIELD's column (`index` names an unnamed one).
+/// A FIELD's column name: its `name`, else its `ID`, else `colN` (`index` counts from 0).
+fn field_name(element: &BytesStart, index: usize) -> String {
+    attribute(element, "name").or_else(|| attribute(element, "ID")).unwrap_or_else(|| format!("col{}", index + 1))
+}
+
+/// A TABLE's name in messages: its `name`, else its `ID`, else `#N` (`number` counts from 1).
+fn table_name(element: &BytesStart, number: usize) -> String {
+    attribute(element, "name").or_else(|| attribute(element, "ID")).unwrap_or_else(|| format!("#{number}"))
+}
+
+/// Every TABLE of the VOTable read from `bytes` but the one numbered `except`: its number, name
+/// and FIELD names, the DATA skipped. For a message only, so a file that stops parsing gives the
+/// tables found before.
+fn other_tables(mut xml: quick_xml::Reader<Box<dyn BufRead + Send>>, except: usize) -> Vec<OtherTable> {
+    let (mut buffer, mut tables, mut number) = (Vec::new(), Vec::new(), 0usize);
+    let mut current: Option<OtherTable> = None;
+    while let Ok(event) = xml.read_event_into(&mut buffer) {
+        match event {
+            Event::Start(ref element) | Event::Empty(ref element) if element.local_name().as_ref() == b"TABLE" => {
+                number += 1;
+                let table = OtherTable { hdu: number, name: Some(table_name(element, number)), columns: Vec::new() };
+                match event {
+                    Event::Empty(_) => tables.push(table),
+                    _ => current = Some(table),
+                }
+            }
+            Event::Start(ref element) | Event::Empty(ref element) if element.local_name().as_ref() == b"FIELD" => {
+                if let Some(table) = &mut current {
+                    table.columns.push(field_name(element, table.columns.len()));
+                }
+            }
+            Event::Start(element) if element.local_name().as_ref() == b"DATA" => {
+                let end = element.name().as_ref().to_vec();
+                if xml.read_to_end_into(QName(&end), &mut Vec::new()).is_err() {
+                    break;
+                }
+            }
+            Event::End(element) if element.local_name().as_ref() == b"TABLE" => tables.extend(current.take()),
+            Event::Eof => break,
+            _ => {}
+        }
+        buffer.clear();
+    }
+    tables.retain(|table| table.hdu != except);
+    tables
+}
+
 fn column(element: &BytesStart, index: usize) -> Result<Column, String> {
-    let name =
-        attribute(element, "name").or_else(|| attribute(element, "ID")).unwrap_or_else(|| format!("col{}", index + 1));
+    let name = field_name(element, index);
     let datatype = attribute(element, "datatype").ok_or_else(|| format!("FIELD '{name}' has no datatype"))?;
     let kind = Kind::parse(&datatype)
         .ok_or_else(|| format!("FIELD '{name}' has datatype '{datatype}', which VOTable does not define"))?;
@@ -917,6 +971,19 @@ impl BatchSource for VoTableSource {
         &self.path
     }
 
+    /// The file's other tables, read again from its start (only on the error path: a message
+    /// naming the table that has the coordinates).
+    fn table_kind(&self) -> &'static str {
+        "TABLE"
+    }
+
+    fn other_tables(&self) -> Vec<OtherTable> {
+        match self.reopen.as_ref().map(|reopen| reopen()) {
+            Some(Ok(bytes)) => other_tables(quick_xml::Reader::from_reader(bytes), self.table),
+            _ => Vec::new(),
+        }
+    }
+
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -952,7 +1019,7 @@ mod tests {
 
     fn open_text(text: &str, table: Option<&HduChoice>, batch_size: usize) -> Result<VoTableSource, Error> {
         let bytes: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
-        open_votable(Path::new("t.vot"), bytes, table, batch_size)
+        open_votable(Path::new("t.vot"), bytes, None, table, batch_size)
     }
 
     /// Every row of `source`, as one batch.
@@ -969,7 +1036,7 @@ mod tests {
     fn read_fixture(name: &str, capacity: usize, batch_size: usize) -> RecordBatch {
         let file = std::fs::File::open(format!("../../fixtures/{name}")).unwrap();
         let bytes: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::with_capacity(capacity, file));
-        read_all(open_votable(Path::new(name), bytes, None, batch_size).unwrap()).unwrap()
+        read_all(open_votable(Path::new(name), bytes, None, None, batch_size).unwrap()).unwrap()
     }
 
     fn table(fields: &str, rows: &str) -> String {
@@ -1137,6 +1204,33 @@ mod tests {
             "t.vot: no TABLE 'x' in this VOTable; its tables are: log, sources"
         );
         assert!(error(HduChoice::Index(0)).contains("numbered from 1"));
+    }
+
+    #[test]
+    fn the_other_tables_are_listed_with_their_fields_and_their_data_skipped() {
+        let two = std::fs::read_to_string("../../fixtures/two_tables.vot").unwrap();
+        // A third table: empty, and one with unnamed fields and BINARY2 data.
+        let binary = std::fs::read_to_string("../../fixtures/votable_binary2.vot").unwrap();
+        let third = &binary[binary.find("<TABLE").unwrap()..binary.rfind("</TABLE>").unwrap() + 8];
+        let third = third.replacen("<TABLE", "<TABLE ID=\"objects\"", 1).replacen("name=\"ra\"", "", 1);
+        let last = two.rfind("</RESOURCE>").unwrap();
+        let text = format!("{}<TABLE/>{third}{}", &two[..last], &two[last..]);
+        let tables = |except: usize| {
+            let bytes: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(text.clone().into_bytes()));
+            other_tables(quick_xml::Reader::from_reader(bytes), except)
+        };
+        let found = tables(1);
+        let summary: Vec<(usize, Option<&str>, usize)> =
+            found.iter().map(|t| (t.hdu, t.name.as_deref(), t.columns.len())).collect();
+        assert_eq!(summary, [(2, Some("sources"), 3), (3, Some("#3"), 0), (4, Some("objects"), 15)]);
+        assert_eq!(found[0].columns, ["ra", "dec", "source_id"]);
+        // The FIELD without a name is named by its ID, as when it is read.
+        assert_eq!(&found[2].columns[..2], ["ra", "dec"]);
+        assert_eq!(tables(2).iter().map(|t| t.hdu).collect::<Vec<_>>(), [1, 3, 4]);
+        // Text that stops being XML gives the tables found before.
+        let broken = format!("{}<<<", &text[..text.find("<TABLE/>").unwrap()]);
+        let bytes: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(broken.into_bytes()));
+        assert_eq!(other_tables(quick_xml::Reader::from_reader(bytes), 0).len(), 2);
     }
 
     #[test]
