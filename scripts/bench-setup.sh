@@ -4,3 +4,19 @@ cargo build --release --quiet
 bin=target/release/angcut
 d=bench-data
 mkdir -p "$d"
+
+# timed LABEL OUT COMMAND...: runs COMMAND $runs times, OUT removed and the disk synced before
+# each, appending a line of LABEL, wall microseconds and peak RSS (KB) to $results.
+timed() {
+    local label=$1 out=$2 start end
+    shift 2
+    for _ in $(seq "$runs"); do
+        rm -f "$out"
+        sync
+        start=$(date +%s%N)
+        /usr/bin/time -f "%M" -o "$d/rss.txt" "$@" > "$d/log.txt" 2>&1 || { cat "$d/log.txt" >&2; exit 1; }
+        end=$(date +%s%N)
+        printf '%s\t%s\t%s\n' "$label" "$(( (end - start) / 1000 ))" "$(tail -n 1 "$d/rss.txt")" >> "$results"
+    done
+    printf '.' >&2
+}

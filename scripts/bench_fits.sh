@@ -41,35 +41,21 @@ done
 
 results=$d/fits-results.tsv
 : > "$results"
-# measure LABEL OUT COMMAND...: runs COMMAND RUNS times, recording wall seconds and peak RSS (KB).
-measure() {
-    local label=$1 out=$2 start end
-    shift 2
-    for _ in $(seq "$runs"); do
-        rm -f "$out"
-        sync
-        start=$(date +%s%N)
-        /usr/bin/time -f "%M" -o "$d/rss.txt" "$@" > "$d/log.txt" 2>&1 || { cat "$d/log.txt" >&2; exit 1; }
-        end=$(date +%s%N)
-        printf '%s\t%s\t%s\n' "$label" "$(( (end - start) / 1000 ))" "$(tail -n 1 "$d/rss.txt")" >> "$results"
-    done
-    printf '.' >&2
-}
 
 in_fits=$d/w3-objects-$rows.fits
 stars_fits=$d/w3-contaminants.fits
 out_fits=$d/out.fits
 out_parquet=$d/out.parquet
 for _ in 1; do
-    measure "angcut fits->fits" "$out_fits" "$bin" stream "$in_fits" "$out_fits" -c "$stars_fits" --maxsep 5arcsec -q
+    timed "angcut fits->fits" "$out_fits" "$bin" stream "$in_fits" "$out_fits" -c "$stars_fits" --maxsep 5arcsec -q
     size_mb=$(( $(stat -c %s "$out_fits") / 1048576 ))
-    measure "dd write (fsync) of the output's size" "$d/dd.bin" dd if=/dev/zero of="$d/dd.bin" bs=1M count="$size_mb" conv=fsync
-    measure "angcut fits->parquet" "$out_parquet" "$bin" stream "$in_fits" "$out_parquet" -c "$stars_fits" --maxsep 5arcsec -q
-    measure "angcut fits->fits floor (no contaminants)" "$out_fits" "$bin" stream "$in_fits" "$out_fits" -c "$none" --maxsep 5arcsec -q
-    measure "angcut parquet->parquet" "$out_parquet" "$bin" stream "$d/w3-objects-$rows.parquet" "$out_parquet" -c "$d/w3-contaminants.parquet" --maxsep 5arcsec -q
-    measure "angcut fits->fits at $small rows" "$out_fits" "$bin" stream "$d/w3-objects-$small.fits" "$out_fits" -c "$stars_fits" --maxsep 5arcsec -q
+    timed "dd write (fsync) of the output's size" "$d/dd.bin" dd if=/dev/zero of="$d/dd.bin" bs=1M count="$size_mb" conv=fsync
+    timed "angcut fits->parquet" "$out_parquet" "$bin" stream "$in_fits" "$out_parquet" -c "$stars_fits" --maxsep 5arcsec -q
+    timed "angcut fits->fits floor (no contaminants)" "$out_fits" "$bin" stream "$in_fits" "$out_fits" -c "$none" --maxsep 5arcsec -q
+    timed "angcut parquet->parquet" "$out_parquet" "$bin" stream "$d/w3-objects-$rows.parquet" "$out_parquet" -c "$d/w3-contaminants.parquet" --maxsep 5arcsec -q
+    timed "angcut fits->fits at $small rows" "$out_fits" "$bin" stream "$d/w3-objects-$small.fits" "$out_fits" -c "$stars_fits" --maxsep 5arcsec -q
     if [ "$stilts" = 1 ]; then
-        measure "stilts tmatch2 fits->fits" "$d/stilts.fits" stilts tmatch2 in1="$in_fits" in2="$stars_fits" matcher=sky \
+        timed "stilts tmatch2 fits->fits" "$d/stilts.fits" stilts tmatch2 in1="$in_fits" in2="$stars_fits" matcher=sky \
             values1="ra dec" values2="ra dec" params=5 join=1not2 find=best1 out="$d/stilts.fits" ofmt=fits
     fi
 done

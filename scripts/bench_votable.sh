@@ -41,34 +41,20 @@ stars=$d/w3-contaminants.parquet
 
 results=$d/votable-results.tsv
 : > "$results"
-# measure LABEL OUT COMMAND...: runs COMMAND RUNS times, recording wall seconds and peak RSS (KB).
-measure() {
-    local label=$1 out=$2 start end
-    shift 2
-    for _ in $(seq "$runs"); do
-        rm -f "$out"
-        sync
-        start=$(date +%s%N)
-        /usr/bin/time -f "%M" -o "$d/rss.txt" "$@" > "$d/log.txt" 2>&1 || { cat "$d/log.txt" >&2; exit 1; }
-        end=$(date +%s%N)
-        printf '%s\t%s\t%s\n' "$label" "$(( (end - start) / 1000 ))" "$(tail -n 1 "$d/rss.txt")" >> "$results"
-    done
-    printf '.' >&2
-}
 
 in_vot=$d/w3-objects-$rows.vot
 in_parquet=$d/w3-objects-$rows.parquet
 # Each input read once untimed, so that no line pays for a cold cache.
 cat "$in_vot" "$in_parquet" "$d/w3-objects-$small.vot" "$stars" > /dev/null
 # cut LABEL IN OUT: the one cut of every line, from IN to OUT.
-cut() { measure "$1" "$3" "$bin" stream "$2" "$3" -c "$stars" --maxsep 5arcsec -q; }
+cut() { timed "$1" "$3" "$bin" stream "$2" "$3" -c "$stars" --maxsep 5arcsec -q; }
 cut "angcut votable->votable" "$in_vot" "$d/out.vot"
 cut "angcut votable->parquet" "$in_vot" "$d/out.parquet"
 cut "angcut parquet->votable" "$in_parquet" "$d/out.vot"
 cut "angcut parquet->parquet" "$in_parquet" "$d/out.parquet"
 cut "angcut votable->votable at $small rows" "$d/w3-objects-$small.vot" "$d/out.vot"
 if [ "$astropy" = 1 ]; then
-    runs=1 measure "astropy read + write at $small rows, no cut" "$d/astropy.vot" "$python" -c '
+    runs=1 timed "astropy read + write at $small rows, no cut" "$d/astropy.vot" "$python" -c '
 import sys
 from astropy.io.votable import from_table, parse_single_table, writeto
 table = from_table(parse_single_table(sys.argv[1]).to_table())

@@ -10,6 +10,7 @@ pub(crate) mod identity;
 pub mod paths;
 pub mod read;
 pub(crate) mod thrift;
+pub(crate) mod votable;
 pub mod write;
 
 use std::path::Path;

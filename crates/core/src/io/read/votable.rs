@@ -34,78 +34,8 @@ use quick_xml::name::QName;
 
 use super::{BatchSource, HduChoice, OtherTable};
 use crate::error::Error;
+use crate::io::votable::Kind;
 use crate::io::{DESCRIPTION_KEY, UCD_KEY, UNIT_KEY};
-
-/// A FIELD's datatype.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Boolean,
-    Bit,
-    UByte,
-    Short,
-    Int,
-    Long,
-    Float,
-    Double,
-    FloatComplex,
-    DoubleComplex,
-    Char,
-    UnicodeChar,
-}
-
-impl Kind {
-    fn parse(datatype: &str) -> Option<Kind> {
-        Some(match datatype {
-            "boolean" => Kind::Boolean,
-            "bit" => Kind::Bit,
-            "unsignedByte" => Kind::UByte,
-            "short" => Kind::Short,
-            "int" => Kind::Int,
-            "long" => Kind::Long,
-            "float" => Kind::Float,
-            "double" => Kind::Double,
-            "floatComplex" => Kind::FloatComplex,
-            "doubleComplex" => Kind::DoubleComplex,
-            "char" => Kind::Char,
-            "unicodeChar" => Kind::UnicodeChar,
-            _ => return None,
-        })
-    }
-
-    /// The Arrow type of one element (a complex number is two of them).
-    fn element_type(self) -> DataType {
-        match self {
-            Kind::Boolean | Kind::Bit => DataType::Boolean,
-            Kind::UByte => DataType::UInt8,
-            Kind::Short => DataType::Int16,
-            Kind::Int => DataType::Int32,
-            Kind::Long => DataType::Int64,
-            Kind::Float | Kind::FloatComplex => DataType::Float32,
-            Kind::Double | Kind::DoubleComplex => DataType::Float64,
-            Kind::Char | Kind::UnicodeChar => DataType::Utf8,
-        }
-    }
-
-    /// Bytes of one element in a binary stream (bits are counted apart).
-    fn width(self) -> usize {
-        match self {
-            Kind::Boolean | Kind::Bit | Kind::UByte | Kind::Char => 1,
-            Kind::Short | Kind::UnicodeChar => 2,
-            Kind::Int | Kind::Float => 4,
-            Kind::Long | Kind::Double | Kind::FloatComplex => 8,
-            Kind::DoubleComplex => 16,
-        }
-    }
-
-    /// Arrow elements per VOTable element.
-    fn parts(self) -> usize {
-        if matches!(self, Kind::FloatComplex | Kind::DoubleComplex) { 2 } else { 1 }
-    }
-
-    fn is_text(self) -> bool {
-        matches!(self, Kind::Char | Kind::UnicodeChar)
-    }
-}
 
 /// How many elements a value holds (`arraysize`; several dimensions multiplied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,12 +37,13 @@ use tempfile::NamedTempFile;
 use super::BatchSink;
 use super::commit::{FinishedOutput, PartialOutput, create_partial, durable_buffered};
 use crate::error::Error;
+use crate::io::votable::Kind;
 use crate::io::{DESCRIPTION_KEY, UCD_KEY, UNIT_KEY};
 
 /// Raw bytes per base64 line: 57 bytes make 76 characters, MIME's line length.
 const LINE_BYTES: usize = 57;
 
-/// A VOTable element type, as written.
+/// The VOTable datatypes written: an element of each column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Element {
     Boolean,
@@ -69,28 +70,17 @@ impl Element {
         })
     }
 
-    fn datatype(self) -> &'static str {
+    /// The VOTable datatype: its name and Arrow type are [`Kind`]'s, written once for the reader
+    /// and the writer.
+    fn kind(self) -> Kind {
         match self {
-            Element::Boolean => "boolean",
-            Element::UByte => "unsignedByte",
-            Element::Short => "short",
-            Element::Int => "int",
-            Element::Long => "long",
-            Element::Float => "float",
-            Element::Double => "double",
-        }
-    }
-
-    /// The Arrow type holding the written values exactly.
-    fn arrow_type(self) -> DataType {
-        match self {
-            Element::Boolean => DataType::Boolean,
-            Element::UByte => DataType::UInt8,
-            Element::Short => DataType::Int16,
-            Element::Int => DataType::Int32,
-            Element::Long => DataType::Int64,
-            Element::Float => DataType::Float32,
-            Element::Double => DataType::Float64,
+            Element::Boolean => Kind::Boolean,
+            Element::UByte => Kind::UByte,
+            Element::Short => Kind::Short,
+            Element::Int => Kind::Int,
+            Element::Long => Kind::Long,
+            Element::Float => Kind::Float,
+            Element::Double => Kind::Double,
         }
     }
 
@@ -140,9 +130,9 @@ impl Layout {
 
     /// The type each batch's column is cast to before it is written.
     fn arrow_type(self, field: &Field) -> DataType {
-        let item = |element: Element| std::sync::Arc::new(Field::new("item", element.arrow_type(), true));
+        let item = |element: Element| std::sync::Arc::new(Field::new("item", element.kind().element_type(), true));
         match self {
-            Layout::Scalar(element) => element.arrow_type(),
+            Layout::Scalar(element) => element.kind().element_type(),
             Layout::Text => DataType::LargeUtf8,
             Layout::Bytes => DataType::LargeBinary,
             Layout::Fixed(element, n) => match field.data_type() {
@@ -156,11 +146,11 @@ impl Layout {
     /// The FIELD's `datatype` and `arraysize` attributes.
     fn attributes(self) -> String {
         match self {
-            Layout::Scalar(element) => format!("datatype=\"{}\"", element.datatype()),
+            Layout::Scalar(element) => format!("datatype=\"{}\"", element.kind().name()),
             Layout::Text => "datatype=\"unicodeChar\" arraysize=\"*\"".to_string(),
             Layout::Bytes => "datatype=\"unsignedByte\" arraysize=\"*\"".to_string(),
-            Layout::Fixed(element, n) => format!("datatype=\"{}\" arraysize=\"{n}\"", element.datatype()),
-            Layout::Variable(element) => format!("datatype=\"{}\" arraysize=\"*\"", element.datatype()),
+            Layout::Fixed(element, n) => format!("datatype=\"{}\" arraysize=\"{n}\"", element.kind().name()),
+            Layout::Variable(element) => format!("datatype=\"{}\" arraysize=\"*\"", element.kind().name()),
         }
     }
 }
