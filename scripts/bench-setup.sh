@@ -5,6 +5,24 @@ bin=target/release/angcut
 d=bench-data
 mkdir -p "$d"
 
+# The W3 workload's files, generated on first use with the same seeds in every script that
+# calls these (bench_fits.sh, bench_votable.sh); each prints its path.
+w3_objects() { # ROWS
+    local file=$d/w3-objects-$1.parquet
+    [ -f "$file" ] || "$bin" gen "$file" --rows "$1" --seed 31 --schema wide >&2
+    echo "$file"
+}
+w3_contaminants() {
+    local file=$d/w3-contaminants.parquet
+    [ -f "$file" ] || "$bin" gen "$file" --rows 1000000 --seed 32 >&2
+    echo "$file"
+}
+no_contaminants() {
+    local file=$d/no-contaminants.parquet
+    [ -f "$file" ] || "$bin" gen "$file" --rows 0 >&2
+    echo "$file"
+}
+
 # timed LABEL OUT COMMAND...: runs COMMAND $runs times, OUT removed and the disk synced before
 # each, appending a line of LABEL, wall microseconds and peak RSS (KB) to $results.
 timed() {

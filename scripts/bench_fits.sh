@@ -30,13 +30,12 @@ if [ "$stilts" = 1 ] && ! command -v stilts > /dev/null; then
 fi
 
 source scripts/bench-setup.sh
-none=$d/no-contaminants.parquet
-[ -f "$none" ] || "$bin" gen "$none" --rows 0
+none=$(no_contaminants)
 for n in "$rows" "$small"; do
-    [ -f "$d/w3-objects-$n.parquet" ] || "$bin" gen "$d/w3-objects-$n.parquet" --rows "$n" --seed 31 --schema wide
-    [ -f "$d/w3-objects-$n.fits" ] || "$bin" stream "$d/w3-objects-$n.parquet" "$d/w3-objects-$n.fits" -c "$none" --maxsep 1arcsec -q
+    objects=$(w3_objects "$n")
+    [ -f "$d/w3-objects-$n.fits" ] || "$bin" stream "$objects" "$d/w3-objects-$n.fits" -c "$none" --maxsep 1arcsec -q
 done
-[ -f "$d/w3-contaminants.parquet" ] || "$bin" gen "$d/w3-contaminants.parquet" --rows 1000000 --seed 32
+w3_contaminants > /dev/null
 [ -f "$d/w3-contaminants.fits" ] || "$bin" stream "$d/w3-contaminants.parquet" "$d/w3-contaminants.fits" -c "$none" --maxsep 1arcsec -q
 
 results=$d/fits-results.tsv

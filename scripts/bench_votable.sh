@@ -30,14 +30,12 @@ if ! "$python" -c "import astropy.io.votable" 2> /dev/null; then
 fi
 
 source scripts/bench-setup.sh
-none=$d/no-contaminants.parquet
-[ -f "$none" ] || "$bin" gen "$none" --rows 0
+none=$(no_contaminants)
 for n in "$rows" "$small"; do
-    [ -f "$d/w3-objects-$n.parquet" ] || "$bin" gen "$d/w3-objects-$n.parquet" --rows "$n" --seed 31 --schema wide
-    [ -f "$d/w3-objects-$n.vot" ] || "$bin" stream "$d/w3-objects-$n.parquet" "$d/w3-objects-$n.vot" -c "$none" --maxsep 1arcsec -q
+    objects=$(w3_objects "$n")
+    [ -f "$d/w3-objects-$n.vot" ] || "$bin" stream "$objects" "$d/w3-objects-$n.vot" -c "$none" --maxsep 1arcsec -q
 done
-stars=$d/w3-contaminants.parquet
-[ -f "$stars" ] || "$bin" gen "$stars" --rows 1000000 --seed 32
+stars=$(w3_contaminants)
 
 results=$d/votable-results.tsv
 : > "$results"
