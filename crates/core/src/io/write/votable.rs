@@ -15,7 +15,8 @@
 //! UTF-8, but the readers of today do not);
 //! binary to `unsignedByte` arrays; lists and fixed-size lists of these numbers to arrays
 //! (`arraysize="*"` or `"N"`). The `unit`, `ucd` and `description` of each field's metadata
-//! become the FIELD's (as the VOTable reader keeps them). Other types (structs, dates, lists of
+//! become the FIELD's (as the VOTable reader keeps them), and the schema's metadata one INFO
+//! per key. Other types (structs, dates, lists of
 //! text) are refused by name before anything is written.
 
 use std::io::{BufWriter, Write};
@@ -230,6 +231,14 @@ fn header(schema: &SchemaRef, layouts: &[Layout], destination: &Path) -> String 
         " xmlns=\"http://www.ivoa.net/xml/VOTable/v1.3\">\n",
         "<RESOURCE type=\"results\">\n",
     ));
+    // The schema's key-value metadata (a catalogue's provenance, a survey's release) as INFO
+    // elements, in key order; not Arrow's own copy of the schema, which means nothing here.
+    let mut keys: Vec<&String> = schema.metadata().keys().filter(|k| !k.starts_with("ARROW:")).collect();
+    keys.sort();
+    for key in keys {
+        let value = &schema.metadata()[key];
+        text.push_str(&format!("<INFO name=\"{}\" value=\"{}\"/>\n", escape(key.as_str()), escape(value.as_str())));
+    }
     let name = destination.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     text.push_str(&format!("<TABLE name=\"{}\">\n", escape(name.as_str())));
     for (field, layout) in schema.fields().iter().zip(layouts) {
@@ -618,7 +627,12 @@ mod tests {
             (Field::new("epochs", list.data_type().clone(), true), Arc::new(list)),
         ];
         let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = fields.into_iter().unzip();
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+        let metadata = HashMap::from([
+            ("source".to_string(), "Hipparcos 2 <I/311> & more".to_string()),
+            ("release".to_string(), "DR1".to_string()),
+            ("ARROW:schema".to_string(), "AAAA".to_string()),
+        ]);
+        RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, metadata)), columns).unwrap()
     }
 
     #[test]
@@ -629,6 +643,8 @@ mod tests {
         // Batches of 2, 1 and 2 rows: rows straddle the base64 lines and the batches.
         write(&path, &[batch.slice(0, 2), batch.slice(2, 1), batch.slice(3, 2)]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
+        let infos = "<INFO name=\"release\" value=\"DR1\"/>\n<INFO name=\"source\" value=\"Hipparcos 2 &lt;I/311&gt; &amp; more\"/>\n<TABLE";
+        assert!(text.contains(infos) && !text.contains("ARROW:schema"), "{text}");
         let stream = text.split("<STREAM encoding=\"base64\">\n").nth(1).unwrap().split("</STREAM>").next().unwrap();
         assert!(stream.lines().count() > 2 && stream.lines().all(|line| line.len() <= 76), "{stream}");
         for batch_size in [1, 3, 100] {
