@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use angcut::columns::{DEFAULT_DEC_NAMES, DEFAULT_RA_NAMES};
-use angcut::io::read::HduChoice;
+use angcut::io::PARQUET_EXTENSIONS;
+use angcut::io::read::{FORMATS_READ, HduChoice};
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
 use angcut::mask::pixels::DEPTH_MAX;
 use angcut::mask::products::ProductPaths;
@@ -105,14 +106,11 @@ const STREAM_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, ClapArgs)]
 pub struct StreamArgs {
-    /// IN OUT: the object catalogue to cut (Parquet, Arrow IPC file or stream, FITS binary table (also .fits.gz), CSV/TSV with a header, ECSV or IPAC table, by content; '-' reads any of them from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: .parquet, .arrow/.feather/.ipc, .arrows, .csv, .fits, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of Parquet files (*.parquet, *.pq, *.parq).
-    #[arg(value_names = ["IN", "OUT"], num_args = 1.., required = true)]
+    #[arg(value_names = ["IN", "OUT"], num_args = 1.., required = true, help = paths_help())]
     pub paths: Vec<PathBuf>,
-    /// Cut every IN (a directory: every Parquet file below it, *.parquet, *.pq or *.parq, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help = out_dir_help())]
     pub out_dir: Option<PathBuf>,
-    /// The contaminant positions: Parquet, Arrow IPC, FITS (also .fits.gz), CSV/TSV with a header, ECSV or IPAC table.
-    #[arg(long, short = 'c', value_name = "FILE")]
+    #[arg(long, short = 'c', value_name = "FILE", help = format!("The contaminant positions: {FORMATS_READ}, recognised by content."))]
     pub contaminants: Option<PathBuf>,
     #[command(flatten)]
     pub mask: MaskFlags,
@@ -288,6 +286,28 @@ pub struct GenArgs {
     /// Put 85% of the points in 12 dense patches instead of spreading them uniformly.
     #[arg(long)]
     pub clustered: bool,
+}
+
+/// `angcut stream`'s IN OUT help, from the tables of what is read and written (so it cannot
+/// fall behind a new format).
+fn paths_help() -> String {
+    format!(
+        "IN OUT: the object catalogue to cut ({FORMATS_READ}, recognised by content; '-' reads any of them from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: {}, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of Parquet files ({}).",
+        OutputFormat::extensions_help(),
+        parquet_globs()
+    )
+}
+
+fn out_dir_help() -> String {
+    format!(
+        "Cut every IN (a directory: every Parquet file below it, {}, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.",
+        parquet_globs()
+    )
+}
+
+/// `*.parquet, *.pq, *.parq`: the names an `--out-dir` walk takes.
+fn parquet_globs() -> String {
+    PARQUET_EXTENSIONS.iter().map(|e| format!("*.{e}")).collect::<Vec<_>>().join(", ")
 }
 
 fn parse_table_schema(text: &str) -> Result<TableSchema, String> {

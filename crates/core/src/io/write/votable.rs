@@ -159,7 +159,7 @@ impl Layout {
 /// A VOTable file under a temporary name beside its destination.
 pub struct VoTableFileSink {
     destination: PathBuf,
-    out: Option<BufWriter<NamedTempFile>>,
+    out: BufWriter<NamedTempFile>,
     layouts: Vec<Layout>,
     schema: SchemaRef,
     /// The rows' bytes not yet encoded: fewer than [`LINE_BYTES`] between batches.
@@ -192,17 +192,13 @@ impl VoTableFileSink {
         out.write_all(header.as_bytes()).map_err(|source| Error::Io { path: destination.to_path_buf(), source })?;
         Ok(VoTableFileSink {
             destination: destination.to_path_buf(),
-            out: Some(out),
+            out,
             layouts,
             schema,
             pending: Vec::new(),
             rows: 0,
             partial: Some(partial),
         })
-    }
-
-    fn io_error(&self, source: std::io::Error) -> Error {
-        Error::Io { path: self.destination.clone(), source }
     }
 
     /// Encodes the whole lines of `pending` and keeps the rest for the next batch.
@@ -218,8 +214,7 @@ impl VoTableFileSink {
             text.push(b'\n');
         }
         self.pending.drain(..whole);
-        let Some(out) = &mut self.out else { return Ok(()) };
-        out.write_all(&text).map_err(|source| Error::Io { path: self.destination.clone(), source })
+        self.out.write_all(&text).map_err(|source| Error::Io { path: self.destination.clone(), source })
     }
 }
 
@@ -457,9 +452,6 @@ fn beyond_long(array: &dyn Array) -> Option<(usize, u64)> {
 
 impl BatchSink for VoTableFileSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
-        if self.out.is_none() {
-            return Err(Error::Internal { path: self.destination.clone(), message: "write after finish".into() });
-        }
         if batch.num_columns() != self.layouts.len() {
             let message = format!("a batch of {} columns for a table of {}", batch.num_columns(), self.layouts.len());
             return Err(Error::Internal { path: self.destination.clone(), message });
@@ -503,16 +495,10 @@ impl BatchSink for VoTableFileSink {
     }
 
     fn finish(mut self: Box<Self>) -> Result<FinishedOutput, Error> {
-        if self.out.is_none() {
-            return Err(Error::Internal { path: self.destination.clone(), message: "finish twice".into() });
-        }
         self.flush_lines(true)?;
-        let destination = self.destination.clone();
-        let Some(mut out) = self.out.take() else {
-            return Err(Error::Internal { path: destination, message: "finish twice".into() });
-        };
-        out.write_all(TRAILER.as_bytes()).map_err(|e| self.io_error(e))?;
-        durable_buffered(out, &destination, &mut self.partial)
+        let VoTableFileSink { destination, mut out, mut partial, .. } = *self;
+        out.write_all(TRAILER.as_bytes()).map_err(|source| Error::Io { path: destination.clone(), source })?;
+        durable_buffered(out, &destination, &mut partial)
     }
 }
 
