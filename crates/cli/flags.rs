@@ -21,7 +21,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 #[command(
     name = "angcut",
     version = env!("ANGCUT_VERSION"),
-    about = "Remove catalogue objects near contaminants or inside survey masks, streaming Parquet, Arrow, FITS and text tables."
+    about = "Remove catalogue objects near contaminants or inside survey masks, streaming Parquet, Arrow, FITS, VOTable and text tables."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -1,4 +1,5 @@
-//! Shapes on the sky (circles, ellipses, boxes, polygons), each with its exact test and the
+//! Shapes on the sky (circles, ellipses, boxes, polygons, and the rings and sectors of DS9's
+//! `annulus`, `panda`, `epanda` and `bpanda`), each with its exact test and the
 //! bounding cap that the kernels index: the index finds the shapes whose cap holds an object,
 //! the shape's own test decides.
 //!
@@ -13,6 +14,9 @@
 
 use crate::angle::Angle;
 use crate::sky::{SearchRadius, UnitVector, unit_vector};
+
+mod ring;
+pub use ring::{RimKind, Ring, Sector, Wedge};
 
 /// A shape that cannot be made: an axis that is not an angle in (0, 90deg), or a position or
 /// angle that is not finite.
@@ -263,98 +267,6 @@ impl Polygon {
     }
 }
 
-/// A sector of a ring (DS9's `panda`): between two radii of the centre and between two DS9
-/// angles from `start` through `span` degrees. A DS9 sky angle theta points at position angle
-/// theta - 90deg: 0 is west (an image's +x, RA decreasing), 90 north, growing counter-clockwise
-/// on the sky as shown north up, east left (astropy regions maps it so: an ellipse at 30deg holds
-/// the points at position angles 300 and 120; for ellipses and boxes the 180deg turn between
-/// this and theta + 90 makes no difference).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Sector {
-    centre: UnitVector,
-    east: UnitVector,
-    north: UnitVector,
-    inner: Option<SearchRadius>,
-    outer: SearchRadius,
-    /// DS9 angles in degrees: the first, and how far on (0 < span < 360).
-    start: f64,
-    span: f64,
-}
-
-impl Sector {
-    /// The sector at (`ra_deg`, `dec_deg`) between `inner` (none: from the centre) and `outer`,
-    /// from DS9 angle `start` to `stop` (counter-clockwise, so `stop` may be below `start`).
-    pub fn new(
-        ra_deg: f64,
-        dec_deg: f64,
-        inner: Option<SearchRadius>,
-        outer: SearchRadius,
-        start: f64,
-        stop: f64,
-    ) -> Result<Sector, ShapeError> {
-        check_centre(ra_deg, dec_deg)?;
-        if !(start.is_finite() && stop.is_finite()) {
-            return Err(ShapeError("the sector's angles are not numbers".into()));
-        }
-        if inner.is_some_and(|i| i.angle() >= outer.angle()) || outer.angle() >= Angle::from_degrees(90.0) {
-            return Err(ShapeError(
-                "a sector's inner radius must be below its outer, which must be below 90deg".into(),
-            ));
-        }
-        let span = (stop - start).rem_euclid(360.0);
-        if span == 0.0 {
-            return Err(ShapeError(format!("the sector from {start} to {stop} deg is empty or a whole ring")));
-        }
-        let (east, north) = tangent_basis(ra_deg, dec_deg);
-        Ok(Sector {
-            centre: unit_vector(ra_deg, dec_deg),
-            east,
-            north,
-            inner,
-            outer,
-            start: start.rem_euclid(360.0),
-            span,
-        })
-    }
-
-    /// The exact test: strictly within the outer radius, not within the inner one, and at a DS9
-    /// angle within the span (measured in the tangent plane, where position angles are exact).
-    pub fn contains(&self, p: &UnitVector) -> bool {
-        let chord2 = crate::sky::chord2(p, &self.centre);
-        if !self.outer.contains(chord2) || self.inner.is_some_and(|inner| inner.contains(chord2)) {
-            return false;
-        }
-        let pa = dot(p, &self.east).atan2(dot(p, &self.north)).to_degrees();
-        (pa + 90.0 - self.start).rem_euclid(360.0) < self.span
-    }
-
-    /// A polygon of great-circle edges inside the sector (`outside` false) or around it: in the
-    /// tangent plane its rays are straight and its arcs circles, approximated by `per_arc`
-    /// chords (inside a circle) or tangents (outside it).
-    pub fn outline(&self, per_arc: usize, outside: bool) -> Vec<UnitVector> {
-        let step = self.span.to_radians() / per_arc as f64;
-        let widen = 1.0 / (step / 2.0).cos();
-        let tan = |r: &SearchRadius| r.angle().radians().tan();
-        // The outer arc is approximated from inside by chords, from outside by tangents; the
-        // inner arc the other way round (the sector lies outside it).
-        let (outer, inner) = match outside {
-            false => (tan(&self.outer), self.inner.map_or(0.0, |i| tan(&i) * widen)),
-            true => (tan(&self.outer) * widen, self.inner.map_or(0.0, |i| tan(&i))),
-        };
-        let point = |radius: f64, i: usize| {
-            let pa = (self.start - 90.0).to_radians() + i as f64 * step;
-            from_plane(&self.centre, &self.east, &self.north, radius * pa.sin(), radius * pa.cos())
-        };
-        let mut vertices: Vec<UnitVector> = (0..=per_arc).map(|i| point(outer, i)).collect();
-        if inner == 0.0 {
-            vertices.push(self.centre);
-        } else {
-            vertices.extend((0..=per_arc).rev().map(|i| point(inner, i)));
-        }
-        vertices
-    }
-}
-
 /// The point whose gnomonic coordinates at `centre` are (`x`, `y`) along `u` and `v`.
 fn from_plane(centre: &UnitVector, u: &UnitVector, v: &UnitVector, x: f64, y: f64) -> UnitVector {
     let p = [0, 1, 2].map(|k| centre[k] + x * u[k] + y * v[k]);
@@ -413,6 +325,9 @@ pub enum Shape {
     Annulus(UnitVector, SearchRadius, SearchRadius),
     /// A sector of a ring (DS9's `panda`).
     Sector(Sector),
+    /// An elliptical or box ring, or one cut to a sector (DS9's `ellipse` and `box` of several
+    /// sizes, `epanda`, `bpanda`); boxed, as it is the largest.
+    Ring(Box<Ring>),
 }
 
 impl Shape {
@@ -429,6 +344,7 @@ impl Shape {
                 outer.contains(chord2) && !inner.contains(chord2)
             }
             Shape::Sector(sector) => sector.contains(p),
+            Shape::Ring(ring) => ring.contains(p),
         }
     }
 
@@ -440,7 +356,8 @@ impl Shape {
             Shape::Box(b) => b.cap,
             Shape::Polygon(polygon) => polygon.cap,
             Shape::Annulus(_, _, outer) => *outer,
-            Shape::Sector(sector) => sector.outer,
+            Shape::Sector(sector) => sector.bounding_cap(),
+            Shape::Ring(ring) => ring.bounding_cap(),
         }
     }
 
@@ -453,10 +370,8 @@ impl Shape {
             Shape::Box(b) => b.half_along.min(b.half_across).atan(),
             Shape::Polygon(polygon) => polygon.inradius(),
             Shape::Annulus(_, inner, outer) => (outer.angle().radians() - inner.angle().radians()) / 2.0,
-            Shape::Sector(sector) => {
-                let inner = sector.inner.map_or(0.0, |i| i.angle().radians());
-                (sector.outer.angle().radians() - inner) / 2.0
-            }
+            Shape::Sector(sector) => sector.least_radius(),
+            Shape::Ring(ring) => ring.least_radius(),
         }
     }
 
@@ -468,7 +383,8 @@ impl Shape {
             Shape::Box(b) => b.centre,
             Shape::Polygon(polygon) => polygon.centre,
             Shape::Annulus(centre, ..) => *centre,
-            Shape::Sector(sector) => sector.centre,
+            Shape::Sector(sector) => sector.centre(),
+            Shape::Ring(ring) => ring.centre(),
         }
     }
 }

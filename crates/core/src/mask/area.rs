@@ -324,19 +324,28 @@ const ELLIPSE_SIDES: usize = 128;
 /// such polygons (an ellipse): cdshealpix's exact polygon coverage of the one around it gives the
 /// cells touching, of the one inside it the cells wholly inside. The best value counts, of the 4
 /// sub-cells of each cell between, those in which a point is inside by the shape's exact test.
+/// A shape with a hole (an annulus, a ring) is its filled outer part's cells less its inner's.
 fn shape_cells(shape: &Shape, order: u8) -> Three {
     let shift = |depth: u8| 2 * u32::from(DEPTH_MAX - depth);
     let range = |depth: u8, hash: u64| hash << shift(depth)..(hash + 1) << shift(depth);
-    if let Shape::Annulus(centre, inner, outer) = shape {
-        // The outer circle less the inner one, as a hole: what is certainly in the ring is
-        // certainly in the outer circle and certainly out of the inner one.
-        let cells = |radius: &crate::sky::SearchRadius| {
-            let (lower, best, upper) = shape_cells(&Shape::Circle(*centre, *radius), order);
+    // A shape with a hole: its filled outer part less the inner one, as a hole: what is
+    // certainly in it is certainly in the outer part and certainly out of the inner one.
+    let parts = match shape {
+        Shape::Annulus(centre, inner, outer) => Some((Shape::Circle(*centre, *outer), Shape::Circle(*centre, *inner))),
+        Shape::Ring(ring) => match ring.parts() {
+            (outer, Some(inner)) => Some((outer, inner)),
+            (_, None) => None,
+        },
+        _ => None,
+    };
+    if let Some((outer, inner)) = parts {
+        let cells = |part: &Shape| {
+            let (lower, best, upper) = shape_cells(part, order);
             let best_depth = (order + SAMPLE_DEPTHS).min(DEPTH_MAX);
             (union_of(order, lower), union_of(best_depth, best), union_of(order, upper))
         };
         let ((outer_lower, outer_best, outer_upper), (inner_lower, inner_best, inner_upper)) =
-            (cells(outer), cells(inner));
+            (cells(&outer), cells(&inner));
         let ranges = |c: Cells| c.moc_ranges().iter().cloned().collect::<Vec<_>>();
         return (
             ranges(outer_lower.minus(&inner_upper)),
@@ -356,10 +365,12 @@ fn shape_cells(shape: &Shape, order: u8) -> Three {
             }
         }
         Shape::Annulus(..) => unreachable!("handled above"),
-        Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) | Shape::Sector(_) => {
+        Shape::Ellipse(_) | Shape::Box(_) | Shape::Polygon(_) | Shape::Sector(_) | Shape::Ring(_) => {
             let (inside, around) = match shape {
                 Shape::Ellipse(e) => (e.outline(ELLIPSE_SIDES, false), e.outline(ELLIPSE_SIDES, true)),
                 Shape::Sector(s) => (s.outline(ELLIPSE_SIDES, false), s.outline(ELLIPSE_SIDES, true)),
+                // Without a hole (handled above): the rim within its wedge.
+                Shape::Ring(r) => (r.outline(ELLIPSE_SIDES, false), r.outline(ELLIPSE_SIDES, true)),
                 Shape::Box(b) => (b.corners().to_vec(), b.corners().to_vec()),
                 Shape::Polygon(p) => (p.vertices(), p.vertices()),
                 Shape::Circle(..) | Shape::Annulus(..) => unreachable!("handled above"),
@@ -637,6 +648,45 @@ mod tests {
             let truth = share * (cap_deg2(2.0) - inner.map_or(0.0, |_| cap_deg2(0.5)));
             assert!(a.lower <= truth && truth <= a.upper, "({ra}, {dec}): {truth} not in {a:?}");
             assert!((a.best - truth).abs() / truth < 1e-3, "({ra}, {dec}): best {} vs {truth}", a.best);
+        }
+    }
+
+    /// An elliptical or box ring is its outer rim less its inner; a wedge of a quarter turn
+    /// from the first axis holds a quarter of it (the rims are symmetric about both axes, on the
+    /// sphere too); also about a pole and across RA 0.
+    #[test]
+    fn a_rings_area_is_its_rims_difference_and_a_quarter_its_quarter() {
+        use crate::angle::Angle;
+        use crate::shape::{Ellipse, RimKind, Ring, SkyBox};
+        let deg = Angle::from_degrees;
+        // A rim's area: an ellipse between its polygons of 4,096 sides inside and around, a
+        // box its corners' polygon.
+        let rim_area = |kind: RimKind, ra: f64, dec: f64, (a, b): (f64, f64), pa: f64| match kind {
+            RimKind::Ellipse => {
+                let e = Ellipse::new(ra, dec, deg(a), deg(b), deg(pa)).unwrap();
+                (spherical_polygon_area(&e.outline(4096, false)) + spherical_polygon_area(&e.outline(4096, true))) / 2.0
+            }
+            RimKind::Box => spherical_polygon_area(&SkyBox::new(ra, dec, deg(a), deg(b), deg(pa)).unwrap().corners()),
+        };
+        let cases = [
+            (RimKind::Ellipse, 10.0, 20.0, None),
+            (RimKind::Ellipse, 0.0, -89.5, Some((30.0, 120.0))),
+            (RimKind::Box, 359.9, 0.0, None),
+            (RimKind::Box, 120.0, 60.0, Some((30.0, 120.0))),
+        ];
+        for (kind, ra, dec, sector) in cases {
+            let (inner, outer, pa) = ((0.8, 0.3), (2.0, 1.0), 120.0);
+            let sizes = |(a, b): (f64, f64)| (deg(a), deg(b));
+            // The first axis at position angle 120 is DS9 angle 30: the wedge starts on it.
+            let ring = Ring::new(kind, ra, dec, Some(sizes(inner)), sizes(outer), deg(pa), sector).unwrap();
+            let mask =
+                Mask::new(vec![shapes_layer(vec![(Shape::Ring(Box::new(ring)), false)])], KernelChoice::Auto).unwrap();
+            let a = area(&mask, None).unwrap().union;
+            let share = if sector.is_some() { 0.25 } else { 1.0 };
+            let truth = share * (rim_area(kind, ra, dec, outer, pa) - rim_area(kind, ra, dec, inner, pa));
+            assert!(a.lower <= truth && truth <= a.upper, "{kind:?} ({ra}, {dec}): {truth} not in {a:?}");
+            assert!((a.best - truth).abs() / truth < 2e-3, "{kind:?} ({ra}, {dec}): best {} vs {truth}", a.best);
+            assert!((a.upper - a.lower) / truth < 0.2, "{kind:?} ({ra}, {dec}): {a:?}");
         }
     }
 

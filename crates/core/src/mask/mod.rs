@@ -361,7 +361,7 @@ impl Mask {
 mod tests {
     use super::*;
     use crate::angle::Angle;
-    use crate::shape::{Ellipse, Polygon, Region, Shape, SkyBox};
+    use crate::shape::{Ellipse, Polygon, Region, RimKind, Ring, Shape, SkyBox};
     use crate::sky::{SearchRadius, unit_vector};
     use proptest::prelude::*;
 
@@ -373,10 +373,36 @@ mod tests {
             .iter()
             .map(|&(ra, dec, size, pa, kind)| {
                 let (a, b) = (Angle::from_degrees(size), Angle::from_degrees(size * 0.4));
-                let shape = match kind % 4 {
+                let (deg, pa_angle) = (Angle::from_degrees, Angle::from_degrees(pa));
+                let shape = match kind % 6 {
                     0 => Shape::Circle(unit_vector(ra, dec), SearchRadius::new(a).unwrap()),
-                    1 => Shape::Ellipse(Ellipse::new(ra, dec, a, b, Angle::from_degrees(pa)).unwrap()),
-                    2 => Shape::Box(SkyBox::new(ra, dec, a, b, Angle::from_degrees(pa)).unwrap()),
+                    1 => Shape::Ellipse(Ellipse::new(ra, dec, a, b, pa_angle).unwrap()),
+                    2 => Shape::Box(SkyBox::new(ra, dec, a, b, pa_angle).unwrap()),
+                    // Rings: an elliptical one cut to a wedge, a whole box one.
+                    4 => Shape::Ring(Box::new(
+                        Ring::new(
+                            RimKind::Ellipse,
+                            ra,
+                            dec,
+                            Some((deg(size / 2.0), deg(size * 0.2))),
+                            (a, b),
+                            pa_angle,
+                            Some((pa, pa + 200.0)),
+                        )
+                        .unwrap(),
+                    )),
+                    5 => Shape::Ring(Box::new(
+                        Ring::new(
+                            RimKind::Box,
+                            ra,
+                            dec,
+                            Some((deg(size / 3.0), deg(size * 0.1))),
+                            (a, b),
+                            pa_angle,
+                            None,
+                        )
+                        .unwrap(),
+                    )),
                     _ => {
                         let corners = [(0.0, 1.0), (0.9, -0.5), (-0.9, -0.5)].map(|(x, y): (f64, f64)| {
                             let d = (dec + y * size).clamp(-89.9, 89.9);

@@ -1,8 +1,8 @@
-//! DS9 region files as mask layers: `circle`, `ellipse`, `box`, `polygon`, `annulus` and `panda`
-//! in `fk5`/`icrs` (`J2000` means fk5), `fk4` (`B1950`), `galactic` or `ecliptic`, included or excluded
-//! (`-circle(...)`).
+//! DS9 region files as mask layers: `circle`, `ellipse`, `box`, `polygon`, `annulus`, `panda`,
+//! `epanda`, `bpanda` and the `ellipse`/`box` of several sizes (rings) in `fk5`/`icrs` (`J2000`
+//! means fk5), `fk4` (`B1950`), `galactic` or `ecliptic`, included or excluded (`-circle(...)`).
 //!
-//! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (six
+//! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (eight
 //! shapes, four sky frames, sizes with units, sexagesimal positions) is small. Angles mean what
 //! astropy's `regions` makes of the file: an ellipse or box at DS9 angle theta has its first
 //! axis (the first radius, the width) at position angle theta + 90deg, so theta = 0 lies along
@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::angle::Angle;
 use crate::error::Error;
-use crate::shape::{Ellipse, Polygon, Region, Sector, Shape, SkyBox};
+use crate::shape::{Ellipse, Polygon, Region, RimKind, Ring, Sector, Shape, SkyBox};
 use crate::sky::{SearchRadius, unit_vector};
 
 /// Shapes that mark a position or draw an annotation, with no area to mask.
@@ -267,20 +267,43 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
             let radius = SearchRadius::new(size(args[2])?).map_err(|e| e.to_string())?;
             Ok(Shape::Circle(unit_vector(ra, dec), radius))
         }
-        "ellipse" => {
-            count(&[5])?;
+        "ellipse" if args.len() == 5 => {
             let (ra, dec, turn) = frame.place(args[0], args[1])?;
             let (first, second, theta) = (size(args[2])?, size(args[3])?, degrees(args[4])?);
             let pa = Angle::from_degrees(theta + 90.0 + turn);
             Ellipse::new(ra, dec, first, second, pa).map(Shape::Ellipse).map_err(error)
         }
-        "box" => {
-            count(&[4, 5])?;
+        "box" if args.len() == 4 || args.len() == 5 => {
             let (ra, dec, turn) = frame.place(args[0], args[1])?;
             let theta = args.get(4).map_or(Ok(0.0), |a| degrees(a))?;
             let (width, height) = (size(args[2])?, size(args[3])?);
             let pa = Angle::from_degrees(theta + 90.0 + turn);
             SkyBox::new(ra, dec, width, height, pa).map(Shape::Box).map_err(error)
+        }
+        "ellipse" | "box" => {
+            // Several sizes, `ellipse(x, y, a1, b1, ..., an, bn, angle)`: rings from each size to
+            // the next, whose union is the ring from the first to the last (as astropy regions
+            // reads them, each an annulus; so each size must grow on both axes).
+            if args.len() < 7 || args.len().is_multiple_of(2) {
+                return Err(format!(
+                    "{} arguments; {name} takes x, y, its sizes and an angle: 5 (one size), or 7, 9, ... (a ring)",
+                    args.len()
+                ));
+            }
+            let (ra, dec, turn) = frame.place(args[0], args[1])?;
+            let sizes = args[2..args.len() - 1]
+                .chunks(2)
+                .map(|pair| Ok((size(pair[0])?, size(pair[1])?)))
+                .collect::<Result<Vec<(Angle, Angle)>, String>>()?;
+            if sizes.windows(2).any(|pair| !(pair[0].0 < pair[1].0 && pair[0].1 < pair[1].1)) {
+                return Err(format!("each size of a ring ({name} of several sizes) must grow on both axes"));
+            }
+            let theta = degrees(args[args.len() - 1])?;
+            let pa = Angle::from_degrees(theta + 90.0 + turn);
+            let kind = if name == "ellipse" { RimKind::Ellipse } else { RimKind::Box };
+            Ring::new(kind, ra, dec, Some(sizes[0]), sizes[sizes.len() - 1], pa, None)
+                .map(|ring| Shape::Ring(Box::new(ring)))
+                .map_err(error)
         }
         "annulus" => {
             // `annulus(x, y, r1, r2, ..., rn)` or `annulus(x, y, inner, outer, n=N)`: rings from
@@ -316,11 +339,7 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
             count(&[8])?;
             let (ra, dec, turn) = frame.place(args[0], args[1])?;
             let (start, stop) = (degrees(args[2])? + turn, degrees(args[3])? + turn);
-            let zero = args[5].trim_end_matches(['"', '\'', 'd', 'r']).parse::<f64>().is_ok_and(|r| r == 0.0);
-            let inner = match zero {
-                true => None,
-                false => Some(SearchRadius::new(size(args[5])?).map_err(|e| e.to_string())?),
-            };
+            let inner = optional_size(args[5])?.map(SearchRadius::new).transpose().map_err(|e| e.to_string())?;
             let outer = SearchRadius::new(size(args[6])?).map_err(|e| e.to_string())?;
             if (stop - start).abs() >= 360.0 {
                 return Ok(match inner {
@@ -330,11 +349,27 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
             }
             Sector::new(ra, dec, inner, outer, start, stop).map(Shape::Sector).map_err(error)
         }
-        "epanda" | "bpanda" => Err("sectors of elliptical or box annuli (epanda, bpanda) are not read yet: \
-             circle, ellipse, box, polygon, annulus and panda are"
-            .into()),
+        "epanda" | "bpanda" => {
+            // `epanda(x, y, start, stop, nangle, inner_a, inner_b, outer_a, outer_b, nradius,
+            // angle)`: the sectors' union, the ring from inner to outer between the angles, which
+            // DS9 counts from the shape's first axis (`bpanda`: widths and heights).
+            count(&[11])?;
+            let (ra, dec, turn) = frame.place(args[0], args[1])?;
+            let theta = degrees(args[10])?;
+            let (start, stop) = (degrees(args[2])? + theta + turn, degrees(args[3])? + theta + turn);
+            let inner = match (optional_size(args[5])?, optional_size(args[6])?) {
+                (Some(a), Some(b)) => Some((a, b)),
+                (None, None) => None,
+                _ => return Err("the inner sizes must both be 0 (no hole) or both positive".into()),
+            };
+            let outer = (size(args[7])?, size(args[8])?);
+            let sector = ((stop - start).abs() < 360.0).then_some((start, stop));
+            let pa = Angle::from_degrees(theta + 90.0 + turn);
+            let kind = if name == "epanda" { RimKind::Ellipse } else { RimKind::Box };
+            Ring::new(kind, ra, dec, inner, outer, pa, sector).map(|ring| Shape::Ring(Box::new(ring))).map_err(error)
+        }
         _ => Err(
-            "not a shape angcut reads: circle, ellipse, box, polygon, annulus and panda are (and -shape to exclude)"
+            "not a shape angcut reads: circle, ellipse, box, polygon, annulus, panda, epanda and bpanda are (and -shape to exclude)"
                 .into(),
         ),
     }
@@ -342,6 +377,12 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
 
 fn degrees(text: &str) -> Result<f64, String> {
     text.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("'{text}' is not an angle in degrees"))
+}
+
+/// A size that may be 0 (none: a sector or ring without a hole), in any of [`size`]'s units.
+fn optional_size(text: &str) -> Result<Option<Angle>, String> {
+    let zero = text.trim_end_matches(['"', '\'', 'd', 'r']).parse::<f64>().is_ok_and(|r| r == 0.0);
+    if zero { Ok(None) } else { size(text).map(Some) }
 }
 
 /// A size: `30"` arcsec, `2'` arcmin, `1d` degrees, `0.1r` radians, a bare number degrees.
@@ -535,6 +576,55 @@ mod tests {
         assert!(matches!(shape, Shape::Annulus(..)), "a full turn is the ring");
     }
 
+    /// `ellipse` and `box` of several sizes are the ring from the first to the last, as astropy
+    /// regions reads them (each pair of sizes an annulus); the integration test checks them
+    /// against `regions` itself (fixtures/annuli.reg).
+    #[test]
+    fn ellipses_and_boxes_of_several_sizes_are_rings() {
+        // From 1 x 0.5 to 2 x 1 deg (semi-axes), the first axis along RA.
+        let Region { shape, .. } = one("ellipse(100,0,1d,0.5d,1.5d,0.75d,2d,1d,0)");
+        assert!(shape.contains(&unit_vector(98.5, 0.0)), "1.5 deg west: in the ring");
+        assert!(!shape.contains(&unit_vector(99.5, 0.0)), "0.5 deg west: in the hole");
+        assert!(shape.contains(&unit_vector(100.0, 0.8)), "0.8 deg north: in the ring");
+        assert!(!shape.contains(&unit_vector(100.0, 1.1)), "1.1 deg north: beyond it");
+        let Region { shape, .. } = one("box(100,0,1d,1d,2d,2d,0)");
+        assert!(shape.contains(&unit_vector(100.8, 0.8)) && !shape.contains(&unit_vector(100.3, 0.3)));
+        assert!(!shape.contains(&unit_vector(101.1, 0.0)));
+    }
+
+    /// `epanda` and `bpanda` are their rings between their angles, counted from the shape's
+    /// first axis (DS9's `Epanda::isIn` tests the angle in the shape's own rotated frame).
+    #[test]
+    fn epanda_and_bpanda_count_their_angles_from_the_first_axis() {
+        // Unrotated: the first axis west, the sector from west to north.
+        let Region { shape, .. } = one("epanda(100,0,0,90,3,1d,0.5d,2d,1d,1,0)");
+        assert!(shape.contains(&unit_vector(98.5, 0.1)), "west, a little north");
+        assert!(!shape.contains(&unit_vector(98.5, -0.1)), "west, a little south");
+        assert!(!shape.contains(&unit_vector(101.5, 0.1)), "east");
+        assert!(shape.contains(&unit_vector(99.9, 0.8)), "north, beyond the hole");
+        assert!(!shape.contains(&unit_vector(99.9, 0.4)), "north, in the hole");
+        // Turned by 90: the first axis (2 deg) north, the sector from north to east.
+        let Region { shape, .. } = one("epanda(100,0,0,90,3,1d,0.5d,2d,1d,1,90)");
+        assert!(shape.contains(&unit_vector(100.1, 1.5)), "north, a little east");
+        assert!(!shape.contains(&unit_vector(99.9, 1.5)), "north, a little west");
+        assert!(shape.contains(&unit_vector(100.9, 0.1)), "east, a little north");
+        assert!(!shape.contains(&unit_vector(98.5, 0.1)), "west: the unturned sector");
+        // A box ring, whole (a full turn) and its northern quarter (45 to 135 from west).
+        let Region { shape, .. } = one("bpanda(100,0,0,360,1,1d,1d,2d,2d,1,0)");
+        assert!(shape.contains(&unit_vector(100.8, 0.8)) && !shape.contains(&unit_vector(100.3, 0.3)));
+        let Region { shape, .. } = one("bpanda(100,0,45,135,1,1d,1d,2d,2d,1,0)");
+        assert!(shape.contains(&unit_vector(100.0, 0.8)) && !shape.contains(&unit_vector(100.8, 0.0)));
+        // No hole: a pie slice of the ellipse; in galactic, turned with the frame.
+        let Region { shape, .. } = one("epanda(100,0,0,90,1,0,0,2d,1d,1,0)");
+        assert!(shape.contains(&unit_vector(99.9, 0.1)), "near the centre");
+        let Region { shape, .. } = parse("galactic\nepanda(30,0,0,180,1,0,0,1d,0.5d,1,0)").unwrap().remove(0);
+        let north = |b: f64| {
+            let v = Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }.to_icrs(unit_vector(30.0, b));
+            shape.contains(&v)
+        };
+        assert!(north(0.3) && !north(-0.3), "the galactic north half");
+    }
+
     #[test]
     fn a_file_of_several_commands_excludes_comments_and_annotations() {
         let text = "# Region file format: DS9 version 4.1\n\
@@ -587,10 +677,17 @@ mod tests {
             ("image\ncircle(0,0,1d)", 1, "the frame 'image' is not read"),
             ("circle(0,0,1d)", 1, "a region before any frame"),
             ("fk5\n\nsegment(0,0,1d,2d)", 3, "segment(0,0,1d,2d): not a shape angcut reads"),
-            ("fk5\nepanda(0,0,0,90,2,1d,1d,2d,2d,1,0)", 2, "(epanda, bpanda) are not read yet"),
+            ("fk5\nepanda(0,0,0,90,2,1d,0,2d,2d,1,0)", 2, "both be 0 (no hole) or both positive"),
+            ("fk5\nbpanda(0,0,0,90,2,1d,1d,2d,2d,1)", 2, "10 arguments; bpanda takes [11]"),
+            (
+                "fk5\nellipse(0,0,1d,1d,2d,0.5d,0)",
+                2,
+                "each size of a ring (ellipse of several sizes) must grow on both axes",
+            ),
+            ("fk5\nbox(0,0,1d,1d,2d,2d)", 2, "6 arguments; box takes x, y, its sizes and an angle"),
             ("fk5\nannulus(0,0,2d,1d)", 2, "the radii of an annulus must grow"),
             ("fk5\nannulus(0,0,2d)", 2, "1 radii; an annulus takes 2 or more"),
-            ("fk5\nellipse(0,0,1d,2d)", 2, "4 arguments; ellipse takes [5]"),
+            ("fk5\nellipse(0,0,1d,2d)", 2, "4 arguments; ellipse takes x, y, its sizes and an angle"),
             ("fk5\npolygon(0,0,1,1)", 2, "a polygon takes 3 or more"),
             ("fk5\ncircle(0,0,5p)", 2, "is in pixels"),
             ("fk5\ncircle 0 0 1", 2, "is not a region"),
