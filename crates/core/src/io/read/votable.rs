@@ -15,7 +15,9 @@
 //! `unsignedByte`, `short`, `int`, `long`, `float`, `double` to UInt8 .. Float64, `char` and
 //! `unicodeChar` (any 1-D `arraysize`) to text, numeric arrays to fixed-size lists (`arraysize="3"`,
 //! or `2x3` flattened to 6) or lists (`*`), complex numbers to a list of two floats. `unit`,
-//! `ucd` and the DESCRIPTION go to each field's metadata. A FITS-serialised table (`<FITS>`), an
+//! `ucd` and the DESCRIPTION go to each field's metadata; the `name` and `value` of each INFO and
+//! PARAM around the table (the VOTABLE's, its RESOURCEs', the TABLE's own before its data) to
+//! the schema's, which Parquet and Arrow output keep and VOTable output writes back as INFOs. A FITS-serialised table (`<FITS>`), an
 //! external stream (`href`) and arrays of strings are refused by name.
 
 use std::collections::HashMap;
@@ -167,12 +169,26 @@ pub(super) fn open_votable(
     let mut seen_votable = false;
     let mut tables = 0usize;
     let mut names: Vec<String> = Vec::new();
+    // The INFOs and PARAMs of the VOTABLE and of each RESOURCE still open: the chosen table's
+    // metadata, with its own.
+    let mut levels: Vec<HashMap<String, String>> = vec![HashMap::new()];
     loop {
         let at = xml.buffer_position();
         let event = xml.read_event_into(&mut buffer).map_err(|e| xml_fault(e, at))?;
         match event {
             Event::Start(element) | Event::Empty(element) if element.local_name().as_ref() == b"VOTABLE" => {
                 seen_votable = true;
+            }
+            Event::Start(element) if element.local_name().as_ref() == b"RESOURCE" => levels.push(HashMap::new()),
+            Event::End(element) if element.local_name().as_ref() == b"RESOURCE" && levels.len() > 1 => {
+                levels.pop();
+            }
+            Event::Start(element) | Event::Empty(element)
+                if matches!(element.local_name().as_ref(), b"INFO" | b"PARAM") =>
+            {
+                if let Some(level) = levels.last_mut() {
+                    note_metadata(&element, level);
+                }
             }
             Event::Start(element) if element.local_name().as_ref() == b"TABLE" => {
                 tables += 1;
@@ -188,11 +204,14 @@ pub(super) fn open_votable(
                 buffer.clear();
                 if chosen {
                     match read_table(path, &mut xml, &mut buffer)? {
-                        Some((columns, _, _)) if columns.is_empty() => {
+                        Some(table) if table.columns.is_empty() => {
                             return Err(fault(format!("TABLE {} has no FIELD", names[tables - 1])));
                         }
-                        Some((columns, serialisation, has_rows)) => {
-                            let schema = Arc::new(Schema::new(columns.iter().map(Column::field).collect::<Vec<_>>()));
+                        Some(Table { columns, serialisation, has_rows, metadata: own }) => {
+                            // Inner levels override outer ones, the table's own all of them.
+                            let metadata: HashMap<String, String> = levels.into_iter().chain([own]).flatten().collect();
+                            let fields = columns.iter().map(Column::field).collect::<Vec<_>>();
+                            let schema = Arc::new(Schema::new_with_metadata(fields, metadata));
                             return Ok(VoTableSource {
                                 path: path.to_path_buf(),
                                 schema,
@@ -251,16 +270,34 @@ fn attribute(element: &BytesStart, name: &str) -> Option<String> {
     element.try_get_attribute(name).ok().flatten().and_then(|a| a.unescape_value().ok()).map(|v| v.into_owned())
 }
 
-/// Reads a TABLE's FIELDs up to the start of its rows (the reader is left inside TABLEDATA, or
-/// just after a binary STREAM's start tag): the columns, how the rows are written and whether
-/// there are any (`<TABLEDATA/>` has none); `None` if the table ends without DATA.
+/// An INFO's or PARAM's `name` and `value`, as schema metadata (VOTable output writes each
+/// metadata key back as an INFO).
+fn note_metadata(element: &BytesStart, metadata: &mut HashMap<String, String>) {
+    if let (Some(name), Some(value)) = (attribute(element, "name"), attribute(element, "value")) {
+        metadata.insert(name, value);
+    }
+}
+
+/// What a TABLE says before its rows.
+struct Table {
+    columns: Vec<Column>,
+    /// How the rows are written, and whether there are any (`<TABLEDATA/>` has none).
+    serialisation: Serialisation,
+    has_rows: bool,
+    /// Its INFOs and PARAMs (outside FIELDs).
+    metadata: HashMap<String, String>,
+}
+
+/// Reads a TABLE up to the start of its rows (the reader is left inside TABLEDATA, or just
+/// after a binary STREAM's start tag); `None` if the table ends without DATA.
 fn read_table(
     path: &Path,
     xml: &mut quick_xml::Reader<Box<dyn BufRead + Send>>,
     buffer: &mut Vec<u8>,
-) -> Result<Option<(Vec<Column>, Serialisation, bool)>, Error> {
+) -> Result<Option<Table>, Error> {
     let fault = |message: String| Error::VoTable { path: path.to_path_buf(), message };
     let mut columns: Vec<Column> = Vec::new();
+    let mut metadata = HashMap::new();
     // Inside a FIELD (its DESCRIPTION and VALUES belong to it), and inside its DESCRIPTION.
     let mut in_field = false;
     let mut in_description = false;
@@ -282,9 +319,11 @@ fn read_table(
                         }
                     }
                     b"DESCRIPTION" if in_field && !empty => in_description = true,
+                    b"INFO" | b"PARAM" if !in_field => note_metadata(element, &mut metadata),
                     b"TABLEDATA" => {
                         buffer.clear();
-                        return Ok(Some((columns, Serialisation::TableData, !empty)));
+                        let serialisation = Serialisation::TableData;
+                        return Ok(Some(Table { columns, serialisation, has_rows: !empty, metadata }));
                     }
                     b"BINARY" => serialisation = Some(Serialisation::Binary),
                     b"BINARY2" => serialisation = Some(Serialisation::Binary2),
@@ -334,7 +373,7 @@ fn read_table(
     }
     buffer.clear();
     let serialisation = serialisation.ok_or_else(|| fault("a STREAM outside BINARY or BINARY2".into()))?;
-    Ok(Some((columns, serialisation, true)))
+    Ok(Some(Table { columns, serialisation, has_rows: true, metadata }))
 }
 
 /// A FIELD's column (`index` names an unnamed one).
@@ -1108,6 +1147,29 @@ mod tests {
         let garbage = format!("{}{}!!!!{}", &text[..start], &base64[..32], &text[stream_end..]);
         let error = read_all(open_text(&garbage, None, 1000).unwrap()).unwrap_err().to_string();
         assert!(error.contains("is not base64"), "{error}");
+    }
+
+    /// The INFOs and PARAMs around the chosen table (the VOTABLE's, its RESOURCEs', its own,
+    /// the innermost winning) become the schema's metadata; those of other resources and of
+    /// FIELDs do not.
+    #[test]
+    fn infos_and_params_around_the_table_are_its_metadata() {
+        let text = r#"<VOTABLE version="1.4"><INFO name="QUERY_STATUS" value="OK"/><INFO name="release" value="outer"/>
+<RESOURCE><INFO name="first" value="not ours"/><TABLE name="a"><FIELD name="x" datatype="int"/><DATA><TABLEDATA/></DATA></TABLE></RESOURCE>
+<RESOURCE type="results"><INFO name="release" value="DR3">as of 2026</INFO>
+<TABLE name="b"><PARAM name="epoch" datatype="double" value="2016.0" unit="yr"><DESCRIPTION>the epoch</DESCRIPTION></PARAM>
+<FIELD name="ra" datatype="double"><VALUES><OPTION name="o" value="1"/></VALUES></FIELD><PARAM name="unnamed_value"/>
+<DATA><TABLEDATA><TR><TD>1.5</TD></TR></TABLEDATA></DATA></TABLE></RESOURCE></VOTABLE>"#;
+        let source = open_text(text, Some(&HduChoice::Index(2)), 10).unwrap();
+        let metadata = source.schema().metadata().clone();
+        let expected = [("QUERY_STATUS", "OK"), ("release", "DR3"), ("epoch", "2016.0")];
+        let expected: HashMap<String, String> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(metadata, expected);
+        assert_eq!(read_all(source).unwrap().num_rows(), 1);
+        // The first table gets the VOTABLE's INFOs and its own resource's.
+        let first = open_text(text, None, 10).unwrap().schema().metadata().clone();
+        assert_eq!(first.get("release").map(String::as_str), Some("outer"));
+        assert_eq!(first.get("first").map(String::as_str), Some("not ours"));
     }
 
     #[test]

@@ -636,6 +636,10 @@ mod tests {
         for batch_size in [1, 3, 100] {
             let back = read_back(&path, batch_size);
             assert_eq!(back.num_rows(), 5);
+            // The metadata comes back from the INFOs, all but Arrow's own schema.
+            let mut expected = batch.schema().metadata().clone();
+            expected.remove("ARROW:schema");
+            assert_eq!(back.schema().metadata(), &expected);
             let column = |name: &str| back.column_by_name(name).unwrap().clone();
             let written = |name: &str| batch.column_by_name(name).unwrap().clone();
             // Read back as the types they are written as: the same values, wider where needed.
