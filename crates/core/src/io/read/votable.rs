@@ -632,6 +632,45 @@ fn append_value(builder: &mut dyn ArrayBuilder, column: &Column, elements: Optio
     Ok(())
 }
 
+/// Appends a scalar number from its big-endian bytes straight to its builder, as
+/// [`decode_elements`] and [`append_value`] would (NaN and the FIELD's null value are null) but
+/// without the list of elements between: the common case, and most of a binary stream's cost.
+/// False for the kinds it leaves to them (bits, booleans, complex numbers, text).
+#[inline]
+fn append_binary_scalar(builder: &mut dyn ArrayBuilder, column: &Column, raw: &[u8]) -> bool {
+    fn put<B: ArrayBuilder>(builder: &mut dyn ArrayBuilder, append: impl FnOnce(&mut B)) -> bool {
+        // The builder was made for this kind (element_builder).
+        builder.as_any_mut().downcast_mut::<B>().map(append).is_some()
+    }
+    let int = |v: i64| (column.null != Some(v)).then_some(v);
+    match column.kind {
+        Kind::Double => put(builder, |b: &mut Float64Builder| {
+            let v = f64::from_be_bytes(raw.try_into().unwrap_or_default());
+            b.append_option((!v.is_nan()).then_some(v))
+        }),
+        Kind::Float => put(builder, |b: &mut Float32Builder| {
+            let v = f32::from_be_bytes(raw.try_into().unwrap_or_default());
+            b.append_option((!v.is_nan()).then_some(v))
+        }),
+        Kind::Long => put(builder, |b: &mut Int64Builder| {
+            b.append_option(int(i64::from_be_bytes(raw.try_into().unwrap_or_default())))
+        }),
+        Kind::Int => put(builder, |b: &mut Int32Builder| {
+            let v = i32::from_be_bytes(raw.try_into().unwrap_or_default());
+            b.append_option(int(v as i64).map(|_| v))
+        }),
+        Kind::Short => put(builder, |b: &mut Int16Builder| {
+            let v = i16::from_be_bytes(raw.try_into().unwrap_or_default());
+            b.append_option(int(v as i64).map(|_| v))
+        }),
+        Kind::UByte => put(builder, |b: &mut UInt8Builder| {
+            let v = raw.first().copied().unwrap_or_default();
+            b.append_option(int(v as i64).map(|_| v))
+        }),
+        _ => false,
+    }
+}
+
 /// Appends a string value (or a null) to a text column's builder.
 fn append_text(builder: &mut dyn ArrayBuilder, text: Option<&str>) {
     if let Some(builder) = builder.as_any_mut().downcast_mut::<StringBuilder>() {
@@ -789,7 +828,7 @@ impl VoTableSource {
                 Some(end) => (&buffer[..end], true),
                 None => (buffer, false),
             };
-            self.pending.extend(text.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+            push_without_whitespace(text, &mut self.pending);
             let taken = text.len();
             reader.consume(taken);
             self.stream_ended = ended;
@@ -816,8 +855,8 @@ impl VoTableSource {
     fn read_binary(&mut self, builders: &mut Builders) -> Result<usize, Error> {
         let flags = if self.serialisation == Serialisation::Binary2 { self.columns.len().div_ceil(8) } else { 0 };
         let mut elements = Vec::new();
-        // One row's null flags and one value's bytes, reused: no allocation per value.
-        let (mut null_flags, mut raw) = (Vec::new(), Vec::new());
+        // One row's null flags, one value's bytes and text, reused: no allocation per value.
+        let (mut null_flags, mut raw, mut text) = (Vec::new(), Vec::new(), String::new());
         let mut read = 0;
         let columns = std::mem::take(&mut self.columns);
         let result = (|| {
@@ -840,11 +879,15 @@ impl VoTableSource {
                         }
                     };
                     let bytes = if column.kind == Kind::Bit { count.div_ceil(8) } else { count * column.kind.width() };
-                    raw.clear();
-                    raw.extend_from_slice(self.truncated(bytes)?);
+                    let value = self.truncated(bytes)?;
                     let builder = builders.0[index].as_mut();
+                    if column.size == Size::Scalar && !null && append_binary_scalar(builder, column, value) {
+                        continue;
+                    }
+                    raw.clear();
+                    raw.extend_from_slice(value);
                     if column.kind.is_text() {
-                        let text = decode_text(column.kind, &raw);
+                        decode_text(column.kind, &raw, &mut text);
                         append_text(builder, (!null).then_some(text.as_str()));
                         continue;
                     }
@@ -886,19 +929,35 @@ impl VoTableSource {
 
 /// Where a `<` stands in `bytes`.
 fn memchr_lt(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'<')
+    memchr::memchr(b'<', bytes)
 }
 
-/// A binary char or unicodeChar value as text: up to its first NUL (the padding), as astropy
-/// reads it.
-fn decode_text(kind: Kind, raw: &[u8]) -> String {
+/// Appends `text` to `out` without its ASCII whitespace: a line at a time, copied whole when it
+/// has none (a base64 stream's lines, 76 characters as writers break them), else byte by byte.
+fn push_without_whitespace(text: &[u8], out: &mut Vec<u8>) {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text).chain([text.len()]) {
+        let line = &text[start..end];
+        // Every whitespace byte is at most a space; base64's characters are all above it.
+        if line.iter().fold(true, |clean, &b| clean & (b > b' ')) {
+            out.extend_from_slice(line);
+        } else {
+            out.extend(line.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        }
+        start = (end + 1).min(text.len());
+    }
+}
+
+/// A binary char or unicodeChar value as text, into `out`: up to its first NUL (the padding), as
+/// astropy reads it.
+fn decode_text(kind: Kind, raw: &[u8], out: &mut String) {
+    out.clear();
     if kind == Kind::UnicodeChar {
-        let units: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-        let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
-        String::from_utf16_lossy(&units[..end])
+        let units = raw.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).take_while(|&u| u != 0);
+        out.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
     } else {
         let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        String::from_utf8_lossy(&raw[..end]).into_owned()
+        out.push_str(&String::from_utf8_lossy(&raw[..end]));
     }
 }
 
@@ -1147,6 +1206,23 @@ mod tests {
         let garbage = format!("{}{}!!!!{}", &text[..start], &base64[..32], &text[stream_end..]);
         let error = read_all(open_text(&garbage, None, 1000).unwrap()).unwrap_err().to_string();
         assert!(error.contains("is not base64"), "{error}");
+    }
+
+    /// Whitespace anywhere in a stream is dropped, whole lines or not, and nothing else is.
+    #[test]
+    fn stream_whitespace_is_dropped_line_by_line() {
+        let cases: [(&[u8], &[u8]); 5] = [
+            (b"QUJD\nREVG\n", b"QUJDREVG"),
+            (b"QU JD\r\n\tREVG", b"QUJDREVG"),
+            (b"\n\n  \n", b""),
+            (b"AAAA", b"AAAA"),
+            (b"A\x01B\nC", b"A\x01BC"),
+        ];
+        for (text, expected) in cases {
+            let mut out = b"x".to_vec();
+            push_without_whitespace(text, &mut out);
+            assert_eq!(out[1..], *expected, "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     /// The INFOs and PARAMs around the chosen table (the VOTABLE's, its RESOURCEs', its own,
