@@ -16,7 +16,7 @@ use crate::angle::Angle;
 use crate::sky::{SearchRadius, UnitVector, unit_vector};
 
 mod ring;
-pub use ring::{RimKind, Ring, Sector, Wedge};
+pub use ring::{RimKind, Ring, Sector};
 
 /// A shape that cannot be made: an axis that is not an angle in (0, 90deg), or a position or
 /// angle that is not finite.

@@ -328,8 +328,8 @@ const ELLIPSE_SIDES: usize = 128;
 fn shape_cells(shape: &Shape, order: u8) -> Three {
     let shift = |depth: u8| 2 * u32::from(DEPTH_MAX - depth);
     let range = |depth: u8, hash: u64| hash << shift(depth)..(hash + 1) << shift(depth);
-    // A shape with a hole: its filled outer part less the inner one, as a hole: what is
-    // certainly in it is certainly in the outer part and certainly out of the inner one.
+    // What is certainly in a shape with a hole is certainly in its outer part and certainly
+    // out of its inner one.
     let parts = match shape {
         Shape::Annulus(centre, inner, outer) => Some((Shape::Circle(*centre, *outer), Shape::Circle(*centre, *inner))),
         Shape::Ring(ring) => match ring.parts() {

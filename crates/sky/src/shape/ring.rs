@@ -17,7 +17,7 @@ use crate::sky::{SearchRadius, UnitVector, unit_vector};
 
 /// The directions about a centre from DS9 angle `start` on through `span` degrees.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Wedge {
+pub(crate) struct Wedge {
     east: UnitVector,
     north: UnitVector,
     /// DS9 angles in degrees: the first (in [0, 360)), and how far on (0 < span < 360).

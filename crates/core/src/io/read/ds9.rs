@@ -341,12 +341,12 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
             let (start, stop) = (degrees(args[2])? + turn, degrees(args[3])? + turn);
             let inner = optional_size(args[5])?.map(SearchRadius::new).transpose().map_err(|e| e.to_string())?;
             let outer = SearchRadius::new(size(args[6])?).map_err(|e| e.to_string())?;
-            if (stop - start).abs() >= 360.0 {
+            let Some((start, stop)) = part_of_a_turn(start, stop) else {
                 return Ok(match inner {
                     Some(inner) => Shape::Annulus(unit_vector(ra, dec), inner, outer),
                     None => Shape::Circle(unit_vector(ra, dec), outer),
                 });
-            }
+            };
             Sector::new(ra, dec, inner, outer, start, stop).map(Shape::Sector).map_err(error)
         }
         "epanda" | "bpanda" => {
@@ -363,7 +363,7 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
                 _ => return Err("the inner sizes must both be 0 (no hole) or both positive".into()),
             };
             let outer = (size(args[7])?, size(args[8])?);
-            let sector = ((stop - start).abs() < 360.0).then_some((start, stop));
+            let sector = part_of_a_turn(start, stop);
             let pa = Angle::from_degrees(theta + 90.0 + turn);
             let kind = if name == "epanda" { RimKind::Ellipse } else { RimKind::Box };
             Ring::new(kind, ra, dec, inner, outer, pa, sector).map(|ring| Shape::Ring(Box::new(ring))).map_err(error)
@@ -377,6 +377,12 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
 
 fn degrees(text: &str) -> Result<f64, String> {
     text.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("'{text}' is not an angle in degrees"))
+}
+
+/// A `panda`'s (`epanda`'s, `bpanda`'s) angles from `start` to `stop`, or `None` when they make a full turn (the whole
+/// ring, as DS9 draws `0,360`).
+fn part_of_a_turn(start: f64, stop: f64) -> Option<(f64, f64)> {
+    ((stop - start).abs() < 360.0).then_some((start, stop))
 }
 
 /// A size that may be 0 (none: a sector or ring without a hole), in any of [`size`]'s units.

@@ -17,8 +17,9 @@
 //! or `2x3` flattened to 6) or lists (`*`), complex numbers to a list of two floats. `unit`,
 //! `ucd` and the DESCRIPTION go to each field's metadata; the `name` and `value` of each INFO and
 //! PARAM around the table (the VOTABLE's, its RESOURCEs', the TABLE's own before its data) to
-//! the schema's, which Parquet and Arrow output keep and VOTable output writes back as INFOs. A FITS-serialised table (`<FITS>`), an
-//! external stream (`href`) and arrays of strings are refused by name.
+//! the schema's, which Parquet and Arrow output keep and VOTable output writes back as INFOs.
+//! A FITS-serialised table (`<FITS>`), an external stream (`href`) and arrays of strings are
+//! refused by name.
 
 use std::collections::HashMap;
 use std::io::BufRead;
