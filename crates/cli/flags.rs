@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use angcut::columns::{DEFAULT_DEC_NAMES, DEFAULT_RA_NAMES};
-use angcut::io::PARQUET_EXTENSIONS;
+use angcut::io::parquet_globs;
 use angcut::io::read::{FORMATS_READ, HduChoice};
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
 use angcut::mask::pixels::DEPTH_MAX;
@@ -303,11 +303,6 @@ fn out_dir_help() -> String {
         "Cut every IN (a directory: every Parquet file below it, {}, partition folders included) into DIR under the same relative name. The contaminant index is built once; the outputs appear only when all inputs succeeded.",
         parquet_globs()
     )
-}
-
-/// `*.parquet, *.pq, *.parq`: the names an `--out-dir` walk takes.
-fn parquet_globs() -> String {
-    PARQUET_EXTENSIONS.iter().map(|e| format!("*.{e}")).collect::<Vec<_>>().join(", ")
 }
 
 fn parse_table_schema(text: &str) -> Result<TableSchema, String> {

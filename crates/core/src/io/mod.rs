@@ -38,6 +38,12 @@ pub(crate) const UCD_KEY: &str = "ucd";
 /// `--out-dir` input directory is searched for.
 pub const PARQUET_EXTENSIONS: [&str; 3] = ["parquet", "pq", "parq"];
 
+/// The names an `--out-dir` directory walk takes, as messages and help list them:
+/// `*.parquet, *.pq, *.parq`.
+pub fn parquet_globs() -> String {
+    PARQUET_EXTENSIONS.map(|e| format!("*.{e}")).join(", ")
+}
+
 /// Whether `path` is named as a Parquet file ([`PARQUET_EXTENSIONS`]).
 pub fn named_parquet(path: &Path) -> bool {
     path.extension().is_some_and(|e| PARQUET_EXTENSIONS.iter().any(|p| e.eq_ignore_ascii_case(p)))

@@ -86,7 +86,7 @@ pub fn plan_out_dir(
         let mut found = Vec::new();
         find_parquet_files(input, &mut found)?;
         if found.is_empty() {
-            let names = crate::io::PARQUET_EXTENSIONS.map(|e| format!("*.{e}")).join(", ");
+            let names = crate::io::parquet_globs();
             return Err(Error::Usage(format!("input directory {} holds no Parquet files ({names})", input.display())));
         }
         for file in found {
