@@ -200,7 +200,7 @@ impl Rim {
 }
 
 /// A ring between two rims of one centre, axes and kind (the inner smaller on both axes), or a
-/// filled rim, either cut to a [`Wedge`] or not: DS9's `ellipse(x, y, a1, b1, ..., an, bn,
+/// filled rim, either cut to a wedge of directions about its centre or not: DS9's `ellipse(x, y, a1, b1, ..., an, bn,
 /// angle)` and `box(...)` of several sizes (the union of their rings: from the first rim to the
 /// last), `epanda` and `bpanda`.
 ///

@@ -226,13 +226,13 @@ impl BatchSource for FitsCatalog {
         (self.next_row < self.table.rows).then(|| self.read_batch())
     }
 
-    /// Ranges of [`PART_BATCHES`] batches of rows, if no column is a variable-length array.
+    /// Ranges of `PART_BATCHES` batches of rows, if no column is a variable-length array.
     fn parts(&self) -> Option<Arc<dyn Parts>> {
         (!self.started && self.table.fixed()).then(|| Arc::new(RowRanges(self.table.clone())) as Arc<dyn Parts>)
     }
 
     /// The rows as stored, if no column is a variable-length array (whose elements are in the
-    /// heap, not in the row) and none is named [`ROWS_COLUMN`].
+    /// heap, not in the row) and none is named `ROWS_COLUMN`.
     fn pass_rows_through(&mut self, decoded: &[usize]) -> Option<SchemaRef> {
         let table = &self.table;
         let fields = table.schema.fields();

@@ -291,7 +291,7 @@ impl BatchSource for ParquetCatalog {
     }
 
     /// Decodes only the columns `decoded`, and adds each row's number in the file as a last
-    /// column ([`ROW_NUMBERS`]): a Parquet writer copies the row groups it gets whole
+    /// column (`ROW_NUMBERS`): a Parquet writer copies the row groups it gets whole
     /// ([`BatchSource::stored_parquet`]).
     fn pass_rows_through(&mut self, decoded: &[usize]) -> Option<SchemaRef> {
         let whole = self.groups.metadata.schema().clone();

@@ -84,7 +84,7 @@ impl Gathered {
 
 impl StoredCopySink {
     /// Creates the temporary file beside `destination` for batches of `given` (the decoded
-    /// columns, [`ROW_NUMBERS`], then the added columns) cut from `input`.
+    /// columns, `ROW_NUMBERS`, then the added columns) cut from `input`.
     pub fn create(
         destination: &Path,
         given: &SchemaRef,
