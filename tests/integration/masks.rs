@@ -429,22 +429,16 @@ fn mistakes_exit_2_naming_the_layer_and_the_key_and_write_nothing() {
     assert!(leftovers(dir.path(), &masks).is_empty());
 }
 
-#[test]
-fn galactic_fk4_and_ecliptic_regions_and_rings_hold_what_astropy_regions_says() {
-    // fixtures/frames_points.csv: points around every shape of fixtures/galactic.reg, fk4.reg,
-    // ecliptic.reg and annuli.reg (elliptical and box rings) with astropy regions' answer, none
-    // within 2 arcsec of an edge (fixtures/make_frames.py).
+/// Checks `points` (a fixture of `file,ra,dec,inside`: astropy regions' answers) against the
+/// bits angcut gives them under the mask `toml`: a point of `files[k]` must be in layer `k`
+/// exactly when regions says so, and in layer `l` for each `(k, l)` of `also` likewise. Each
+/// file needs over `min_checked` points, over 50 of them inside.
+fn regions_agree(points: &str, toml: &Path, files: &[&str], also: &[(usize, usize)], min_checked: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let toml = dir.path().join("frames.toml");
-    let layer = |name: &str| {
-        format!("[[layer]]\nname = \"{name}\"\nfile = \"{}\"\n", fixture(&format!("{name}.reg")).display())
-    };
-    let layers = format!("{}{}{}{}", layer("galactic"), layer("ecliptic"), layer("fk4"), layer("annuli"));
-    std::fs::write(&toml, layers).unwrap();
     let out = dir.path().join("bits.csv");
     angcut()
         .arg("stream")
-        .arg(fixture("frames_points.csv"))
+        .arg(fixture(points))
         .arg(&out)
         .args(["--masks", toml.to_str().unwrap(), "--mask-bits", "bits", "-q"])
         .assert()
@@ -452,21 +446,47 @@ fn galactic_fk4_and_ecliptic_regions_and_rings_hold_what_astropy_regions_says() 
     let text = std::fs::read_to_string(&out).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("file,ra,dec,inside,bits"));
-    let (mut checked, mut inside) = ([0, 0, 0, 0], [0, 0, 0, 0]);
+    let (mut checked, mut inside) = (vec![0; files.len()], vec![0; files.len()]);
     for line in lines {
         let fields: Vec<&str> = line.split(',').collect();
-        let bit = match fields[0] {
-            "galactic" => 0,
-            "ecliptic" => 1,
-            "fk4" => 2,
-            "annuli" => 3,
-            other => panic!("a point of {other}"),
-        };
-        let bits: u8 = fields[4].parse().unwrap();
+        let bit = files.iter().position(|n| *n == fields[0]).unwrap_or_else(|| panic!("a point of {}", fields[0]));
+        let bits: u32 = fields[4].parse().unwrap();
         let expected = fields[3] == "1";
         assert_eq!(bits >> bit & 1 == 1, expected, "{line}: angcut and regions disagree");
+        for &(_, other) in also.iter().filter(|(k, _)| *k == bit) {
+            assert_eq!(bits >> other & 1 == 1, expected, "{line}: layer {other} disagrees with layer {bit}");
+        }
         checked[bit] += 1;
         inside[bit] += usize::from(expected);
     }
-    assert!(checked.iter().all(|&n| n > 1_000) && inside.iter().all(|&n| n > 50), "{checked:?}, {inside:?} inside");
+    assert!(
+        checked.iter().all(|&n| n > min_checked) && inside.iter().all(|&n| n > 50),
+        "{checked:?}, {inside:?} inside"
+    );
+}
+
+#[test]
+fn image_and_physical_regions_hold_what_astropy_regions_says() {
+    // fixtures/image_points.csv: points around every shape of fixtures/image_{tan,sin,zea,ait}.reg
+    // (DS9 shapes in image pixels of a TAN, SIN, ZEA and galactic AIT WCS: a FITS file and three
+    // headers as text) with astropy regions' answer from `to_sky(wcs)`, none within 1 arcsec of
+    // an edge; image_physical.reg (layer 4) is the TAN file's shapes in physical pixels (LTM/LTV),
+    // so its answers are the TAN file's (fixtures/make_wcs.py, fixtures/image_masks.toml).
+    let files = ["tan", "sin", "zea", "ait"];
+    regions_agree("image_points.csv", &fixture("image_masks.toml"), &files, &[(0, 4)], 500);
+}
+
+#[test]
+fn galactic_fk4_and_ecliptic_regions_and_rings_hold_what_astropy_regions_says() {
+    // fixtures/frames_points.csv: points around every shape of fixtures/galactic.reg, fk4.reg,
+    // ecliptic.reg and annuli.reg (elliptical and box rings) with astropy regions' answer, none
+    // within 2 arcsec of an edge (fixtures/make_frames.py).
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("frames.toml");
+    let files = ["galactic", "ecliptic", "fk4", "annuli"];
+    let layer = |name: &&str| {
+        format!("[[layer]]\nname = \"{name}\"\nfile = \"{}\"\n", fixture(&format!("{name}.reg")).display())
+    };
+    std::fs::write(&toml, files.iter().map(layer).collect::<String>()).unwrap();
+    regions_agree("frames_points.csv", &toml, &files, &[], 1_000);
 }

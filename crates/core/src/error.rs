@@ -67,6 +67,9 @@ pub enum Error {
     /// A VOTable that cannot be read: where (its table row and column, or XML byte) and why.
     #[error("{}: {message}", path.display())]
     VoTable { path: PathBuf, message: String },
+    /// An image's WCS (for DS9 regions in pixels) that cannot be read.
+    #[error("{}: {message}", path.display())]
+    Wcs { path: PathBuf, message: String },
 
     /// A file in no format angcut reads: what it looks like, and what angcut reads.
     #[error("{}: {message}", path.display())]
@@ -126,6 +129,7 @@ impl Error {
             | Error::TextRow { path, .. }
             | Error::Corrupt { path, .. }
             | Error::VoTable { path, .. }
+            | Error::Wcs { path, .. }
             | Error::UnknownFormat { path, .. }
             | Error::Column { path, .. }
             | Error::ColumnType { path, .. }

@@ -49,8 +49,14 @@ pub struct LayerSpec {
 pub enum LayerSource {
     /// A catalogue: its contaminants as circles or ellipses, perhaps moving.
     Catalogue(Box<ContaminantSpec>),
-    /// A DS9 region file (by its `.reg` name or its content).
-    Regions(PathBuf),
+    /// A DS9 region file (by its `.reg` name or its content), and the image whose WCS places
+    /// its regions in pixels (a FITS file or a header as text), if it has any.
+    Regions {
+        /// The region file.
+        path: PathBuf,
+        /// The image (FITS, or a header as text) whose WCS places its `image`/`physical` regions.
+        wcs: Option<PathBuf>,
+    },
     /// A pixel map (HealSparse, HEALPix, MOC; by its content) and which of its cells it holds.
     Pixels(PathBuf, PixelRule),
 }
@@ -60,7 +66,7 @@ impl LayerSpec {
     pub fn path(&self) -> &Path {
         match &self.source {
             LayerSource::Catalogue(spec) => &spec.path,
-            LayerSource::Regions(path) | LayerSource::Pixels(path, _) => path,
+            LayerSource::Regions { path, .. } | LayerSource::Pixels(path, _) => path,
         }
     }
 
@@ -68,7 +74,7 @@ impl LayerSpec {
     pub fn catalogue(&self) -> Option<&ContaminantSpec> {
         match &self.source {
             LayerSource::Catalogue(spec) => Some(spec),
-            LayerSource::Regions(_) | LayerSource::Pixels(..) => None,
+            LayerSource::Regions { .. } | LayerSource::Pixels(..) => None,
         }
     }
 }
@@ -113,6 +119,7 @@ struct LayerToml {
     below: Option<f64>,
     above: Option<f64>,
     outside: Option<bool>,
+    wcs: Option<PathBuf>,
 }
 
 /// `mag_radius = "legacy"`, `"A,B,C"`, or a list of such terms (the largest radius wins).
@@ -286,6 +293,9 @@ fn looks_like_a_map_name(file: &Path) -> bool {
 /// The keys of a pixel-map layer.
 const PIXEL_KEYS: [&str; 4] = ["bits", "below", "above", "outside"];
 
+/// The keys of a DS9 region layer.
+const REGION_KEYS: [&str; 1] = ["wcs"];
+
 /// The keys that describe an ellipse.
 const ELLIPSE_KEYS: [&str; 6] = ["major", "minor", "axis_ratio", "axis_unit", "axes", "pa"];
 
@@ -318,6 +328,7 @@ impl LayerToml {
             ("below", self.below.is_some()),
             ("above", self.above.is_some()),
             ("outside", self.outside.is_some()),
+            ("wcs", self.wcs.is_some()),
         ];
         keys.into_iter()
             .filter(|(key, given)| *given && (among.is_empty() || among.contains(key)))
@@ -350,14 +361,23 @@ impl LayerToml {
             ));
         }
         if !is_region_file(&path) {
+            if let Some(key) = self.given(&REGION_KEYS).first() {
+                return Err(format!("{key} applies to DS9 region files, and {} is none", self.file.display()));
+            }
             return self.spec(path, epoch, spelling).map(|spec| LayerSource::Catalogue(Box::new(spec)));
         }
-        match self.given(&[]).first() {
+        match self.given(&[]).into_iter().find(|key| !REGION_KEYS.contains(key)) {
             Some(key) => Err(format!(
-                "{key} does not apply to a DS9 region file ({}), whose shapes say it all",
+                "{key} does not apply to a DS9 region file ({}), whose shapes say it all (it takes wcs)",
                 self.file.display()
             )),
-            None => Ok(LayerSource::Regions(path)),
+            None => match &self.wcs {
+                Some(wcs) if wcs.as_os_str().is_empty() => Err("wcs = \"\" names no file".into()),
+                Some(wcs) if !folder.join(wcs).exists() => {
+                    Err(format!("wcs = \"{}\": there is no such file ({})", wcs.display(), folder.join(wcs).display()))
+                }
+                wcs => Ok(LayerSource::Regions { path, wcs: wcs.as_ref().map(|w| folder.join(w)) }),
+            },
         }
     }
 

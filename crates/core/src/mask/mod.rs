@@ -164,7 +164,9 @@ impl Mask {
             .map(|layer| {
                 let set = match &layer.source {
                     LayerSource::Catalogue(spec) => ContaminantSet::read(spec)?,
-                    LayerSource::Regions(path) => ContaminantSet::from_regions(read_regions(path)?),
+                    LayerSource::Regions { path, wcs } => {
+                        ContaminantSet::from_regions(read_regions(path, wcs.as_deref())?)
+                    }
                     LayerSource::Pixels(path, rule) => {
                         return Ok(Layer::from_pixels(layer.name.clone(), PixelMap::open(path, rule)?));
                     }

@@ -1,13 +1,18 @@
 //! DS9 region files as mask layers: `circle`, `ellipse`, `box`, `polygon`, `annulus`, `panda`,
 //! `epanda`, `bpanda` and the `ellipse`/`box` of several sizes (rings) in `fk5`/`icrs` (`J2000`
-//! means fk5), `fk4` (`B1950`), `galactic` or `ecliptic`, included or excluded (`-circle(...)`).
+//! means fk5), `fk4` (`B1950`), `galactic` or `ecliptic`, or in an image's `image` or `physical`
+//! pixels through its WCS (`frame`, `wcs`), included or excluded (`-circle(...)`).
 //!
 //! Written by hand: no maintained Rust crate reads DS9 regions, and the subset a mask needs (eight
 //! shapes, four sky frames, sizes with units, sexagesimal positions) is small. Angles mean what
 //! astropy's `regions` makes of the file: an ellipse or box at DS9 angle theta has its first
 //! axis (the first radius, the width) at position angle theta + 90deg, so theta = 0 lies along
 //! RA. Shapes without area (`point`, `line`, `text`, `vector`, `ruler`, `compass`, `projection`)
-//! are skipped; any other shape, frame or pixel size is refused, naming its line.
+//! are skipped; any other shape or frame, or a pixel size in a sky frame, is refused, naming its
+//! line.
+
+mod frame;
+mod wcs;
 
 use std::path::Path;
 
@@ -15,6 +20,8 @@ use crate::angle::Angle;
 use crate::error::Error;
 use crate::shape::{Ellipse, Polygon, Region, RimKind, Ring, Sector, Shape, SkyBox};
 use crate::sky::{SearchRadius, unit_vector};
+use frame::{ECLIPTIC_TO_ICRS, Frame, GALACTIC_TO_ICRS, SkyFrame};
+pub use wcs::ImageWcs;
 
 /// Shapes that mark a position or draw an annotation, with no area to mask.
 const NO_AREA: [&str; 7] = ["point", "line", "text", "vector", "ruler", "compass", "projection"];
@@ -26,7 +33,8 @@ pub fn looks_like_regions(head: &[u8]) -> bool {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     let word = first.split([';', ' ', '(']).next().unwrap_or("").to_ascii_lowercase();
     first.starts_with("# Region file format")
-        || ["global", "fk5", "icrs", "j2000", "fk4", "b1950", "galactic", "ecliptic"].contains(&word.as_str())
+        || ["global", "fk5", "icrs", "j2000", "fk4", "b1950", "galactic", "ecliptic", "image", "physical"]
+            .contains(&word.as_str())
 }
 
 /// Whether the file at `path` is a DS9 region file: named `.reg`, or looking like one.
@@ -39,10 +47,16 @@ pub fn is_region_file(path: &Path) -> bool {
     looks_like_regions(&head[..read])
 }
 
-/// Reads the regions of the DS9 file at `path`.
-pub fn read(path: &Path) -> Result<Vec<Region>, Error> {
+/// Reads the regions of the DS9 file at `path`; regions in `image` or `physical` pixels are
+/// placed on the sky through `wcs`, the image's WCS (a FITS file or a header as text).
+pub fn read(path: &Path, wcs: Option<&Path>) -> Result<Vec<Region>, Error> {
+    let wcs = wcs.map(ImageWcs::read).transpose()?;
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    parse(&text).map_err(|(line, problem)| Error::TextRow { path: path.to_path_buf(), line, message: problem })
+    parse(&text, wcs.as_ref()).map_err(|(line, problem)| Error::TextRow {
+        path: path.to_path_buf(),
+        line,
+        message: problem,
+    })
 }
 
 /// The regions of a DS9 file's text; an error is (line number, problem).
@@ -50,12 +64,12 @@ pub fn read(path: &Path) -> Result<Vec<Region>, Error> {
 /// ```
 /// use angcut::io::read::ds9::parse;
 /// use angcut::unit_vector;
-/// let regions = parse("# Region file format: DS9 version 4.1\nfk5\ncircle(10:00:00,+20:00:00,30\")\n-box(150,20,10',10',0)").unwrap();
+/// let regions = parse("# Region file format: DS9 version 4.1\nfk5\ncircle(10:00:00,+20:00:00,30\")\n-box(150,20,10',10',0)", None).unwrap();
 /// assert_eq!(regions.len(), 2);
 /// assert!(regions[0].shape.contains(&unit_vector(150.0, 20.005)) && !regions[0].exclude);
 /// assert!(regions[1].exclude);
 /// ```
-pub fn parse(text: &str) -> Result<Vec<Region>, (u64, String)> {
+pub fn parse(text: &str, wcs: Option<&ImageWcs>) -> Result<Vec<Region>, (u64, String)> {
     let mut regions = Vec::new();
     let mut frame: Option<Frame> = None;
     for (number, line) in text.lines().enumerate() {
@@ -67,26 +81,38 @@ pub fn parse(text: &str) -> Result<Vec<Region>, (u64, String)> {
             }
             match lower.as_str() {
                 "fk5" | "icrs" | "j2000" => {
-                    frame = Some(Frame::Icrs);
+                    frame = Some(Frame::Sky(SkyFrame::Icrs));
                     continue;
                 }
                 "galactic" => {
-                    frame = Some(Frame::Rotated { to_icrs: GALACTIC_TO_ICRS });
+                    frame = Some(Frame::Sky(SkyFrame::Rotated { to_icrs: GALACTIC_TO_ICRS }));
                     continue;
                 }
                 "ecliptic" => {
-                    frame = Some(Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS });
+                    frame = Some(Frame::Sky(SkyFrame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }));
                     continue;
                 }
                 "fk4" | "b1950" => {
-                    frame = Some(Frame::Fk4);
+                    frame = Some(Frame::Sky(SkyFrame::Fk4));
                     continue;
                 }
-                "image" | "physical" | "linear" | "amplifier" | "detector" | "wcs" => {
+                "image" | "physical" => {
+                    let Some(wcs) = wcs else {
+                        return Err((
+                            number,
+                            format!(
+                                "the frame '{lower}' needs the image's WCS: name its FITS file (or header) with wcs = \"...\" in the layer"
+                            ),
+                        ));
+                    };
+                    frame = Some(Frame::Pixels { wcs, physical: lower == "physical" });
+                    continue;
+                }
+                "linear" | "amplifier" | "detector" | "tile" | "wcs" => {
                     return Err((
                         number,
                         format!(
-                            "the frame '{command}' is not read: give fk5, icrs, fk4, galactic or ecliptic positions"
+                            "the frame '{command}' is not read: give fk5, icrs, fk4, galactic, ecliptic, image or physical positions"
                         ),
                     ));
                 }
@@ -167,90 +193,7 @@ fn arguments(text: &str) -> Result<Vec<&str>, String> {
     Ok(found)
 }
 
-/// The sky frame of a file's positions: ICRS (`fk5`, `icrs`, `J2000`: FK5 is read as ICRS, as
-/// every catalogue's positions are), one a fixed rotation away from it, or FK4 (B1950).
-#[derive(Clone, Copy)]
-enum Frame {
-    Icrs,
-    Rotated {
-        to_icrs: [[f64; 3]; 3],
-    },
-    /// FK4 at equinox and epoch B1950: its E-terms of aberration removed, then a rotation.
-    Fk4,
-}
-
-/// Galactic (l, b) to ICRS unit vectors: astropy's (8.0) `Galactic` to `ICRS`, its three axes
-/// transformed (the IAU 1958 definition through FK5 J2000 and the frame bias).
-const GALACTIC_TO_ICRS: [[f64; 3]; 3] = [
-    [-0.05487565771259219, 0.49410943719272665, -0.8676661375596586],
-    [-0.8734370519556163, -0.4448297212232957, -0.19807633727300059],
-    [-0.4838350736167157, 0.7469821839866677, 0.4559838136873021],
-];
-
-/// Ecliptic (lambda, beta) to ICRS: the mean ecliptic and equinox of J2000, astropy's (8.0)
-/// `BarycentricMeanEcliptic` (what astropy `regions` reads DS9's `ecliptic` as), its three axes
-/// transformed to `ICRS` (the IAU 2006 obliquity, with the frame bias).
-const ECLIPTIC_TO_ICRS: [[f64; 3]; 3] = [
-    [0.9999999999999943, 3.2897004162583065e-08, -1.0207044720705122e-07],
-    [-7.078369026537747e-08, 0.9174821299149586, -0.39777699944404316],
-    [8.056213977613189e-08, 0.397776999444048, 0.9174821299149556],
-];
-
-/// FK4 without E-terms (equinox and epoch B1950) to ICRS: astropy's (8.0) `FK4NoETerms` to
-/// `ICRS`, its three axes transformed (through FK5 J2000; at epoch B1950 no fictitious proper
-/// motion term).
-const FK4_NO_E_TO_ICRS: [[f64; 3]; 3] = [
-    [0.9999256809514503, -0.011181372203849847, -0.004858959705285337],
-    [0.011181371753884808, 0.9999374861373455, -2.7258532094273118e-05],
-    [0.004858960740738831, -2.707332853596652e-05, 0.9999881948140963],
-];
-
-/// The E-terms of aberration at equinox B1950 (astropy's `fk4_e_terms`), as a vector.
-const FK4_E_TERMS: [f64; 3] = [-1.6255741516894347e-06, -3.191905371563791e-07, -1.384290671929659e-07];
-
-impl Frame {
-    /// A unit vector of this frame in ICRS.
-    fn to_icrs(self, v: [f64; 3]) -> [f64; 3] {
-        let rotate = |m: [[f64; 3]; 3], v: [f64; 3]| m.map(|row| row[0] * v[0] + row[1] * v[1] + row[2] * v[2]);
-        match self {
-            Frame::Icrs => v,
-            Frame::Rotated { to_icrs } => rotate(to_icrs, v),
-            Frame::Fk4 => {
-                // As astropy removes them: v - A + (A . v) v, renormalised.
-                let a = FK4_E_TERMS;
-                let along = a[0] * v[0] + a[1] * v[1] + a[2] * v[2];
-                let w = [0, 1, 2].map(|i| v[i] - a[i] + along * v[i]);
-                let norm = (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt();
-                rotate(FK4_NO_E_TO_ICRS, w.map(|x| x / norm))
-            }
-        }
-    }
-
-    /// The ICRS (RA, Dec) of a position written in this frame, and the position angle, in ICRS,
-    /// of this frame's north there: a shape's angle in the frame is turned by it. In galactic
-    /// and ecliptic frames a sexagesimal longitude is in degrees, as DS9 writes it.
-    fn place(self, lon: &str, lat: &str) -> Result<(f64, f64, f64), String> {
-        let unit = if matches!(self, Frame::Rotated { .. }) { 'd' } else { 'h' };
-        let (l, b) = position(lon, lat, unit)?;
-        if let Frame::Icrs = self {
-            return Ok((l, b, 0.0));
-        }
-        let vector = |l: f64, b: f64| [b.cos() * l.cos(), b.cos() * l.sin(), b.sin()];
-        let radec = |v: [f64; 3]| (v[1].atan2(v[0]), v[2].atan2(v[0].hypot(v[1])));
-        let (l, b) = (l.to_radians(), b.to_radians());
-        let (ra, dec) = radec(self.to_icrs(vector(l, b)));
-        // The frame's north: towards a point a little north of this one in the frame (south of
-        // it, turned round, at the frame's pole), as a position angle in ICRS.
-        let step = if b < 0.0 { 1e-5 } else { -1e-5 };
-        let (ra2, dec2) = radec(self.to_icrs(vector(l, b + step)));
-        let d = ra2 - ra;
-        let pa = (d.sin() * dec2.cos()).atan2(dec.cos() * dec2.sin() - dec.sin() * dec2.cos() * d.cos());
-        let turn = pa.to_degrees() + if step < 0.0 { 180.0 } else { 0.0 };
-        Ok((ra.to_degrees().rem_euclid(360.0), dec.to_degrees(), turn))
-    }
-}
-
-/// One shape from its name and arguments, its positions in `frame`.
+/// One shape from its name and arguments, its positions, sizes and angles in `frame`.
 fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
     let count = |expected: &[usize]| {
         if expected.contains(&args.len()) {
@@ -260,25 +203,23 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
         }
     };
     let error = |e: crate::shape::ShapeError| e.0;
+    let radius = |a: Angle| SearchRadius::new(a).map_err(|e| e.to_string());
     match name {
         "circle" => {
             count(&[3])?;
-            let (ra, dec, _) = frame.place(args[0], args[1])?;
-            let radius = SearchRadius::new(size(args[2])?).map_err(|e| e.to_string())?;
-            Ok(Shape::Circle(unit_vector(ra, dec), radius))
+            let at = frame.place(args[0], args[1])?;
+            Ok(Shape::Circle(unit_vector(at.ra, at.dec), radius(at.radius(args[2])?)?))
         }
         "ellipse" if args.len() == 5 => {
-            let (ra, dec, turn) = frame.place(args[0], args[1])?;
-            let (first, second, theta) = (size(args[2])?, size(args[3])?, degrees(args[4])?);
-            let pa = Angle::from_degrees(theta + 90.0 + turn);
-            Ellipse::new(ra, dec, first, second, pa).map(Shape::Ellipse).map_err(error)
+            let at = frame.place(args[0], args[1])?;
+            let (first, second, pa) = at.axes(args[2], args[3], degrees(args[4])?)?;
+            Ellipse::new(at.ra, at.dec, first, second, pa).map(Shape::Ellipse).map_err(error)
         }
         "box" if args.len() == 4 || args.len() == 5 => {
-            let (ra, dec, turn) = frame.place(args[0], args[1])?;
+            let at = frame.place(args[0], args[1])?;
             let theta = args.get(4).map_or(Ok(0.0), |a| degrees(a))?;
-            let (width, height) = (size(args[2])?, size(args[3])?);
-            let pa = Angle::from_degrees(theta + 90.0 + turn);
-            SkyBox::new(ra, dec, width, height, pa).map(Shape::Box).map_err(error)
+            let (width, height, pa) = at.axes(args[2], args[3], theta)?;
+            SkyBox::new(at.ra, at.dec, width, height, pa).map(Shape::Box).map_err(error)
         }
         "ellipse" | "box" => {
             // Several sizes, `ellipse(x, y, a1, b1, ..., an, bn, angle)`: rings from each size to
@@ -290,18 +231,18 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
                     args.len()
                 ));
             }
-            let (ra, dec, turn) = frame.place(args[0], args[1])?;
+            let at = frame.place(args[0], args[1])?;
+            let theta = degrees(args[args.len() - 1])?;
             let sizes = args[2..args.len() - 1]
                 .chunks(2)
-                .map(|pair| Ok((size(pair[0])?, size(pair[1])?)))
-                .collect::<Result<Vec<(Angle, Angle)>, String>>()?;
+                .map(|pair| at.axes(pair[0], pair[1], theta))
+                .collect::<Result<Vec<(Angle, Angle, Angle)>, String>>()?;
             if sizes.windows(2).any(|pair| !(pair[0].0 < pair[1].0 && pair[0].1 < pair[1].1)) {
                 return Err(format!("each size of a ring ({name} of several sizes) must grow on both axes"));
             }
-            let theta = degrees(args[args.len() - 1])?;
-            let pa = Angle::from_degrees(theta + 90.0 + turn);
             let kind = if name == "ellipse" { RimKind::Ellipse } else { RimKind::Box };
-            Ring::new(kind, ra, dec, Some(sizes[0]), sizes[sizes.len() - 1], pa, None)
+            let ((a, b, _), (c, d, pa)) = (sizes[0], sizes[sizes.len() - 1]);
+            Ring::new(kind, at.ra, at.dec, Some((a, b)), (c, d), pa, None)
                 .map(|ring| Shape::Ring(Box::new(ring)))
                 .map_err(error)
         }
@@ -315,13 +256,12 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
             if radii.len() < 2 {
                 return Err(format!("{} radii; an annulus takes 2 or more, growing", radii.len()));
             }
-            let (ra, dec, _) = frame.place(args[0], args[1])?;
-            let sizes = radii.iter().map(|r| size(r)).collect::<Result<Vec<Angle>, String>>()?;
+            let at = frame.place(args[0], args[1])?;
+            let sizes = radii.iter().map(|r| at.radius(r)).collect::<Result<Vec<Angle>, String>>()?;
             if sizes.windows(2).any(|pair| pair[1] <= pair[0]) {
                 return Err("the radii of an annulus must grow".into());
             }
-            let radius = |a: Angle| SearchRadius::new(a).map_err(|e| e.to_string());
-            Ok(Shape::Annulus(unit_vector(ra, dec), radius(sizes[0])?, radius(sizes[sizes.len() - 1])?))
+            Ok(Shape::Annulus(unit_vector(at.ra, at.dec), radius(sizes[0])?, radius(sizes[sizes.len() - 1])?))
         }
         "polygon" => {
             if args.len() < 6 || !args.len().is_multiple_of(2) {
@@ -329,7 +269,7 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
             }
             let vertices = args
                 .chunks(2)
-                .map(|pair| frame.place(pair[0], pair[1]).map(|(ra, dec, _)| (ra, dec)))
+                .map(|pair| frame.place(pair[0], pair[1]).map(|at| (at.ra, at.dec)))
                 .collect::<Result<Vec<_>, _>>()?;
             Polygon::new(&vertices).map(Shape::Polygon).map_err(error)
         }
@@ -337,36 +277,39 @@ fn shape(name: &str, args: &[&str], frame: Frame) -> Result<Shape, String> {
             // `panda(x, y, start, stop, nangle, inner, outer, nradius)`: nangle x nradius sectors
             // whose union is the sector from start to stop between inner and outer.
             count(&[8])?;
-            let (ra, dec, turn) = frame.place(args[0], args[1])?;
-            let (start, stop) = (degrees(args[2])? + turn, degrees(args[3])? + turn);
-            let inner = optional_size(args[5])?.map(SearchRadius::new).transpose().map_err(|e| e.to_string())?;
-            let outer = SearchRadius::new(size(args[6])?).map_err(|e| e.to_string())?;
-            let Some((start, stop)) = part_of_a_turn(start, stop) else {
+            let at = frame.place(args[0], args[1])?;
+            let inner = if is_zero(args[5]) { None } else { Some(radius(at.radius(args[5])?)?) };
+            let outer = radius(at.radius(args[6])?)?;
+            let centre = unit_vector(at.ra, at.dec);
+            let Some((start, stop)) = part_of_a_turn(degrees(args[2])?, degrees(args[3])?) else {
                 return Ok(match inner {
-                    Some(inner) => Shape::Annulus(unit_vector(ra, dec), inner, outer),
-                    None => Shape::Circle(unit_vector(ra, dec), outer),
+                    Some(inner) => Shape::Annulus(centre, inner, outer),
+                    None => Shape::Circle(centre, outer),
                 });
             };
-            Sector::new(ra, dec, inner, outer, start, stop).map(Shape::Sector).map_err(error)
+            let (start, stop) = at.arc(start, stop);
+            Sector::new(at.ra, at.dec, inner, outer, start, stop).map(Shape::Sector).map_err(error)
         }
         "epanda" | "bpanda" => {
             // `epanda(x, y, start, stop, nangle, inner_a, inner_b, outer_a, outer_b, nradius,
             // angle)`: the sectors' union, the ring from inner to outer between the angles, which
             // DS9 counts from the shape's first axis (`bpanda`: widths and heights).
             count(&[11])?;
-            let (ra, dec, turn) = frame.place(args[0], args[1])?;
+            let at = frame.place(args[0], args[1])?;
             let theta = degrees(args[10])?;
-            let (start, stop) = (degrees(args[2])? + theta + turn, degrees(args[3])? + theta + turn);
-            let inner = match (optional_size(args[5])?, optional_size(args[6])?) {
-                (Some(a), Some(b)) => Some((a, b)),
-                (None, None) => None,
+            let inner = match (is_zero(args[5]), is_zero(args[6])) {
+                (false, false) => Some(at.axes(args[5], args[6], theta)?),
+                (true, true) => None,
                 _ => return Err("the inner sizes must both be 0 (no hole) or both positive".into()),
             };
-            let outer = (size(args[7])?, size(args[8])?);
-            let sector = part_of_a_turn(start, stop);
-            let pa = Angle::from_degrees(theta + 90.0 + turn);
+            let (first, second, pa) = at.axes(args[7], args[8], theta)?;
+            let sector = part_of_a_turn(degrees(args[2])? + theta, degrees(args[3])? + theta)
+                .map(|(start, stop)| at.arc(start, stop));
             let kind = if name == "epanda" { RimKind::Ellipse } else { RimKind::Box };
-            Ring::new(kind, ra, dec, inner, outer, pa, sector).map(|ring| Shape::Ring(Box::new(ring))).map_err(error)
+            let inner = inner.map(|(a, b, _)| (a, b));
+            Ring::new(kind, at.ra, at.dec, inner, (first, second), pa, sector)
+                .map(|ring| Shape::Ring(Box::new(ring)))
+                .map_err(error)
         }
         _ => Err(
             "not a shape angcut reads: circle, ellipse, box, polygon, annulus, panda, epanda and bpanda are (and -shape to exclude)"
@@ -385,10 +328,9 @@ fn part_of_a_turn(start: f64, stop: f64) -> Option<(f64, f64)> {
     ((stop - start).abs() < 360.0).then_some((start, stop))
 }
 
-/// A size that may be 0 (none: a sector or ring without a hole), in any of [`size`]'s units.
-fn optional_size(text: &str) -> Result<Option<Angle>, String> {
-    let zero = text.trim_end_matches(['"', '\'', 'd', 'r']).parse::<f64>().is_ok_and(|r| r == 0.0);
-    if zero { Ok(None) } else { size(text).map(Some) }
+/// Whether a size is 0 (none: a sector or ring without a hole), in any unit DS9 writes.
+fn is_zero(text: &str) -> bool {
+    text.trim_end_matches(['"', '\'', 'd', 'r', 'i', 'p']).parse::<f64>().is_ok_and(|r| r == 0.0)
 }
 
 /// A size: `30"` arcsec, `2'` arcmin, `1d` degrees, `0.1r` radians, a bare number degrees.
@@ -473,7 +415,7 @@ mod tests {
     use crate::sky::chord2;
 
     fn one(text: &str) -> Region {
-        let regions = parse(&format!("fk5\n{text}")).unwrap();
+        let regions = parse(&format!("fk5\n{text}"), None).unwrap();
         assert_eq!(regions.len(), 1, "{text}");
         regions.into_iter().next().unwrap()
     }
@@ -508,7 +450,7 @@ mod tests {
             ("circle(12h30,20,1d)", "'12h30' is not a right ascension"),
             ("circle(12:30:10:5,20,1d)", "'12:30:10:5' is not sexagesimal"),
         ] {
-            let (line, problem) = parse(&format!("fk5\n{text}")).unwrap_err();
+            let (line, problem) = parse(&format!("fk5\n{text}"), None).unwrap_err();
             assert_eq!(line, 2, "{text}");
             assert!(problem.contains(expected), "{problem:?} lacks {expected:?}");
         }
@@ -521,7 +463,7 @@ mod tests {
     fn braces_and_quotes_hold_their_text() {
         let text = "fk5\ntext(10,10) text={a;circle(30,30,1d)}\nglobal font=\"helvetica;circle(10,10,1d)\"\n\
                     circle(1,1,30\") # text={b;circle(5,5,1d)}\ncircle(2,2,10') color=red text='x;circle(7,7,1d)'; circle(3,3,1d)\n";
-        let regions = parse(text).unwrap();
+        let regions = parse(text, None).unwrap();
         assert_eq!(regions.len(), 3, "{regions:?}");
         let Shape::Circle(centre, _) = &regions[2].shape else { panic!("a circle") };
         assert!(chord2(centre, &unit_vector(3.0, 3.0)) < 1e-20);
@@ -623,9 +565,9 @@ mod tests {
         // No hole: a pie slice of the ellipse; in galactic, turned with the frame.
         let Region { shape, .. } = one("epanda(100,0,0,90,1,0,0,2d,1d,1,0)");
         assert!(shape.contains(&unit_vector(99.9, 0.1)), "near the centre");
-        let Region { shape, .. } = parse("galactic\nepanda(30,0,0,180,1,0,0,1d,0.5d,1,0)").unwrap().remove(0);
+        let Region { shape, .. } = parse("galactic\nepanda(30,0,0,180,1,0,0,1d,0.5d,1,0)", None).unwrap().remove(0);
         let north = |b: f64| {
-            let v = Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }.to_icrs(unit_vector(30.0, b));
+            let v = SkyFrame::Rotated { to_icrs: GALACTIC_TO_ICRS }.to_icrs(unit_vector(30.0, b));
             shape.contains(&v)
         };
         assert!(north(0.3) && !north(-0.3), "the galactic north half");
@@ -640,7 +582,7 @@ mod tests {
             # circle(50,50,1d)\n\
             polygon(10,10,11,10,11,11) # a triangle\n\
             text(3,3) text={label}\n";
-        let regions = parse(text).unwrap();
+        let regions = parse(text, None).unwrap();
         assert_eq!(regions.iter().map(|r| r.exclude).collect::<Vec<_>>(), [false, true, false]);
         let Shape::Circle(centre, radius) = &regions[0].shape else { panic!("a circle") };
         assert!(radius.contains(chord2(centre, &unit_vector(0.0, 0.99))));
@@ -651,36 +593,109 @@ mod tests {
     fn frames_turn_positions_into_icrs_as_astropy_does() {
         // astropy 8.0: SkyCoord(l, b, frame=FK4() | Galactic() | BarycentricMeanEcliptic()).icrs
         let cases = [
-            (Frame::Fk4, 0.0, 0.0, 0.6406846126253535, 0.2784069696545816),
-            (Frame::Fk4, 83.2041667, -5.4227778, 83.81855598694607, -5.391300289652622),
-            (Frame::Fk4, 200.5, 40.25, 201.05745913331174, 39.98976926849696),
-            (Frame::Fk4, 270.0, -30.0, 270.8014965384017, -29.998060071829773),
-            (Frame::Fk4, 10.0, 89.9, 174.62996853688296, 89.81918079307268),
-            (Frame::Fk4, 359.99, -89.5, 0.5214243161274985, -89.2215060787437),
-            (Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 0.0, 0.0, 266.4049882865447, -28.936177761791473),
-            (Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 120.5, 10.25, 4.664334134741277, 72.96677903319528),
-            (Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 300.5, 60.0, 191.6422847062989, -2.8487555092969705),
-            (Frame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 45.0, -89.99, 12.84849031375991, -27.126161250334217),
-            (Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 30.0, 5.0, 26.082846901083915, 16.1465754983751),
-            (Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 150.0, -60.0, 127.03700875143781, -44.03667020860303),
-            (Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 250.0, 85.0, 266.3817379218466, 61.813291460862814),
-            (Frame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 0.0, 90.0, 269.9999852977778, 66.56071866138889),
+            (SkyFrame::Fk4, 0.0, 0.0, 0.6406846126253535, 0.2784069696545816),
+            (SkyFrame::Fk4, 83.2041667, -5.4227778, 83.81855598694607, -5.391300289652622),
+            (SkyFrame::Fk4, 200.5, 40.25, 201.05745913331174, 39.98976926849696),
+            (SkyFrame::Fk4, 270.0, -30.0, 270.8014965384017, -29.998060071829773),
+            (SkyFrame::Fk4, 10.0, 89.9, 174.62996853688296, 89.81918079307268),
+            (SkyFrame::Fk4, 359.99, -89.5, 0.5214243161274985, -89.2215060787437),
+            (SkyFrame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 0.0, 0.0, 266.4049882865447, -28.936177761791473),
+            (SkyFrame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 120.5, 10.25, 4.664334134741277, 72.96677903319528),
+            (SkyFrame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 300.5, 60.0, 191.6422847062989, -2.8487555092969705),
+            (SkyFrame::Rotated { to_icrs: GALACTIC_TO_ICRS }, 45.0, -89.99, 12.84849031375991, -27.126161250334217),
+            (SkyFrame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 30.0, 5.0, 26.082846901083915, 16.1465754983751),
+            (SkyFrame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 150.0, -60.0, 127.03700875143781, -44.03667020860303),
+            (SkyFrame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 250.0, 85.0, 266.3817379218466, 61.813291460862814),
+            (SkyFrame::Rotated { to_icrs: ECLIPTIC_TO_ICRS }, 0.0, 90.0, 269.9999852977778, 66.56071866138889),
         ];
         for (frame, l, b, ra, dec) in cases {
-            let (got_ra, got_dec, _) = frame.place(&l.to_string(), &b.to_string()).unwrap();
+            let at = Frame::Sky(frame).place(&l.to_string(), &b.to_string()).unwrap();
+            let (got_ra, got_dec) = (at.ra, at.dec);
             let apart = crate::sky::chord2(&unit_vector(got_ra, got_dec), &unit_vector(ra, dec)).sqrt();
             let mas = apart.to_degrees() * 3.6e6;
             assert!(mas < 0.01, "({l}, {b}): {mas} mas from astropy's ({ra}, {dec}), got ({got_ra}, {got_dec})");
         }
         // A frame's north at its own pole: the turn is still defined (from just south of it).
-        let (_, _, turn) = Frame::Fk4.place("10", "90").unwrap();
-        assert!(turn.is_finite());
+        let at = Frame::Sky(SkyFrame::Fk4).place("10", "90").unwrap();
+        assert!(at.arc(0.0, 90.0).0.is_finite());
+    }
+
+    /// Shapes in an image's pixels hold the pixels the image shows inside them: points drawn
+    /// in pixels, placed through the WCS, are inside exactly when the pixel is inside the
+    /// shape drawn on the image (pixels within half a pixel of an edge aside). On a turned TAN
+    /// image and a mirrored SIN one, where a panda's arc runs the other way on the sky.
+    #[test]
+    fn image_shapes_hold_the_pixels_inside_them() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        for (file, x0, y0) in [("image_tan.fits", 1000.0, 900.0), ("image_sin.hdr", 500.0, 450.0)] {
+            let wcs = ImageWcs::read(&fixtures.join(file)).unwrap();
+            let shapes = [
+                // (DS9 text, inside in pixels, distance from an edge in pixels)
+                format!("box({x0},{y0},300,120,30)"),
+                format!("ellipse({x0},{y0},150,60,30)"),
+                format!("panda({x0},{y0},20,110,2,40,150,1)"),
+                format!("epanda({x0},{y0},200,300,2,0,0,150,60,1,30)"),
+            ];
+            let (c, s) = (30f64.to_radians().cos(), 30f64.to_radians().sin());
+            let truth = |k: usize, dx: f64, dy: f64| -> (bool, f64) {
+                let (u, v) = (dx * c + dy * s, -dx * s + dy * c); // along the shapes' first axis
+                let r = dx.hypot(dy);
+                let angle = dy.atan2(dx).to_degrees().rem_euclid(360.0);
+                match k {
+                    0 => (u.abs() < 150.0 && v.abs() < 60.0, (150.0 - u.abs()).abs().min((60.0 - v.abs()).abs())),
+                    1 => {
+                        let q = (u / 150.0).hypot(v / 60.0);
+                        (q < 1.0, (q - 1.0).abs() * 60.0)
+                    }
+                    2 => (
+                        (40.0..150.0).contains(&r) && (20.0..110.0).contains(&angle),
+                        [
+                            (r - 40.0).abs(),
+                            (r - 150.0).abs(),
+                            r * (angle - 20.0).to_radians().sin().abs(),
+                            r * (angle - 110.0).to_radians().sin().abs(),
+                        ]
+                        .into_iter()
+                        .fold(f64::MAX, f64::min),
+                    ),
+                    _ => {
+                        let q = (u / 150.0).hypot(v / 60.0);
+                        let from_axis = v.atan2(u).to_degrees().rem_euclid(360.0);
+                        (
+                            q < 1.0 && (200.0..300.0).contains(&from_axis),
+                            ((q - 1.0).abs() * 60.0)
+                                .min(r * (from_axis - 200.0).to_radians().sin().abs())
+                                .min(r * (from_axis - 300.0).to_radians().sin().abs()),
+                        )
+                    }
+                }
+            };
+            let mut rng = crate::rng::SplitMix64::new(29);
+            for (k, text) in shapes.iter().enumerate() {
+                let shape = parse(&format!("image\n{text}"), Some(&wcs)).unwrap().remove(0).shape;
+                let (mut inside, mut checked) = (0, 0);
+                for _ in 0..4000 {
+                    let (dx, dy) = (340.0 * rng.next_f64() - 170.0, 340.0 * rng.next_f64() - 170.0);
+                    let (expected, margin) = truth(k, dx, dy);
+                    if margin < 0.5 {
+                        continue;
+                    }
+                    let point = wcs.sky(x0 + dx, y0 + dy).unwrap();
+                    assert_eq!(shape.contains(&point), expected, "{file} {text}: pixel offset ({dx}, {dy})");
+                    checked += 1;
+                    inside += usize::from(expected);
+                }
+                assert!(checked > 3000 && inside > 100, "{file} {text}: {checked} checked, {inside} inside");
+            }
+        }
     }
 
     #[test]
     fn what_cannot_be_read_is_refused_naming_the_line() {
         let cases = [
-            ("image\ncircle(0,0,1d)", 1, "the frame 'image' is not read"),
+            ("image\ncircle(0,0,1d)", 1, "the frame 'image' needs the image's WCS"),
+            ("physical\ncircle(0,0,1)", 1, "the frame 'physical' needs the image's WCS"),
+            ("linear\ncircle(0,0,1)", 1, "the frame 'linear' is not read"),
             ("circle(0,0,1d)", 1, "a region before any frame"),
             ("fk5\n\nsegment(0,0,1d,2d)", 3, "segment(0,0,1d,2d): not a shape angcut reads"),
             ("fk5\nepanda(0,0,0,90,2,1d,0,2d,2d,1,0)", 2, "both be 0 (no hole) or both positive"),
@@ -700,7 +715,7 @@ mod tests {
             ("fk5\nellipse(0,0,95d,1d,0)", 2, "semi-major axis 95deg"),
         ];
         for (text, line, expected) in cases {
-            let (found, problem) = parse(text).unwrap_err();
+            let (found, problem) = parse(text, None).unwrap_err();
             assert_eq!(found, line, "{text}");
             assert!(problem.contains(expected), "{problem:?} lacks {expected:?}");
         }
