@@ -174,3 +174,25 @@ def test_pixel_layers_answer_as_healsparse_and_mocpy_did_and_survive_pickling(tm
     assert "shallow (pixels)" in repr(mask) and len(mask) == 0
     copy = pickle.loads(pickle.dumps(mask))
     np.testing.assert_array_equal(copy.bits(points["ra"], points["dec"]), expected)
+
+
+def test_image_regions_answer_as_astropy_regions_did_and_survive_pickling():
+    """fixtures/image_masks.toml: DS9 shapes in image (and physical) pixels of four WCSs, each
+    named by its layer's `wcs`; fixtures/image_points.csv holds astropy regions' answers from
+    `to_sky(wcs)` (fixtures/make_wcs.py). The physical layer (bit 4) repeats the TAN one (bit 0)."""
+    import csv
+
+    mask = angcut.Mask(REPO / "fixtures" / "image_masks.toml")
+    assert mask.layers == ["tan", "sin", "zea", "ait", "physical"]
+    with open(REPO / "fixtures" / "image_points.csv") as f:
+        rows = list(csv.DictReader(f))
+    ra = np.array([float(r["ra"]) for r in rows])
+    dec = np.array([float(r["dec"]) for r in rows])
+    bit = np.array([["tan", "sin", "zea", "ait"].index(r["file"]) for r in rows])
+    inside = np.array([r["inside"] == "1" for r in rows])
+    for m in (mask, pickle.loads(pickle.dumps(mask))):
+        bits = m.bits(ra, dec).astype(np.int64)
+        assert np.array_equal((bits >> bit) & 1 == 1, inside)
+        tan = bit == 0
+        assert np.array_equal((bits[tan] >> 4) & 1 == 1, inside[tan])
+    assert inside.sum() > 500 and (~inside).sum() > 2000

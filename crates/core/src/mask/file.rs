@@ -290,6 +290,11 @@ fn looks_like_a_map_name(file: &Path) -> bool {
     name.ends_with(".hsp") || name.ends_with(".moc") || name.contains(".moc.") || name.contains(".hsp.")
 }
 
+/// The message for key `key` naming `given`, a file not there (at `path`, beside the mask file).
+fn no_such_file(key: &str, given: &Path, path: &Path) -> String {
+    format!("{key} = \"{}\": there is no such file ({})", given.display(), path.display())
+}
+
 /// The keys of a pixel-map layer.
 const PIXEL_KEYS: [&str; 4] = ["bits", "below", "above", "outside"];
 
@@ -349,7 +354,7 @@ impl LayerToml {
         let pixel_keys = !given.is_empty() && given.iter().all(|key| PIXEL_KEYS.contains(key));
         let pixel_name = given.is_empty() && looks_like_a_map_name(&self.file);
         if !path.exists() && (pixel_keys || pixel_name) {
-            return Err(format!("file = \"{}\": there is no such file ({})", self.file.display(), path.display()));
+            return Err(no_such_file("file", &self.file, &path));
         }
         if PixelFormat::detect(&path).is_some() {
             return self.pixel_rule(&path).map(|rule| LayerSource::Pixels(path, rule));
@@ -373,9 +378,7 @@ impl LayerToml {
             )),
             None => match &self.wcs {
                 Some(wcs) if wcs.as_os_str().is_empty() => Err("wcs = \"\" names no file".into()),
-                Some(wcs) if !folder.join(wcs).exists() => {
-                    Err(format!("wcs = \"{}\": there is no such file ({})", wcs.display(), folder.join(wcs).display()))
-                }
+                Some(wcs) if !folder.join(wcs).exists() => Err(no_such_file("wcs", wcs, &folder.join(wcs))),
                 wcs => Ok(LayerSource::Regions { path, wcs: wcs.as_ref().map(|w| folder.join(w)) }),
             },
         }
@@ -631,6 +634,15 @@ mod tests {
             (
                 "[[layer]]\nname = \"map\"\nfile = \"footprint.moc.fits\"\n".to_string(),
                 "layer 'map': file = \"footprint.moc.fits\": there is no such file",
+            ),
+            (format!("{STAR}wcs = \"image.fits\"\n"), "layer 'star': wcs applies to DS9 region files"),
+            (
+                "[[layer]]\nname = \"r\"\nfile = \"bad.reg\"\nwcs = \"nope.fits\"\n".to_string(),
+                "layer 'r': wcs = \"nope.fits\": there is no such file (masks/nope.fits)",
+            ),
+            (
+                "[[layer]]\nname = \"r\"\nfile = \"bad.reg\"\nwcs = \"\"\n".to_string(),
+                "layer 'r': wcs = \"\" names no file",
             ),
         ];
         for (text, expected) in cases {

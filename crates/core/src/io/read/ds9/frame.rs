@@ -196,8 +196,8 @@ impl Frame<'_> {
 
 impl Place {
     /// A radius (or any size not along an axis) written `text` in the frame: on the sky, as
-    /// [`size`] reads it; in pixels, scaled by the pixel's size northwards, as astropy
-    /// `regions` scales a circle.
+    /// [`size`] reads it; in pixels, scaled by the pixel's size along the north of the WCS's
+    /// own frame, as astropy `regions` scales a circle.
     pub(super) fn radius(&self, text: &str) -> Result<Angle, String> {
         match &self.local {
             Local::Sky { .. } => size(text),
