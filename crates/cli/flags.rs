@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use angcut::columns::{DEFAULT_DEC_NAMES, DEFAULT_RA_NAMES};
-use angcut::io::parquet_globs;
-use angcut::io::read::{FORMATS_READ, HduChoice};
+use angcut::io::formats::{formats_read, parquet_globs, written_extensions, written_names};
+use angcut::io::read::HduChoice;
 use angcut::io::write::{DEFAULT_ROW_GROUP_SIZE, OutputCompression, OutputFormat};
 use angcut::mask::pixels::DEPTH_MAX;
 use angcut::mask::products::ProductPaths;
@@ -42,6 +42,9 @@ pub enum Command {
     Area(AreaArgs),
     /// Write a deterministic synthetic catalogue (for tests and benchmarks).
     Gen(GenArgs),
+    /// Print the formats angcut knows, as a Markdown table: how each is told, what it is read
+    /// as, its names, whether it is written and streamed.
+    Formats,
     /// Print a shell completion script to standard output: `angcut completions bash > ~/.local/share/bash-completion/completions/angcut`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -49,7 +52,7 @@ pub enum Command {
     },
     /// Print the manual page (roff) to standard output: `angcut man | man -l -`, or `angcut man stream`.
     Man {
-        /// The subcommand whose page to print (stream, randoms, area, gen) [default: angcut's own].
+        /// The subcommand whose page to print (stream, randoms, area, gen, formats) [default: angcut's own].
         subcommand: Option<String>,
     },
 }
@@ -110,7 +113,7 @@ pub struct StreamArgs {
     pub paths: Vec<PathBuf>,
     #[arg(long, value_name = "DIR", help = out_dir_help())]
     pub out_dir: Option<PathBuf>,
-    #[arg(long, short = 'c', value_name = "FILE", help = format!("The contaminant positions: {FORMATS_READ}, recognised by content."))]
+    #[arg(long, short = 'c', value_name = "FILE", help = format!("The contaminant positions: {}, recognised by content.", formats_read()))]
     pub contaminants: Option<PathBuf>,
     #[command(flatten)]
     pub mask: MaskFlags,
@@ -235,8 +238,8 @@ pub struct OutputFlags {
     pub compression: Option<OutputCompression>,
     #[arg(long, value_name = "FORMAT", value_parser = parse_output_format, help = format!(
         "Output format: {} [default: from OUT's name: {}; arrow-stream for '-']",
-        OutputFormat::names(),
-        OutputFormat::extensions_help()
+        written_names(),
+        written_extensions()
     ))]
     pub output_format: Option<OutputFormat>,
     #[arg(long, value_name = "ROWS", value_parser = parse_count, help = format!("Rows per output row group (Parquet output only) [default: {DEFAULT_ROW_GROUP_SIZE}]"))]
@@ -292,8 +295,9 @@ pub struct GenArgs {
 /// fall behind a new format).
 fn paths_help() -> String {
     format!(
-        "IN OUT: the object catalogue to cut ({FORMATS_READ}, recognised by content; '-' reads any of them from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: {}, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of Parquet files ({}).",
-        OutputFormat::extensions_help(),
+        "IN OUT: the object catalogue to cut ({}, recognised by content; '-' reads any of them from stdin) and where to write the kept objects (replaced only when the run succeeds; format from the name: {}, or --output-format (any other name is refused); '-' writes an Arrow IPC stream to stdout). With --out-dir: any number of INs, files or directories of Parquet files ({}).",
+        formats_read(),
+        written_extensions(),
         parquet_globs()
     )
 }
@@ -386,6 +390,8 @@ pub enum Args {
     Completions(clap_complete::Shell),
     /// `angcut man`: the page to print (angcut's own, or a subcommand's).
     Man(Option<String>),
+    /// `angcut formats`: the formats table.
+    Formats,
     /// `angcut area`: the mask file, the order, the epoch, whether to write JSON, and where to
     /// write the mask as pixels.
     Area { masks: PathBuf, order: Option<u8>, epoch: Option<f64>, json: bool, products: ProductPaths },
@@ -398,6 +404,7 @@ pub fn parse() -> Args {
         Command::Randoms(args) => args.into_args(),
         Command::Completions { shell } => Args::Completions(shell),
         Command::Man { subcommand } => Args::Man(subcommand),
+        Command::Formats => Args::Formats,
         Command::Area(args) => Args::Area {
             masks: args.masks,
             order: args.order,

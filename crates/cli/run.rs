@@ -93,6 +93,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .map_err(|source| angcut::Error::Io { path: "-".into(), source })?;
             Ok(())
         }
+        Args::Formats => {
+            print!("{}", angcut::io::formats::markdown());
+            Ok(())
+        }
         Args::Gen { output, catalogue } => {
             write_catalogue(&output, &catalogue, &ParquetOutputOptions::default())?;
             Ok(())

@@ -9,6 +9,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 __version__: str
+PARQUET_EXTENSIONS: list[str]
+"""What a Parquet file's name ends in (without the dot), from angcut's formats table."""
 
 class AngcutError(RuntimeError):
     """A failure of the Rust core (an unreadable file, a failed write); names file, column, row."""

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from . import ContaminantSet, Mask, __version__, stream
+from ._angcut import PARQUET_EXTENSIONS
 from ._options import check_cut_options, layer_names
 from .dask import _shipped
 
@@ -99,10 +100,17 @@ class _Table:
 
         self.name, self.catalog, self.source, self.target = name, catalog, source, target
         info = catalog.catalog_info
-        if info.npix_suffix != ".parquet":
-            raise ValueError(f"{source}: partitions stored as '*{info.npix_suffix}' are not supported, only '*.parquet' files")
+        # One Parquet file per partition, named as angcut names Parquet (its formats table);
+        # HATS also allows a directory per partition (`/`), which is not cut here.
+        suffix = info.npix_suffix
+        if not any(suffix.lower().endswith(f".{e}") for e in PARQUET_EXTENSIONS):
+            names = ", ".join(f"'*.{e}'" for e in PARQUET_EXTENSIONS)
+            raise ValueError(f"{source}: partitions stored as '*{suffix}' are not supported, only single files named {names}")
         self.pixels = catalog.get_healpix_pixels()
-        self.files = [(paths.pixel_catalog_file(source, p), paths.pixel_catalog_file(target, p)) for p in self.pixels]
+        self.files = [
+            (paths.pixel_catalog_file(source, p, npix_suffix=suffix), paths.pixel_catalog_file(target, p, npix_suffix=suffix))
+            for p in self.pixels
+        ]
         self.skymap_order = None
         if info.catalog_type in (CatalogType.OBJECT, CatalogType.SOURCE):
             highest = max((p.order for p in self.pixels), default=0)

@@ -31,5 +31,7 @@ fn _angcut(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(streaming::_stream, m)?)?;
     m.add("AngcutError", m.py().get_type::<errors::AngcutError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // What a Parquet file's name ends in, from the core's formats table (the HATS helper's check).
+    m.add("PARQUET_EXTENSIONS", angcut::io::formats::extensions_of(angcut::io::read::InputFormat::Parquet).to_vec())?;
     Ok(())
 }

@@ -21,7 +21,7 @@ STUB = REPO / "python" / "angcut" / "_angcut.pyi"
 
 
 def stub_names() -> dict[str, set[str]]:
-    """The stub's top-level names, each class with its public methods and properties."""
+    """The stub's top-level names (classes with their public methods and properties, functions, constants)."""
     tree = ast.parse(STUB.read_text())
     names: dict[str, set[str]] = {}
     for node in tree.body:
@@ -29,6 +29,8 @@ def stub_names() -> dict[str, set[str]]:
             names[node.name] = {n.name for n in node.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("__")}
         elif isinstance(node, ast.FunctionDef):
             names[node.name] = set()
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and not node.target.id.startswith("__"):
+            names[node.target.id] = set()  # a constant, as `PARQUET_EXTENSIONS: list[str]`
     return names
 
 

@@ -140,6 +140,34 @@ def test_emptied_partitions_are_left_out(client, collection, tmp_path):
     assert [d for d in (tmp_path / "south").rglob("*") if d.is_dir() and not any(d.iterdir())] == []
 
 
+def test_partitions_named_as_any_parquet_file_are_cut_and_a_directory_per_partition_refused(collection, stars, tmp_path):
+    """HATS allows `hats_npix_suffix = .parq` (files `Npix=5.parq`): such a catalogue is cut as the
+    `.parquet` one is, into files named the same way; a directory per partition (`/`) is refused."""
+    _, stars_set = stars
+    plain = angcut.hats.cut(collection / "objects", tmp_path / "plain", stars_set)
+    renamed = tmp_path / "renamed"
+    shutil.copytree(collection / "objects", renamed)
+    files = sorted((renamed / "dataset").rglob("Npix=*.parquet"))
+    assert files
+    for path in files:
+        path.rename(path.with_suffix(".parq"))
+    properties = renamed / "hats.properties"
+    properties.write_text(properties.read_text() + "hats_npix_suffix=.parq\n")
+    assert hats.read_hats(renamed).catalog_info.npix_suffix == ".parq"
+    summary = angcut.hats.cut(renamed, tmp_path / "cut", stars_set)
+    assert summary["rows_written"] == plain["rows_written"] > 0 and summary["rows_removed"] == plain["rows_removed"] > 0
+    written = sorted(p.relative_to(tmp_path / "cut") for p in (tmp_path / "cut" / "dataset").rglob("Npix=*"))
+    assert written and all(p.suffix == ".parq" for p in written)
+    expected = sorted(p.relative_to(tmp_path / "plain").with_suffix(".parq") for p in (tmp_path / "plain" / "dataset").rglob("Npix=*"))
+    assert written == expected
+    assert lsdb.open_catalog(tmp_path / "cut").compute()["id"].tolist() == lsdb.open_catalog(tmp_path / "plain").compute()["id"].tolist()
+
+    properties.write_text(properties.read_text().replace("hats_npix_suffix=.parq", "hats_npix_suffix=/"))
+    with pytest.raises(ValueError, match=r"'\*/' are not supported, only single files named '\*.parquet', '\*.pq', '\*.parq'"):
+        angcut.hats.cut(renamed, tmp_path / "dirs", stars_set)
+    assert not (tmp_path / "dirs").exists()
+
+
 def test_failures_leave_nothing_and_keep_the_input(client, collection, stars, tmp_path):
     _, stars_set = stars
     before = sorted(p.relative_to(collection) for p in collection.rglob("*"))

@@ -46,18 +46,33 @@ fn man_pages_are_roff_for_angcut_and_each_subcommand() {
 fn help_names_every_format() {
     let out = angcut().args(["stream", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    let formats = angcut::io::write::OutputFormat::names();
+    let formats = angcut::io::formats::written_names();
     assert!(help.contains(&format!("Output format: {formats}")) && formats.contains("votable"), "{help}");
-    assert!(help.contains(&angcut::io::write::OutputFormat::extensions_help()), "{help}");
-    // The positional and contaminant help are built from the same tables as the reader's and
-    // writer's own messages, so a format added to either shows up here.
-    let read = angcut::io::read::FORMATS_READ;
+    assert!(help.contains(&angcut::io::formats::written_extensions()), "{help}");
+    // The positional and contaminant help are built from the same table as the reader's and
+    // writer's own messages, so a format added to it shows up here.
+    let read = angcut::io::formats::formats_read();
     assert!(read.contains("VOTable") && read.contains("IPAC"), "{read}");
     assert!(help.contains(&format!("IN OUT: the object catalogue to cut ({read}, recognised by content;")), "{help}");
-    let written =
-        format!("format from the name: {}, or --output-format", angcut::io::write::OutputFormat::extensions_help());
+    let written = format!("format from the name: {}, or --output-format", angcut::io::formats::written_extensions());
     assert!(help.contains(&written) && written.contains(".vot"), "{help}");
     assert!(help.contains(&format!("The contaminant positions: {read}")), "{help}");
-    let globs = angcut::io::parquet_globs();
+    let globs = angcut::io::formats::parquet_globs();
     assert!(globs.contains("*.parq") && help.contains(&globs), "{help}");
+}
+
+/// `angcut formats` prints the one formats table, and docs/formats.md shows exactly it: a row
+/// added to the code (or a help line changed) fails here until the page has it.
+#[test]
+fn formats_prints_the_table_the_guide_shows() {
+    let out = angcut().arg("formats").output().unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 2 + angcut::io::formats::FORMATS.len());
+    for name in ["Parquet", "VOTable", "IPAC table", "HealSparse map", "DS9 region file", "HDF5"] {
+        assert!(rows.iter().any(|row| row.starts_with(&format!("| {name} |"))), "{name}: {table}");
+    }
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/formats.md")).unwrap();
+    assert!(guide.contains(&table), "docs/formats.md does not show `angcut formats` as it prints now:\n{table}");
 }

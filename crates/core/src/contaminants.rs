@@ -9,7 +9,7 @@ use arrow::compute::concat;
 use crate::angle::Angle;
 use crate::columns::{Axis, CoordinateColumns, find_named_column, position, read_f64};
 use crate::error::Error;
-use crate::io::read::ds9::is_region_file;
+use crate::io::formats::is_region_file;
 use crate::io::read::{
     ArrowSource, BatchSource, HduChoice, InputFormat, ParquetCatalog, open_catalogue, point_to_other_table,
 };

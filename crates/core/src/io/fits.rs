@@ -467,6 +467,15 @@ impl CardValue {
     }
 }
 
+/// The text (or logical/number written as text) value of `key` in `cards`, upper case and trimmed.
+pub(crate) fn header_text(cards: &[String], key: &str) -> Option<String> {
+    cards.iter().map(|c| parse_card(c)).find(|(k, _)| k == key).and_then(|(_, v)| match v? {
+        CardValue::Text(t) => Some(t.trim().to_ascii_uppercase()),
+        CardValue::Logical(b) => Some(if b { "T" } else { "F" }.into()),
+        CardValue::Number(x) => Some(x.to_string()),
+    })
+}
+
 /// A card's keyword and value (`None` for commentary cards and cards without `= `).
 pub(crate) fn parse_card(card: &str) -> (String, Option<CardValue>) {
     let key = card.get(..8).unwrap_or(card).trim().to_string();

@@ -1,11 +1,13 @@
 //! Reading and writing catalogues: every format, file or stdio, and the paths of a job.
 //!
+//! [`formats`] is the one table of the formats angcut knows, which every other part reads;
 //! [`read`] opens inputs by their content, [`write`](mod@write) creates outputs that appear whole or not at
 //! all, [`paths`] maps several inputs and directories onto outputs, and `identity` keeps an
 //! output from replacing an input. `-` meaning stdin or stdout is decided here, once
 //! ([`is_stdio`]).
 
 pub(crate) mod fits;
+pub mod formats;
 pub(crate) mod identity;
 pub mod paths;
 pub mod read;
@@ -33,21 +35,6 @@ pub(crate) const DESCRIPTION_KEY: &str = "description";
 
 /// The Arrow field metadata key of a column's UCD (a VOTable FIELD's `ucd`).
 pub(crate) const UCD_KEY: &str = "ucd";
-
-/// The names a Parquet file ends in (any case): what the writer takes as Parquet and what an
-/// `--out-dir` input directory is searched for.
-pub const PARQUET_EXTENSIONS: [&str; 3] = ["parquet", "pq", "parq"];
-
-/// The names an `--out-dir` directory walk takes, as messages and help list them:
-/// `*.parquet, *.pq, *.parq`.
-pub fn parquet_globs() -> String {
-    PARQUET_EXTENSIONS.map(|e| format!("*.{e}")).join(", ")
-}
-
-/// Whether `path` is named as a Parquet file ([`PARQUET_EXTENSIONS`]).
-pub fn named_parquet(path: &Path) -> bool {
-    path.extension().is_some_and(|e| PARQUET_EXTENSIONS.iter().any(|p| e.eq_ignore_ascii_case(p)))
-}
 
 /// Whether `path` is `-`: stdin as an input, stdout as an output.
 pub fn is_stdio(path: &Path) -> bool {

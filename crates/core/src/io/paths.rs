@@ -86,7 +86,7 @@ pub fn plan_out_dir(
         let mut found = Vec::new();
         find_parquet_files(input, &mut found)?;
         if found.is_empty() {
-            let names = crate::io::parquet_globs();
+            let names = crate::io::formats::parquet_globs();
             return Err(Error::Usage(format!("input directory {} holds no Parquet files ({names})", input.display())));
         }
         for file in found {
@@ -129,7 +129,7 @@ fn resolve(path: &Path) -> Option<PathBuf> {
     }
 }
 
-/// Every Parquet file below `dir` (`*.parquet`, `*.pq`, `*.parq`: [`crate::io::PARQUET_EXTENSIONS`]),
+/// Every Parquet file below `dir` (`*.parquet`, `*.pq`, `*.parq`: [`crate::io::formats::named_parquet`]),
 /// in name order, skipping names that start with `.` or `_`.
 fn find_parquet_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error> {
     let io_error = |source| Error::Io { path: dir.to_path_buf(), source };
@@ -147,7 +147,7 @@ fn find_parquet_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error>
         let link = std::fs::symlink_metadata(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
         if link.is_dir() {
             find_parquet_files(&path, found)?;
-        } else if (!link.is_symlink() || path.is_file()) && crate::io::named_parquet(&path) {
+        } else if (!link.is_symlink() || path.is_file()) && crate::io::formats::named_parquet(&path) {
             found.push(path);
         }
     }

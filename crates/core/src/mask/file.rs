@@ -13,8 +13,8 @@ use crate::contaminants::{
     ContaminantSpec, EllipseSpec, MinorAxis, MotionSpec, OptionNames, RadiusNames, RadiusOptions, RefEpoch,
 };
 use crate::error::Error;
+use crate::io::formats::is_region_file;
 use crate::io::read::HduChoice;
-use crate::io::read::ds9::is_region_file;
 use crate::mask::pixels::{PixelFormat, PixelRule};
 use crate::motion::check_year;
 use crate::sky::SearchRadius;
@@ -284,12 +284,6 @@ fn describe(error: &toml::de::Error, text: &str) -> String {
     }
 }
 
-/// Whether a file's name is one pixel maps go by (`.hsp`, `.moc`, `.moc.fits`, `.moc.json`...).
-fn looks_like_a_map_name(file: &Path) -> bool {
-    let name = file.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    name.ends_with(".hsp") || name.ends_with(".moc") || name.contains(".moc.") || name.contains(".hsp.")
-}
-
 /// The message for key `key` naming `given`, a file not there (at `path`, beside the mask file).
 fn no_such_file(key: &str, given: &Path, path: &Path) -> String {
     format!("{key} = \"{}\": there is no such file ({})", given.display(), path.display())
@@ -352,7 +346,7 @@ impl LayerToml {
         // not taken for a catalogue that lacks its radius.
         let given = self.given(&[]);
         let pixel_keys = !given.is_empty() && given.iter().all(|key| PIXEL_KEYS.contains(key));
-        let pixel_name = given.is_empty() && looks_like_a_map_name(&self.file);
+        let pixel_name = given.is_empty() && crate::io::formats::named_as_pixel_map(&self.file);
         if !path.exists() && (pixel_keys || pixel_name) {
             return Err(no_such_file("file", &self.file, &path));
         }
@@ -499,12 +493,6 @@ impl LayerToml {
         };
         if self.file.as_os_str().is_empty() {
             return Err("file = \"\" names no file".into());
-        }
-        if self.file.extension().is_some_and(|e| e.eq_ignore_ascii_case("reg")) {
-            return Err(format!(
-                "file = \"{}\": DS9 region layers are not read yet (catalogues only)",
-                self.file.display()
-            ));
         }
         let hdu = match self.hdu {
             None => None,

@@ -26,27 +26,6 @@ pub use wcs::ImageWcs;
 /// Shapes that mark a position or draw an annotation, with no area to mask.
 const NO_AREA: [&str; 7] = ["point", "line", "text", "vector", "ruler", "compass", "projection"];
 
-/// Whether the bytes `head` (a file's start) look like a DS9 region file: its header comment,
-/// a `global` line, or a frame line first.
-pub fn looks_like_regions(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(head);
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    let word = first.split([';', ' ', '(']).next().unwrap_or("").to_ascii_lowercase();
-    first.starts_with("# Region file format")
-        || ["global", "fk5", "icrs", "j2000", "fk4", "b1950", "galactic", "ecliptic", "image", "physical"]
-            .contains(&word.as_str())
-}
-
-/// Whether the file at `path` is a DS9 region file: named `.reg`, or looking like one.
-pub fn is_region_file(path: &Path) -> bool {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("reg")) {
-        return true;
-    }
-    let mut head = [0u8; 512];
-    let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
-    looks_like_regions(&head[..read])
-}
-
 /// Reads the regions of the DS9 file at `path`; regions in `image` or `physical` pixels are
 /// placed on the sky through `wcs`, the image's WCS (a FITS file or a header as text).
 pub fn read(path: &Path, wcs: Option<&Path>) -> Result<Vec<Region>, Error> {
@@ -586,7 +565,8 @@ mod tests {
         assert_eq!(regions.iter().map(|r| r.exclude).collect::<Vec<_>>(), [false, true, false]);
         let Shape::Circle(centre, radius) = &regions[0].shape else { panic!("a circle") };
         assert!(radius.contains(chord2(centre, &unit_vector(0.0, 0.99))));
-        assert!(looks_like_regions(text.as_bytes()) && !looks_like_regions(b"ra,dec\n1,2\n"));
+        let detected = crate::io::formats::recognise(text.as_bytes(), Path::new("x"), |_| true);
+        assert_eq!(detected.map(|(f, _)| f.role), Some(crate::io::formats::Role::Regions));
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 mod bounded_file;
 mod csv;
-mod detect;
 pub mod ds9;
 mod ecsv;
 mod fits;
@@ -25,14 +24,14 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 
-pub use detect::{Detected, InputFormat};
+pub use crate::io::formats::{Detected, InputFormat};
 pub use fits::{FitsCatalog, HduChoice};
 pub(crate) use parquet::ROW_NUMBERS;
 pub use parquet::{ParquetCatalog, StoredParquet, open_file};
 
 use crate::columns::CoordinateColumns;
 use crate::error::{Error, panic_message};
-use crate::io::is_stdio;
+use crate::io::{formats, is_stdio};
 use csv::TextLayout;
 
 /// A stream of record batches, read on the pipeline's reader thread.
@@ -147,10 +146,9 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
         return stdin::open_stdin(batch_size, hdu);
     }
     let mut file = open_file(path)?;
-    // Enough for a text header line, also after decompression.
-    let mut head = [0u8; 4096];
+    let mut head = [0u8; formats::HEAD_BYTES];
     let read =
-        detect::read_head(&mut file, &mut head).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        formats::read_head(&mut file, &mut head).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let detected = InputFormat::detect(&head[..read], path);
     file.rewind().map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let format = detected.map(|d| d.format);
@@ -198,15 +196,12 @@ pub fn open_catalogue(path: &Path, batch_size: usize, hdu: Option<&HduChoice>) -
     Ok(Catalogue { source, format: format.unwrap_or(InputFormat::Parquet), rows })
 }
 
-/// The formats angcut reads, as its messages list them.
-pub const FORMATS_READ: &str = "Parquet, Arrow IPC (file or stream), FITS binary tables (also .fits.gz), VOTable, CSV, TSV, ECSV and IPAC tables (also gzipped)";
-
 /// The error for a file of no format angcut reads, saying what it looks like if that is known.
 pub(crate) fn unknown_format(path: &Path, head: &[u8]) -> Error {
-    let looks = detect::looks_like(head).map_or(String::new(), |what| format!(" (it looks like {what})"));
+    let looks = formats::looks_like(head).map_or(String::new(), |what| format!(" (it looks like {what})"));
     Error::UnknownFormat {
         path: path.to_path_buf(),
-        message: format!("not a catalogue format angcut reads{looks}; it reads {FORMATS_READ}"),
+        message: format!("not a catalogue format angcut reads{looks}; it reads {}", formats::formats_read()),
     }
 }
 

@@ -12,6 +12,8 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use crate::error::Error;
+pub use crate::io::formats::OutputFormat;
+use crate::io::formats::{self, Gzip};
 use crate::io::is_stdio;
 use crate::io::read::StoredParquet;
 use crate::spelling::Spelling;
@@ -37,98 +39,33 @@ pub use parquet::ParquetFileSink;
 pub use parquet_copy::StoredCopySink;
 pub use votable::VoTableFileSink;
 
-/// The formats angcut writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// Apache Parquet.
-    Parquet,
-    /// The Arrow IPC file format (Feather v2).
-    IpcFile,
-    /// The Arrow IPC stream format, what `-` writes to stdout.
-    IpcStream,
-    /// Comma-separated text with a header line.
-    Csv,
-    /// A FITS binary table.
-    Fits,
-    /// A VOTable, its rows serialised as BINARY2.
-    VoTable,
-}
-
-/// One written format: the names `--output-format` takes (the first is the one shown) and the
-/// extensions an output's name ends in (any case) to be written in it. The one table that
-/// naming a format, telling it from a file name and the help all read.
-struct Named {
-    format: OutputFormat,
-    names: &'static [&'static str],
-    extensions: &'static [&'static str],
-}
-
-const FORMATS: [Named; 6] = [
-    Named { format: OutputFormat::Parquet, names: &["parquet"], extensions: &crate::io::PARQUET_EXTENSIONS },
-    Named {
-        format: OutputFormat::IpcFile,
-        names: &["arrow", "ipc", "feather"],
-        extensions: &["arrow", "feather", "ipc"],
-    },
-    Named {
-        format: OutputFormat::IpcStream,
-        names: &["arrow-stream", "ipc-stream", "arrows"],
-        extensions: &["arrows"],
-    },
-    Named { format: OutputFormat::Csv, names: &["csv"], extensions: &["csv"] },
-    // Only FITS is also written gzipped, as `.fits.gz` (see `gzipped`).
-    Named { format: OutputFormat::Fits, names: &["fits"], extensions: &["fits", "fit", "fts"] },
-    Named { format: OutputFormat::VoTable, names: &["votable", "vot"], extensions: &["vot", "votable", "xml"] },
-];
-
 impl OutputFormat {
     /// The format an output name implies: `-` is a stream to stdout, any other name is looked
-    /// up by its extension ([`OutputFormat::extensions_help`]); FITS is also written gzipped
-    /// (`.fits.gz`). Any other name is a usage error: writing Parquet bytes into `out.txt` would
-    /// only surprise whoever opens it.
+    /// up by its extension in the formats table ([`formats::written_extensions`]); a format
+    /// written gzipped (FITS) may end in `.gz` too. Any other name is a usage error: writing
+    /// Parquet bytes into `out.txt` would only surprise whoever opens it.
     pub fn for_path(path: &Path, spelling: Spelling) -> Result<OutputFormat, Error> {
         if is_stdio(path) {
             return Ok(OutputFormat::IpcStream);
         }
-        // In `out.fits.gz` the extension before `.gz` names the format; only FITS is gzipped.
         let gzip = gzipped(path);
-        let named = if gzip { path.file_stem().map(Path::new) } else { Some(path) };
-        let extension = named.and_then(Path::extension).map(|e| e.to_string_lossy().to_ascii_lowercase());
-        let format = extension
-            .and_then(|e| FORMATS.iter().find(|f| f.extensions.contains(&e.as_str())))
-            .map(|f| f.format)
-            .filter(|&format| !gzip || format == OutputFormat::Fits);
+        let format = formats::written()
+            .find(|(f, _)| f.names(path) && (!gzip || f.gzip == Gzip::ReadWrite))
+            .map(|(_, output)| output);
         format.ok_or_else(|| {
             Error::Usage(format!(
                 "{}: cannot tell which format to write from the name: end it in {}, or give {}",
                 path.display(),
-                OutputFormat::extensions_help(),
+                formats::written_extensions(),
                 spelling.option("output_format")
             ))
         })
-    }
-
-    /// The names `--output-format` takes, as its help and its error list them: `parquet, arrow,
-    /// ...`.
-    pub fn names() -> String {
-        let names: Vec<&str> = FORMATS.iter().map(|f| f.names[0]).collect();
-        names.join(", ")
-    }
-
-    /// The extensions an output's name may end in: `.parquet/.pq/.parq, ..., .fits.gz`.
-    pub fn extensions_help() -> String {
-        let mut each: Vec<String> = FORMATS
-            .iter()
-            .map(|f| f.extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join("/"))
-            .collect();
-        each.push(".fits.gz".to_string());
-        each.join(", ")
     }
 }
 
 /// Whether an output named `path` is written gzip-compressed (FITS): its name ends in `.gz`.
 pub(crate) fn gzipped(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case(formats::GZIP_EXTENSION))
 }
 
 impl FromStr for OutputFormat {
@@ -136,9 +73,9 @@ impl FromStr for OutputFormat {
 
     fn from_str(text: &str) -> Result<OutputFormat, String> {
         let lower = text.to_ascii_lowercase();
-        match FORMATS.iter().find(|f| f.names.contains(&lower.as_str())) {
-            Some(named) => Ok(named.format),
-            None => Err(format!("unknown output format '{text}': use {}", OutputFormat::names())),
+        match formats::written().find(|(f, _)| f.written_as.contains(&lower.as_str())) {
+            Some((_, output)) => Ok(output),
+            None => Err(format!("unknown output format '{text}': use {}", formats::written_names())),
         }
     }
 }

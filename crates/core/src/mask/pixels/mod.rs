@@ -29,7 +29,9 @@ use moc::moc::range::RangeMOC;
 use moc::qty::Hpx;
 
 use crate::error::Error;
-use crate::io::fits::{FitsHandle, parse_card};
+pub(crate) use crate::io::fits::header_text;
+use crate::io::fits::parse_card;
+pub use crate::io::formats::PixelFormat;
 use crate::sky::UnitVector;
 
 use healsparse::HealSparse;
@@ -191,93 +193,6 @@ enum Held {
     Cells { depth: u8, lookup: Lookup },
     /// A HealSparse map, read a coverage block at a time as objects reach it.
     HealSparse(HealSparse),
-}
-
-/// What kind of pixel map a file is, by its content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PixelFormat {
-    /// A HealSparse FITS map (`PIXTYPE = 'HEALSPARSE'`).
-    HealSparse,
-    /// A HEALPix map as healpy writes it (`PIXTYPE = 'HEALPIX'`, RING or NESTED).
-    Healpix,
-    /// A MOC in FITS (IVOA 1.1 NUNIQ or 2.0 RANGE).
-    MocFits,
-    /// A MOC in the IVOA ASCII serialisation (`3/1-4 5/10`).
-    MocAscii,
-    /// A MOC in Aladin's JSON serialisation (`{"3": [1, 2]}`).
-    MocJson,
-}
-
-impl PixelFormat {
-    /// The format of the pixel map at `path`, or `None` for anything else (a catalogue, a region
-    /// file, a file that cannot be read: its reader says why).
-    pub fn detect(path: &Path) -> Option<PixelFormat> {
-        let mut head = [0u8; 2880];
-        let n = read_head(path, &mut head)?;
-        let head = &head[..n];
-        if head.starts_with(b"SIMPLE  =") {
-            return fits_format(path);
-        }
-        let text = std::str::from_utf8(head).ok()?.trim_start();
-        if let Some(object) = text.strip_prefix('{') {
-            // Aladin's JSON: an object whose keys are depths.
-            let key = object.trim_start();
-            let digits = key.strip_prefix('"')?;
-            return (digits.starts_with(|c: char| c.is_ascii_digit())
-                && digits.trim_start_matches(|c: char| c.is_ascii_digit()).starts_with('"'))
-            .then_some(PixelFormat::MocJson);
-        }
-        // The ASCII serialisation: `depth/cells`, perhaps after `s` (MOC 2.0's space prefix).
-        let body = text.strip_prefix('s').unwrap_or(text).trim_start();
-        let digits = body.trim_start_matches(|c: char| c.is_ascii_digit());
-        (digits.len() < body.len() && digits.starts_with('/')).then_some(PixelFormat::MocAscii)
-    }
-}
-
-/// The first bytes of `path` (fewer if it is shorter), or `None` if it cannot be read.
-fn read_head(path: &Path, head: &mut [u8]) -> Option<usize> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut n = 0;
-    while n < head.len() {
-        match file.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(_) => return None,
-        }
-    }
-    Some(n)
-}
-
-/// A FITS file's pixel-map format from its first two HDUs' headers.
-fn fits_format(path: &Path) -> Option<PixelFormat> {
-    let mut fits = FitsHandle::open(path, false).ok()?;
-    let hdus = fits.hdus().ok()?;
-    for index in 0..hdus.len().min(2) {
-        fits.move_to(index).ok()?;
-        let cards = fits.cards().ok()?;
-        let value = |key: &str| header_text(&cards, key);
-        match value("PIXTYPE").as_deref() {
-            Some("HEALSPARSE") => return Some(PixelFormat::HealSparse),
-            Some("HEALPIX") if matches!(value("ORDERING").as_deref(), Some("RING" | "NESTED")) => {
-                return Some(PixelFormat::Healpix);
-            }
-            _ => {}
-        }
-        if value("MOCVERS").is_some() || matches!(value("ORDERING").as_deref(), Some("NUNIQ" | "RANGE")) {
-            return Some(PixelFormat::MocFits);
-        }
-    }
-    None
-}
-
-/// The text (or logical/number written as text) value of `key` in `cards`, upper case and trimmed.
-pub(crate) fn header_text(cards: &[String], key: &str) -> Option<String> {
-    cards.iter().map(|c| parse_card(c)).find(|(k, _)| k == key).and_then(|(_, v)| match v? {
-        crate::io::fits::CardValue::Text(t) => Some(t.trim().to_ascii_uppercase()),
-        crate::io::fits::CardValue::Logical(b) => Some(if b { "T" } else { "F" }.into()),
-        crate::io::fits::CardValue::Number(x) => Some(x.to_string()),
-    })
 }
 
 /// The number value of `key` in `cards`.
@@ -486,27 +401,6 @@ mod tests {
         assert!(rule(None, Some(1.0), None).check(ValueKind::Wide, path).is_err());
         assert!(rule(Some(vec![64]), None, None).check(ValueKind::Integer, path).is_err());
         assert!(rule(Some(vec![64]), None, None).check(ValueKind::Wide, path).is_ok());
-    }
-
-    #[test]
-    fn formats_are_told_by_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, text: &str| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, text).unwrap();
-            PixelFormat::detect(&path)
-        };
-        assert_eq!(write("a", "3/1-4 5/10\n"), Some(PixelFormat::MocAscii));
-        assert_eq!(write("b", "s 3/1 \n"), Some(PixelFormat::MocAscii));
-        assert_eq!(write("c", "{\"3\": [1, 2]}"), Some(PixelFormat::MocJson));
-        assert_eq!(write("d", "ra,dec\n1,2\n"), None);
-        assert_eq!(write("e", "{\"ra\": 1}"), None);
-        assert_eq!(write("f", "# Region file format: DS9\ncircle(1,2,3)\n"), None);
-        assert_eq!(PixelFormat::detect(Path::new("fixtures/pixels/bool.hsp")), Some(PixelFormat::HealSparse));
-        assert_eq!(PixelFormat::detect(Path::new("fixtures/pixels/ring.fits")), Some(PixelFormat::Healpix));
-        assert_eq!(PixelFormat::detect(Path::new("fixtures/pixels/discs.moc.fits")), Some(PixelFormat::MocFits));
-        assert_eq!(PixelFormat::detect(Path::new("fixtures/objects_2k.fits")), None);
-        assert_eq!(PixelFormat::detect(Path::new("fixtures/nope")), None);
     }
 
     /// The fixture points and what healsparse, healpy and mocpy said of each (make_pixels.py).
