@@ -530,7 +530,7 @@ pub(crate) fn looks_like(head: &[u8]) -> Option<String> {
         return Some("an empty file".into());
     }
     if head.starts_with(GZIP_MAGIC) {
-        return Some(format!("gzip-compressed data that is none of {}", listed(gzipped_names())));
+        return Some(format!("gzip-compressed data that is not {}", listed(gzipped_names(), "or")));
     }
     // A FITS header test needs the file: a FITS file is a catalogue format anyway.
     let known = FORMATS.iter().find(|f| !f.is_catalogue() && f.holds(head, Path::new("")));
@@ -557,11 +557,11 @@ fn gzipped_names() -> Vec<&'static str> {
     FORMATS.iter().filter(|f| f.is_catalogue() && f.gzip != Gzip::No).map(|f| f.name).collect()
 }
 
-/// `a, b and c`.
-fn listed(names: Vec<&str>) -> String {
+/// `a, b and c` (or `a, b or c`: `last` is the word before the last name).
+fn listed(names: Vec<&str>, last_word: &str) -> String {
     match names.split_last() {
         Some((last, [])) => last.to_string(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        Some((last, rest)) => format!("{} {last_word} {last}", rest.join(", ")),
         None => String::new(),
     }
 }
@@ -573,11 +573,11 @@ pub fn formats_read() -> String {
     let gzipped = gzipped_names();
     let plain: Vec<&str> = names.iter().copied().filter(|n| !gzipped.contains(n)).collect();
     let gzip = if plain.len() < gzipped.len() {
-        format!("all but {} also gzipped", listed(plain))
+        format!("all but {} also gzipped", listed(plain, "and"))
     } else {
-        format!("{} also gzipped", listed(gzipped))
+        format!("{} also gzipped", listed(gzipped, "and"))
     };
-    format!("{} ({gzip})", listed(names))
+    format!("{} ({gzip})", listed(names, "and"))
 }
 
 /// The extensions of the catalogue format `format` (Parquet: `parquet`, `pq`, `parq`).
