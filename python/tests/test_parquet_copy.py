@@ -131,6 +131,15 @@ def test_copied_row_groups_equal_the_rewrite(tmp_path, angcut_cli, writer, flat)
                 assert reencoded == touched and "a repeated column" in counts["reencoded_because"], counts
         # The other readers read it, as the rewrite (pyarrow checking the pages' checksums).
         out = tmp_path / f"{case}-copy.parquet"
+        # Each chunk of an input column keeps a column index (page min/max) if the input had one.
+        written = pq.ParquetFile(out).metadata
+        had = pq.ParquetFile(source).metadata.row_group(0).column(0).has_column_index
+        assert had == (writer in ("pyarrow_v1_page_index", "polars")), (writer, had)
+        repeated = {i for i, c in enumerate(pq.ParquetFile(source).schema) if "list" in c.path}
+        for g in range(written.num_row_groups):
+            for c in range(pq.ParquetFile(source).metadata.num_columns):
+                if c not in repeated and written.row_group(g).column(c).num_values and had:
+                    assert written.row_group(g).column(c).has_column_index, (writer, case, g, c)
         assert same(pq.read_table(out, page_checksum_verification=True), rewrite), (writer, case)
         assert pl.read_parquet(out).shape == pl.read_parquet(tmp_path / f"{case}-rewrite.parquet").shape
         assert duckdb.sql(f"select count(*), sum(id) from read_parquet('{out}')").fetchall() == [

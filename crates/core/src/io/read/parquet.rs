@@ -14,6 +14,10 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
+use parquet::file::metadata::page_index::{PageIndex, PageIndexProvider};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+
 use super::bounded_file::BoundedFile;
 use super::{BatchSource, Parts, next_guarded};
 use crate::error::{Error, panic_message};
@@ -58,6 +62,8 @@ pub struct StoredParquet {
     file: BoundedFile,
     metadata: ArrowReaderMetadata,
     batch_size: usize,
+    /// The file's column index (page min/max), if it has one.
+    indexed: Option<Arc<PageIndex>>,
 }
 
 impl StoredParquet {
@@ -68,7 +74,13 @@ impl StoredParquet {
             file: self.file.clone(),
             metadata: self.metadata.clone(),
             batch_size: self.batch_size,
+            indexed: self.indexed.clone(),
         }
+    }
+
+    /// The column index of column chunk `column` of row group `group`, if the file has one.
+    pub(crate) fn column_index(&self, group: usize, column: usize) -> Option<&ColumnIndexMetaData> {
+        self.indexed.as_ref()?.column_index(group, column)
     }
 
     /// The first row of each row group, and the file's row count last.
@@ -106,6 +118,20 @@ impl StoredParquet {
         let projection = ProjectionMask::roots(self.metadata.parquet_schema(), [column]);
         build_reader((self.name.as_path(), &self.file, &self.metadata), projection, Some(vec![group]), self.batch_size)
     }
+}
+
+/// The file's column index, if any of its chunks has one; `None` also if it cannot be read (a
+/// reader does not need it: the copy is then written without one).
+fn with_column_index(file: &BoundedFile, metadata: &ParquetMetaData) -> Option<Arc<PageIndex>> {
+    let has = metadata.row_groups().iter().flat_map(|group| group.columns()).any(|c| c.column_index_offset().is_some());
+    if !has {
+        return None;
+    }
+    let reader = ParquetMetaDataReader::new_with_metadata(metadata.clone())
+        .with_column_index_policy(PageIndexPolicy::Optional)
+        .with_offset_index_policy(PageIndexPolicy::Skip);
+    let (_, index) = catch_unwind(AssertUnwindSafe(|| reader.read_page_index_and_finish(file))).ok()?.ok()?;
+    index.map(Arc::new)
 }
 
 /// Whether the Parquet writer can write the file's columns, as Arrow reads them, into the very
@@ -329,6 +355,7 @@ impl BatchSource for ParquetCatalog {
             file: groups.file.clone(),
             metadata: groups.metadata.clone(),
             batch_size: groups.batch_size,
+            indexed: with_column_index(&groups.file, groups.metadata.metadata()),
         }))
     }
 }

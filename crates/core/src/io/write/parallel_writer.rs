@@ -17,12 +17,23 @@ use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowLeafColumn, ArrowRowG
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::RowGroupMetaData;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::page_index::offset_index::OffsetIndexMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::ChunkReader;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::SchemaDescriptor;
 use rayon::prelude::*;
+
+/// A copied or filtered column chunk's page index: its offset index (its pages' places and first
+/// rows) and its column index (their min/max and null counts), where they can be given.
+#[derive(Default)]
+pub(crate) struct PageIndexes {
+    /// Given for every chunk of a column without repetition.
+    pub(crate) offset: Option<OffsetIndexMetaData>,
+    /// Given where the input's chunk had one (and an offset index is given).
+    pub(crate) column: Option<ColumnIndexMetaData>,
+}
 
 pub struct ParallelParquetWriter<W: Write + Send> {
     file: SerializedFileWriter<W>,
@@ -105,13 +116,13 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
     /// Copies a row group of another file as it is stored, its column chunks byte for byte (they
     /// must be this file's first leaf columns, of the same types), and adds `added`, the values
     /// of this file's remaining columns for its rows, encoded. Ends the row group being filled
-    /// first, so the copy is a row group of its own. `indexes` are the chunks' offset indexes
-    /// (their pages' places in `reader`), where known.
+    /// first, so the copy is a row group of its own. `indexes` are the chunks' page indexes
+    /// (their pages' places in `reader`, and their column indexes), where known.
     pub fn copy_row_group<R: ChunkReader>(
         &mut self,
         reader: &R,
         group: &RowGroupMetaData,
-        indexes: Vec<Option<OffsetIndexMetaData>>,
+        indexes: Vec<PageIndexes>,
         added: &[ArrayRef],
     ) -> Result<()> {
         let rows = group.num_rows().max(0) as u64;
@@ -119,14 +130,14 @@ impl<W: Write + Send> ParallelParquetWriter<W> {
             .columns()
             .iter()
             .zip(indexes)
-            .map(|(column, offset_index)| {
+            .map(|(column, indexes)| {
                 let close = ColumnCloseResult {
                     bytes_written: column.compressed_size().max(0) as u64,
                     rows_written: rows,
                     metadata: column.clone(),
                     bloom_filter: None,
-                    column_index: None,
-                    offset_index,
+                    column_index: indexes.column,
+                    offset_index: indexes.offset,
                 };
                 Some((reader, close))
             })

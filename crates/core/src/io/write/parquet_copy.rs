@@ -163,9 +163,11 @@ impl StoredCopySink {
             let indexes = metadata
                 .columns()
                 .par_iter()
-                .map(|column| {
+                .enumerate()
+                .map(|(leaf, column)| {
                     let bytes = read_chunk(&input, group, column)?;
-                    pages::check_stored(&bytes, column).map_err(|p| chunk_error(&input, group, column, &p))
+                    let input_index = input.column_index(group, leaf);
+                    pages::check_stored(&bytes, column, input_index).map_err(|p| chunk_error(&input, group, column, &p))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             self.writer.copy_row_group(input.file(), metadata, indexes, &added).map_err(|e| self.write_error(e))?;
@@ -197,13 +199,16 @@ impl StoredCopySink {
         let filtered: Vec<Filtered> = metadata
             .columns()
             .par_iter()
-            .map(|column| {
+            .enumerate()
+            .map(|(leaf, column)| {
                 // (`filter_chunk` would refuse it too, but after the chunk's bytes were read.)
                 if let Some(why) = pages::refuses(column) {
                     return Ok(Filtered::Unsupported(why));
                 }
                 let bytes = read_chunk(&input, group, column)?;
-                pages::filter_chunk(&bytes, column, &relative, rows).map_err(|p| chunk_error(&input, group, column, &p))
+                let input_index = input.column_index(group, leaf);
+                pages::filter_chunk(&bytes, column, input_index, &relative, rows)
+                    .map_err(|p| chunk_error(&input, group, column, &p))
             })
             .collect::<Result<_, _>>()?;
         // The chunks filtered, and the top-level columns of those that could not be.

@@ -12,10 +12,11 @@
 //! A filtered page is written without page statistics (its chunk's min/max stand for it, as
 //! bounds); the chunk's null count is made exact by subtracting the nulls of the removed rows.
 //! Filtered chunks and those copied whole get an offset index (their pages' places and first
-//! rows, which readers use to skip pages); no column index (page min/max), which would need the
-//! pages' values.
+//! rows, which readers use to skip pages) and, where the input had one, a column index (page
+//! min/max and null counts: `column_index`).
 
 mod codec;
+mod column_index;
 mod header;
 mod hybrid;
 
@@ -25,10 +26,13 @@ use bytes::Bytes;
 use parquet::basic::Type as PhysicalType;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
-use parquet::file::page_index::offset_index::OffsetIndexMetaData;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::{Statistics, ValueStatistics};
 
 use codec::PageCodec;
+use column_index::PageBounds;
+
+use super::parallel_writer::PageIndexes;
 use header::{DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE, DataHeader, PageHeader};
 
 /// Parquet's `Encoding` numbers that filtered pages may use (RLE: levels, and v2 pages' booleans).
@@ -57,10 +61,16 @@ enum Layout {
 }
 
 /// Checks `bytes`, column chunk `column` copied as stored: its page headers read, its pages fill
-/// it exactly, each page with a checksum matches it. Returns its offset index (the pages' places
-/// in the file and first rows) if it has no repetition.
-pub(crate) fn check_stored(bytes: &[u8], column: &ColumnChunkMetaData) -> Result<Option<OffsetIndexMetaData>, String> {
+/// it exactly, each page with a checksum matches it. Returns its page indexes: the offset index
+/// if it has no repetition, and its column index `input_index` (the input's) as it is, if that
+/// has an entry for each of its pages.
+pub(crate) fn check_stored(
+    bytes: &[u8],
+    column: &ColumnChunkMetaData,
+    input_index: Option<&ColumnIndexMetaData>,
+) -> Result<PageIndexes, String> {
     let mut index = OffsetIndexBuilder::new();
+    let mut pages = 0u64;
     let start = column.byte_range().0;
     let start = i64::try_from(start).map_err(|_| "a column chunk beyond 2^63 bytes")?;
     let mut at = 0;
@@ -70,10 +80,13 @@ pub(crate) fn check_stored(bytes: &[u8], column: &ColumnChunkMetaData) -> Result
             let rows = if header.kind == DATA_PAGE { data.num_values } else { data.num_rows };
             index.append_offset_and_size(start + at as i64, (end - at) as i32);
             index.append_row_count(i64::from(rows));
+            pages += 1;
         }
         at = end;
     }
-    Ok((column.column_descr().max_rep_level() == 0).then(|| index.build()))
+    let offset = (column.column_descr().max_rep_level() == 0).then(|| index.build());
+    let column = input_index.filter(|input| offset.is_some() && input.num_pages() == pages).cloned();
+    Ok(PageIndexes { offset, column })
 }
 
 /// Where the bytes that a 4-byte little-endian length at `at` of `bytes` announces lie (PLAIN
@@ -127,10 +140,12 @@ pub(crate) fn refuses(column: &ColumnChunkMetaData) -> Option<String> {
 }
 
 /// Filters `bytes`, the column chunk `column` of a row group of `rows` rows, to the rows of
-/// `kept` (sorted, disjoint ranges of the row group's rows). An error is the input's damage.
+/// `kept` (sorted, disjoint ranges of the row group's rows); `input_index` is the chunk's column
+/// index, if the input has one. An error is the input's damage.
 pub(crate) fn filter_chunk(
     bytes: &[u8],
     column: &ColumnChunkMetaData,
+    input_index: Option<&ColumnIndexMetaData>,
     kept: &[Range<u64>],
     rows: u64,
 ) -> Result<Filtered, String> {
@@ -159,8 +174,10 @@ pub(crate) fn filter_chunk(
     let (mut dictionary_offset, mut data_offset) = (None, None);
     let (mut uncompressed, mut values, mut removed_nulls) = (0i64, 0i64, 0u64);
     let (mut at, mut row, mut cursor) = (0usize, 0u64, 0usize);
-    // The output's offset index: its data pages' places and first rows.
+    // The output's offset index: its data pages' places and first rows; and its column index.
     let mut index = OffsetIndexBuilder::new();
+    let mut bounds = PageBounds::new(input_index, descr.physical_type());
+    let mut page_number = 0;
     while at < bytes.len() {
         let (header, header_length, end) = next_page(bytes, at)?;
         let (stored, payload) = (&bytes[at..end], &bytes[at + header_length..end]);
@@ -181,12 +198,17 @@ pub(crate) fn filter_chunk(
         let page_rows = u64::try_from(page_rows).map_err(|_| "a page of a negative row count")?;
         let page = row..row + page_rows;
         row += page_rows;
+        let number = page_number;
+        page_number += 1;
         let ranges = overlap(kept, &mut cursor, page);
         let kept_rows: usize = ranges.iter().map(ExactSizeIterator::len).sum();
         if kept_rows as u64 == page_rows {
             data_offset.get_or_insert(out.len() as i64);
             index.append_offset_and_size(out.len() as i64, stored.len() as i32);
             index.append_row_count(page_rows as i64);
+            if let Some(bounds) = bounds.as_mut() {
+                bounds.copied(number);
+            }
             out.extend_from_slice(stored);
             uncompressed += stored_size;
             values += i64::from(data.num_values);
@@ -218,6 +240,9 @@ pub(crate) fn filter_chunk(
         let size = i32::try_from(out.len() - start).map_err(|_| "a page of more than 2 GB")?;
         index.append_offset_and_size(start as i64, size);
         index.append_row_count(kept_rows as i64);
+        if let Some(bounds) = bounds.as_mut() {
+            bounds.filtered(number, kept_rows, selection.nulls);
+        }
         values += kept_rows as i64;
     }
     if row != rows {
@@ -248,7 +273,7 @@ pub(crate) fn filter_chunk(
         rows_written: kept_rows,
         metadata,
         bloom_filter: None,
-        column_index: None,
+        column_index: bounds.and_then(|b| b.finish(page_number)),
         offset_index: Some(index.build()),
     };
     Ok(Filtered::Chunk { bytes: Bytes::from(out), close: Box::new(close) })
