@@ -231,7 +231,8 @@ pub(crate) fn filter_chunk(
             continue;
         }
         let page_values = format.filter_values(data.encoding, &decoded, &selection.values)?;
-        let (page_header, payload) = format.encode(&header, data, kept_rows, &selection, page_values)?;
+        let (page_header, payload) =
+            format.encode(&header, data, &decoded, &ranges, kept_rows, &selection, page_values)?;
         data_offset.get_or_insert(out.len() as i64);
         let start = out.len();
         header::write(&page_header, &mut out);
@@ -307,19 +308,20 @@ struct Format {
     level_width: u8,
 }
 
-/// A data page decompressed: its definition levels (none if the column is required) and its
-/// values' bytes.
+/// A data page decompressed: its definition levels (none if the column is required), as stored
+/// and decoded, and its values' bytes.
 struct Decoded {
+    stored_levels: Vec<u8>,
     levels: Vec<u32>,
+    rows: usize,
     values: Vec<u8>,
     /// How many values it holds (its rows less its nulls), and how many nulls.
     present: usize,
     nulls: usize,
 }
 
-/// The kept rows of a page: their levels, the ranges of the page's values they hold, their nulls.
+/// The kept rows of a page: the ranges of the page's values they hold, their nulls.
 struct Selection {
-    levels: Vec<u32>,
     values: Vec<Range<usize>>,
     nulls: usize,
 }
@@ -360,9 +362,9 @@ impl Format {
             };
             (levels.to_vec(), values)
         };
-        let mut decoded = Decoded { levels: Vec::new(), values, present: rows, nulls: 0 };
+        let mut decoded = Decoded { stored_levels: levels, levels: Vec::new(), rows, values, present: rows, nulls: 0 };
         if self.max_def > 0 {
-            hybrid::decode(&levels, self.level_width, rows, &mut decoded.levels)?;
+            hybrid::decode(&decoded.stored_levels, self.level_width, rows, &mut decoded.levels)?;
             decoded.present = decoded.levels.iter().filter(|&&l| l == self.max_def).count();
             decoded.nulls = rows - decoded.present;
         }
@@ -415,11 +417,8 @@ impl Format {
             (RLE, _) => {
                 // Booleans as v2 pages store them: a 4-byte length, then hybrid runs of 1 bit.
                 let runs = &values[prefixed(values, 0).ok_or_else(short)?];
-                let mut bits = Vec::new();
-                hybrid::decode(runs, 1, page.present, &mut bits)?;
-                let kept: Vec<u32> = kept.iter().flat_map(|range| bits[range.clone()].iter().copied()).collect();
                 out.extend_from_slice(&[0; 4]);
-                hybrid::encode(&kept, 1, &mut out);
+                hybrid::filter(runs, 1, page.present, kept, &mut out)?;
                 let length = (out.len() - 4) as u32;
                 out[..4].copy_from_slice(&length.to_le_bytes());
             }
@@ -429,22 +428,22 @@ impl Format {
                     return Ok(values.clone());
                 }
                 let width = *values.first().ok_or_else(short)?;
-                let mut indices = Vec::new();
-                hybrid::decode(&values[1..], width, page.present, &mut indices)?;
-                let kept: Vec<u32> = kept.iter().flat_map(|range| indices[range.clone()].iter().copied()).collect();
                 out.push(width);
-                hybrid::encode(&kept, width, &mut out);
+                hybrid::filter(&values[1..], width, page.present, kept, &mut out)?;
             }
         }
         Ok(out)
     }
 
-    /// A filtered page's header and stored bytes: its levels, the values `values`, compressed as
-    /// the page it comes from was.
+    /// A filtered page's header and stored bytes: the levels of `page`'s rows `kept` (`rows`
+    /// in all), the values `values`, compressed as the page was.
+    #[allow(clippy::too_many_arguments)]
     fn encode(
         &self,
         header: &PageHeader,
         data: &DataHeader,
+        page: &Decoded,
+        kept: &[Range<usize>],
         rows: usize,
         selection: &Selection,
         values: Vec<u8>,
@@ -452,7 +451,7 @@ impl Format {
         let rows = i32::try_from(rows).map_err(|_| "a page of more than 2^31 rows")?;
         let mut levels = Vec::new();
         if self.max_def > 0 {
-            hybrid::encode(&selection.levels, self.level_width, &mut levels);
+            hybrid::filter(&page.stored_levels, self.level_width, page.rows, kept, &mut levels)?;
         }
         let too_large = |_| "a page of more than 2 GB".to_string();
         let (uncompressed, payload, data) = if header.kind == DATA_PAGE {
@@ -496,16 +495,13 @@ impl Decoded {
                 self.levels[rows].iter().filter(|&&l| l == format.max_def).count()
             }
         };
-        let mut selection = Selection { levels: Vec::new(), values: Vec::with_capacity(ranges.len()), nulls: 0 };
+        let mut selection = Selection { values: Vec::with_capacity(ranges.len()), nulls: 0 };
         let (mut row, mut value) = (0, 0);
         for range in ranges {
             value += present(row..range.start);
             let count = present(range.clone());
             selection.values.push(value..value + count);
             selection.nulls += range.len() - count;
-            if format.max_def > 0 {
-                selection.levels.extend_from_slice(&self.levels[range.clone()]);
-            }
             value += count;
             row = range.end;
         }
