@@ -12,56 +12,91 @@ pub(super) fn bit_width(max: u32) -> u8 {
 /// Decodes `count` values of `bit_width` bits from `bytes`, appending them to `out`; returns how
 /// many bytes they took. The padding of a last bit-packed run is read and dropped.
 pub(super) fn decode(bytes: &[u8], bit_width: u8, count: usize, out: &mut Vec<u32>) -> Result<usize, String> {
-    if bit_width > 32 {
-        return Err(format!("a bit width of {bit_width}"));
-    }
-    let width = usize::from(bit_width);
-    let value_bytes = width.div_ceil(8);
-    let mask = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
-    let (mut at, mut left) = (0usize, count);
+    let mut runs = Runs::new(bytes, bit_width)?;
+    let mut left = count;
     out.reserve(count);
     while left > 0 {
-        let (header, length) = varint(&bytes[at..]).ok_or("a run header cut short")?;
-        at += length;
-        if header & 1 == 1 {
-            let groups = usize::try_from(header >> 1).map_err(|_| "a bit-packed run too long")?;
-            let size = groups.checked_mul(width).ok_or("a bit-packed run too long")?;
-            let run = bytes.get(at..at.checked_add(size).ok_or("a bit-packed run too long")?);
-            let run = run.ok_or("a bit-packed run cut short")?;
-            let values = (groups * 8).min(left);
-            // Little-endian bit order: value i holds bits i*width .. (i+1)*width. The run holds
-            // all of them (8 per `width` bytes).
-            let (mut acc, mut bits, mut next) = (0u64, 0usize, run.iter());
-            for _ in 0..values {
-                while bits < width {
-                    acc |= u64::from(*next.next().ok_or("a bit-packed run cut short")?) << bits;
-                    bits += 8;
+        match runs.next()? {
+            Run::Packed { bytes, groups } => {
+                for g in 0..groups {
+                    let values = unpack(group(bytes, runs.width, g), runs.width, runs.mask);
+                    let take = left.min(8);
+                    out.extend_from_slice(&values[..take]);
+                    left -= take;
+                    if left == 0 {
+                        break;
+                    }
                 }
-                out.push(acc as u32 & mask);
-                acc >>= width;
-                bits -= width;
             }
-            at += size;
-            left -= values;
-        } else {
-            let repeat = usize::try_from(header >> 1).map_err(|_| "a run too long")?;
-            if repeat == 0 {
-                return Err("an empty run".into());
+            Run::Repeat { value, count } => {
+                let repeat = count.min(left);
+                out.extend(std::iter::repeat_n(value, repeat));
+                left -= repeat;
             }
-            let value = bytes.get(at..at + value_bytes).ok_or("a run's value cut short")?;
-            let mut word = [0u8; 4];
-            word[..value_bytes].copy_from_slice(value);
-            let value = u32::from_le_bytes(word);
-            if value & !mask != 0 {
-                return Err(format!("a value of {value} in {bit_width} bits"));
-            }
-            let repeat = repeat.min(left);
-            out.extend(std::iter::repeat_n(value, repeat));
-            at += value_bytes;
-            left -= repeat;
         }
     }
-    Ok(at)
+    Ok(runs.at)
+}
+
+/// One run of a hybrid stream.
+enum Run<'a> {
+    /// `groups` groups of 8 values bit-packed in `bytes`, `width` bytes each.
+    Packed { bytes: &'a [u8], groups: usize },
+    /// `count` times `value`.
+    Repeat { value: u32, count: usize },
+}
+
+/// Group `g` of a bit-packed run's `bytes` of `width`-byte groups (no bytes if `width` is 0).
+fn group(bytes: &[u8], width: usize, g: usize) -> &[u8] {
+    &bytes[g * width..(g + 1) * width]
+}
+
+/// The runs of a hybrid stream, read in order from its bytes: `at` is where the next starts.
+struct Runs<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    width: usize,
+    mask: u32,
+}
+
+impl<'a> Runs<'a> {
+    fn new(bytes: &'a [u8], bit_width: u8) -> Result<Self, String> {
+        if bit_width > 32 {
+            return Err(format!("a bit width of {bit_width}"));
+        }
+        let width = usize::from(bit_width);
+        let mask = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
+        Ok(Runs { bytes, at: 0, width, mask })
+    }
+
+    /// The next run, checked: its bytes all there, a repeated value within the bit width.
+    fn next(&mut self) -> Result<Run<'a>, String> {
+        let bytes = self.bytes;
+        let (header, length) = varint(&bytes[self.at..]).ok_or("a run header cut short")?;
+        self.at += length;
+        if header & 1 == 1 {
+            let groups = usize::try_from(header >> 1).map_err(|_| "a bit-packed run too long")?;
+            let size = groups.checked_mul(self.width).ok_or("a bit-packed run too long")?;
+            let end = self.at.checked_add(size).ok_or("a bit-packed run too long")?;
+            let run = bytes.get(self.at..end).ok_or("a bit-packed run cut short")?;
+            self.at = end;
+            return Ok(Run::Packed { bytes: run, groups });
+        }
+        let count = usize::try_from(header >> 1).map_err(|_| "a run too long")?;
+        if count == 0 {
+            return Err("an empty run".into());
+        }
+        let value_bytes = self.width.div_ceil(8);
+        let value = bytes.get(self.at..self.at + value_bytes).ok_or("a run's value cut short")?;
+        let mut word = [0u8; 4];
+        word[..value_bytes].copy_from_slice(value);
+        let value = u32::from_le_bytes(word);
+        if value & !self.mask != 0 {
+            return Err(format!("a value of {value} in {} bits", self.width));
+        }
+        self.at += value_bytes;
+        Ok(Run::Repeat { value, count })
+    }
 }
 
 /// The values at `kept` (sorted, disjoint ranges of positions below `count`) of `bytes`, a
@@ -81,62 +116,41 @@ pub(super) fn filter(
     kept: &[Range<usize>],
     out: &mut Vec<u8>,
 ) -> Result<usize, String> {
-    if bit_width > 32 {
-        return Err(format!("a bit width of {bit_width}"));
-    }
-    let width = usize::from(bit_width);
-    let value_bytes = width.div_ceil(8);
-    let mask = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
+    let mut runs = Runs::new(bytes, bit_width)?;
     let mut spliced = Spliced { width: bit_width, packed: Vec::new(), loose: Vec::new() };
     let mut kept = Kept { ranges: kept, cursor: 0 };
-    let (mut at, mut position) = (0usize, 0usize);
+    let mut position = 0usize;
     while position < count {
-        let (header, length) = varint(&bytes[at..]).ok_or("a run header cut short")?;
-        at += length;
-        if header & 1 == 1 {
-            let groups = usize::try_from(header >> 1).map_err(|_| "a bit-packed run too long")?;
-            let size = groups.checked_mul(width).ok_or("a bit-packed run too long")?;
-            let run = bytes.get(at..at.checked_add(size).ok_or("a bit-packed run too long")?);
-            let run = run.ok_or("a bit-packed run cut short")?;
-            for g in 0..groups {
-                let start = position + 8 * g;
-                if start >= count {
-                    break;
+        match runs.next()? {
+            Run::Packed { bytes, groups } => {
+                for g in 0..groups {
+                    let start = position + 8 * g;
+                    if start >= count {
+                        break;
+                    }
+                    // (Values past `count` are the last group's padding: never kept.)
+                    let end = (start + 8).min(count);
+                    let taken = kept.count(start..end);
+                    let group = group(bytes, runs.width, g);
+                    if taken == 8 {
+                        spliced.copy_group(group, out);
+                    } else if taken > 0 {
+                        let values = unpack(group, runs.width, runs.mask);
+                        let picked = (start..end).filter(|&i| kept.contains(i)).map(|i| values[i - start]);
+                        spliced.loose.extend(picked);
+                    }
                 }
-                // (Values past `count` are the last group's padding: never kept.)
-                let end = (start + 8).min(count);
-                let group = &run[g * width..(g + 1) * width];
-                let taken = kept.count(start..end);
-                if taken == 8 {
-                    spliced.copy_group(group, out);
-                } else if taken > 0 {
-                    let values = unpack(group, width, mask);
-                    let picked = (start..end).filter(|&i| kept.contains(i)).map(|i| values[i - start]);
-                    spliced.loose.extend(picked);
-                }
+                position = position.saturating_add(groups.saturating_mul(8));
             }
-            at += size;
-            position = position.saturating_add(groups.saturating_mul(8));
-        } else {
-            let repeat = usize::try_from(header >> 1).map_err(|_| "a run too long")?;
-            if repeat == 0 {
-                return Err("an empty run".into());
+            Run::Repeat { value, count: repeat } => {
+                let end = position.saturating_add(repeat).min(count);
+                spliced.repeat(value, kept.count(position..end), out);
+                position = position.saturating_add(repeat);
             }
-            let value = bytes.get(at..at + value_bytes).ok_or("a run's value cut short")?;
-            let mut word = [0u8; 4];
-            word[..value_bytes].copy_from_slice(value);
-            let value = u32::from_le_bytes(word);
-            if value & !mask != 0 {
-                return Err(format!("a value of {value} in {bit_width} bits"));
-            }
-            let end = position.saturating_add(repeat).min(count);
-            spliced.repeat(value, kept.count(position..end), out);
-            at += value_bytes;
-            position = position.saturating_add(repeat);
         }
     }
     spliced.flush(out, true);
-    Ok(at)
+    Ok(runs.at)
 }
 
 /// The 8 values of a bit-packed group of `width` bytes.
