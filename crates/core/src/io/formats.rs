@@ -445,6 +445,16 @@ impl Format {
         }
     }
 
+    /// The name as a message says what a file looks like: with its article (`a zip archive`,
+    /// `an ORC file`), or without one for a name that takes none (`HDF5`, `xz-compressed data`).
+    fn a_name(&self) -> String {
+        match self.name {
+            name if name.ends_with("data") || name == "HDF5" => name.to_string(),
+            name if name.starts_with(['A', 'E', 'I', 'O', 'U']) => format!("an {name}"),
+            name => format!("a {name}"),
+        }
+    }
+
     /// Whether a catalogue of this format is read (an input or contaminants).
     pub fn is_catalogue(&self) -> bool {
         matches!(self.role, Role::Catalogue(_))
@@ -535,21 +545,17 @@ pub(crate) fn looks_like(head: &[u8]) -> Option<String> {
     // A FITS header test needs the file: a FITS file is a catalogue format anyway.
     let known = FORMATS.iter().find(|f| !f.is_catalogue() && f.holds(head, Path::new("")));
     if let Some(format) = known {
-        let article = if format.name.starts_with(['A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
-        let article = if format.name.ends_with("data") || format.name == "HDF5" { "" } else { article };
-        let name = format!("{article} {}", format.name);
+        let name = format.a_name();
         return Some(match format.role {
-            Role::Foreign if format.help.is_empty() => name.trim().to_string(),
-            Role::Foreign => format!("{} ({})", name.trim(), format.help),
-            _ => format!("{}, which angcut reads as a layer of a mask file (docs/masks.md)", name.trim()),
+            Role::Foreign if format.help.is_empty() => name,
+            Role::Foreign => format!("{name} ({})", format.help),
+            _ => format!("{name}, which angcut reads as a layer of a mask file (docs/masks.md)"),
         });
     }
-    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
-    if text[start..].starts_with(b"<") {
+    if trimmed(head).starts_with(b"<") {
         return Some("XML that is no VOTable".into());
     }
-    std::str::from_utf8(text).is_ok().then(|| "text with no comma or tab in its first line".into())
+    std::str::from_utf8(head).is_ok().then(|| "text with no comma or tab in its first line".into())
 }
 
 /// The catalogue formats read gzipped.
