@@ -490,3 +490,21 @@ fn galactic_fk4_and_ecliptic_regions_and_rings_hold_what_astropy_regions_says() 
     std::fs::write(&toml, files.iter().map(layer).collect::<String>()).unwrap();
     regions_agree("frames_points.csv", &toml, &files, &[], 1_000);
 }
+
+/// When several layers' files are missing, the error names the first layer's, every time: the
+/// layers are read in parallel, and the message must not depend on which thread failed first
+/// (a Python test once saw the second layer's file named).
+#[test]
+fn the_first_failing_layer_is_the_one_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let masks = dir.path().join("elsewhere.toml");
+    std::fs::copy(fixture("masks.toml"), &masks).unwrap();
+    for _ in 0..20 {
+        angcut().args(["area", "--masks", masks.to_str().unwrap()]).assert().code(1).stderr(
+            predicates::prelude::PredicateBooleanExt::and(
+                contains("hip2_bright.parquet"),
+                predicates::prelude::PredicateBooleanExt::not(contains("galaxies.csv")),
+            ),
+        );
+    }
+}

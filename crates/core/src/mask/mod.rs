@@ -156,9 +156,10 @@ pub struct Mask {
 }
 
 impl Mask {
-    /// Reads every layer of `spec` (in parallel) and indexes them.
+    /// Reads every layer of `spec` (in parallel) and indexes them. If layers fail, the error is
+    /// the first failing layer's, in the file's order, whichever thread failed first.
     pub fn read(spec: &MaskSpec, kernel: KernelChoice) -> Result<Mask, Error> {
-        let layers = spec
+        let layers: Vec<Result<Layer, Error>> = spec
             .layers
             .par_iter()
             .map(|layer| {
@@ -173,8 +174,9 @@ impl Mask {
                 };
                 Ok(Layer::new(layer.name.clone(), set).from_file(layer.path()))
             })
-            .collect::<Result<Vec<_>, Error>>()?;
-        Mask::new(layers, kernel)
+            .collect();
+        // (Collecting rayon's results straight into a `Result` keeps whichever error came first.)
+        Mask::new(layers.into_iter().collect::<Result<_, _>>()?, kernel)
     }
 
     /// A mask of `layers` (at most [`MAX_LAYERS`]), indexed with `kernel`.
