@@ -169,6 +169,8 @@ impl StoredCopySink {
                     let input_index = input.column_index(group, leaf);
                     pages::check_stored(&bytes, column, input_index).map_err(|p| chunk_error(&input, group, column, &p))
                 })
+                .collect::<Vec<_>>()
+                .into_iter()
                 .collect::<Result<Vec<_>, _>>()?;
             self.writer.copy_row_group(input.file(), metadata, indexes, &added).map_err(|e| self.write_error(e))?;
             self.row_groups.copied += 1;
@@ -210,6 +212,11 @@ impl StoredCopySink {
                 pages::filter_chunk(&bytes, column, input_index, &relative, rows)
                     .map_err(|p| chunk_error(&input, group, column, &p))
             })
+            // Through a Vec, so that of several damaged chunks the first column's is named, as
+            // `Mask::read` does for layers (a parallel collect into a Result keeps whichever
+            // error arrives first).
+            .collect::<Vec<_>>()
+            .into_iter()
             .collect::<Result<_, _>>()?;
         // The chunks filtered, and the top-level columns of those that could not be.
         let descr = metadata.schema_descr();
