@@ -409,30 +409,38 @@ fn assert_offset_indexes_find_the_rows(path: &Path) {
 #[test]
 fn a_damaged_page_of_a_filtered_row_group_is_an_error_naming_its_column() {
     let dir = tempfile::tempdir().unwrap();
-    let (input, stars, out) =
-        (dir.path().join("in.parquet"), dir.path().join("stars.parquet"), dir.path().join("out.parquet"));
+    let (clean, stars, out) =
+        (dir.path().join("clean.parquet"), dir.path().join("stars.parquet"), dir.path().join("out.parquet"));
     let batch = catalogue();
     let flat = batch.project(&[0, 1, 2, 3, 4, 5, 6, 9, 10]).unwrap();
     let properties = variants().remove(0).1; // snappy, v1 pages
-    let mut writer = ArrowWriter::try_new(File::create(&input).unwrap(), flat.schema(), Some(properties)).unwrap();
+    let mut writer = ArrowWriter::try_new(File::create(&clean).unwrap(), flat.schema(), Some(properties)).unwrap();
     writer.write(&flat).unwrap();
     writer.close().unwrap();
     let (ra, dec) = (column_f64(&batch, "ra"), column_f64(&batch, "dec"));
-    // On row 130: in the first page (rows 128-167) of row group 1, so that page is decompressed.
-    write_narrow(&stars, &[(ra[130], dec[130])], 10);
-    // Bytes inside the first data page of 'name' in row group 1.
-    let reader = SerializedFileReader::new(File::open(&input).unwrap()).unwrap();
-    let name = reader.metadata().row_group(1).column(4);
-    assert_eq!(name.column_path().string(), "name");
-    let at = name.data_page_offset() as usize + 30;
-    let mut bytes = std::fs::read(&input).unwrap();
-    bytes[at..at + 12].iter_mut().for_each(|b| *b ^= 0x5a);
-    std::fs::write(&input, bytes).unwrap();
-    stream(&input, &out, &stars, &["--maxsep", "2deg"])
-        .code(1)
-        .stderr(predicates::str::contains("in.parquet: the file is corrupt ("))
-        .stderr(predicates::str::contains("in column 'name' of row group 1)"));
-    assert!(!out.exists());
+    // On rows 130 and 260: in the first pages (rows 128-167, 256-295) of row groups 1 and 2, so
+    // those pages are decompressed.
+    write_narrow(&stars, &[(ra[130], dec[130]), (ra[260], dec[260])], 10);
+    let reader = SerializedFileReader::new(File::open(&clean).unwrap()).unwrap();
+    // Row groups are prepared (read and filtered) while the one before is written: of two
+    // damaged ones the first is still the one named, and a damaged one after a sound one is named.
+    for (damaged, named) in [(&[1, 2][..], 1), (&[2], 2), (&[1], 1)] {
+        let input = dir.path().join("in.parquet");
+        let mut bytes = std::fs::read(&clean).unwrap();
+        for &group in damaged {
+            // Bytes inside the first data page of 'name'.
+            let name = reader.metadata().row_group(group).column(4);
+            assert_eq!(name.column_path().string(), "name");
+            let at = name.data_page_offset() as usize + 30;
+            bytes[at..at + 12].iter_mut().for_each(|b| *b ^= 0x5a);
+        }
+        std::fs::write(&input, bytes).unwrap();
+        stream(&input, &out, &stars, &["--maxsep", "2deg"])
+            .code(1)
+            .stderr(predicates::str::contains("in.parquet: the file is corrupt ("))
+            .stderr(predicates::str::contains(format!("in column 'name' of row group {named})")));
+        assert!(!out.exists(), "{damaged:?}");
+    }
 }
 
 #[test]

@@ -31,7 +31,7 @@ use tempfile::NamedTempFile;
 use super::commit::{FinishedOutput, PartialOutput, create_partial};
 use super::dictionary;
 use super::pages::{self, Filtered};
-use super::parallel_writer::ParallelParquetWriter;
+use super::parallel_writer::{PageIndexes, ParallelParquetWriter};
 use super::parquet::{finish_file, key_values};
 use super::{BatchSink, ParquetOutputOptions, RowGroupCounts};
 use crate::error::Error;
@@ -51,6 +51,8 @@ pub struct StoredCopySink {
     /// The first input row of each row group, and the input's row count last.
     starts: Vec<u64>,
     gathered: Option<Gathered>,
+    /// The row group before `gathered`, its chunks checked or filtered, not yet written.
+    prepared: Option<Prepared>,
     /// The last row number given, to check that rows come in order.
     last_row: Option<u64>,
     row_groups: RowGroupCounts,
@@ -80,6 +82,77 @@ impl Gathered {
     fn rows(&self) -> u64 {
         self.runs.iter().map(|run| run.end - run.start).sum()
     }
+}
+
+/// A gathered row group whose chunks have been read and checked (all its rows kept: they are
+/// copied) or filtered as pages, ready to be written.
+struct Prepared {
+    group: usize,
+    runs: Vec<Range<u64>>,
+    kept: u64,
+    carried: Vec<Vec<ArrayRef>>,
+    chunks: Chunks,
+}
+
+/// A prepared row group's column chunks.
+enum Chunks {
+    /// Every row kept: the chunks are copied as stored, with these page indexes.
+    Stored(Vec<PageIndexes>),
+    /// Some rows removed: each chunk filtered, or why it could not be.
+    Filtered(Vec<Filtered>),
+}
+
+/// Reads the chunks of the row group `gathered` holds (input rows `rows`) and checks them, if
+/// every row is kept, or filters them as pages, in parallel: the part of writing a row group
+/// that needs no writer.
+fn prepare(input: &StoredParquet, gathered: Gathered, rows: Range<u64>) -> Result<Prepared, Error> {
+    let (group, kept) = (gathered.group, gathered.rows());
+    let Gathered { runs, carried, .. } = gathered;
+    let metadata = input.metadata().row_group(group);
+    let chunks = if kept == rows.end - rows.start {
+        // What is copied is not decoded: its pages are checked as stored instead (a flipped
+        // byte in a page with a checksum is caught as decoding would catch it; damage in one
+        // without is copied, as `cp` would: `--rewrite` decodes every value), and their places
+        // give the copy its offset index.
+        let indexes = metadata
+            .columns()
+            .par_iter()
+            .enumerate()
+            .map(|(leaf, column)| {
+                let bytes = read_chunk(input, group, column)?;
+                let input_index = input.column_index(group, leaf);
+                pages::check_stored(&bytes, column, input_index).map_err(|p| chunk_error(input, group, column, &p))
+            })
+            // Through a Vec, so that of several damaged chunks the first column's is named, as
+            // `Mask::read` does for layers (a parallel collect into a Result keeps whichever
+            // error arrives first).
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        Chunks::Stored(indexes)
+    } else {
+        let relative: Vec<Range<u64>> = runs.iter().map(|run| run.start - rows.start..run.end - rows.start).collect();
+        let filtered = metadata
+            .columns()
+            .par_iter()
+            .enumerate()
+            .map(|(leaf, column)| {
+                // (`filter_chunk` would refuse it too, but after the chunk's bytes were read.)
+                if let Some(why) = pages::refuses(column) {
+                    return Ok(Filtered::Unsupported(why));
+                }
+                let bytes = read_chunk(input, group, column)?;
+                let input_index = input.column_index(group, leaf);
+                pages::filter_chunk(&bytes, column, input_index, &relative, rows.end - rows.start)
+                    .map_err(|p| chunk_error(input, group, column, &p))
+            })
+            // Through a Vec, as above.
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        Chunks::Filtered(filtered)
+    };
+    Ok(Prepared { group, runs, kept, carried, chunks })
 }
 
 impl StoredCopySink {
@@ -129,6 +202,7 @@ impl StoredCopySink {
             decoded,
             starts,
             gathered: None,
+            prepared: None,
             last_row: None,
             row_groups: RowGroupCounts::default(),
             _partial: partial,
@@ -143,46 +217,61 @@ impl StoredCopySink {
         Error::parquet_write(&self.destination, source)
     }
 
-    /// Writes the gathered row group: copied if it has every row, else filtered
+    /// Writes the gathered row group, if there is one, overlapping its two steps with the row
+    /// groups beside it: its chunks are read and checked or filtered ([`prepare`]: parallel
+    /// work) while the row group before it is written (mostly one thread's: assembling it,
+    /// re-encoding what could not be filtered, writing its bytes), which the other workers would
+    /// otherwise wait out. `last`: no row group follows, so it is written too.
+    fn flush_group(&mut self, last: bool) -> Result<(), Error> {
+        let previous = self.prepared.take();
+        if let Some(gathered) = self.gathered.take() {
+            let input = self.input.clone();
+            let rows = self.starts[gathered.group]..self.starts[gathered.group + 1];
+            let (written, prepared) = rayon::join(
+                || previous.map_or(Ok(()), |previous| self.write_prepared(previous)),
+                || prepare(&input, gathered, rows),
+            );
+            // The earlier row group's error first: it is the first in the file.
+            written?;
+            self.prepared = Some(prepared?);
+        } else if let Some(previous) = previous {
+            self.write_prepared(previous)?;
+        }
+        match (last, self.prepared.take()) {
+            (true, Some(prepared)) => self.write_prepared(prepared),
+            (false, prepared) => {
+                self.prepared = prepared;
+                Ok(())
+            }
+            (true, None) => Ok(()),
+        }
+    }
+
+    /// Writes a prepared row group: copied if it has every row, else filtered
     /// ([`Self::filter_group`]).
-    fn flush_group(&mut self) -> Result<(), Error> {
-        let Some(gathered) = self.gathered.take() else { return Ok(()) };
-        let (group, kept) = (gathered.group, gathered.rows());
-        let Gathered { runs, carried, .. } = gathered;
+    fn write_prepared(&mut self, prepared: Prepared) -> Result<(), Error> {
+        let Prepared { group, runs, kept, carried, chunks } = prepared;
         let added = carried[self.numbers..]
             .iter()
             .map(|pieces| concatenated(&self.destination, pieces))
             .collect::<Result<Vec<_>, _>>()?;
-        if kept == self.starts[group + 1] - self.starts[group] {
-            let input = self.input.clone();
-            let metadata = input.metadata().row_group(group);
-            // What is copied is not decoded: its pages are checked as stored instead (a flipped
-            // byte in a page with a checksum is caught as decoding would catch it; damage in one
-            // without is copied, as `cp` would: `--rewrite` decodes every value), and their places
-            // give the copy its offset index.
-            let indexes = metadata
-                .columns()
-                .par_iter()
-                .enumerate()
-                .map(|(leaf, column)| {
-                    let bytes = read_chunk(&input, group, column)?;
-                    let input_index = input.column_index(group, leaf);
-                    pages::check_stored(&bytes, column, input_index).map_err(|p| chunk_error(&input, group, column, &p))
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()?;
-            self.writer.copy_row_group(input.file(), metadata, indexes, &added).map_err(|e| self.write_error(e))?;
-            self.row_groups.copied += 1;
-        } else {
-            self.filter_group(group, &runs, kept, &carried[..self.numbers], added)?;
-            self.row_groups.filtered += 1;
+        match chunks {
+            Chunks::Stored(indexes) => {
+                let input = self.input.clone();
+                let metadata = input.metadata().row_group(group);
+                self.writer.copy_row_group(input.file(), metadata, indexes, &added).map_err(|e| self.write_error(e))?;
+                self.row_groups.copied += 1;
+            }
+            Chunks::Filtered(filtered) => {
+                self.filter_group(group, &runs, kept, filtered, &carried[..self.numbers], added)?;
+                self.row_groups.filtered += 1;
+            }
         }
         Ok(())
     }
 
     /// Writes the rows of `runs` (`kept` in all) of row group `group` as a row group of their
-    /// own: each column chunk filtered as stored pages ([`pages`]), or, where its pages cannot
+    /// own: each column chunk as [`pages`] filtered it (`filtered`), or, where its pages could not
     /// be, its column decoded again (or taken from `decoded`, the pieces of the columns the cut
     /// decoded), filtered and encoded; and the added columns' values `added` encoded.
     fn filter_group(
@@ -190,34 +279,12 @@ impl StoredCopySink {
         group: usize,
         runs: &[Range<u64>],
         kept: u64,
+        filtered: Vec<Filtered>,
         decoded: &[Vec<ArrayRef>],
         added: Vec<ArrayRef>,
     ) -> Result<(), Error> {
         let input = self.input.clone();
         let metadata = input.metadata().row_group(group);
-        let first = self.starts[group];
-        let rows = self.starts[group + 1] - first;
-        let relative: Vec<Range<u64>> = runs.iter().map(|run| run.start - first..run.end - first).collect();
-        let filtered: Vec<Filtered> = metadata
-            .columns()
-            .par_iter()
-            .enumerate()
-            .map(|(leaf, column)| {
-                // (`filter_chunk` would refuse it too, but after the chunk's bytes were read.)
-                if let Some(why) = pages::refuses(column) {
-                    return Ok(Filtered::Unsupported(why));
-                }
-                let bytes = read_chunk(&input, group, column)?;
-                let input_index = input.column_index(group, leaf);
-                pages::filter_chunk(&bytes, column, input_index, &relative, rows)
-                    .map_err(|p| chunk_error(&input, group, column, &p))
-            })
-            // Through a Vec, so that of several damaged chunks the first column's is named, as
-            // `Mask::read` does for layers (a parallel collect into a Result keeps whichever
-            // error arrives first).
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect::<Result<_, _>>()?;
         // The chunks filtered, and the top-level columns of those that could not be.
         let descr = metadata.schema_descr();
         let (mut bytes, mut closes) = (Vec::with_capacity(filtered.len()), Vec::with_capacity(filtered.len()));
@@ -287,7 +354,7 @@ impl BatchSink for StoredCopySink {
             let end = self.starts[group + 1];
             let count = numbers[offset..].partition_point(|&row| row < end);
             if self.gathered.as_ref().is_some_and(|g| g.group != group) {
-                self.flush_group()?;
+                self.flush_group(false)?;
             }
             let carried_columns = batch.num_columns() - 1;
             let gathered = self.gathered.get_or_insert_with(|| Gathered {
@@ -307,7 +374,7 @@ impl BatchSink for StoredCopySink {
     }
 
     fn finish(mut self: Box<Self>) -> Result<FinishedOutput, Error> {
-        self.flush_group()?;
+        self.flush_group(true)?;
         let StoredCopySink { destination, writer, _partial: partial, row_groups, .. } = *self;
         Ok(finish_file(writer, &destination, partial)?.with_row_groups(row_groups))
     }

@@ -230,9 +230,7 @@ pub(crate) fn filter_chunk(
         if kept_rows == 0 {
             continue;
         }
-        let page_values = format.filter_values(data.encoding, &decoded, &selection.values)?;
-        let (page_header, payload) =
-            format.encode(&header, data, &decoded, &ranges, kept_rows, &selection, page_values)?;
+        let (page_header, payload) = format.encode(&header, data, &decoded, &ranges, kept_rows, &selection)?;
         data_offset.get_or_insert(out.len() as i64);
         let start = out.len();
         header::write(&page_header, &mut out);
@@ -309,12 +307,14 @@ struct Format {
 }
 
 /// A data page decompressed: its definition levels (none if the column is required), as stored
-/// and decoded, and its values' bytes.
+/// and decoded, and its values' bytes (`buffer[values_at..]`: a v1 page's levels and values are
+/// decompressed together, and left where they are rather than copied apart).
 struct Decoded {
     stored_levels: Vec<u8>,
     levels: Vec<u32>,
     rows: usize,
-    values: Vec<u8>,
+    buffer: Vec<u8>,
+    values_at: usize,
     /// How many values it holds (its rows less its nulls), and how many nulls.
     present: usize,
     nulls: usize,
@@ -344,12 +344,10 @@ impl Format {
 
     fn decode(&self, header: &PageHeader, data: &DataHeader, payload: &[u8], rows: usize) -> Result<Decoded, String> {
         let size = usize::try_from(header.uncompressed_size).map_err(|_| "a page of negative size")?;
-        let (levels, values) = if header.kind == DATA_PAGE {
-            let mut page = self.codec.decompress(payload, size)?;
-            let level_bytes =
-                if self.max_def > 0 { prefixed(&page, 0).ok_or("definition levels cut short")?.end } else { 0 };
-            let values = page.split_off(level_bytes);
-            (page.get(4..).unwrap_or_default().to_vec(), values)
+        let (levels, buffer, values_at) = if header.kind == DATA_PAGE {
+            let page = self.codec.decompress(payload, size)?;
+            let levels = if self.max_def > 0 { prefixed(&page, 0).ok_or("definition levels cut short")? } else { 0..0 };
+            (page[levels.clone()].to_vec(), page, levels.end)
         } else {
             let length = usize::try_from(data.definition_length).map_err(|_| "negative definition levels")?;
             let levels = payload.get(..length).ok_or("definition levels cut short")?;
@@ -360,9 +358,10 @@ impl Format {
             } else {
                 stored.to_vec()
             };
-            (levels.to_vec(), values)
+            (levels.to_vec(), values, 0)
         };
-        let mut decoded = Decoded { stored_levels: levels, levels: Vec::new(), rows, values, present: rows, nulls: 0 };
+        let mut decoded =
+            Decoded { stored_levels: levels, levels: Vec::new(), rows, buffer, values_at, present: rows, nulls: 0 };
         if self.max_def > 0 {
             hybrid::decode(&decoded.stored_levels, self.level_width, rows, &mut decoded.levels)?;
             decoded.present = decoded.levels.iter().filter(|&&l| l == self.max_def).count();
@@ -371,11 +370,17 @@ impl Format {
         Ok(decoded)
     }
 
-    /// The kept rows of a page's ranges (rows of the page).
-    fn filter_values(&self, encoding: i32, page: &Decoded, kept: &[Range<usize>]) -> Result<Vec<u8>, String> {
-        let values = &page.values;
+    /// The values of `page` in `kept` (ranges of its values), encoded as they were, appended to
+    /// `out`.
+    fn filter_values(
+        &self,
+        encoding: i32,
+        page: &Decoded,
+        kept: &[Range<usize>],
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let values = page.values();
         let short = || "values cut short".to_string();
-        let mut out = Vec::new();
         match (encoding, self.layout) {
             (PLAIN, Layout::Fixed(width)) => {
                 if values.len() < page.present * width {
@@ -417,27 +422,28 @@ impl Format {
             (RLE, _) => {
                 // Booleans as v2 pages store them: a 4-byte length, then hybrid runs of 1 bit.
                 let runs = &values[prefixed(values, 0).ok_or_else(short)?];
+                let at = out.len();
                 out.extend_from_slice(&[0; 4]);
-                hybrid::filter(runs, 1, page.present, kept, &mut out)?;
-                let length = (out.len() - 4) as u32;
-                out[..4].copy_from_slice(&length.to_le_bytes());
+                hybrid::filter(runs, 1, page.present, kept, out)?;
+                let length = (out.len() - at - 4) as u32;
+                out[at..at + 4].copy_from_slice(&length.to_le_bytes());
             }
             (_, _) => {
                 // Dictionary indices: a byte of bit width, then the hybrid runs.
                 if page.present == 0 {
-                    return Ok(values.clone());
+                    out.extend_from_slice(values);
+                    return Ok(());
                 }
                 let width = *values.first().ok_or_else(short)?;
                 out.push(width);
-                hybrid::filter(&values[1..], width, page.present, kept, &mut out)?;
+                hybrid::filter(&values[1..], width, page.present, kept, out)?;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// A filtered page's header and stored bytes: the levels of `page`'s rows `kept` (`rows`
-    /// in all), the values `values`, compressed as the page was.
-    #[allow(clippy::too_many_arguments)]
+    /// in all) and the values of `selection`, compressed as the page was.
     fn encode(
         &self,
         header: &PageHeader,
@@ -446,7 +452,6 @@ impl Format {
         kept: &[Range<usize>],
         rows: usize,
         selection: &Selection,
-        values: Vec<u8>,
     ) -> Result<(PageHeader, Vec<u8>), String> {
         let rows = i32::try_from(rows).map_err(|_| "a page of more than 2^31 rows")?;
         let mut levels = Vec::new();
@@ -454,16 +459,19 @@ impl Format {
             hybrid::filter(&page.stored_levels, self.level_width, page.rows, kept, &mut levels)?;
         }
         let too_large = |_| "a page of more than 2 GB".to_string();
+        // The values are filtered straight into the buffer that is compressed.
         let (uncompressed, payload, data) = if header.kind == DATA_PAGE {
-            let mut page = Vec::with_capacity(levels.len() + 4 + values.len());
+            let mut body = Vec::with_capacity(levels.len() + 4 + page.values().len());
             if self.max_def > 0 {
-                page.extend_from_slice(&(levels.len() as u32).to_le_bytes());
-                page.extend_from_slice(&levels);
+                body.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+                body.extend_from_slice(&levels);
             }
-            page.extend_from_slice(&values);
+            self.filter_values(data.encoding, page, &selection.values, &mut body)?;
             let data = DataHeader { num_values: rows, ..data.clone() };
-            (page.len(), self.codec.compress(&page)?, data)
+            (body.len(), self.codec.compress(&body)?, data)
         } else {
+            let mut values = Vec::with_capacity(page.values().len());
+            self.filter_values(data.encoding, page, &selection.values, &mut values)?;
             let uncompressed = levels.len() + values.len();
             let values = if data.is_compressed { self.codec.compress(&values)? } else { values };
             let nulls = i32::try_from(selection.nulls).map_err(too_large)?;
@@ -486,6 +494,11 @@ impl Format {
 }
 
 impl Decoded {
+    /// The page's values as stored (PLAIN values, or a dictionary page's indices).
+    fn values(&self) -> &[u8] {
+        &self.buffer[self.values_at..]
+    }
+
     /// The rows of `ranges`: their levels, their values' ranges, their nulls.
     fn select(&self, format: &Format, ranges: &[Range<usize>]) -> Selection {
         let present = |rows: Range<usize>| {
