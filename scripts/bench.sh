@@ -44,6 +44,7 @@ if [ "$peers" = 1 ] && ! python3 -c 'import numpy, pyarrow, scipy' 2>/dev/null; 
 fi
 
 source scripts/bench-setup.sh
+cargo build --release --quiet --example recompress
 gen() { # NAME ARGS...: generates bench-data/NAME once
     [ -f "$d/$1" ] || "$bin" gen "$d/$1" "${@:2}"
 }
@@ -128,6 +129,12 @@ for w in $workloads; do
         angcut "$w" "flag-only" "${files[@]}" "$maxsep" --flag-column near
         angcut "$w" "flag-only rewrite" "${files[@]}" "$maxsep" --flag-column near --rewrite
         measure "$w" "dd + fsync of the input" dd if="${files[0]}" of="$out" bs=8M conv=fsync status=none
+        # What filtering pages costs at the least: every page of the input compressed again
+        # (zstd 1, as the copy route does), and decompressed, on all cores, nothing else done
+        # (crates/core/examples/recompress.rs, which times each step itself). A cut touching
+        # every page pays both on top of what flag-only does.
+        measure "$w" "pages compressed" target/release/examples/recompress "${files[0]}" compress
+        measure "$w" "pages decompressed" target/release/examples/recompress "${files[0]}" decompress
     fi
     if [ "$peers" = 1 ]; then
         # numpy brute force takes ~35 s on W2 and hours on W3: only W1.
@@ -158,6 +165,13 @@ ratio() { # NAME WORKLOAD LABEL_A LABEL_B: median A / median B
     return 0
 }
 
+sum_ratio() { # NAME WORKLOAD LABEL_A LABEL_B LABEL_C: (median A + median B) / median C
+    local a b c
+    a=$(median "$2" "$3") b=$(median "$2" "$4") c=$(median "$2" "$5")
+    [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] &&
+        awk -v n="$1" -v a="$a" -v b="$b" -v c="$c" 'BEGIN { printf "  %-44s %6.2f\n", n, (a + b) / c }'
+    return 0
+}
 echo "angcut $("$bin" --version | cut -d' ' -f2), $(date -u +%Y-%m-%d), $(nproc) cores; wall seconds over $runs runs"
 printf '%-5s %-26s %8s %8s %8s %12s %11s\n' work config min median rss_MB rows/s kept
 cut -f1,2 "$results" | awk '!seen[$0]++' | while IFS=$'\t' read -r w label; do
@@ -186,6 +200,9 @@ for w in $workloads; do
     ratio "$w flag-only / polars copy" "$w" flag-only "peer polars copy"
     ratio "$w flag-only / dd + fsync" "$w" flag-only "dd + fsync of the input"
     ratio "$w floor / dd + fsync" "$w" floor "dd + fsync of the input"
+    sum_ratio "$w pages (compressed + decompressed) / polars" "$w" "pages compressed" "pages decompressed" \
+        "peer polars copy"
+    ratio "$w cut / flag-only" "$w" auto flag-only
 done
 if [ -n "$other" ]; then
     echo "this build / $other, per line:"
