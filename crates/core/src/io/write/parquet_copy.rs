@@ -108,51 +108,43 @@ enum Chunks {
 fn prepare(input: &StoredParquet, gathered: Gathered, rows: Range<u64>) -> Result<Prepared, Error> {
     let (group, kept) = (gathered.group, gathered.rows());
     let Gathered { runs, carried, .. } = gathered;
-    let metadata = input.metadata().row_group(group);
     let chunks = if kept == rows.end - rows.start {
         // What is copied is not decoded: its pages are checked as stored instead (a flipped
         // byte in a page with a checksum is caught as decoding would catch it; damage in one
         // without is copied, as `cp` would: `--rewrite` decodes every value), and their places
         // give the copy its offset index.
-        let indexes = metadata
-            .columns()
-            .par_iter()
-            .enumerate()
-            .map(|(leaf, column)| {
-                let bytes = read_chunk(input, group, column)?;
-                let input_index = input.column_index(group, leaf);
-                pages::check_stored(&bytes, column, input_index).map_err(|p| chunk_error(input, group, column, &p))
-            })
-            // Through a Vec, so that of several damaged chunks the first column's is named, as
-            // `Mask::read` does for layers (a parallel collect into a Result keeps whichever
-            // error arrives first).
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
-        Chunks::Stored(indexes)
+        Chunks::Stored(each_chunk(input, group, |leaf, column| {
+            let bytes = read_chunk(input, group, column)?;
+            pages::check_stored(&bytes, column, input.column_index(group, leaf))
+                .map_err(|p| chunk_error(input, group, column, &p))
+        })?)
     } else {
         let relative: Vec<Range<u64>> = runs.iter().map(|run| run.start - rows.start..run.end - rows.start).collect();
-        let filtered = metadata
-            .columns()
-            .par_iter()
-            .enumerate()
-            .map(|(leaf, column)| {
-                // (`filter_chunk` would refuse it too, but after the chunk's bytes were read.)
-                if let Some(why) = pages::refuses(column) {
-                    return Ok(Filtered::Unsupported(why));
-                }
-                let bytes = read_chunk(input, group, column)?;
-                let input_index = input.column_index(group, leaf);
-                pages::filter_chunk(&bytes, column, input_index, &relative, rows.end - rows.start)
-                    .map_err(|p| chunk_error(input, group, column, &p))
-            })
-            // Through a Vec, as above.
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        Chunks::Filtered(filtered)
+        Chunks::Filtered(each_chunk(input, group, |leaf, column| {
+            // (`filter_chunk` would refuse it too, but after the chunk's bytes were read.)
+            if let Some(why) = pages::refuses(column) {
+                return Ok(Filtered::Unsupported(why));
+            }
+            let bytes = read_chunk(input, group, column)?;
+            pages::filter_chunk(&bytes, column, input.column_index(group, leaf), &relative, rows.end - rows.start)
+                .map_err(|p| chunk_error(input, group, column, &p))
+        })?)
     };
     Ok(Prepared { group, runs, kept, carried, chunks })
+}
+
+/// `job` of each column chunk (its leaf number and metadata) of row group `group`, in parallel.
+fn each_chunk<T: Send>(
+    input: &StoredParquet,
+    group: usize,
+    job: impl Fn(usize, &ColumnChunkMetaData) -> Result<T, Error> + Sync,
+) -> Result<Vec<T>, Error> {
+    let metadata = input.metadata().row_group(group);
+    let results: Vec<_> = metadata.columns().par_iter().enumerate().map(|(leaf, column)| job(leaf, column)).collect();
+    // Through a Vec, so that of several damaged chunks the first column's is named, as
+    // `Mask::read` does for layers (a parallel collect into a Result keeps whichever error
+    // arrives first).
+    results.into_iter().collect()
 }
 
 impl StoredCopySink {
@@ -237,14 +229,10 @@ impl StoredCopySink {
         } else if let Some(previous) = previous {
             self.write_prepared(previous)?;
         }
-        match (last, self.prepared.take()) {
-            (true, Some(prepared)) => self.write_prepared(prepared),
-            (false, prepared) => {
-                self.prepared = prepared;
-                Ok(())
-            }
-            (true, None) => Ok(()),
+        if last && let Some(prepared) = self.prepared.take() {
+            return self.write_prepared(prepared);
         }
+        Ok(())
     }
 
     /// Writes a prepared row group: copied if it has every row, else filtered
