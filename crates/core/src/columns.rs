@@ -64,6 +64,12 @@ impl Invalid {
 /// Checks one position and turns it into a unit vector. Any finite RA is fine (it wraps).
 #[inline]
 pub fn position(ra: Option<f64>, dec: Option<f64>) -> Result<UnitVector, Invalid> {
+    checked(ra, dec).map(|(ra, dec)| unit_vector(ra, dec))
+}
+
+/// Checks one position ([`position`] without the vector): its (RA, Dec) in degrees.
+#[inline]
+pub fn checked(ra: Option<f64>, dec: Option<f64>) -> Result<(f64, f64), Invalid> {
     let ra = ra.ok_or(Invalid::Null(Axis::Ra))?;
     let dec = dec.ok_or(Invalid::Null(Axis::Dec))?;
     for (value, axis) in [(ra, Axis::Ra), (dec, Axis::Dec)] {
@@ -77,7 +83,7 @@ pub fn position(ra: Option<f64>, dec: Option<f64>) -> Result<UnitVector, Invalid
     if !(-90.0..=90.0).contains(&dec) {
         return Err(Invalid::DecOutOfRange(dec));
     }
-    Ok(unit_vector(ra, dec))
+    Ok((ra, dec))
 }
 
 /// The two coordinate columns of a catalogue, by index in its schema and by name.

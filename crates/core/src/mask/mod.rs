@@ -244,6 +244,12 @@ impl Mask {
         (bit, (i - self.starts[bit]) as usize)
     }
 
+    /// Whether [`Mask::mark_at`] reads the objects' unit vectors: only shape layers do (stars,
+    /// ellipses, regions); pixel layers hash (RA, Dec), when given them.
+    pub fn reads_vectors(&self) -> bool {
+        !self.index.is_empty()
+    }
+
     /// ORs into `bits[i]` the bit of every layer that holds `objects[i]`. Only a pixel layer's
     /// map can fail (a block of a HealSparse map read as objects reach it).
     ///
@@ -256,16 +262,19 @@ impl Mask {
     /// [`Mask::mark`], given also each object's (RA, Dec) in degrees as read: pixel layers hash
     /// those, as healsparse, healpy and mocpy do, rather than the position recovered from its
     /// vector (two arctangents an object, and a last bit that may differ at a pixel's edge).
+    /// With `degrees`, a mask that [reads no vectors](Mask::reads_vectors) may be given none
+    /// (`objects` empty): a caller then need not compute them.
     ///
     /// # Panics
-    /// If `bits`, `objects` and `degrees` differ in length.
+    /// If `bits`, `objects` and `degrees` differ in length (but for `objects` left empty so).
     pub fn mark_at(
         &self,
         objects: &[UnitVector],
         degrees: Option<&[(f64, f64)]>,
         bits: &mut [u64],
     ) -> Result<(), Error> {
-        assert_eq!(objects.len(), bits.len(), "one mask word per object");
+        let without_vectors = objects.is_empty() && degrees.is_some() && !self.reads_vectors();
+        assert!(without_vectors || objects.len() == bits.len(), "one mask word per object");
         if !self.index.is_empty() {
             // The kernel's batch path (SIMD, prefetching) first: it finds the objects inside some cap.
             let mut maybe = vec![false; objects.len()];
@@ -279,7 +288,7 @@ impl Mask {
             // and the maps' cache misses, apart, each run at the core's full pace.
             let cells: Vec<u64> = match degrees {
                 Some(degrees) => {
-                    assert_eq!(degrees.len(), objects.len(), "one position per object");
+                    assert_eq!(degrees.len(), bits.len(), "one position per object");
                     degrees.iter().map(|&(ra, dec)| pixels::cell_at(ra, dec)).collect()
                 }
                 None => objects.iter().map(pixels::cell_of).collect(),
@@ -590,5 +599,24 @@ mod tests {
         mask.mark(&[unit_vector(10.0, 20.0), unit_vector(10.0, 40.0)], &mut bits).unwrap();
         assert_eq!(bits[1], 0b1000, "far from the discs: outside the footprint only");
         assert_eq!(bits[0] & 0b1001, 0b0001, "a disc's centre: in the map, inside the footprint");
+        // Pixel maps alone read no vectors: given the degrees, none are needed, and the bits
+        // are those the vectors gave.
+        assert!(!mask.reads_vectors());
+        let mut without = [0u64; 2];
+        mask.mark_at(&[], Some(&[(10.0, 20.0), (10.0, 40.0)]), &mut without).unwrap();
+        assert_eq!(without, bits);
+    }
+
+    #[test]
+    #[should_panic(expected = "one mask word per object")]
+    fn shape_layers_are_given_their_vectors() {
+        let regions = vec![Region {
+            shape: Shape::Circle(unit_vector(10.0, 0.0), SearchRadius::parse("1deg").unwrap()),
+            exclude: false,
+        }];
+        let layer = Layer::new("stars", ContaminantSet::from_regions(regions));
+        let mask = Mask::new(vec![layer], KernelChoice::Auto).unwrap();
+        assert!(mask.reads_vectors());
+        let _ = mask.mark_at(&[], Some(&[(10.0, 0.0)]), &mut [0]);
     }
 }
